@@ -1,0 +1,74 @@
+/** `wgqt init`: a starter wgqt.toml and an empty, valid key store. */
+import { access } from "node:fs/promises";
+import { resolve } from "node:path";
+import { CONFIG_FILE, parseConfig } from "../../config/load.js";
+import { tomlString } from "../../config/edit.js";
+import { ConfigError } from "../../errors.js";
+import { writeFileAtomic } from "../../store/files.js";
+import { openKeyStore } from "../../store/keystore.js";
+import { emptyManifest } from "../../store/manifest.js";
+import { writeGeneratedFiles } from "../../store/write.js";
+import { commitChanges } from "../context.js";
+import type { CliIO } from "../io.js";
+import type { GlobalOptions } from "../main.js";
+import { readRecipientFiles } from "./recipients.js";
+
+interface InitOptions {
+  admin?: string[];
+  adminFile?: string[];
+  keysDir: string;
+  commit: boolean;
+}
+
+export function starterConfig(keysDir: string, admins: string[]): string {
+  const adminLines = admins.length ? `admins = [\n${admins.map((a) => `  ${tomlString(a)},\n`).join("")}]` : "admins = []";
+  return `# wgqt.toml: the fleet's WireGuard networks. wgqt keeps the keys in keys_dir,
+# age-encrypted to each machine's own recipients and to the admins.
+
+keys_dir   = ${tomlString(keysDir)}   # relative to this file
+ipv4_start = "10.128.0.0"       # addresses are allocated from here
+udp_start  = 16842              # each network listens on udp_start + its id
+
+# Admins can decrypt every key (for rekey and export): age1… or ssh-ed25519 … keys.
+${adminLines}
+
+# Add machines with:
+#   wgqt machine add tavern --recipient-file tavern_ssh_host_ed25519_key.pub --endpoint tavern.example.org
+# which writes a table like this one:
+#
+# [machines.tavern]
+# recipients = ["ssh-ed25519 AAAA… root@tavern"]
+# endpoint   = "tavern.example.org"
+#
+# A proxy routes its clients' traffic through its gateway. The table name is
+# the WireGuard interface name (at most 15 characters).
+#
+# [proxies.germany]
+# gateway = "tavern"
+# clients = ["nyaa", "spark"]
+`;
+}
+
+export async function initCommand(io: CliIO, global: GlobalOptions, options: InitOptions): Promise<number> {
+  const path = resolve(io.cwd, global.config ?? CONFIG_FILE);
+  const exists = await access(path).then(
+    () => true,
+    () => false,
+  );
+  if (exists) throw new ConfigError(`${path}: already exists; wgqt init does not overwrite it`);
+  const admins = [...(options.admin ?? []), ...(await readRecipientFiles(options.adminFile ?? [], io.cwd, "--admin-file"))];
+  const text = starterConfig(options.keysDir, admins);
+  const config = parseConfig(text, path); // validates admins and keys_dir before anything is written
+
+  const changed = new Set<string>();
+  await writeFileAtomic(path, text, 0o644);
+  changed.add(path);
+  const store = await openKeyStore(config.keysDir);
+  if (store.encryptedFiles.size || store.publicKeyFiles.size) {
+    io.stderr(`note: ${config.keysDir} already holds keys; they are left as they are\n`);
+  }
+  await writeGeneratedFiles(config, config.keysDir, store.hasManifest ? store.manifest : emptyManifest(), store.publicKeys(), store.encryptedFiles, changed);
+  io.stderr(`wrote ${path} and ${config.keysDir}/\nnext: wgqt machine add NAME --recipient-file HOST_KEY.pub, then wgqt keygen\n`);
+  await commitChanges(io, config, [...changed].sort(), "wgqt: init", options.commit);
+  return 0;
+}

@@ -1,0 +1,153 @@
+/** `wgqt machine add|list|remove` */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { appendMachine, removeMachine } from "../../config/edit.js";
+import { loadConfig, parseConfig } from "../../config/load.js";
+import { machineNameProblem } from "../../config/names.js";
+import { pairsOf } from "../../config/peers.js";
+import { type Config, sortedNames } from "../../config/types.js";
+import { ConfigError, quote, UsageError } from "../../errors.js";
+import { removeFileDurably, writeFileAtomic } from "../../store/files.js";
+import { openKeyStore } from "../../store/keystore.js";
+import { presharedKeyFile, privateKeyFile, publicKeyFile } from "../../store/layout.js";
+import { writeGeneratedFiles } from "../../store/write.js";
+import { commitChanges, confirm, openContext } from "../context.js";
+import type { CliIO } from "../io.js";
+import type { GlobalOptions } from "../main.js";
+import { readRecipientFiles } from "./recipients.js";
+
+interface AddOptions {
+  recipient?: string[];
+  recipientFile?: string[];
+  endpoint?: string;
+  publicKey?: string;
+  uplink?: string;
+  commit: boolean;
+}
+
+/** Re-validate edited config text, write it, and bring the generated store files in line. */
+async function writeConfigAndStore(before: Config, text: string, changed: Set<string>): Promise<Config> {
+  const after = parseConfig(text, before.path);
+  const store = await openKeyStore(after.keysDir);
+  await writeFileAtomic(after.path, text, 0o644);
+  changed.add(after.path);
+  return finishStore(after, store, changed);
+}
+
+async function finishStore(config: Config, store: Awaited<ReturnType<typeof openKeyStore>>, changed: Set<string>): Promise<Config> {
+  await writeGeneratedFiles(config, config.keysDir, store.manifest, store.publicKeys(), store.encryptedFiles, changed);
+  return config;
+}
+
+export async function machineAddCommand(io: CliIO, global: GlobalOptions, name: string, options: AddOptions): Promise<number> {
+  const problem = machineNameProblem(name);
+  if (problem) throw new UsageError(`machine add: ${problem}`);
+  const config = await loadConfig(io.cwd, global.config);
+  if (config.machines[name]) throw new ConfigError(`${config.path}: machines.${name}: already exists`);
+  const recipients = [
+    ...(options.recipient ?? []),
+    ...(await readRecipientFiles(options.recipientFile ?? [], io.cwd, "--recipient-file")),
+  ];
+  if (recipients.length === 0 && options.publicKey === undefined) {
+    throw new UsageError("machine add: give the host's key with --recipient KEY or --recipient-file FILE");
+  }
+  const text = appendMachine(await readFile(config.path, "utf8"), { name, recipients, ...pick(options) });
+  const changed = new Set<string>();
+  await writeConfigAndStore(config, text, changed);
+  io.stderr(`added machine ${name}\nnext: wgqt keygen --machine ${name}\n`);
+  await commitChanges(io, config, [...changed].sort(), `wgqt: add machine ${name}`, options.commit);
+  return 0;
+}
+
+function pick(options: AddOptions): { endpoint?: string; publicKey?: string; uplink?: string } {
+  const out: { endpoint?: string; publicKey?: string; uplink?: string } = {};
+  if (options.endpoint !== undefined) out.endpoint = options.endpoint;
+  if (options.publicKey !== undefined) out.publicKey = options.publicKey;
+  if (options.uplink !== undefined) out.uplink = options.uplink;
+  return out;
+}
+
+export async function machineRemoveCommand(
+  io: CliIO,
+  global: GlobalOptions,
+  name: string,
+  options: { yes?: boolean; commit: boolean },
+): Promise<number> {
+  const context = await openContext(io, global);
+  const { config, store } = context;
+  if (!config.machines[name]) throw new UsageError(`machine remove: unknown machine ${quote(name)}`);
+  for (const proxy of sortedNames(config.proxies)) {
+    const { gateway, clients } = config.proxies[proxy]!;
+    if (gateway === name || clients.includes(name)) {
+      throw new ConfigError(
+        `${config.path}: proxies.${proxy}: uses ${quote(name)} as ${gateway === name ? "gateway" : "a client"}; remove it there first`,
+      );
+    }
+  }
+  const files = [publicKeyFile(name), privateKeyFile(name)];
+  // Pairs are gone with the proxies, so look for PSK files naming the machine.
+  for (const file of store.encryptedFiles) {
+    const match = /^preshared_keys\/([^+]+)\+([^+]+)\.age$/.exec(file);
+    if (match && (match[1] === name || match[2] === name)) files.push(file);
+  }
+  for (const peers of pairsOf(config, name)) files.push(presharedKeyFile(...peers));
+  const present = [...new Set(files)].filter((file) => store.encryptedFiles.has(file) || store.publicKeyFiles.has(file)).sort();
+  if (!(await confirm(io, `Remove machine ${name}${present.length ? ` and ${present.length} key files` : ""}?`, options.yes || !io.interactive))) {
+    io.stderr("cancelled; nothing changed\n");
+    return 1;
+  }
+  const text = removeMachine(await readFile(config.path, "utf8"), name, config.path);
+  const after = parseConfig(text, config.path);
+  const changed = new Set<string>();
+  await writeFileAtomic(config.path, text, 0o644);
+  changed.add(config.path);
+  const manifest = structuredClone(store.manifest);
+  for (const file of present) {
+    await removeFileDurably(join(store.dir, file));
+    changed.add(join(store.dir, file));
+    delete manifest.files[file];
+  }
+  const remaining = await openKeyStore(store.dir);
+  await writeGeneratedFiles(after, store.dir, manifest, remaining.publicKeys(), remaining.encryptedFiles, changed);
+  io.stderr(`removed machine ${name}${present.length ? ` (${present.join(", ")})` : ""}\n`);
+  await commitChanges(io, config, [...changed].sort(), `wgqt: remove machine ${name}`, options.commit);
+  return 0;
+}
+
+export async function machineListCommand(io: CliIO, global: GlobalOptions, options: { json?: boolean }): Promise<number> {
+  const { config, store, color } = await openContext(io, global);
+  const rows = sortedNames(config.machines).map((name) => {
+    const machine = config.machines[name]!;
+    const networks = sortedNames(config.proxies).filter(
+      (proxy) => config.proxies[proxy]!.gateway === name || config.proxies[proxy]!.clients.includes(name),
+    );
+    return {
+      name,
+      publicKey: store.machines[name]?.publicKey ?? null,
+      ownKey: machine.publicKey !== undefined,
+      recipients: machine.recipients,
+      endpoint: machine.endpoint ?? null,
+      networks,
+    };
+  });
+  if (options.json) {
+    io.stdout(`${JSON.stringify({ machines: rows }, null, 2)}\n`);
+    return 0;
+  }
+  const table = [["MACHINE", "PUBLIC KEY", "RECIPIENTS", "ENDPOINT", "NETWORKS"]];
+  for (const row of rows) {
+    table.push([
+      row.name,
+      row.publicKey ? `${row.publicKey.slice(0, 10)}…${row.ownKey ? " (own)" : ""}` : "(none yet)",
+      row.recipients.map((recipient) => recipient.split(" ")[0]!.replace(/^(age1).*/, "$1")).join(",") || "-",
+      row.endpoint ?? "-",
+      row.networks.join(",") || "-",
+    ]);
+  }
+  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+  table.forEach((row, index) => {
+    const line = row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd();
+    io.stdout(`${index === 0 ? color.bold(line) : line}\n`);
+  });
+  return 0;
+}

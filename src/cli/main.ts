@@ -1,0 +1,111 @@
+/**
+ * The CLI entry: argument parsing (commander) and the one place that turns
+ * errors into messages and exit codes (0 ok, 1 failure, 2 usage). Commands
+ * are imported lazily so `wgqt --help` loads neither age nor git.
+ */
+import { Command, CommanderError } from "commander";
+import { UsageError, WgqtError } from "../errors.js";
+import { type CliIO, processIO } from "./io.js";
+
+export interface GlobalOptions {
+  config?: string;
+}
+
+/** A command's action: commander's positional arguments and options follow `global`. */
+type Action = (io: CliIO, global: GlobalOptions, ...args: never[]) => Promise<number | undefined>;
+
+interface RunState {
+  exitCode: number;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Command {
+  /** Wrap a lazily imported action: the module is loaded only when the command runs. */
+  const lazy = (_io: CliIO, load: () => Promise<Action>) => {
+    return async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const global = command.optsWithGlobals() as GlobalOptions;
+      const action = await load();
+      state.exitCode = (await action(io, global, ...(args.slice(0, -1) as never[]))) ?? 0;
+    };
+  };
+  const program = new Command("wgqt")
+    .description("WireGuard networks for a fleet of machines, from one git repository")
+    .version("0.1.0")
+    .option("-c, --config <file>", "path to wgqt.toml (default: nearest in this directory or a parent)")
+    .showHelpAfterError("(run 'wgqt --help' for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout(text),
+      writeErr: (text) => io.stderr(text),
+      outputError: (text) => io.stderr(text.startsWith("error: ") ? `wgqt: ${text.slice(7)}` : text),
+    });
+
+  program
+    .command("init")
+    .description("write a starter wgqt.toml and the key store directory")
+    .option("--admin <recipient>", "an admin recipient (age1… or ssh-ed25519 …), repeatable", collect)
+    .option("--admin-file <file>", "read admin recipients from a file, repeatable", collect)
+    .option("--keys-dir <dir>", "key store directory, relative to wgqt.toml", "wireguard_keys")
+    .option("--no-commit", "do not commit to git")
+    .action(lazy(io, async () => (await import("./commands/init.js")).initCommand));
+
+  const machine = program.command("machine").description("add, list and remove machines");
+  machine
+    .command("add <name>")
+    .description("add a machine to wgqt.toml")
+    .option("-r, --recipient <key>", "the host's age recipient (age1…, ssh-ed25519 …, ssh-rsa …), repeatable", collect)
+    .option("-R, --recipient-file <file>", "read recipients from a file (e.g. /etc/ssh/ssh_host_ed25519_key.pub), repeatable", collect)
+    .option("--endpoint <host>", "public host name or IP address (needed for a gateway)")
+    .option("--public-key <key>", "bring your own WireGuard public key (no private key is stored)")
+    .option("--uplink <interface>", "the gateway's uplink interface for NAT")
+    .option("--no-commit", "do not commit to git")
+    .action(lazy(io, async () => (await import("./commands/machine.js")).machineAddCommand));
+  machine
+    .command("list")
+    .description("list machines, their keys and networks")
+    .option("--json", "machine-readable output")
+    .action(lazy(io, async () => (await import("./commands/machine.js")).machineListCommand));
+  machine
+    .command("remove <name>")
+    .description("remove a machine from wgqt.toml, with its keys")
+    .option("-y, --yes", "do not ask for confirmation")
+    .option("--no-commit", "do not commit to git")
+    .action(lazy(io, async () => (await import("./commands/machine.js")).machineRemoveCommand));
+
+  program
+    .command("keygen")
+    .description("create missing keypairs and preshared keys (never overwrites a key)")
+    .option("-m, --machine <name>", "only this machine and its peer pairs, repeatable", collect)
+    .option("-y, --yes", "do not ask for confirmation")
+    .option("--no-commit", "do not commit to git")
+    .action(lazy(io, async () => (await import("./commands/keygen.js")).keygenCommand));
+
+  return program;
+}
+
+/** Run wgqt with `argv` (without node and script). Returns the exit code; never calls process.exit. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const state: RunState = { exitCode: 0 };
+  const program = buildProgram(io, state);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return state.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit 0; everything else commander rejects (an
+      // unknown option, a missing argument, a bare `wgqt machine`) is usage.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof WgqtError) {
+      io.stderr(`wgqt: ${error.message}\n`);
+      return error instanceof UsageError ? 2 : error.exitCode;
+    }
+    io.stderr(`wgqt: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
+

@@ -1,0 +1,212 @@
+/**
+ * Finding, reading and validating `wgqt.toml`. Every error names the file, the
+ * field path and the bad value (DESIGN.md "Input").
+ */
+import { readFile, realpath, stat } from "node:fs/promises";
+import { isIP } from "node:net";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { parse as parseToml, TomlError } from "smol-toml";
+import type { z } from "zod";
+import { parseRecipient } from "../age/recipients.js";
+import { ConfigError, quote, WgqtError } from "../errors.js";
+import { decodeKey } from "../keys/wireguard.js";
+import { interfaceNameProblem, machineNameProblem } from "./names.js";
+import { configSchema, type RawConfig } from "./schema.js";
+import type { Config, MachineConfig, ProxyConfig } from "./types.js";
+
+export const CONFIG_FILE = "wgqt.toml";
+
+/** `machines.tavern.recipients[0]` from a zod path. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  let text = "";
+  for (const part of path) {
+    if (typeof part === "number") text += `[${part}]`;
+    else text += text ? `.${String(part)}` : String(part);
+  }
+  return text || "(top level)";
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = fieldPath(issue.path);
+  const input = (issue as { input?: unknown }).input;
+  switch (issue.code) {
+    case "unrecognized_keys": {
+      const prefix = issue.path.length ? `${where}.` : "";
+      return `${prefix}${issue.keys[0]}: unknown key (got ${quote(input && typeof input === "object" ? (input as Record<string, unknown>)[issue.keys[0]!] : undefined)})`;
+    }
+    case "invalid_type":
+      return `${where}: expected ${issue.expected}, got ${input === undefined ? "nothing (it is required)" : quote(input)}`;
+    case "too_small":
+    case "too_big":
+      return `${where}: ${issue.message.replace(/^Too (small|big): expected number to be /, "must be ")} (got ${quote(input)})`;
+    default:
+      return `${where}: ${issue.message} (got ${quote(input)})`;
+  }
+}
+
+/** Parse and validate the text of a `wgqt.toml` at `path` (absolute). Pure apart from nothing: no I/O. */
+export function parseConfig(text: string, path: string): Config {
+  const fail = (message: string): never => {
+    throw new ConfigError(`${path}: ${message}`);
+  };
+  let document: unknown;
+  try {
+    document = parseToml(text);
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const firstLine = error.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+      fail(`line ${error.line}, column ${error.column}: invalid TOML: ${firstLine}`);
+    }
+    throw error;
+  }
+  const parsed = configSchema.safeParse(document, { reportInput: true });
+  if (!parsed.success) fail(describeIssue(parsed.error.issues[0]!));
+  const raw = parsed.data as RawConfig;
+
+  const dir = dirname(path);
+  if (isAbsolute(raw.keys_dir)) fail(`keys_dir: must be relative to ${CONFIG_FILE}, got ${quote(raw.keys_dir)}`);
+  const keysDir = resolve(dir, raw.keys_dir);
+  const inside = relative(dir, keysDir);
+  if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`)) {
+    fail(`keys_dir: must be a directory below the one holding ${CONFIG_FILE}, got ${quote(raw.keys_dir)}`);
+  }
+
+  const recipients = (list: string[], where: string): string[] => {
+    const seen = new Set<string>();
+    const out: string[] = [];
+    list.forEach((text, index) => {
+      try {
+        const normalized = parseRecipient(text).normalized;
+        if (!seen.has(normalized)) {
+          seen.add(normalized);
+          out.push(normalized);
+        }
+      } catch (error) {
+        if (error instanceof WgqtError) fail(`${where}[${index}]: ${error.message}`);
+        throw error;
+      }
+    });
+    return out;
+  };
+
+  const machines: Record<string, MachineConfig> = {};
+  for (const [name, entry] of Object.entries(raw.machines)) {
+    const where = `machines.${name}`;
+    const problem = machineNameProblem(name);
+    if (problem) fail(`${where}: ${problem}`);
+    const machine: MachineConfig = { name, recipients: recipients(entry.recipients, `${where}.recipients`) };
+    if (entry.public_key !== undefined) {
+      try {
+        decodeKey(entry.public_key, `${where}.public_key`);
+      } catch (error) {
+        if (error instanceof WgqtError) fail(error.message);
+        throw error;
+      }
+      machine.publicKey = entry.public_key;
+    }
+    if (machine.recipients.length === 0 && machine.publicKey === undefined) {
+      fail(`${where}.recipients: a machine needs at least one recipient to encrypt its private key to, unless public_key is set`);
+    }
+    if (entry.endpoint !== undefined) {
+      const endpointProblem = endpointProblemOf(entry.endpoint);
+      if (endpointProblem) fail(`${where}.endpoint: ${endpointProblem}, got ${quote(entry.endpoint)}`);
+      machine.endpoint = entry.endpoint;
+    }
+    if (entry.uplink !== undefined) {
+      const uplinkProblem = interfaceNameProblem(entry.uplink);
+      if (uplinkProblem) fail(`${where}.uplink: ${uplinkProblem}`);
+      machine.uplink = entry.uplink;
+    }
+    machines[name] = machine;
+  }
+
+  const proxies: Record<string, ProxyConfig> = {};
+  for (const [name, entry] of Object.entries(raw.proxies)) {
+    const where = `proxies.${name}`;
+    const problem = interfaceNameProblem(name);
+    if (problem) fail(`${where}: ${problem} (the proxy's name is its WireGuard interface name)`);
+    if (!machines[entry.gateway]) fail(`${where}.gateway: unknown machine ${quote(entry.gateway)}`);
+    const seen = new Set<string>();
+    entry.clients.forEach((client, index) => {
+      if (!machines[client]) fail(`${where}.clients[${index}]: unknown machine ${quote(client)}`);
+      if (client === entry.gateway) fail(`${where}.clients[${index}]: the gateway ${quote(client)} cannot also be its own client`);
+      if (seen.has(client)) fail(`${where}.clients[${index}]: ${quote(client)} is listed twice`);
+      seen.add(client);
+    });
+    const proxy: ProxyConfig = { name, gateway: entry.gateway, clients: [...entry.clients] };
+    if (entry.default !== undefined) proxy.default = entry.default;
+    proxies[name] = proxy;
+  }
+
+  return {
+    path,
+    dir,
+    keysDir,
+    keysDirSetting: raw.keys_dir,
+    ipv4Start: raw.ipv4_start,
+    udpStart: raw.udp_start,
+    admins: recipients(raw.admins, "admins"),
+    machines,
+    proxies,
+  };
+}
+
+/** A host name or an IP address, without a port (ports are allocated per network). */
+function endpointProblemOf(endpoint: string): string | undefined {
+  if (isIP(endpoint)) return undefined;
+  if (/^[^:]+:\d+$/.test(endpoint)) return "give the host without a port (wgqt allocates ports per network)";
+  if (!/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(endpoint)) {
+    return "not a host name or IP address";
+  }
+  return undefined;
+}
+
+/** Walk from `start` up to the root looking for `wgqt.toml`. */
+export async function findConfig(start: string): Promise<string | undefined> {
+  let dir = resolve(start);
+  for (;;) {
+    const candidate = join(dir, CONFIG_FILE);
+    try {
+      if ((await stat(candidate)).isFile()) return candidate;
+    } catch {
+      // not here; keep walking up
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/**
+ * Load the config: `explicitPath` (from `--config`) or the nearest `wgqt.toml`
+ * from `cwd` upwards. Also checks that the keys directory, if it exists, does
+ * not lead out of the repository through a symlink.
+ */
+export async function loadConfig(cwd: string, explicitPath?: string): Promise<Config> {
+  const path = explicitPath ? resolve(cwd, explicitPath) : await findConfig(cwd);
+  if (!path) throw new ConfigError(`no ${CONFIG_FILE} in ${cwd} or its parents (run 'wgqt init', or pass --config FILE)`);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${path}: cannot read (${code ?? String(error)})`);
+  }
+  const config = parseConfig(text, path);
+  await assertKeysDirInside(config);
+  return config;
+}
+
+async function assertKeysDirInside(config: Config): Promise<void> {
+  let real: string;
+  try {
+    real = await realpath(config.keysDir);
+  } catch {
+    return; // does not exist yet: keygen creates it
+  }
+  const base = await realpath(config.dir);
+  const inside = relative(base, real);
+  if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
+    throw new ConfigError(`${config.path}: keys_dir: ${quote(config.keysDirSetting)} leads out of ${base} (to ${real}); the key store must live in the repository`);
+  }
+}

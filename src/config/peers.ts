@@ -1,0 +1,25 @@
+/**
+ * Which machines are peers: the pairs that get a preshared key. DESIGN.md: "A
+ * pair gets a PSK when the two machines are peers in some network". In a proxy
+ * (hub and spoke) the peers are the gateway and each client; clients do not
+ * peer with each other.
+ */
+import { pair, type Pair } from "../store/layout.js";
+import { byteOrder, type Config } from "./types.js";
+
+/** Every peer pair of the fleet, each once, in byte order. */
+export function peerPairs(config: Config): Pair[] {
+  const seen = new Map<string, Pair>();
+  for (const proxy of Object.values(config.proxies)) {
+    for (const client of proxy.clients) {
+      const peers = pair(proxy.gateway, client);
+      seen.set(peers.join("+"), peers);
+    }
+  }
+  return [...seen.values()].sort((x, y) => byteOrder(x[0], y[0]) || byteOrder(x[1], y[1]));
+}
+
+/** The pairs `machine` belongs to. */
+export function pairsOf(config: Config, machine: string): Pair[] {
+  return peerPairs(config).filter(([a, b]) => a === machine || b === machine);
+}

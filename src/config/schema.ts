@@ -1,0 +1,33 @@
+/**
+ * The shape of `wgqt.toml` (DESIGN.md "Input"). zod checks types, ranges and
+ * unknown keys; cross-references (a proxy naming an unknown machine) are
+ * checked in `load.ts` after this.
+ */
+import { isIPv4 } from "node:net";
+import { z } from "zod";
+
+const ipv4 = z.string().refine((value) => isIPv4(value), { message: "not an IPv4 address" });
+
+const machine = z.strictObject({
+  recipients: z.array(z.string()).default([]),
+  endpoint: z.string().optional(),
+  public_key: z.string().optional(),
+  uplink: z.string().optional(),
+});
+
+const proxy = z.strictObject({
+  gateway: z.string(),
+  clients: z.array(z.string()),
+  default: z.boolean().optional(),
+});
+
+export const configSchema = z.strictObject({
+  keys_dir: z.string().min(1).default("wireguard_keys"),
+  ipv4_start: ipv4.default("10.128.0.0"),
+  udp_start: z.number().int().min(1).max(65535).default(16842),
+  admins: z.array(z.string()).default([]),
+  machines: z.record(z.string(), machine).default({}),
+  proxies: z.record(z.string(), proxy).default({}),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,94 @@
+/**
+ * WireGuard keys: Curve25519 keypairs and preshared keys, in the base64 form
+ * `wg genkey`, `wg pubkey` and `wg genpsk` use (wg(8)).
+ *
+ * Randomness is injected so tests can make deterministic keys; the default is
+ * node:crypto's CSPRNG.
+ */
+import { randomBytes } from "node:crypto";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { KeyError, quote } from "../errors.js";
+
+/** Source of cryptographically secure random bytes. */
+export type RandomSource = (length: number) => Uint8Array;
+
+export const secureRandom: RandomSource = (length) => new Uint8Array(randomBytes(length));
+
+const KEY_LENGTH = 32;
+/** 32 bytes in base64: 43 characters and one '=' of padding. */
+const KEY_BASE64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+export interface KeyPair {
+  /** Base64 private key, clamped as `wg genkey` makes it. */
+  privateKey: string;
+  /** Base64 public key, what `wg pubkey` prints for `privateKey`. */
+  publicKey: string;
+}
+
+/**
+ * Clamp a Curve25519 scalar as RFC 7748 §5 (and `wg genkey`) does: clear the
+ * three low bits, clear the top bit, set bit 254.
+ */
+function clamp(scalar: Uint8Array): Uint8Array {
+  const clamped = Uint8Array.from(scalar);
+  clamped[0] = clamped[0]! & 248;
+  clamped[31] = (clamped[31]! & 127) | 64;
+  return clamped;
+}
+
+export function encodeKey(bytes: Uint8Array): string {
+  if (bytes.length !== KEY_LENGTH) {
+    throw new KeyError(`key expected ${KEY_LENGTH} bytes, got ${bytes.length}`);
+  }
+  return Buffer.from(bytes).toString("base64");
+}
+
+/**
+ * Parse a base64 WireGuard key strictly: exactly 44 characters, canonical
+ * padding (the unused low bits of the last character are zero), 32 bytes.
+ * `what` names the key in the error (`machines.tavern.public_key`).
+ */
+export function decodeKey(text: string, what = "key"): Uint8Array {
+  if (typeof text !== "string" || !KEY_BASE64.test(text)) {
+    throw new KeyError(
+      `${what}: not a WireGuard key (44 characters of base64 for 32 bytes), got ${quote(text)}`,
+    );
+  }
+  return new Uint8Array(Buffer.from(text, "base64"));
+}
+
+/** The public key of a base64 private key, as `wg pubkey` computes it. */
+export function publicKeyOf(privateKey: string, what = "private key"): string {
+  const scalar = decodeKey(privateKey, what);
+  return encodeKey(x25519.getPublicKey(clamp(scalar)));
+}
+
+/** A new keypair, equivalent to `wg genkey | tee priv | wg pubkey`. */
+export function generateKeyPair(random: RandomSource = secureRandom): KeyPair {
+  const privateBytes = clamp(random(KEY_LENGTH));
+  return {
+    privateKey: encodeKey(privateBytes),
+    publicKey: encodeKey(x25519.getPublicKey(privateBytes)),
+  };
+}
+
+/** A new preshared key: 32 random bytes, as `wg genpsk`. */
+export function generatePresharedKey(random: RandomSource = secureRandom): string {
+  return encodeKey(random(KEY_LENGTH));
+}
+
+/**
+ * The bytes stored inside an encrypted key file: the base64 key and a newline,
+ * exactly what `wg genkey`/`wg genpsk` print, so `wg set … private-key FILE`,
+ * networkd's PrivateKeyFile= and NixOS's privateKeyFile read it unchanged.
+ */
+export function keyFileContent(key: string): Uint8Array {
+  return new TextEncoder().encode(`${key}\n`);
+}
+
+/** Inverse of `keyFileContent`; tolerant of a missing trailing newline. */
+export function parseKeyFileContent(bytes: Uint8Array, what: string): string {
+  const text = new TextDecoder().decode(bytes).replace(/\r?\n$/, "");
+  decodeKey(text, what);
+  return text;
+}

@@ -1,0 +1,71 @@
+/**
+ * What the key store should hold for a config: every encrypted file and the
+ * recipients it must be encrypted to. Pure; `keygen`, `rekey`, `verify` and
+ * `secrets.nix` all derive from this one function.
+ */
+import { peerPairs } from "../config/peers.js";
+import { type Config, sortedNames } from "../config/types.js";
+import { type Pair, presharedKeyFile, privateKeyFile } from "./layout.js";
+
+export type SecretKind = "private-key" | "preshared-key";
+
+export interface ExpectedSecret {
+  /** Path relative to the store, '/'-separated. */
+  file: string;
+  kind: SecretKind;
+  /** The machine (private key) or the pair (PSK), in byte order. */
+  machines: string[];
+  /** Normalised recipients in encryption order: the machines' own, then the admins; no duplicates. */
+  recipients: string[];
+}
+
+function unique(list: string[]): string[] {
+  return [...new Set(list)];
+}
+
+export function privateKeyRecipients(config: Config, machine: string): string[] {
+  return unique([...(config.machines[machine]?.recipients ?? []), ...config.admins]);
+}
+
+export function presharedKeyRecipients(config: Config, [a, b]: Pair): string[] {
+  return unique([
+    ...(config.machines[a]?.recipients ?? []),
+    ...(config.machines[b]?.recipients ?? []),
+    ...config.admins,
+  ]);
+}
+
+/** Machines whose private key wgqt keeps (all but those with their own `public_key`). */
+export function managedMachines(config: Config): string[] {
+  return sortedNames(config.machines).filter((name) => config.machines[name]!.publicKey === undefined);
+}
+
+/** Every encrypted file the config asks for, keyed by file, in byte order. */
+export function expectedSecrets(config: Config): Map<string, ExpectedSecret> {
+  const secrets: ExpectedSecret[] = [];
+  for (const machine of managedMachines(config)) {
+    secrets.push({
+      file: privateKeyFile(machine),
+      kind: "private-key",
+      machines: [machine],
+      recipients: privateKeyRecipients(config, machine),
+    });
+  }
+  for (const peers of peerPairs(config)) {
+    secrets.push({
+      file: presharedKeyFile(...peers),
+      kind: "preshared-key",
+      machines: [...peers],
+      recipients: presharedKeyRecipients(config, peers),
+    });
+  }
+  secrets.sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0));
+  return new Map(secrets.map((secret) => [secret.file, secret]));
+}
+
+/** Same recipients, whatever the order (order does not change who can decrypt). */
+export function sameRecipients(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((recipient) => set.has(recipient));
+}

@@ -1,0 +1,143 @@
+/**
+ * `wgqt keygen`: create what is missing (keypairs, and PSKs for peer pairs),
+ * never overwriting an existing key. Planning is pure (`planKeygen`), so the
+ * CLI can show and confirm it; `applyKeygen` does the writing.
+ */
+import { join } from "node:path";
+import { pairsOf, peerPairs } from "../config/peers.js";
+import { type Config, sortedNames } from "../config/types.js";
+import { quote, StoreError, UsageError } from "../errors.js";
+import {
+  generateKeyPair,
+  generatePresharedKey,
+  type RandomSource,
+  secureRandom,
+} from "../keys/wireguard.js";
+import { expectedSecrets, managedMachines } from "./expected.js";
+import type { KeyStore } from "./keystore.js";
+import { type Pair, presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
+import { writeGeneratedFiles, writePublicKey, writeSecret } from "./write.js";
+
+export interface KeygenPlan {
+  /** Machines that get a new keypair. */
+  keypairs: string[];
+  /** Machines with their own `public_key` whose `.pub` is written or updated. */
+  externalPublicKeys: string[];
+  /** Pairs that get a new PSK. */
+  presharedKeys: Pair[];
+  /** What already exists and is kept. */
+  kept: { keypairs: string[]; presharedKeys: Pair[] };
+}
+
+/**
+ * What `keygen` would do for `machines` (all machines when empty): their
+ * missing keypairs and the missing PSKs of pairs they belong to.
+ */
+export function planKeygen(config: Config, store: KeyStore, machines: string[] = []): KeygenPlan {
+  for (const name of machines) {
+    if (!config.machines[name]) {
+      throw new UsageError(`--machine: unknown machine ${quote(name)} (not in ${config.path})`);
+    }
+  }
+  const selected = new Set(machines.length ? machines : sortedNames(config.machines));
+  const plan: KeygenPlan = { keypairs: [], externalPublicKeys: [], presharedKeys: [], kept: { keypairs: [], presharedKeys: [] } };
+
+  for (const name of managedMachines(config)) {
+    if (!selected.has(name)) continue;
+    const hasPrivate = store.encryptedFiles.has(privateKeyFile(name));
+    const hasPublic = store.publicKeyFiles.has(publicKeyFile(name));
+    if (hasPrivate && !hasPublic) {
+      throw new StoreError(
+        `${join(store.dir, privateKeyFile(name))} exists but ${publicKeyFile(name)} is missing; restore it from git, or run 'wgqt rotate --machine ${name}' for a new keypair`,
+      );
+    }
+    // A .pub without its .age is a keypair whose private half was never
+    // stored (an interrupted run): nothing can use it, so it is replaced.
+    (hasPrivate ? plan.kept.keypairs : plan.keypairs).push(name);
+  }
+  for (const name of sortedNames(config.machines)) {
+    const external = config.machines[name]!.publicKey;
+    if (external !== undefined && selected.has(name) && store.machines[name]?.publicKey !== external) {
+      plan.externalPublicKeys.push(name);
+    }
+  }
+  const pairs = machines.length
+    ? dedupePairs(machines.flatMap((name) => pairsOf(config, name)))
+    : peerPairs(config);
+  for (const peers of pairs) {
+    (store.encryptedFiles.has(presharedKeyFile(...peers)) ? plan.kept.presharedKeys : plan.presharedKeys).push(peers);
+  }
+  return plan;
+}
+
+function dedupePairs(pairs: Pair[]): Pair[] {
+  const map = new Map(pairs.map((peers) => [peers.join("+"), peers]));
+  return [...map.keys()].sort().map((key) => map.get(key)!);
+}
+
+export function keygenIsEmpty(plan: KeygenPlan): boolean {
+  return plan.keypairs.length + plan.externalPublicKeys.length + plan.presharedKeys.length === 0;
+}
+
+export interface ApplyOptions {
+  random?: RandomSource;
+  now: () => Date;
+  /** Progress lines (never secrets). */
+  log?: (line: string) => void;
+}
+
+/** The timestamp recorded in the manifest: UTC, whole seconds. */
+export function timestamp(now: () => Date): string {
+  return now().toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Carry out a keygen plan. Returns the absolute paths of every file it changed. */
+export async function applyKeygen(
+  config: Config,
+  store: KeyStore,
+  plan: KeygenPlan,
+  options: ApplyOptions,
+): Promise<string[]> {
+  const random = options.random ?? secureRandom;
+  const log = options.log ?? (() => {});
+  const created = timestamp(options.now);
+  const expected = expectedSecrets(config);
+  const manifest = structuredClone(store.manifest);
+  const publicKeys = store.publicKeys();
+  const existing = new Set(store.encryptedFiles);
+  const changed = new Set<string>();
+
+  for (const name of plan.externalPublicKeys) {
+    const key = config.machines[name]!.publicKey!;
+    await writePublicKey(store.dir, name, key, changed);
+    publicKeys[name] = key;
+    log(`public key of ${name} (its own, from wgqt.toml)`);
+  }
+  for (const name of plan.keypairs) {
+    const keys = generateKeyPair(random);
+    const secret = expected.get(privateKeyFile(name))!;
+    // The .pub goes first: a crash between the two leaves a .pub without its
+    // .age, which the next keygen recognises as unfinished and replaces.
+    await writePublicKey(store.dir, name, keys.publicKey, changed);
+    manifest.files[secret.file] = await writeSecret(store.dir, secret, keys.privateKey, created, changed, keys.publicKey);
+    publicKeys[name] = keys.publicKey;
+    existing.add(secret.file);
+    log(`keypair ${name}`);
+  }
+  for (const peers of plan.presharedKeys) {
+    const secret = expected.get(presharedKeyFile(...peers))!;
+    manifest.files[secret.file] = await writeSecret(store.dir, secret, generatePresharedKey(random), created, changed);
+    existing.add(secret.file);
+    log(`preshared key ${peers.join("+")}`);
+  }
+  await writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, changed);
+  return [...changed].sort();
+}
+
+/** `keypair + 3 preshared keys`, for messages and commit subjects. */
+export function describeCounts(keypairs: number, presharedKeys: number): string {
+  const parts: string[] = [];
+  if (keypairs) parts.push(keypairs === 1 ? "keypair" : `${keypairs} keypairs`);
+  if (presharedKeys) parts.push(presharedKeys === 1 ? "1 preshared key" : `${presharedKeys} preshared keys`);
+  return parts.join(" + ") || "nothing";
+}

@@ -1,0 +1,6 @@
+import { execFileSync } from "node:child_process";
+
+/** Spawned CLI tests run bin/wgqt, which runs dist/: build it once, first. */
+export default function setup(): void {
+  execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+}
