@@ -34,13 +34,21 @@ export async function openContext(io: CliIO, global: GlobalOptions): Promise<Con
  * Ask a yes/no question on a terminal. Off a terminal there is no one to ask:
  * the caller must have passed `--yes` (or the command has nothing to confirm).
  */
-export async function confirm(io: CliIO, message: string, yes: boolean | undefined): Promise<boolean> {
+export async function confirm(
+  io: CliIO,
+  message: string,
+  yes: boolean | undefined,
+): Promise<boolean> {
   if (yes) return true;
   if (!io.interactive) {
-    throw new UsageError(`${message.replace(/\?$/, "")}: pass --yes to confirm (no terminal to ask on)`);
+    throw new UsageError(
+      `${message.replace(/\?$/, "")}: pass --yes to confirm (no terminal to ask on)`,
+    );
   }
   const { default: inquirer } = await import("inquirer");
-  const answer = await inquirer.prompt<{ ok: boolean }>([{ type: "confirm", name: "ok", message, default: true }]);
+  const answer = await inquirer.prompt<{ ok: boolean }>([
+    { type: "confirm", name: "ok", message, default: true },
+  ]);
   return answer.ok;
 }
 
@@ -60,5 +68,6 @@ export async function commitChanges(
   }
   const result = await commitFiles(config.dir, files, message, io.env);
   if (result.committed) io.stderr(`${color.green("committed")} ${result.hash}: ${message}\n`);
-  else if (result.reason !== "nothing changed") io.stderr(`${color.dim(`not committed: ${result.reason}`)}\n`);
+  else if (result.reason !== "nothing changed")
+    io.stderr(`${color.dim(`not committed: ${result.reason}`)}\n`);
 }

@@ -35,19 +35,27 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
   const program = new Command("wgqt")
     .description("WireGuard networks for a fleet of machines, from one git repository")
     .version("0.1.0")
-    .option("-c, --config <file>", "path to wgqt.toml (default: nearest in this directory or a parent)")
+    .option(
+      "-c, --config <file>",
+      "path to wgqt.toml (default: nearest in this directory or a parent)",
+    )
     .showHelpAfterError("(run 'wgqt --help' for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout(text),
       writeErr: (text) => io.stderr(text),
-      outputError: (text) => io.stderr(text.startsWith("error: ") ? `wgqt: ${text.slice(7)}` : text),
+      outputError: (text) =>
+        io.stderr(text.startsWith("error: ") ? `wgqt: ${text.slice(7)}` : text),
     });
 
   program
     .command("init")
     .description("write a starter wgqt.toml and the key store directory")
-    .option("--admin <recipient>", "an admin recipient (age1… or ssh-ed25519 …), repeatable", collect)
+    .option(
+      "--admin <recipient>",
+      "an admin recipient (age1… or ssh-ed25519 …), repeatable",
+      collect,
+    )
     .option("--admin-file <file>", "read admin recipients from a file, repeatable", collect)
     .option("--keys-dir <dir>", "key store directory, relative to wgqt.toml", "wireguard_keys")
     .option("--no-commit", "do not commit to git")
@@ -57,8 +65,16 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
   machine
     .command("add <name>")
     .description("add a machine to wgqt.toml")
-    .option("-r, --recipient <key>", "the host's age recipient (age1…, ssh-ed25519 …, ssh-rsa …), repeatable", collect)
-    .option("-R, --recipient-file <file>", "read recipients from a file (e.g. /etc/ssh/ssh_host_ed25519_key.pub), repeatable", collect)
+    .option(
+      "-r, --recipient <key>",
+      "the host's age recipient (age1…, ssh-ed25519 …, ssh-rsa …), repeatable",
+      collect,
+    )
+    .option(
+      "-R, --recipient-file <file>",
+      "read recipients from a file (e.g. /etc/ssh/ssh_host_ed25519_key.pub), repeatable",
+      collect,
+    )
     .option("--endpoint <host>", "public host name or IP address (needed for a gateway)")
     .option("--public-key <key>", "bring your own WireGuard public key (no private key is stored)")
     .option("--uplink <interface>", "the gateway's uplink interface for NAT")
@@ -84,6 +100,75 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .option("--no-commit", "do not commit to git")
     .action(lazy(io, async () => (await import("./commands/keygen.js")).keygenCommand));
 
+  program
+    .command("rotate")
+    .description("new keys: a machine's keypair (and its PSKs), one pair's PSK, or everything")
+    .option("-m, --machine <name>", "new keypair for this machine, repeatable", collect)
+    .option("--pair <machines...>", "new preshared key for the pair A B")
+    .option("--all", "every keypair and preshared key")
+    .option("--keep-psks", "with --machine: keep the machine's preshared keys")
+    .option("-y, --yes", "do not ask for confirmation")
+    .option("--no-commit", "do not commit to git")
+    .action(lazy(io, async () => (await import("./commands/rotate.js")).rotateCommand));
+
+  program
+    .command("rekey")
+    .description("re-encrypt only the files whose recipients changed in wgqt.toml")
+    .option(
+      "-i, --identity <file>",
+      "identity to decrypt with, repeatable (default: ~/.ssh/id_ed25519, then ~/.ssh/id_rsa)",
+      collect,
+    )
+    .option("-y, --yes", "do not ask for confirmation")
+    .option("--no-commit", "do not commit to git")
+    .action(lazy(io, async () => (await import("./commands/rekey.js")).rekeyCommand));
+
+  program
+    .command("status")
+    .description("who can decrypt what, and what is stale, missing or orphaned")
+    .option("--json", "machine-readable output")
+    .action(lazy(io, async () => (await import("./commands/status.js")).statusCommand));
+
+  program
+    .command("verify")
+    .description("check the store against wgqt.toml; exit 1 on any problem (for CI)")
+    .option(
+      "-i, --identity <file>",
+      "also decrypt with this identity to check keys, repeatable",
+      collect,
+    )
+    .option("--json", "machine-readable output")
+    .action(lazy(io, async () => (await import("./commands/verify.js")).verifyCommand));
+
+  program
+    .command("prune")
+    .description("remove orphaned key files (machines or pairs no longer in wgqt.toml)")
+    .option("-y, --yes", "do not ask for confirmation")
+    .option("--no-commit", "do not commit to git")
+    .action(lazy(io, async () => (await import("./commands/prune.js")).pruneCommand));
+
+  program
+    .command("plan")
+    .description("every network's block, id, port and each member's address")
+    .option("--json", "machine-readable output")
+    .option("--write", "write plan.json next to the store (shows renumbering first)")
+    .option("-y, --yes", "accept renumbering without asking")
+    .option("--no-commit", "do not commit to git")
+    .action(lazy(io, async () => (await import("./commands/plan.js")).planCommand));
+
+  program
+    .command("render")
+    .description("write WireGuard configuration for one host or all")
+    .option("-m, --machine <name>", "only this machine, repeatable", collect)
+    .option("-f, --format <format>", "nixos, wg-quick, networkd or json", "nixos")
+    .option("-o, --out <dir>", "write files under this directory (default: print to stdout)")
+    .option(
+      "-i, --identity <file>",
+      "wg-quick: decrypt and inline keys (export for phones), repeatable",
+      collect,
+    )
+    .action(lazy(io, async () => (await import("./commands/render.js")).renderCommand));
+
   return program;
 }
 
@@ -104,8 +189,9 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       io.stderr(`wgqt: ${error.message}\n`);
       return error instanceof UsageError ? 2 : error.exitCode;
     }
-    io.stderr(`wgqt: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    io.stderr(
+      `wgqt: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return 1;
   }
 }
-

@@ -34,13 +34,20 @@ const TABLE_HEADER = /^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$/;
 /** Remove the `[machines.NAME]` table (header to the next table header). */
 export function removeMachine(text: string, name: string, path: string): string {
   const lines = text.split("\n");
-  const wanted = new Set([`machines.${name}`, `machines."${name}"`, `"machines".${name}`, `"machines"."${name}"`]);
+  const wanted = new Set([
+    `machines.${name}`,
+    `machines."${name}"`,
+    `"machines".${name}`,
+    `"machines"."${name}"`,
+  ]);
   const start = lines.findIndex((line) => {
     const match = TABLE_HEADER.exec(line);
     return match !== null && wanted.has(match[1]!.replace(/\s*\.\s*/g, "."));
   });
   if (start < 0) {
-    throw new ConfigError(`${path}: machines.${name}: cannot find a [machines.${name}] table to remove; edit the file by hand`);
+    throw new ConfigError(
+      `${path}: machines.${name}: cannot find a [machines.${name}] table to remove; edit the file by hand`,
+    );
   }
   let end = start + 1;
   while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end++;

@@ -64,11 +64,14 @@ export function parseConfig(text: string, path: string): Config {
   const raw = parsed.data as RawConfig;
 
   const dir = dirname(path);
-  if (isAbsolute(raw.keys_dir)) fail(`keys_dir: must be relative to ${CONFIG_FILE}, got ${quote(raw.keys_dir)}`);
+  if (isAbsolute(raw.keys_dir))
+    fail(`keys_dir: must be relative to ${CONFIG_FILE}, got ${quote(raw.keys_dir)}`);
   const keysDir = resolve(dir, raw.keys_dir);
   const inside = relative(dir, keysDir);
   if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`)) {
-    fail(`keys_dir: must be a directory below the one holding ${CONFIG_FILE}, got ${quote(raw.keys_dir)}`);
+    fail(
+      `keys_dir: must be a directory below the one holding ${CONFIG_FILE}, got ${quote(raw.keys_dir)}`,
+    );
   }
 
   const recipients = (list: string[], where: string): string[] => {
@@ -94,7 +97,10 @@ export function parseConfig(text: string, path: string): Config {
     const where = `machines.${name}`;
     const problem = machineNameProblem(name);
     if (problem) fail(`${where}: ${problem}`);
-    const machine: MachineConfig = { name, recipients: recipients(entry.recipients, `${where}.recipients`) };
+    const machine: MachineConfig = {
+      name,
+      recipients: recipients(entry.recipients, `${where}.recipients`),
+    };
     if (entry.public_key !== undefined) {
       try {
         decodeKey(entry.public_key, `${where}.public_key`);
@@ -105,11 +111,14 @@ export function parseConfig(text: string, path: string): Config {
       machine.publicKey = entry.public_key;
     }
     if (machine.recipients.length === 0 && machine.publicKey === undefined) {
-      fail(`${where}.recipients: a machine needs at least one recipient to encrypt its private key to, unless public_key is set`);
+      fail(
+        `${where}.recipients: a machine needs at least one recipient to encrypt its private key to, unless public_key is set`,
+      );
     }
     if (entry.endpoint !== undefined) {
       const endpointProblem = endpointProblemOf(entry.endpoint);
-      if (endpointProblem) fail(`${where}.endpoint: ${endpointProblem}, got ${quote(entry.endpoint)}`);
+      if (endpointProblem)
+        fail(`${where}.endpoint: ${endpointProblem}, got ${quote(entry.endpoint)}`);
       machine.endpoint = entry.endpoint;
     }
     if (entry.uplink !== undefined) {
@@ -129,7 +138,10 @@ export function parseConfig(text: string, path: string): Config {
     const seen = new Set<string>();
     entry.clients.forEach((client, index) => {
       if (!machines[client]) fail(`${where}.clients[${index}]: unknown machine ${quote(client)}`);
-      if (client === entry.gateway) fail(`${where}.clients[${index}]: the gateway ${quote(client)} cannot also be its own client`);
+      if (client === entry.gateway)
+        fail(
+          `${where}.clients[${index}]: the gateway ${quote(client)} cannot also be its own client`,
+        );
       if (seen.has(client)) fail(`${where}.clients[${index}]: ${quote(client)} is listed twice`);
       seen.add(client);
     });
@@ -154,8 +166,13 @@ export function parseConfig(text: string, path: string): Config {
 /** A host name or an IP address, without a port (ports are allocated per network). */
 function endpointProblemOf(endpoint: string): string | undefined {
   if (isIP(endpoint)) return undefined;
-  if (/^[^:]+:\d+$/.test(endpoint)) return "give the host without a port (wgqt allocates ports per network)";
-  if (!/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(endpoint)) {
+  if (/^[^:]+:\d+$/.test(endpoint))
+    return "give the host without a port (wgqt allocates ports per network)";
+  if (
+    !/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(
+      endpoint,
+    )
+  ) {
     return "not a host name or IP address";
   }
   return undefined;
@@ -184,7 +201,10 @@ export async function findConfig(start: string): Promise<string | undefined> {
  */
 export async function loadConfig(cwd: string, explicitPath?: string): Promise<Config> {
   const path = explicitPath ? resolve(cwd, explicitPath) : await findConfig(cwd);
-  if (!path) throw new ConfigError(`no ${CONFIG_FILE} in ${cwd} or its parents (run 'wgqt init', or pass --config FILE)`);
+  if (!path)
+    throw new ConfigError(
+      `no ${CONFIG_FILE} in ${cwd} or its parents (run 'wgqt init', or pass --config FILE)`,
+    );
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -207,6 +227,8 @@ async function assertKeysDirInside(config: Config): Promise<void> {
   const base = await realpath(config.dir);
   const inside = relative(base, real);
   if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
-    throw new ConfigError(`${config.path}: keys_dir: ${quote(config.keysDirSetting)} leads out of ${base} (to ${real}); the key store must live in the repository`);
+    throw new ConfigError(
+      `${config.path}: keys_dir: ${quote(config.keysDirSetting)} leads out of ${base} (to ${real}); the key store must live in the repository`,
+    );
   }
 }

@@ -4,7 +4,7 @@
  * (hub and spoke) the peers are the gateway and each client; clients do not
  * peer with each other.
  */
-import { pair, type Pair } from "../store/layout.js";
+import { type Pair, pair } from "../store/layout.js";
 import { byteOrder, type Config } from "./types.js";
 
 /** Every peer pair of the fleet, each once, in byte order. */

@@ -4,8 +4,9 @@
  * commit, whatever else the user has staged; a store outside a git work tree
  * is fine and simply not committed.
  */
-import { join, relative } from "node:path";
+
 import { existsSync } from "node:fs";
+import { join, relative } from "node:path";
 import { type SimpleGit, simpleGit } from "simple-git";
 import { StoreError } from "../errors.js";
 

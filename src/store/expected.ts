@@ -37,7 +37,9 @@ export function presharedKeyRecipients(config: Config, [a, b]: Pair): string[] {
 
 /** Machines whose private key wgqt keeps (all but those with their own `public_key`). */
 export function managedMachines(config: Config): string[] {
-  return sortedNames(config.machines).filter((name) => config.machines[name]!.publicKey === undefined);
+  return sortedNames(config.machines).filter(
+    (name) => config.machines[name]!.publicKey === undefined,
+  );
 }
 
 /** Every encrypted file the config asks for, keyed by file, in byte order. */

@@ -22,10 +22,17 @@ async function fsyncDirectory(dir: string): Promise<void> {
 }
 
 /** Atomically replace `path` with `data`, created with `mode`. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  mode = 0o644,
+): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const temp = join(dir, `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`);
+  const temp = join(
+    dir,
+    `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
+  );
   const handle = await open(temp, "wx", mode);
   try {
     await handle.writeFile(data);

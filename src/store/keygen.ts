@@ -40,7 +40,12 @@ export function planKeygen(config: Config, store: KeyStore, machines: string[] =
     }
   }
   const selected = new Set(machines.length ? machines : sortedNames(config.machines));
-  const plan: KeygenPlan = { keypairs: [], externalPublicKeys: [], presharedKeys: [], kept: { keypairs: [], presharedKeys: [] } };
+  const plan: KeygenPlan = {
+    keypairs: [],
+    externalPublicKeys: [],
+    presharedKeys: [],
+    kept: { keypairs: [], presharedKeys: [] },
+  };
 
   for (const name of managedMachines(config)) {
     if (!selected.has(name)) continue;
@@ -57,7 +62,11 @@ export function planKeygen(config: Config, store: KeyStore, machines: string[] =
   }
   for (const name of sortedNames(config.machines)) {
     const external = config.machines[name]!.publicKey;
-    if (external !== undefined && selected.has(name) && store.machines[name]?.publicKey !== external) {
+    if (
+      external !== undefined &&
+      selected.has(name) &&
+      store.machines[name]?.publicKey !== external
+    ) {
       plan.externalPublicKeys.push(name);
     }
   }
@@ -65,7 +74,10 @@ export function planKeygen(config: Config, store: KeyStore, machines: string[] =
     ? dedupePairs(machines.flatMap((name) => pairsOf(config, name)))
     : peerPairs(config);
   for (const peers of pairs) {
-    (store.encryptedFiles.has(presharedKeyFile(...peers)) ? plan.kept.presharedKeys : plan.presharedKeys).push(peers);
+    (store.encryptedFiles.has(presharedKeyFile(...peers))
+      ? plan.kept.presharedKeys
+      : plan.presharedKeys
+    ).push(peers);
   }
   return plan;
 }
@@ -88,7 +100,9 @@ export interface ApplyOptions {
 
 /** The timestamp recorded in the manifest: UTC, whole seconds. */
 export function timestamp(now: () => Date): string {
-  return now().toISOString().replace(/\.\d{3}Z$/, "Z");
+  return now()
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z");
 }
 
 /** Carry out a keygen plan. Returns the absolute paths of every file it changed. */
@@ -119,14 +133,27 @@ export async function applyKeygen(
     // The .pub goes first: a crash between the two leaves a .pub without its
     // .age, which the next keygen recognises as unfinished and replaces.
     await writePublicKey(store.dir, name, keys.publicKey, changed);
-    manifest.files[secret.file] = await writeSecret(store.dir, secret, keys.privateKey, created, changed, keys.publicKey);
+    manifest.files[secret.file] = await writeSecret(
+      store.dir,
+      secret,
+      keys.privateKey,
+      created,
+      changed,
+      keys.publicKey,
+    );
     publicKeys[name] = keys.publicKey;
     existing.add(secret.file);
     log(`keypair ${name}`);
   }
   for (const peers of plan.presharedKeys) {
     const secret = expected.get(presharedKeyFile(...peers))!;
-    manifest.files[secret.file] = await writeSecret(store.dir, secret, generatePresharedKey(random), created, changed);
+    manifest.files[secret.file] = await writeSecret(
+      store.dir,
+      secret,
+      generatePresharedKey(random),
+      created,
+      changed,
+    );
     existing.add(secret.file);
     log(`preshared key ${peers.join("+")}`);
   }
@@ -138,6 +165,7 @@ export async function applyKeygen(
 export function describeCounts(keypairs: number, presharedKeys: number): string {
   const parts: string[] = [];
   if (keypairs) parts.push(keypairs === 1 ? "keypair" : `${keypairs} keypairs`);
-  if (presharedKeys) parts.push(presharedKeys === 1 ? "1 preshared key" : `${presharedKeys} preshared keys`);
+  if (presharedKeys)
+    parts.push(presharedKeys === 1 ? "1 preshared key" : `${presharedKeys} preshared keys`);
   return parts.join(" + ") || "nothing";
 }

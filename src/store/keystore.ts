@@ -65,7 +65,9 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
     if (!name.endsWith(".age") && !name.endsWith(".pub")) continue;
     const info = await lstat(join(dir, name));
     if (info.isSymbolicLink()) {
-      throw new StoreError(`${join(dir, name)}: is a symlink; the key store holds only regular files`);
+      throw new StoreError(
+        `${join(dir, name)}: is a symlink; the key store holds only regular files`,
+      );
     }
     if (info.isDirectory() && name !== allowDirectory) {
       throw new StoreError(`${join(dir, name)}: is a directory where a key file should be`);
@@ -77,9 +79,13 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
 
 /** Open the key store at `dir` (absolute). A missing directory is an empty store. */
 export async function openKeyStore(dir: string): Promise<KeyStore> {
-  const manifestBytes = await readIfExists(join(dir, MANIFEST_FILE)).catch((error: NodeJS.ErrnoException) => {
-    throw new StoreError(`${join(dir, MANIFEST_FILE)}: cannot read (${error.code ?? String(error)})`);
-  });
+  const manifestBytes = await readIfExists(join(dir, MANIFEST_FILE)).catch(
+    (error: NodeJS.ErrnoException) => {
+      throw new StoreError(
+        `${join(dir, MANIFEST_FILE)}: cannot read (${error.code ?? String(error)})`,
+      );
+    },
+  );
   const manifest = manifestBytes
     ? parseManifest(manifestBytes.toString("utf8"), join(dir, MANIFEST_FILE))
     : emptyManifest();
@@ -116,7 +122,11 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     encryptedFiles.add(file);
     const parts = name.slice(0, -4).split("+");
     if (parts.length !== 2) continue; // orphan with a foreign name: `verify` reports it
-    presharedKeys[file] = { machines: [parts[0]!, parts[1]!], file: join(dir, file), recipients: [] };
+    presharedKeys[file] = {
+      machines: [parts[0]!, parts[1]!],
+      file: join(dir, file),
+      recipients: [],
+    };
   }
 
   for (const [file, entry] of Object.entries(manifest.files)) {

@@ -32,7 +32,11 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /** Write `data` to `path` unless the file already holds exactly these bytes. */
-export async function writeIfChanged(path: string, data: string | Uint8Array, changed: Set<string>): Promise<void> {
+export async function writeIfChanged(
+  path: string,
+  data: string | Uint8Array,
+  changed: Set<string>,
+): Promise<void> {
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data);
   const current = await readIfExists(path);
   if (current?.equals(bytes)) return;
@@ -70,7 +74,12 @@ export async function writeSecret(
 }
 
 /** Write `<machine>.pub`: the base64 key and a newline, like `wg pubkey`. */
-export async function writePublicKey(dir: string, machine: string, publicKey: string, changed: Set<string>): Promise<void> {
+export async function writePublicKey(
+  dir: string,
+  machine: string,
+  publicKey: string,
+  changed: Set<string>,
+): Promise<void> {
   await writeIfChanged(join(dir, publicKeyFile(machine)), `${publicKey}\n`, changed);
 }
 
@@ -89,7 +98,8 @@ export function machineEntries(
     if (!publicKey) continue;
     const machine = config.machines[name]!;
     const entry: MachineEntry = { name, publicKey, presharedKeyFiles: {} };
-    if (existingFiles.has(privateKeyFile(name)) && machine.publicKey === undefined) entry.privateKeyFile = privateKeyFile(name);
+    if (existingFiles.has(privateKeyFile(name)) && machine.publicKey === undefined)
+      entry.privateKeyFile = privateKeyFile(name);
     if (machine.endpoint !== undefined) entry.endpoint = machine.endpoint;
     for (const [a, b] of pairsOf(config, name)) {
       const file = presharedKeyFile(a, b);
@@ -110,6 +120,14 @@ export async function writeGeneratedFiles(
   changed: Set<string>,
 ): Promise<void> {
   await writeIfChanged(join(dir, MANIFEST_FILE), serializeManifest(manifest), changed);
-  await writeIfChanged(join(dir, SECRETS_NIX), renderSecretsNix(expectedSecrets(config).values()), changed);
-  await writeIfChanged(join(dir, MACHINES_NIX), renderMachinesNix(machineEntries(config, publicKeys, existingFiles)), changed);
+  await writeIfChanged(
+    join(dir, SECRETS_NIX),
+    renderSecretsNix(expectedSecrets(config).values()),
+    changed,
+  );
+  await writeIfChanged(
+    join(dir, MACHINES_NIX),
+    renderMachinesNix(machineEntries(config, publicKeys, existingFiles)),
+    changed,
+  );
 }

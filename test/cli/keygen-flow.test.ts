@@ -5,7 +5,15 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gitLog, lastCommitFiles, makeIdentity, makeRepo, makeTempDir, removeDir, type TestIdentity } from "../helpers/fleet.js";
+import {
+  gitLog,
+  lastCommitFiles,
+  makeIdentity,
+  makeRepo,
+  makeTempDir,
+  removeDir,
+  type TestIdentity,
+} from "../helpers/fleet.js";
 import { ok, wgqt } from "../helpers/run.js";
 
 let repo: string;
@@ -15,7 +23,8 @@ const ids: Record<string, TestIdentity> = {};
 beforeAll(() => {
   repo = makeRepo();
   idDir = makeTempDir("wgqt-ids-");
-  for (const name of ["tavern", "nyaa", "spark"]) ids[name] = makeIdentity(idDir, name, "ssh-ed25519");
+  for (const name of ["tavern", "nyaa", "spark"])
+    ids[name] = makeIdentity(idDir, name, "ssh-ed25519");
   ids.admin = makeIdentity(idDir, "admin", "x25519");
 });
 
@@ -43,11 +52,21 @@ describe("a new user on a pipe", () => {
 
   it("wgqt machine add records the host key and commits wgqt.toml", () => {
     for (const name of ["tavern", "nyaa", "spark"]) {
-      const result = wgqt(repo, "machine", "add", name, "--recipient-file", ids[name]!.recipientFile, ...(name === "tavern" ? ["--endpoint", "tavern.example.org"] : []));
+      const result = wgqt(
+        repo,
+        "machine",
+        "add",
+        name,
+        "--recipient-file",
+        ids[name]!.recipientFile,
+        ...(name === "tavern" ? ["--endpoint", "tavern.example.org"] : []),
+      );
       expect(result.status, result.stderr).toBe(0);
       expect(gitLog(repo)[0]).toBe(`wgqt: add machine ${name}`);
     }
-    expect(readFileSync(join(repo, "wgqt.toml"), "utf8")).toContain('[machines.tavern]\nrecipients = ["ssh-ed25519 ');
+    expect(readFileSync(join(repo, "wgqt.toml"), "utf8")).toContain(
+      '[machines.tavern]\nrecipients = ["ssh-ed25519 ',
+    );
   });
 
   it("refuses a machine that exists, a bad name and a missing key, writing nothing", () => {
@@ -58,7 +77,9 @@ describe("a new user on a pipe", () => {
     expect(duplicate.stderr).toMatch(/^wgqt: .*wgqt\.toml: machines\.tavern: already exists\n$/);
     const badName = wgqt(repo, "machine", "add", "../etc", "--recipient", ids.tavern!.recipient);
     expect(badName.status).toBe(2);
-    expect(badName.stderr).toBe('wgqt: machine add: machine name "../etc" is not a host name (lowercase letters, digits and \'-\', not at either end)\n');
+    expect(badName.stderr).toBe(
+      "wgqt: machine add: machine name \"../etc\" is not a host name (lowercase letters, digits and '-', not at either end)\n",
+    );
     const noKey = wgqt(repo, "machine", "add", "ghost");
     expect(noKey.status).toBe(2);
     const badKey = wgqt(repo, "machine", "add", "ghost", "--recipient", "ssh-ed25519 AAAA");
@@ -69,8 +90,19 @@ describe("a new user on a pipe", () => {
   });
 
   it("wgqt keygen --machine tavern makes tavern's keypair and its PSKs, in one commit", () => {
-    appendFileSync(join(repo, "wgqt.toml"), '\n[proxies.germany]\ngateway = "tavern"\nclients = ["spark", "nyaa"]\n');
-    ok("git", ["-C", repo, "commit", "-qam", "add proxy germany"], { env: { ...process.env, GIT_AUTHOR_NAME: "T", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "T", GIT_COMMITTER_EMAIL: "t@e" } });
+    appendFileSync(
+      join(repo, "wgqt.toml"),
+      '\n[proxies.germany]\ngateway = "tavern"\nclients = ["spark", "nyaa"]\n',
+    );
+    ok("git", ["-C", repo, "commit", "-qam", "add proxy germany"], {
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "T",
+        GIT_AUTHOR_EMAIL: "t@e",
+        GIT_COMMITTER_NAME: "T",
+        GIT_COMMITTER_EMAIL: "t@e",
+      },
+    });
     // Something unrelated the user has staged must stay out of wgqt's commit.
     writeFileSync(join(repo, "notes.txt"), "mine\n");
     ok("git", ["-C", repo, "add", "notes.txt"]);
@@ -110,7 +142,11 @@ describe("a new user on a pipe", () => {
     expect(result.status, result.stderr).toBe(0);
     expect(gitLog(repo)[0]).toBe("wgqt: keygen (2 keypairs)");
     expect(readFileSync(join(repo, "wireguard_keys", "tavern.age")).equals(tavernKey)).toBe(true);
-    expect(readdirSync(join(repo, "wireguard_keys")).filter((f) => f.endsWith(".pub")).sort()).toEqual(["nyaa.pub", "spark.pub", "tavern.pub"]);
+    expect(
+      readdirSync(join(repo, "wireguard_keys"))
+        .filter((f) => f.endsWith(".pub"))
+        .sort(),
+    ).toEqual(["nyaa.pub", "spark.pub", "tavern.pub"]);
   });
 
   it("an unknown --machine is a usage error and writes nothing", () => {
@@ -124,18 +160,27 @@ describe("a new user on a pipe", () => {
 
   it("machine list shows keys and networks; --json for scripts", () => {
     const list = wgqt(repo, "machine", "list");
-    expect(list.stdout.split("\n")[0]).toMatch(/^MACHINE\s+PUBLIC KEY\s+RECIPIENTS\s+ENDPOINT\s+NETWORKS$/);
+    expect(list.stdout.split("\n")[0]).toMatch(
+      /^MACHINE\s+PUBLIC KEY\s+RECIPIENTS\s+ENDPOINT\s+NETWORKS$/,
+    );
     const json = JSON.parse(wgqt(repo, "machine", "list", "--json").stdout);
     expect(json.machines.map((m: { name: string }) => m.name)).toEqual(["nyaa", "spark", "tavern"]);
     expect(json.machines[2].networks).toEqual(["germany"]);
-    expect(json.machines[2].publicKey).toBe(readFileSync(join(repo, "wireguard_keys", "tavern.pub"), "utf8").trim());
+    expect(json.machines[2].publicKey).toBe(
+      readFileSync(join(repo, "wireguard_keys", "tavern.pub"), "utf8").trim(),
+    );
   });
 
   it("machine remove refuses a machine a proxy uses, then removes it with its keys", () => {
     const used = wgqt(repo, "machine", "remove", "spark", "--yes");
     expect(used.status).toBe(1);
-    expect(used.stderr).toMatch(/proxies\.germany: uses "spark" as a client; remove it there first/);
-    const text = readFileSync(join(repo, "wgqt.toml"), "utf8").replace('clients = ["spark", "nyaa"]', 'clients = ["nyaa"]');
+    expect(used.stderr).toMatch(
+      /proxies\.germany: uses "spark" as a client; remove it there first/,
+    );
+    const text = readFileSync(join(repo, "wgqt.toml"), "utf8").replace(
+      'clients = ["spark", "nyaa"]',
+      'clients = ["nyaa"]',
+    );
     writeFileSync(join(repo, "wgqt.toml"), text);
     const removed = wgqt(repo, "machine", "remove", "spark", "--yes");
     expect(removed.status, removed.stderr).toBe(0);

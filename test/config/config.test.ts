@@ -7,9 +7,11 @@ import { ConfigError } from "../../src/errors.js";
 import { makeTempDir, removeDir } from "../helpers/fleet.js";
 
 const PATH = "/fleet/wgqt.toml";
-const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEiTBJhVHWY4U8poR7KqJ9HEhjfoy0tS8YM0DsK/qj/W root@host";
+const ED =
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEiTBJhVHWY4U8poR7KqJ9HEhjfoy0tS8YM0DsK/qj/W root@host";
 const AGE = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
-const machine = (name: string, extra = "") => `[machines.${name}]\nrecipients = [${JSON.stringify(ED)}]\n${extra}\n`;
+const machine = (name: string, extra = "") =>
+  `[machines.${name}]\nrecipients = [${JSON.stringify(ED)}]\n${extra}\n`;
 
 function errorOf(text: string): string {
   try {
@@ -26,7 +28,10 @@ function errorOf(text: string): string {
 
 describe("parseConfig", () => {
   it("applies DESIGN.md's defaults and normalises recipients", () => {
-    const config = parseConfig(`admins = [${JSON.stringify(AGE)}]\n${machine("tavern", 'endpoint = "tavern.example.org"')}`, PATH);
+    const config = parseConfig(
+      `admins = [${JSON.stringify(AGE)}]\n${machine("tavern", 'endpoint = "tavern.example.org"')}`,
+      PATH,
+    );
     expect(config.keysDir).toBe("/fleet/wireguard_keys");
     expect(config.ipv4Start).toBe("10.128.0.0");
     expect(config.udpStart).toBe(16842);
@@ -38,31 +43,103 @@ describe("parseConfig", () => {
   it.each([
     ["a TOML syntax error", "keys_dir = \n", /^line 1, column \d+: invalid TOML/],
     ["an unknown top-level key", 'colour = "blue"\n', /^colour: unknown key \(got "blue"\)/],
-    ["an unknown machine key", `${machine("tavern", 'adress = "x"')}`, /^machines\.tavern\.adress: unknown key/],
-    ["a wrong type", "udp_start = \"16842\"\n", /^udp_start: expected number, got "16842"/],
+    [
+      "an unknown machine key",
+      `${machine("tavern", 'adress = "x"')}`,
+      /^machines\.tavern\.adress: unknown key/,
+    ],
+    ["a wrong type", 'udp_start = "16842"\n', /^udp_start: expected number, got "16842"/],
     ["a port out of range", "udp_start = 70000\n", /^udp_start: .*65535.*70000/],
     ["a non-integer port", "udp_start = 1.5\n", /^udp_start: .*1\.5/],
-    ["ipv4_start not an address", 'ipv4_start = "10.128.0"\n', /^ipv4_start: not an IPv4 address \(got "10\.128\.0"\)/],
-    ["recipients not a list", '[machines.tavern]\nrecipients = "ssh-ed25519 AAAA"\n', /^machines\.tavern\.recipients: expected array/],
-    ["a path in a machine name", machine('"../etc"'), /^machines\.\.\.\/etc: machine name "\.\.\/etc" is not a host name/],
+    [
+      "ipv4_start not an address",
+      'ipv4_start = "10.128.0"\n',
+      /^ipv4_start: not an IPv4 address \(got "10\.128\.0"\)/,
+    ],
+    [
+      "recipients not a list",
+      '[machines.tavern]\nrecipients = "ssh-ed25519 AAAA"\n',
+      /^machines\.tavern\.recipients: expected array/,
+    ],
+    [
+      "a path in a machine name",
+      machine('"../etc"'),
+      /^machines\.\.\.\/etc: machine name "\.\.\/etc" is not a host name/,
+    ],
     ["an empty machine name", machine('""'), /^machines\.: machine name is empty/],
-    ["a space in a machine name", machine('"my host"'), /machine name "my host" is not a host name/],
-    ["an uppercase machine name", machine("Tavern"), /machine name "Tavern" has uppercase letters.*"tavern"/],
+    [
+      "a space in a machine name",
+      machine('"my host"'),
+      /machine name "my host" is not a host name/,
+    ],
+    [
+      "an uppercase machine name",
+      machine("Tavern"),
+      /machine name "Tavern" has uppercase letters.*"tavern"/,
+    ],
     ["a machine name longer than 63", machine("a".repeat(64)), /longer than 63 characters/],
     ["a duplicate machine", `${machine("tavern")}${machine("tavern")}`, /invalid TOML/],
-    ["an unparsable recipient", '[machines.tavern]\nrecipients = ["ssh-ed25519 AAAAnotakey"]\n', /^machines\.tavern\.recipients\[0\]: /],
-    ["an sk-ssh recipient", '[machines.tavern]\nrecipients = ["sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIA== x"]\n', /^machines\.tavern\.recipients\[0\]: .*sk-ssh-ed25519/],
+    [
+      "an unparsable recipient",
+      '[machines.tavern]\nrecipients = ["ssh-ed25519 AAAAnotakey"]\n',
+      /^machines\.tavern\.recipients\[0\]: /,
+    ],
+    [
+      "an sk-ssh recipient",
+      '[machines.tavern]\nrecipients = ["sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIA== x"]\n',
+      /^machines\.tavern\.recipients\[0\]: .*sk-ssh-ed25519/,
+    ],
     ["a bad admin", 'admins = ["age1nope"]\n', /^admins\[0\]: /],
-    ["no recipients and no public key", "[machines.tavern]\n", /^machines\.tavern\.recipients: a machine needs at least one recipient/],
-    ["a bad public_key", `${machine("tavern", 'public_key = "abc"')}`, /^machines\.tavern\.public_key: not a WireGuard key .*"abc"/],
-    ["an endpoint with a port", `${machine("tavern", 'endpoint = "tavern.example.org:51820"')}`, /^machines\.tavern\.endpoint: give the host without a port/],
-    ["an endpoint that is no host", `${machine("tavern", 'endpoint = "a b"')}`, /^machines\.tavern\.endpoint: not a host name or IP address, got "a b"/],
-    ["an unknown gateway", `${machine("tavern")}[proxies.de]\ngateway = "ghost"\nclients = ["tavern"]\n`, /^proxies\.de\.gateway: unknown machine "ghost"/],
-    ["an unknown client", `${machine("tavern")}[proxies.de]\ngateway = "tavern"\nclients = ["ghost"]\n`, /^proxies\.de\.clients\[0\]: unknown machine "ghost"/],
-    ["a gateway that is its own client", `${machine("tavern")}${machine("nyaa")}[proxies.de]\ngateway = "tavern"\nclients = ["nyaa", "tavern"]\n`, /^proxies\.de\.clients\[1\]: the gateway "tavern" cannot also be its own client/],
-    ["a client listed twice", `${machine("tavern")}${machine("nyaa")}[proxies.de]\ngateway = "tavern"\nclients = ["nyaa", "nyaa"]\n`, /^proxies\.de\.clients\[1\]: "nyaa" is listed twice/],
-    ["an interface name over 15 characters", `${machine("tavern")}${machine("nyaa")}[proxies.germany-frankfurt]\ngateway = "tavern"\nclients = ["nyaa"]\n`, /^proxies\.germany-frankfurt: interface name "germany-frankfurt" is longer than 15/],
-    ["a slash in a proxy name", `${machine("tavern")}${machine("nyaa")}[proxies."de/1"]\ngateway = "tavern"\nclients = ["nyaa"]\n`, /^proxies\.de\/1: interface name "de\/1" may only hold/],
+    [
+      "no recipients and no public key",
+      "[machines.tavern]\n",
+      /^machines\.tavern\.recipients: a machine needs at least one recipient/,
+    ],
+    [
+      "a bad public_key",
+      `${machine("tavern", 'public_key = "abc"')}`,
+      /^machines\.tavern\.public_key: not a WireGuard key .*"abc"/,
+    ],
+    [
+      "an endpoint with a port",
+      `${machine("tavern", 'endpoint = "tavern.example.org:51820"')}`,
+      /^machines\.tavern\.endpoint: give the host without a port/,
+    ],
+    [
+      "an endpoint that is no host",
+      `${machine("tavern", 'endpoint = "a b"')}`,
+      /^machines\.tavern\.endpoint: not a host name or IP address, got "a b"/,
+    ],
+    [
+      "an unknown gateway",
+      `${machine("tavern")}[proxies.de]\ngateway = "ghost"\nclients = ["tavern"]\n`,
+      /^proxies\.de\.gateway: unknown machine "ghost"/,
+    ],
+    [
+      "an unknown client",
+      `${machine("tavern")}[proxies.de]\ngateway = "tavern"\nclients = ["ghost"]\n`,
+      /^proxies\.de\.clients\[0\]: unknown machine "ghost"/,
+    ],
+    [
+      "a gateway that is its own client",
+      `${machine("tavern")}${machine("nyaa")}[proxies.de]\ngateway = "tavern"\nclients = ["nyaa", "tavern"]\n`,
+      /^proxies\.de\.clients\[1\]: the gateway "tavern" cannot also be its own client/,
+    ],
+    [
+      "a client listed twice",
+      `${machine("tavern")}${machine("nyaa")}[proxies.de]\ngateway = "tavern"\nclients = ["nyaa", "nyaa"]\n`,
+      /^proxies\.de\.clients\[1\]: "nyaa" is listed twice/,
+    ],
+    [
+      "an interface name over 15 characters",
+      `${machine("tavern")}${machine("nyaa")}[proxies.germany-frankfurt]\ngateway = "tavern"\nclients = ["nyaa"]\n`,
+      /^proxies\.germany-frankfurt: interface name "germany-frankfurt" is longer than 15/,
+    ],
+    [
+      "a slash in a proxy name",
+      `${machine("tavern")}${machine("nyaa")}[proxies."de/1"]\ngateway = "tavern"\nclients = ["nyaa"]\n`,
+      /^proxies\.de\/1: interface name "de\/1" may only hold/,
+    ],
     ["keys_dir absolute", 'keys_dir = "/etc/keys"\n', /^keys_dir: must be relative/],
     ["keys_dir outside", 'keys_dir = "../elsewhere"\n', /^keys_dir: must be a directory below/],
   ])("rejects %s", (_what, text, expected) => {
@@ -99,7 +176,9 @@ describe("loadConfig", () => {
   it("says how to start when there is no wgqt.toml", async () => {
     const dir = makeTempDir();
     try {
-      await expect(loadConfig(dir)).rejects.toThrow(/no wgqt\.toml in .* \(run 'wgqt init', or pass --config FILE\)/);
+      await expect(loadConfig(dir)).rejects.toThrow(
+        /no wgqt\.toml in .* \(run 'wgqt init', or pass --config FILE\)/,
+      );
     } finally {
       removeDir(dir);
     }

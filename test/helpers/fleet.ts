@@ -50,7 +50,13 @@ export function makeRepo(): string {
   const dir = makeTempDir("wgqt-repo-");
   ok("git", ["init", "-q", "-b", "main", dir]);
   ok("git", ["-C", dir, "commit", "-q", "--allow-empty", "-m", "start"], {
-    env: { ...process.env, GIT_AUTHOR_NAME: "T", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "T", GIT_COMMITTER_EMAIL: "t@e" },
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "T",
+      GIT_AUTHOR_EMAIL: "t@e",
+      GIT_COMMITTER_NAME: "T",
+      GIT_COMMITTER_EMAIL: "t@e",
+    },
   });
   return dir;
 }
@@ -61,5 +67,9 @@ export function gitLog(dir: string): string[] {
 
 /** Files changed by the last commit. */
 export function lastCommitFiles(dir: string): string[] {
-  return ok("git", ["-C", dir, "show", "--name-only", "--format=", "HEAD"]).trim().split("\n").filter(Boolean).sort();
+  return ok("git", ["-C", dir, "show", "--name-only", "--format=", "HEAD"])
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .sort();
 }

@@ -21,7 +21,11 @@ export const TEST_ENV = {
   NO_COLOR: "1",
 };
 
-export function run(command: string, args: string[], options: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Result {
+export function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; input?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
+): Result {
   const result = spawnSync(command, args, {
     cwd: options.cwd,
     input: options.input ?? "",
@@ -29,7 +33,11 @@ export function run(command: string, args: string[], options: { cwd?: string; in
     maxBuffer: 64 * 1024 * 1024,
   });
   if (result.error) throw result.error;
-  return { status: result.status ?? -1, stdout: result.stdout.toString("utf8"), stderr: result.stderr.toString("utf8") };
+  return {
+    status: result.status ?? -1,
+    stdout: result.stdout.toString("utf8"),
+    stderr: result.stderr.toString("utf8"),
+  };
 }
 
 /** Run wgqt on a pipe (stdin is not a terminal), as scripts and CI do. */
@@ -38,10 +46,16 @@ export function wgqt(cwd: string, ...args: string[]): Result {
 }
 
 /** Run and insist on success; the error shows what the program said. */
-export function ok(command: string, args: string[], options: Parameters<typeof run>[2] = {}): string {
+export function ok(
+  command: string,
+  args: string[],
+  options: Parameters<typeof run>[2] = {},
+): string {
   const result = run(command, args, options);
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(" ")} exited ${result.status}: ${result.stderr}${result.stdout}`);
+    throw new Error(
+      `${command} ${args.join(" ")} exited ${result.status}: ${result.stderr}${result.stdout}`,
+    );
   }
   return result.stdout;
 }

@@ -3,7 +3,12 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KeyError } from "../../src/errors.js";
-import { decodeKey, generateKeyPair, generatePresharedKey, publicKeyOf } from "../../src/keys/wireguard.js";
+import {
+  decodeKey,
+  generateKeyPair,
+  generatePresharedKey,
+  publicKeyOf,
+} from "../../src/keys/wireguard.js";
 import { ok } from "../helpers/run.js";
 
 describe("WireGuard keys", () => {
@@ -17,7 +22,9 @@ describe("WireGuard keys", () => {
   it("derive the same public key as `wg pubkey` for keys `wg genkey` makes", () => {
     for (let i = 0; i < 10; i++) {
       const privateKey = ok("wg", ["genkey"]).trim();
-      expect(publicKeyOf(privateKey)).toBe(ok("wg", ["pubkey"], { input: `${privateKey}\n` }).trim());
+      expect(publicKeyOf(privateKey)).toBe(
+        ok("wg", ["pubkey"], { input: `${privateKey}\n` }).trim(),
+      );
     }
   });
 
@@ -29,8 +36,14 @@ describe("WireGuard keys", () => {
   });
 
   it("match RFC 7748 §6.1's Alice", () => {
-    const alice = Buffer.from("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", "hex");
-    const expected = Buffer.from("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", "hex");
+    const alice = Buffer.from(
+      "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+      "hex",
+    );
+    const expected = Buffer.from(
+      "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+      "hex",
+    );
     expect(publicKeyOf(alice.toString("base64"))).toBe(expected.toString("base64"));
     expect(Buffer.from(x25519.getPublicKey(alice)).equals(expected)).toBe(true);
   });
@@ -51,7 +64,9 @@ describe("WireGuard keys", () => {
     ["white space", ` ${"A".repeat(42)}A=`],
   ])("reject %s, quoting the value", (_what, text) => {
     expect(() => decodeKey(text, "machines.tavern.public_key")).toThrow(KeyError);
-    expect(() => decodeKey(text, "machines.tavern.public_key")).toThrow(/^machines\.tavern\.public_key: not a WireGuard key/);
+    expect(() => decodeKey(text, "machines.tavern.public_key")).toThrow(
+      /^machines\.tavern\.public_key: not a WireGuard key/,
+    );
   });
 
   it("accept exactly the canonical encodings of 32 bytes (property)", () => {
@@ -71,7 +86,9 @@ describe("WireGuard keys", () => {
           expect(error).toBeInstanceOf(KeyError);
           accepted = false;
         }
-        const canonical = /^[A-Za-z0-9+/]{43}=$/.test(text) && Buffer.from(Buffer.from(text, "base64")).toString("base64") === text;
+        const canonical =
+          /^[A-Za-z0-9+/]{43}=$/.test(text) &&
+          Buffer.from(Buffer.from(text, "base64")).toString("base64") === text;
         expect(accepted).toBe(canonical);
       }),
     );

@@ -1,8 +1,8 @@
 /** `wgqt init`: a starter wgqt.toml and an empty, valid key store. */
 import { access } from "node:fs/promises";
 import { resolve } from "node:path";
-import { CONFIG_FILE, parseConfig } from "../../config/load.js";
 import { tomlString } from "../../config/edit.js";
+import { CONFIG_FILE, parseConfig } from "../../config/load.js";
 import { ConfigError } from "../../errors.js";
 import { writeFileAtomic } from "../../store/files.js";
 import { openKeyStore } from "../../store/keystore.js";
@@ -21,7 +21,9 @@ interface InitOptions {
 }
 
 export function starterConfig(keysDir: string, admins: string[]): string {
-  const adminLines = admins.length ? `admins = [\n${admins.map((a) => `  ${tomlString(a)},\n`).join("")}]` : "admins = []";
+  const adminLines = admins.length
+    ? `admins = [\n${admins.map((a) => `  ${tomlString(a)},\n`).join("")}]`
+    : "admins = []";
   return `# wgqt.toml: the fleet's WireGuard networks. wgqt keeps the keys in keys_dir,
 # age-encrypted to each machine's own recipients and to the admins.
 
@@ -49,14 +51,21 @@ ${adminLines}
 `;
 }
 
-export async function initCommand(io: CliIO, global: GlobalOptions, options: InitOptions): Promise<number> {
+export async function initCommand(
+  io: CliIO,
+  global: GlobalOptions,
+  options: InitOptions,
+): Promise<number> {
   const path = resolve(io.cwd, global.config ?? CONFIG_FILE);
   const exists = await access(path).then(
     () => true,
     () => false,
   );
   if (exists) throw new ConfigError(`${path}: already exists; wgqt init does not overwrite it`);
-  const admins = [...(options.admin ?? []), ...(await readRecipientFiles(options.adminFile ?? [], io.cwd, "--admin-file"))];
+  const admins = [
+    ...(options.admin ?? []),
+    ...(await readRecipientFiles(options.adminFile ?? [], io.cwd, "--admin-file")),
+  ];
   const text = starterConfig(options.keysDir, admins);
   const config = parseConfig(text, path); // validates admins and keys_dir before anything is written
 
@@ -67,8 +76,17 @@ export async function initCommand(io: CliIO, global: GlobalOptions, options: Ini
   if (store.encryptedFiles.size || store.publicKeyFiles.size) {
     io.stderr(`note: ${config.keysDir} already holds keys; they are left as they are\n`);
   }
-  await writeGeneratedFiles(config, config.keysDir, store.hasManifest ? store.manifest : emptyManifest(), store.publicKeys(), store.encryptedFiles, changed);
-  io.stderr(`wrote ${path} and ${config.keysDir}/\nnext: wgqt machine add NAME --recipient-file HOST_KEY.pub, then wgqt keygen\n`);
+  await writeGeneratedFiles(
+    config,
+    config.keysDir,
+    store.hasManifest ? store.manifest : emptyManifest(),
+    store.publicKeys(),
+    store.encryptedFiles,
+    changed,
+  );
+  io.stderr(
+    `wrote ${path} and ${config.keysDir}/\nnext: wgqt machine add NAME --recipient-file HOST_KEY.pub, then wgqt keygen\n`,
+  );
   await commitChanges(io, config, [...changed].sort(), "wgqt: init", options.commit);
   return 0;
 }

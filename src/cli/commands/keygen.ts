@@ -1,6 +1,12 @@
 /** `wgqt keygen [--machine NAME]… [--yes] [--no-commit]` */
-import { applyKeygen, describeCounts, type KeygenPlan, keygenIsEmpty, planKeygen } from "../../store/keygen.js";
-import { commitChanges, confirm, type Context, openContext } from "../context.js";
+import {
+  applyKeygen,
+  describeCounts,
+  type KeygenPlan,
+  keygenIsEmpty,
+  planKeygen,
+} from "../../store/keygen.js";
+import { type Context, commitChanges, confirm, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 
@@ -14,10 +20,13 @@ function describePlan(context: Context, plan: KeygenPlan): string[] {
   const { color } = context;
   const lines: string[] = [];
   for (const name of plan.keypairs) lines.push(`  ${color.green("+")} keypair ${name}`);
-  for (const name of plan.externalPublicKeys) lines.push(`  ${color.green("+")} public key ${name} (its own)`);
-  for (const peers of plan.presharedKeys) lines.push(`  ${color.green("+")} preshared key ${peers.join("+")}`);
+  for (const name of plan.externalPublicKeys)
+    lines.push(`  ${color.green("+")} public key ${name} (its own)`);
+  for (const peers of plan.presharedKeys)
+    lines.push(`  ${color.green("+")} preshared key ${peers.join("+")}`);
   for (const name of plan.kept.keypairs) lines.push(`  ${color.dim(`= kept keypair ${name}`)}`);
-  for (const peers of plan.kept.presharedKeys) lines.push(`  ${color.dim(`= kept preshared key ${peers.join("+")}`)}`);
+  for (const peers of plan.kept.presharedKeys)
+    lines.push(`  ${color.dim(`= kept preshared key ${peers.join("+")}`)}`);
   return lines;
 }
 
@@ -26,7 +35,11 @@ function machinesWithWork(plan: KeygenPlan): Set<string> {
   return new Set([...plan.keypairs, ...plan.externalPublicKeys, ...plan.presharedKeys.flat()]);
 }
 
-export async function keygenCommand(io: CliIO, global: GlobalOptions, options: KeygenOptions): Promise<number> {
+export async function keygenCommand(
+  io: CliIO,
+  global: GlobalOptions,
+  options: KeygenOptions,
+): Promise<number> {
   const context = await openContext(io, global);
   const { config, store } = context;
   let selected = options.machine ?? [];

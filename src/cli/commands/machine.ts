@@ -26,7 +26,11 @@ interface AddOptions {
 }
 
 /** Re-validate edited config text, write it, and bring the generated store files in line. */
-async function writeConfigAndStore(before: Config, text: string, changed: Set<string>): Promise<Config> {
+async function writeConfigAndStore(
+  before: Config,
+  text: string,
+  changed: Set<string>,
+): Promise<Config> {
   const after = parseConfig(text, before.path);
   const store = await openKeyStore(after.keysDir);
   await writeFileAtomic(after.path, text, 0o644);
@@ -34,24 +38,47 @@ async function writeConfigAndStore(before: Config, text: string, changed: Set<st
   return finishStore(after, store, changed);
 }
 
-async function finishStore(config: Config, store: Awaited<ReturnType<typeof openKeyStore>>, changed: Set<string>): Promise<Config> {
-  await writeGeneratedFiles(config, config.keysDir, store.manifest, store.publicKeys(), store.encryptedFiles, changed);
+async function finishStore(
+  config: Config,
+  store: Awaited<ReturnType<typeof openKeyStore>>,
+  changed: Set<string>,
+): Promise<Config> {
+  await writeGeneratedFiles(
+    config,
+    config.keysDir,
+    store.manifest,
+    store.publicKeys(),
+    store.encryptedFiles,
+    changed,
+  );
   return config;
 }
 
-export async function machineAddCommand(io: CliIO, global: GlobalOptions, name: string, options: AddOptions): Promise<number> {
+export async function machineAddCommand(
+  io: CliIO,
+  global: GlobalOptions,
+  name: string,
+  options: AddOptions,
+): Promise<number> {
   const problem = machineNameProblem(name);
   if (problem) throw new UsageError(`machine add: ${problem}`);
   const config = await loadConfig(io.cwd, global.config);
-  if (config.machines[name]) throw new ConfigError(`${config.path}: machines.${name}: already exists`);
+  if (config.machines[name])
+    throw new ConfigError(`${config.path}: machines.${name}: already exists`);
   const recipients = [
     ...(options.recipient ?? []),
     ...(await readRecipientFiles(options.recipientFile ?? [], io.cwd, "--recipient-file")),
   ];
   if (recipients.length === 0 && options.publicKey === undefined) {
-    throw new UsageError("machine add: give the host's key with --recipient KEY or --recipient-file FILE");
+    throw new UsageError(
+      "machine add: give the host's key with --recipient KEY or --recipient-file FILE",
+    );
   }
-  const text = appendMachine(await readFile(config.path, "utf8"), { name, recipients, ...pick(options) });
+  const text = appendMachine(await readFile(config.path, "utf8"), {
+    name,
+    recipients,
+    ...pick(options),
+  });
   const changed = new Set<string>();
   await writeConfigAndStore(config, text, changed);
   io.stderr(`added machine ${name}\nnext: wgqt keygen --machine ${name}\n`);
@@ -75,7 +102,8 @@ export async function machineRemoveCommand(
 ): Promise<number> {
   const context = await openContext(io, global);
   const { config, store } = context;
-  if (!config.machines[name]) throw new UsageError(`machine remove: unknown machine ${quote(name)}`);
+  if (!config.machines[name])
+    throw new UsageError(`machine remove: unknown machine ${quote(name)}`);
   for (const proxy of sortedNames(config.proxies)) {
     const { gateway, clients } = config.proxies[proxy]!;
     if (gateway === name || clients.includes(name)) {
@@ -91,8 +119,16 @@ export async function machineRemoveCommand(
     if (match && (match[1] === name || match[2] === name)) files.push(file);
   }
   for (const peers of pairsOf(config, name)) files.push(presharedKeyFile(...peers));
-  const present = [...new Set(files)].filter((file) => store.encryptedFiles.has(file) || store.publicKeyFiles.has(file)).sort();
-  if (!(await confirm(io, `Remove machine ${name}${present.length ? ` and ${present.length} key files` : ""}?`, options.yes || !io.interactive))) {
+  const present = [...new Set(files)]
+    .filter((file) => store.encryptedFiles.has(file) || store.publicKeyFiles.has(file))
+    .sort();
+  if (
+    !(await confirm(
+      io,
+      `Remove machine ${name}${present.length ? ` and ${present.length} key files` : ""}?`,
+      options.yes || !io.interactive,
+    ))
+  ) {
     io.stderr("cancelled; nothing changed\n");
     return 1;
   }
@@ -108,18 +144,36 @@ export async function machineRemoveCommand(
     delete manifest.files[file];
   }
   const remaining = await openKeyStore(store.dir);
-  await writeGeneratedFiles(after, store.dir, manifest, remaining.publicKeys(), remaining.encryptedFiles, changed);
+  await writeGeneratedFiles(
+    after,
+    store.dir,
+    manifest,
+    remaining.publicKeys(),
+    remaining.encryptedFiles,
+    changed,
+  );
   io.stderr(`removed machine ${name}${present.length ? ` (${present.join(", ")})` : ""}\n`);
-  await commitChanges(io, config, [...changed].sort(), `wgqt: remove machine ${name}`, options.commit);
+  await commitChanges(
+    io,
+    config,
+    [...changed].sort(),
+    `wgqt: remove machine ${name}`,
+    options.commit,
+  );
   return 0;
 }
 
-export async function machineListCommand(io: CliIO, global: GlobalOptions, options: { json?: boolean }): Promise<number> {
+export async function machineListCommand(
+  io: CliIO,
+  global: GlobalOptions,
+  options: { json?: boolean },
+): Promise<number> {
   const { config, store, color } = await openContext(io, global);
   const rows = sortedNames(config.machines).map((name) => {
     const machine = config.machines[name]!;
     const networks = sortedNames(config.proxies).filter(
-      (proxy) => config.proxies[proxy]!.gateway === name || config.proxies[proxy]!.clients.includes(name),
+      (proxy) =>
+        config.proxies[proxy]!.gateway === name || config.proxies[proxy]!.clients.includes(name),
     );
     return {
       name,
@@ -139,14 +193,19 @@ export async function machineListCommand(io: CliIO, global: GlobalOptions, optio
     table.push([
       row.name,
       row.publicKey ? `${row.publicKey.slice(0, 10)}…${row.ownKey ? " (own)" : ""}` : "(none yet)",
-      row.recipients.map((recipient) => recipient.split(" ")[0]!.replace(/^(age1).*/, "$1")).join(",") || "-",
+      row.recipients
+        .map((recipient) => recipient.split(" ")[0]!.replace(/^(age1).*/, "$1"))
+        .join(",") || "-",
       row.endpoint ?? "-",
       row.networks.join(",") || "-",
     ]);
   }
   const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
   table.forEach((row, index) => {
-    const line = row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd();
+    const line = row
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join("  ")
+      .trimEnd();
     io.stdout(`${index === 0 ? color.bold(line) : line}\n`);
   });
   return 0;

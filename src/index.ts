@@ -1,0 +1,38 @@
+/**
+ * wgqt as a library: everything the CLI does, without a terminal.
+ *
+ * ```ts
+ * import { loadConfig, openKeyStore, planKeygen, applyKeygen } from "wgqt";
+ * const config = await loadConfig(process.cwd());
+ * const store = await openKeyStore(config.keysDir);
+ * await applyKeygen(config, store, planKeygen(config, store), { now: () => new Date() });
+ * ```
+ */
+
+export { decryptWith, encryptTo } from "./age/crypt.js";
+export { type AgeHeader, readHeader } from "./age/header.js";
+export { type LoadedIdentity, parseIdentities } from "./age/identity.js";
+export { type ParsedRecipient, parseRecipient } from "./age/recipients.js";
+export { CONFIG_FILE, findConfig, loadConfig, parseConfig } from "./config/load.js";
+export { pairsOf, peerPairs } from "./config/peers.js";
+export type { Config, MachineConfig, ProxyConfig } from "./config/types.js";
+export { ConfigError, KeyError, StoreError, UsageError, WgqtError } from "./errors.js";
+export { type CommitResult, commitFiles } from "./git/commit.js";
+export {
+  decodeKey,
+  generateKeyPair,
+  generatePresharedKey,
+  type KeyPair,
+  publicKeyOf,
+  type RandomSource,
+} from "./keys/wireguard.js";
+export { type ExpectedSecret, expectedSecrets } from "./store/expected.js";
+export { applyKeygen, type KeygenPlan, planKeygen } from "./store/keygen.js";
+export {
+  type KeyStore,
+  openKeyStore,
+  type StoredMachine,
+  type StoredPresharedKey,
+} from "./store/keystore.js";
+export { presharedKeyFile, privateKeyFile, publicKeyFile } from "./store/layout.js";
+export type { Manifest, ManifestEntry } from "./store/manifest.js";
