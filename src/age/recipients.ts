@@ -1,0 +1,121 @@
+/**
+ * Parsing the recipient strings users put in wgqt.toml (`recipients`, `admins`):
+ * native X25519 (`age1…`) and SSH keys (`ssh-ed25519 …`, `ssh-rsa …`). Those are
+ * exactly what the age 1.1 CLI on a host can decrypt. Post-quantum (`age1pq1…`)
+ * and tag (`age1tag1…`) recipients need age 1.3, plugin recipients need the
+ * plugin; all are refused here rather than producing files a host cannot read.
+ */
+
+import { x25519 } from "@noble/curves/ed25519.js";
+import { bech32 } from "@scure/base";
+import type { Recipient } from "age-encryption";
+import { KeyError, quote } from "../errors.js";
+import type { HeaderStanza } from "./header.js";
+import { parseSshPublicKey, type SshKeyType, sshRecipient } from "./ssh.js";
+
+export type RecipientKind = "x25519" | SshKeyType;
+
+/** A validated recipient, ready for encryption and for matching header stanzas. */
+export interface ParsedRecipient {
+  kind: RecipientKind;
+  /** Canonical text: the `age1…` string, or `"<ssh type> <base64>"` without comment. */
+  normalized: string;
+  /** For SSH recipients, the key tag agessh writes in their stanzas. */
+  tag?: string;
+  /** What age-encryption's Encrypter.addRecipient takes. */
+  recipient: Recipient | string;
+}
+
+/** The stanza type each recipient kind writes (age-encryption.org/v1; agessh). */
+const STANZA_TYPE: Record<RecipientKind, string> = {
+  x25519: "X25519",
+  "ssh-ed25519": "ssh-ed25519",
+  "ssh-rsa": "ssh-rsa",
+};
+
+/** Any clamped scalar works to probe a point; see x25519KeyIsUsable. */
+const PROBE_SCALAR = new Uint8Array(32).fill(0x5a);
+
+/** Parse one recipient. Throws KeyError quoting the value (never a secret key). */
+export function parseRecipient(text: string): ParsedRecipient {
+  const value = text.trim();
+  if (value === "") throw new KeyError("empty recipient");
+  // Secret material pasted in the wrong place: say so without echoing it.
+  if (/^AGE-(SECRET-KEY|PLUGIN)-/i.test(value)) {
+    throw new KeyError("recipient is an age identity (a secret key); give its age1… public key");
+  }
+  if (/PRIVATE KEY-----/.test(value)) {
+    throw new KeyError("recipient is a private key; give its public key (the .pub file)");
+  }
+  if (/^(ssh-|ecdsa-|sk-)/.test(value)) {
+    const key = parseSshPublicKey(value);
+    return {
+      kind: key.type,
+      normalized: key.normalized,
+      tag: key.tag,
+      recipient: sshRecipient(key),
+    };
+  }
+  if (value.startsWith("age1")) return parseAgeRecipient(value, text);
+  throw new KeyError(
+    `unrecognized recipient ${quote(text)}; expected age1…, ssh-ed25519 … or ssh-rsa …`,
+  );
+}
+
+function parseAgeRecipient(value: string, text: string): ParsedRecipient {
+  if (/\s/.test(value)) throw new KeyError(`recipient ${quote(text)} has text after the key`);
+  if (value.startsWith("age1pq1")) {
+    throw new KeyError(
+      `post-quantum recipient ${quote(text)} is not supported: age 1.1 on hosts cannot read it`,
+    );
+  }
+  if (value.startsWith("age1tag1") || value.startsWith("age1tagpq1")) {
+    throw new KeyError(
+      `tag recipient ${quote(text)} is not supported: age 1.1 on hosts cannot read it`,
+    );
+  }
+  // Bech32 (BIP 173) "without length limits on the data part" (age-encryption.org/v1).
+  let prefix: string;
+  let bytes: Uint8Array;
+  try {
+    const decoded = bech32.decode(value as `${string}1${string}`, false);
+    prefix = decoded.prefix;
+    bytes = bech32.fromWords(decoded.words);
+  } catch {
+    throw new KeyError(`invalid age recipient ${quote(text)}: bad bech32 encoding or checksum`);
+  }
+  if (prefix !== "age") {
+    // Plugin recipients are Bech32 with HRP "age1" + plugin name (age-plugin spec).
+    throw new KeyError(
+      `plugin recipient ${quote(text)} (age-plugin-${prefix.slice(4)}) is not supported`,
+    );
+  }
+  if (bytes.length !== 32 || !x25519KeyIsUsable(bytes)) {
+    throw new KeyError(`invalid age recipient ${quote(text)}: not an X25519 public key`);
+  }
+  return { kind: "x25519", normalized: value, recipient: value };
+}
+
+/** Low-order points (RFC 7748 §6.1) would make the shared secret predictable. */
+function x25519KeyIsUsable(publicKey: Uint8Array): boolean {
+  try {
+    x25519.getSharedSecret(PROBE_SCALAR, publicKey);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a header stanza could belong to this recipient. SSH stanzas carry the
+ * key tag, so this is a real match (up to a 32-bit collision). X25519 stanzas
+ * carry only an ephemeral share: any X25519 stanza might be this recipient's,
+ * and only the matching identity can tell.
+ */
+export function recipientMatchesStanza(
+  recipient: Pick<ParsedRecipient, "kind" | "tag">,
+  stanza: Pick<HeaderStanza, "type" | "args">,
+): boolean {
+  if (stanza.type !== STANZA_TYPE[recipient.kind]) return false;
+  return recipient.kind === "x25519" || stanza.args[0] === recipient.tag;
+}

@@ -1,0 +1,374 @@
+/**
+ * SSH recipients and identities, byte-compatible with Go's filippo.io/age/agessh
+ * (the "ssh-ed25519" and "ssh-rsa" stanzas the age CLI reads and writes).
+ * age-encryption (typage) has no SSH support; these plug into its Recipient and
+ * Identity interfaces.
+ *
+ * Both stanza types carry a key tag: the first 4 bytes of SHA-256 over the SSH
+ * public key blob, unpadded base64 (agessh `sshFingerprint`). Identities skip
+ * stanzas whose type or tag is not theirs, per typage's Identity contract:
+ * return null for "not mine", throw only for "mine but broken".
+ */
+
+import {
+  constants,
+  createPublicKey,
+  type KeyObject,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+} from "node:crypto";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { type Identity, type Recipient, Stanza } from "age-encryption";
+import { KeyError, quote } from "../errors.js";
+import { decodeBase64, decodeBase64NoPad, encodeBase64, encodeBase64NoPad } from "./base64.js";
+import { FILE_KEY_SIZE, openFileKey, sealFileKey, WRAPPED_FILE_KEY_SIZE } from "./file-key.js";
+import { readSshPrivateKey } from "./ssh-keyfile.js";
+import { concatBytes, WireReader, wireMpint, wireString } from "./ssh-wire.js";
+
+export type SshKeyType = "ssh-ed25519" | "ssh-rsa";
+
+/** A parsed SSH public key age can encrypt to. */
+export interface SshPublicKey {
+  type: SshKeyType;
+  /** The key blob (RFC 4253 §6.6 / RFC 8709 §4), canonical. */
+  wire: Uint8Array;
+  /** agessh key tag: unpadded base64 of SHA-256(wire)[:4], as written in stanzas. */
+  tag: string;
+  /** `"<type> <base64 blob>"`, the comment dropped. */
+  normalized: string;
+}
+
+/** Source of randomness, injectable so tests can be deterministic. */
+export type RandomSource = (length: number) => Uint8Array;
+
+const defaultRandom: RandomSource = (length) => new Uint8Array(randomBytes(length));
+
+/** agessh: `const ed25519Label = "age-encryption.org/v1/ssh-ed25519"`. */
+const ED25519_LABEL = new TextEncoder().encode("age-encryption.org/v1/ssh-ed25519");
+/** agessh: `const oaepLabel = "age-encryption.org/v1/ssh-rsa"`. */
+const RSA_OAEP_LABEL = Buffer.from("age-encryption.org/v1/ssh-rsa");
+/** golang.org/x/crypto/ssh parseRSA: "exponent too large" past 24 bits. */
+const RSA_MAX_EXPONENT_BITS = 24;
+/** Go crypto/rsa refuses keys under 1024 bits; OpenSSH caps them at 16384. */
+const RSA_MIN_BITS = 1024;
+const RSA_MAX_BITS = 16384;
+const SUPPORTED = "use ssh-ed25519, ssh-rsa or an age1… recipient";
+
+/** The agessh key tag of a public key blob. */
+export function sshKeyTag(wire: Uint8Array): string {
+  return encodeBase64NoPad(sha256(wire).subarray(0, 4));
+}
+
+/**
+ * Parse one authorized_keys-style line, `<type> <base64 blob> [comment]`.
+ * Strict: the blob must be canonical base64, its inner type must match the
+ * line's, and nothing may follow the key fields inside it.
+ */
+export function parseSshPublicKey(text: string): SshPublicKey {
+  const line = text.trim();
+  if (/[\r\n]/.test(line)) throw new KeyError(`ssh public key ${quote(text)} must be one line`);
+  // Fields after the blob are the comment: free text, dropped.
+  const [type = "", blob] = line.split(/[ \t]+/);
+  if (type !== "ssh-ed25519" && type !== "ssh-rsa") {
+    const why = type.startsWith("sk-") ? " (security-key ssh keys cannot decrypt age files)" : "";
+    throw new KeyError(`unsupported ssh key type ${quote(type)}${why}; ${SUPPORTED}`);
+  }
+  if (blob === undefined) throw new KeyError(`ssh public key ${quote(text)} has no key data`);
+  const wire = decodeBase64(blob);
+  if (wire === null) {
+    throw new KeyError(`ssh public key ${quote(text)}: key data is not canonical base64`);
+  }
+  const key = decodePublicKeyBlob(wire);
+  if (typeof key === "string") throw new KeyError(`ssh public key ${quote(text)}: ${key}`);
+  if (key.type !== type) {
+    throw new KeyError(`ssh public key ${quote(text)}: says ${type} but holds a ${key.type} key`);
+  }
+  return key;
+}
+
+/** The fields of a key blob, or why it does not follow its type's layout exactly. */
+type BlobFields =
+  | { type: "ssh-ed25519"; key: Uint8Array }
+  | { type: "ssh-rsa"; exponent: Uint8Array; modulus: Uint8Array };
+
+function blobFields(wire: Uint8Array): BlobFields | string {
+  const reader = new WireReader(wire);
+  const type = reader.text();
+  let fields: BlobFields;
+  if (type === "ssh-ed25519") {
+    // RFC 8709 §4: string "ssh-ed25519", string key (32 bytes).
+    const key = reader.string();
+    if (key?.length !== 32) return "ed25519 key is not 32 bytes";
+    fields = { type, key };
+  } else if (type === "ssh-rsa") {
+    // RFC 4253 §6.6: string "ssh-rsa", mpint e, mpint n.
+    const exponent = reader.positiveMpint();
+    const modulus = reader.positiveMpint();
+    if (exponent === null || modulus === null) return "rsa key fields are malformed";
+    fields = { type, exponent, modulus };
+  } else {
+    return type === null ? "key data is malformed" : `unsupported ssh key type ${quote(type)}`;
+  }
+  return reader.remaining === 0 ? fields : "trailing bytes after the key";
+}
+
+/** Decode and validate a public key blob; a string is the reason it is refused. */
+function decodePublicKeyBlob(wire: Uint8Array): SshPublicKey | string {
+  const fields = blobFields(wire);
+  if (typeof fields === "string") return fields;
+  if (fields.type === "ssh-ed25519" && ed25519Montgomery(fields.key) === null) {
+    return "ed25519 key is not a usable curve point";
+  }
+  if (fields.type === "ssh-rsa") {
+    const problem = rsaProblem(fields.modulus, fields.exponent);
+    if (problem !== null) return problem;
+  }
+  const { type } = fields;
+  return { type, wire, tag: sshKeyTag(wire), normalized: `${type} ${encodeBase64(wire)}` };
+}
+
+function rsaProblem(modulus: Uint8Array, exponent: Uint8Array): string | null {
+  const bits = bitLength(modulus);
+  if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
+    return `rsa key has ${bits} bits; expected ${RSA_MIN_BITS} to ${RSA_MAX_BITS}`;
+  }
+  if (!(modulus[modulus.length - 1]! & 1)) return "rsa modulus is even";
+  // x/crypto/ssh parseRSA: "if e < 3 || e&1 == 0 { incorrect exponent }".
+  const e = bitLength(exponent) <= RSA_MAX_EXPONENT_BITS ? Number.parseInt(hex(exponent), 16) : 0;
+  if (e < 3 || e % 2 === 0) return "rsa exponent is invalid";
+  return null;
+}
+
+/**
+ * The Curve25519 u-coordinate of an Ed25519 public key, u = (1 + y) / (1 - y)
+ * (agessh `ed25519PublicKeyToCurve25519`, RFC 7748 §4.1 birational map), or null
+ * for keys that do not decode or have small order (useless for key agreement).
+ */
+function ed25519Montgomery(publicKey: Uint8Array): Uint8Array | null {
+  try {
+    if (ed25519.Point.fromBytes(publicKey).isSmallOrder()) return null;
+    return ed25519.utils.toMontgomery(publicKey);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * agessh: `hkdf.New(sha256.New, nil, sshKey.Marshal(), label)`, i.e. the tweak is
+ * HKDF-SHA-256(ikm = empty, salt = key blob, info = label), 32 bytes.
+ */
+function ed25519Tweak(wire: Uint8Array): Uint8Array {
+  return hkdf(sha256, new Uint8Array(0), wire, ED25519_LABEL, 32);
+}
+
+/** agessh: wrap key = HKDF-SHA-256(ikm = tweaked secret, salt = share || recipient, label). */
+function ed25519WrapKey(tweakedSecret: Uint8Array, share: Uint8Array, recipient: Uint8Array) {
+  return hkdf(sha256, tweakedSecret, concatBytes(share, recipient), ED25519_LABEL, 32);
+}
+
+/**
+ * Encrypts a file key to an ssh-ed25519 key: X25519 with the key's Montgomery
+ * form, the shared secret re-multiplied by a tweak bound to the SSH key, then
+ * HKDF and ChaCha20-Poly1305. Stanza: `ssh-ed25519 <tag> <ephemeral share>`.
+ */
+export class SshEd25519Recipient implements Recipient {
+  readonly key: SshPublicKey;
+  #theirPublicKey: Uint8Array;
+  #tweak: Uint8Array;
+  #random: RandomSource;
+
+  constructor(key: SshPublicKey, random: RandomSource = defaultRandom) {
+    const fields = blobFields(key.wire);
+    const montgomery =
+      typeof fields !== "string" && fields.type === "ssh-ed25519"
+        ? ed25519Montgomery(fields.key)
+        : null;
+    if (montgomery === null) throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
+    this.key = key;
+    this.#theirPublicKey = montgomery;
+    this.#tweak = ed25519Tweak(key.wire);
+    this.#random = random;
+  }
+
+  wrapFileKey(fileKey: Uint8Array): Stanza[] {
+    const ephemeral = this.#random(32);
+    const share = x25519.getPublicKey(ephemeral);
+    const shared = x25519.getSharedSecret(ephemeral, this.#theirPublicKey);
+    const tweaked = x25519.getSharedSecret(this.#tweak, shared);
+    const wrapKey = ed25519WrapKey(tweaked, share, this.#theirPublicKey);
+    const body = sealFileKey(wrapKey, fileKey);
+    return [new Stanza(["ssh-ed25519", this.key.tag, encodeBase64NoPad(share)], body)];
+  }
+}
+
+/**
+ * Encrypts a file key to an ssh-rsa key with RSA-OAEP (SHA-256, label
+ * "age-encryption.org/v1/ssh-rsa"). Stanza: `ssh-rsa <tag>`.
+ */
+export class SshRsaRecipient implements Recipient {
+  readonly key: SshPublicKey;
+  #publicKey: KeyObject;
+
+  constructor(key: SshPublicKey) {
+    const fields = blobFields(key.wire);
+    if (typeof fields === "string" || fields.type !== "ssh-rsa") {
+      throw new KeyError(`invalid ssh-rsa key ${quote(key.normalized)}`);
+    }
+    this.key = key;
+    this.#publicKey = createPublicKey({
+      key: { kty: "RSA", n: base64url(fields.modulus), e: base64url(fields.exponent) },
+      format: "jwk",
+    });
+  }
+
+  wrapFileKey(fileKey: Uint8Array): Stanza[] {
+    const body = publicEncrypt(
+      {
+        key: this.#publicKey,
+        padding: constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: "sha256",
+        oaepLabel: RSA_OAEP_LABEL,
+      },
+      fileKey,
+    );
+    return [new Stanza(["ssh-rsa", this.key.tag], new Uint8Array(body))];
+  }
+}
+
+/** The Recipient for a parsed SSH public key. */
+export function sshRecipient(key: SshPublicKey): Recipient {
+  return key.type === "ssh-ed25519" ? new SshEd25519Recipient(key) : new SshRsaRecipient(key);
+}
+
+/** An SSH private key usable as an age Identity. */
+export interface SshIdentity extends Identity {
+  readonly type: SshKeyType;
+  /** Same as `type`; matches the `kind` of recipients and other identities. */
+  readonly kind: SshKeyType;
+  /** The normalized public key, `"<type> <base64>"`. */
+  readonly recipient: string;
+  readonly tag: string;
+}
+
+/**
+ * Parse an unencrypted SSH private key (OpenSSH format, or RSA in PKCS#1/PKCS#8
+ * PEM). `source` (usually the file path) prefixes every error message.
+ */
+export function parseSshIdentity(text: string, source: string): SshIdentity {
+  const key = readSshPrivateKey(text, source);
+  const wire =
+    key.type === "ssh-ed25519"
+      ? concatBytes(wireString("ssh-ed25519"), wireString(key.publicKey))
+      : concatBytes(wireString("ssh-rsa"), wireMpint(key.exponent), wireMpint(key.modulus));
+  const publicKey = decodePublicKeyBlob(wire);
+  if (typeof publicKey === "string") throw new KeyError(`${source}: ${publicKey}`);
+  return key.type === "ssh-ed25519"
+    ? new SshEd25519Identity(publicKey, key.seed)
+    : new SshRsaIdentity(publicKey, key.key);
+}
+
+/** The stanzas of `type` carrying this tag: the only ones an SSH identity may claim. */
+function stanzasFor(stanzas: Stanza[], type: SshKeyType, tag: string): Stanza[] {
+  return stanzas.filter((s) => s.args[0] === type && s.args[1] === tag);
+}
+
+class SshEd25519Identity implements SshIdentity {
+  readonly type = "ssh-ed25519";
+  readonly kind = "ssh-ed25519";
+  readonly recipient: string;
+  readonly tag: string;
+  #secret: Uint8Array;
+  #ourPublicKey: Uint8Array;
+  #tweak: Uint8Array;
+
+  constructor(key: SshPublicKey, seed: Uint8Array) {
+    this.recipient = key.normalized;
+    this.tag = key.tag;
+    // agessh ed25519PrivateKeyToCurve25519: SHA-512(seed)[:32]; X25519 clamps it.
+    this.#secret = sha512(seed).slice(0, 32);
+    this.#ourPublicKey = x25519.getPublicKey(this.#secret);
+    this.#tweak = ed25519Tweak(key.wire);
+  }
+
+  unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
+    const ours = stanzasFor(stanzas, this.type, this.tag);
+    for (const stanza of ours) {
+      const share = stanza.args.length === 3 ? decodeBase64NoPad(stanza.args[2]!) : null;
+      if (share?.length !== 32 || stanza.body.length !== WRAPPED_FILE_KEY_SIZE) {
+        throw new KeyError("invalid ssh-ed25519 stanza");
+      }
+      let tweaked: Uint8Array;
+      try {
+        tweaked = x25519.getSharedSecret(this.#tweak, x25519.getSharedSecret(this.#secret, share));
+      } catch {
+        throw new KeyError("invalid ssh-ed25519 stanza: low-order ephemeral share");
+      }
+      const fileKey = openFileKey(ed25519WrapKey(tweaked, share, this.#ourPublicKey), stanza.body);
+      if (fileKey !== null) return fileKey;
+    }
+    // A stanza with our tag that does not open is tampered with (or a 1-in-2^32 tag collision).
+    if (ours.length > 0) throw new KeyError("ssh-ed25519 stanza for this key does not decrypt");
+    return null;
+  }
+}
+
+class SshRsaIdentity implements SshIdentity {
+  readonly type = "ssh-rsa";
+  readonly kind = "ssh-rsa";
+  readonly recipient: string;
+  readonly tag: string;
+  #privateKey: KeyObject;
+  #modulusBytes: number;
+
+  constructor(key: SshPublicKey, privateKey: KeyObject) {
+    this.recipient = key.normalized;
+    this.tag = key.tag;
+    this.#privateKey = privateKey;
+    this.#modulusBytes = Math.ceil((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+  }
+
+  unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
+    const ours = stanzasFor(stanzas, this.type, this.tag);
+    for (const stanza of ours) {
+      if (stanza.args.length !== 2 || stanza.body.length !== this.#modulusBytes) {
+        throw new KeyError("invalid ssh-rsa stanza");
+      }
+      let fileKey: Buffer;
+      try {
+        fileKey = privateDecrypt(
+          {
+            key: this.#privateKey,
+            padding: constants.RSA_PKCS1_OAEP_PADDING,
+            oaepHash: "sha256",
+            oaepLabel: RSA_OAEP_LABEL,
+          },
+          stanza.body,
+        );
+      } catch {
+        continue;
+      }
+      if (fileKey.length !== FILE_KEY_SIZE) throw new KeyError("invalid ssh-rsa stanza");
+      return new Uint8Array(fileKey);
+    }
+    if (ours.length > 0) throw new KeyError("ssh-rsa stanza for this key does not decrypt");
+    return null;
+  }
+}
+
+function bitLength(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length && bytes[i] === 0) i++;
+  if (i === bytes.length) return 0;
+  return (bytes.length - i - 1) * 8 + (32 - Math.clz32(bytes[i]!));
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex") || "0";
+}
+
+function base64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64url");
+}

@@ -1,0 +1,138 @@
+import { bech32 } from "@scure/base";
+import {
+  generateHybridIdentity,
+  generateX25519Identity,
+  identityToRecipient,
+} from "age-encryption";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readHeader } from "../../src/age/header.js";
+import { parseRecipient, recipientMatchesStanza } from "../../src/age/recipients.js";
+import { KeyError } from "../../src/errors.js";
+import {
+  type AgeKeyFile,
+  ageEncrypt,
+  ageKeygen,
+  makeTempDir,
+  type SshKeyFiles,
+  sshKeygen,
+  type TempDir,
+} from "./helpers.js";
+
+let dir: TempDir;
+let ageKey: AgeKeyFile;
+let ed: SshKeyFiles;
+let ed2: SshKeyFiles;
+let rsa: SshKeyFiles;
+
+beforeAll(async () => {
+  dir = await makeTempDir();
+  [ageKey, ed, ed2, rsa] = await Promise.all([
+    ageKeygen(dir.path, "age.txt"),
+    sshKeygen(dir.path, "ed", ["-t", "ed25519"]),
+    sshKeygen(dir.path, "ed2", ["-t", "ed25519"]),
+    sshKeygen(dir.path, "rsa", ["-t", "rsa", "-b", "2048"]),
+  ]);
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+/** Expect a KeyError whose message matches, and return the message. */
+function refusal(text: string, message: RegExp): string {
+  try {
+    parseRecipient(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(KeyError);
+    expect((error as Error).message).toMatch(message);
+    return (error as Error).message;
+  }
+  throw new Error(`accepted ${JSON.stringify(text)}`);
+}
+
+describe("parseRecipient", () => {
+  it("accepts age-keygen's X25519 recipient as is", () => {
+    const parsed = parseRecipient(` ${ageKey.recipient}\n`);
+    expect(parsed).toEqual({
+      kind: "x25519",
+      normalized: ageKey.recipient,
+      recipient: ageKey.recipient,
+    });
+    expect(parsed.tag).toBeUndefined();
+  });
+
+  it("accepts ssh-ed25519 and ssh-rsa keys, normalized without comment and with their tag", () => {
+    for (const key of [ed, rsa]) {
+      const parsed = parseRecipient(key.publicText);
+      const [type, blob] = key.publicText.split(" ");
+      expect(parsed.kind).toBe(type);
+      expect(parsed.normalized).toBe(`${type} ${blob}`);
+      expect(parsed.tag).toMatch(/^[A-Za-z0-9+/]{6}$/);
+      expect(typeof parsed.recipient).toBe("object");
+    }
+  });
+
+  it("refuses post-quantum, tag and plugin recipients", async () => {
+    const pq = await identityToRecipient(await generateHybridIdentity());
+    expect(pq.startsWith("age1pq1")).toBe(true);
+    refusal(pq, /post-quantum recipient "age1pq1[a-z0-9]+… is not supported: age 1\.1 on hosts/);
+    refusal(`age1tag1${"q".repeat(58)}`, /tag recipient .* is not supported/);
+    refusal(`age1tagpq1${"q".repeat(58)}`, /tag recipient .* is not supported/);
+    const plugin = bech32.encode("age1yubikey", bech32.toWords(new Uint8Array(33).fill(3)), false);
+    refusal(plugin, /plugin recipient "age1yubikey1.*" \(age-plugin-yubikey\) is not supported/);
+  });
+
+  it("refuses malformed age1 recipients, quoting them", async () => {
+    const good = ageKey.recipient;
+    const flipped = `${good.slice(0, -1)}${good.endsWith("q") ? "p" : "q"}`;
+    refusal(flipped, /invalid age recipient "age1.*": bad bech32/);
+    refusal(`${good}x`, /bad bech32/);
+    refusal(good.toUpperCase(), /unrecognized recipient "AGE1/);
+    refusal(`${good} trailing`, /has text after the key/);
+    refusal(`${good}\n${good}`, /has text after the key/);
+    const short = bech32.encodeFromBytes("age", new Uint8Array(31).fill(9));
+    refusal(short, /not an X25519 public key/);
+    // u = 0 is a low-order point: the "shared secret" would be all zeros.
+    refusal(bech32.encodeFromBytes("age", new Uint8Array(32)), /not an X25519 public key/);
+  });
+
+  it("refuses other ssh key types and garbage", async () => {
+    const ecdsa = await sshKeygen(dir.path, "ecdsa", ["-t", "ecdsa"]);
+    refusal(ecdsa.publicText, /unsupported ssh key type "ecdsa-sha2-nistp256"/);
+    refusal(
+      "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIEX/dQ0v4127bEo8eeG1EV0ApO2lWbSQK+JrDXNtw6hfAAAABHNzaDo= key",
+      /unsupported ssh key type "sk-ssh-ed25519@openssh.com"/,
+    );
+    refusal("ssh-dss AAAA", /unsupported ssh key type "ssh-dss"/);
+    refusal("", /empty recipient/);
+    refusal("hello", /unrecognized recipient "hello"; expected age1…/);
+    refusal(`${ed.publicText.trim()}\nssh-ed25519 AAAA`, /must be one line/);
+    const long = refusal("x".repeat(500), /unrecognized recipient/);
+    expect(long.length).toBeLessThan(200);
+  });
+
+  it("never echoes a secret key given as a recipient", async () => {
+    const secret = await generateX25519Identity();
+    for (const text of [secret, secret.toLowerCase(), ed.privateText]) {
+      const message = refusal(text, /secret key|private key/);
+      expect(message).not.toContain(secret.slice(16, 30));
+      expect(message.toLowerCase()).not.toContain(secret.slice(16, 30).toLowerCase());
+      expect(message).not.toContain(ed.privateText.split("\n")[1]!.slice(0, 20));
+    }
+  });
+});
+
+describe("recipientMatchesStanza", () => {
+  it("matches SSH recipients by type and tag, X25519 recipients by type only", () => {
+    const file = ageEncrypt(
+      ["-r", ageKey.recipient, "-R", ed.publicPath, "-R", rsa.publicPath],
+      new TextEncoder().encode("x"),
+    );
+    const { stanzas } = readHeader(file);
+    const mine = (text: string) =>
+      stanzas.filter((s) => recipientMatchesStanza(parseRecipient(text), s)).map((s) => s.type);
+    expect(mine(ageKey.recipient)).toEqual(["X25519"]);
+    expect(mine(ed.publicText)).toEqual(["ssh-ed25519"]);
+    expect(mine(rsa.publicText)).toEqual(["ssh-rsa"]);
+    expect(mine(ed2.publicText)).toEqual([]);
+  });
+});
