@@ -55,7 +55,8 @@ export function parseConfig(text: string, path: string): Config {
   } catch (error) {
     if (error instanceof TomlError) {
       const firstLine = error.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
-      fail(`line ${error.line}, column ${error.column}: invalid TOML: ${firstLine}`);
+      const source = text.split("\n")[error.line - 1]?.trim() ?? "";
+      fail(`line ${error.line}, column ${error.column}: invalid TOML: ${firstLine} (at ${quote(source)})`);
     }
     throw error;
   }

@@ -78,7 +78,11 @@ describe("parseConfig", () => {
       /machine name "Tavern" has uppercase letters.*"tavern"/,
     ],
     ["a machine name longer than 63", machine("a".repeat(64)), /longer than 63 characters/],
-    ["a duplicate machine", `${machine("tavern")}${machine("tavern")}`, /invalid TOML/],
+    [
+      "a duplicate machine",
+      `${machine("tavern")}${machine("tavern")}`,
+      /^line 4, column \d+: invalid TOML: .*redefine.* \(at "\[machines\.tavern\]"\)/,
+    ],
     [
       "an unparsable recipient",
       '[machines.tavern]\nrecipients = ["ssh-ed25519 AAAAnotakey"]\n',
