@@ -24,12 +24,18 @@ function collect(value: string, previous: string[] = []): string[] {
 
 export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Command {
   /** Wrap a lazily imported action: the module is loaded only when the command runs. */
-  const lazy = (_io: CliIO, load: () => Promise<Action>) => {
+  const lazy = (_io: CliIO, load: () => Promise<Action>, options: { mutates?: boolean } = {}) => {
     return async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
       const global = command.optsWithGlobals() as GlobalOptions;
       const action = await load();
-      state.exitCode = (await action(io, global, ...(args.slice(0, -1) as never[]))) ?? 0;
+      // Commands that change the fleet hold its lock for their whole run.
+      const release = options.mutates ? await lockFleet(io, global) : undefined;
+      try {
+        state.exitCode = (await action(io, global, ...(args.slice(0, -1) as never[]))) ?? 0;
+      } finally {
+        await release?.();
+      }
     };
   };
   const program = new Command("wgqt")
@@ -79,7 +85,11 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .option("--public-key <key>", "bring your own WireGuard public key (no private key is stored)")
     .option("--uplink <interface>", "the gateway's uplink interface for NAT")
     .option("--no-commit", "do not commit to git")
-    .action(lazy(io, async () => (await import("./commands/machine.js")).machineAddCommand));
+    .action(
+      lazy(io, async () => (await import("./commands/machine.js")).machineAddCommand, {
+        mutates: true,
+      }),
+    );
   machine
     .command("list")
     .description("list machines, their keys and networks")
@@ -90,7 +100,11 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .description("remove a machine from wgqt.toml, with its keys")
     .option("-y, --yes", "do not ask for confirmation")
     .option("--no-commit", "do not commit to git")
-    .action(lazy(io, async () => (await import("./commands/machine.js")).machineRemoveCommand));
+    .action(
+      lazy(io, async () => (await import("./commands/machine.js")).machineRemoveCommand, {
+        mutates: true,
+      }),
+    );
 
   program
     .command("keygen")
@@ -98,7 +112,9 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .option("-m, --machine <name>", "only this machine and its peer pairs, repeatable", collect)
     .option("-y, --yes", "do not ask for confirmation")
     .option("--no-commit", "do not commit to git")
-    .action(lazy(io, async () => (await import("./commands/keygen.js")).keygenCommand));
+    .action(
+      lazy(io, async () => (await import("./commands/keygen.js")).keygenCommand, { mutates: true }),
+    );
 
   program
     .command("rotate")
@@ -109,7 +125,9 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .option("--keep-psks", "with --machine: keep the machine's preshared keys")
     .option("-y, --yes", "do not ask for confirmation")
     .option("--no-commit", "do not commit to git")
-    .action(lazy(io, async () => (await import("./commands/rotate.js")).rotateCommand));
+    .action(
+      lazy(io, async () => (await import("./commands/rotate.js")).rotateCommand, { mutates: true }),
+    );
 
   program
     .command("rekey")
@@ -121,7 +139,9 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     )
     .option("-y, --yes", "do not ask for confirmation")
     .option("--no-commit", "do not commit to git")
-    .action(lazy(io, async () => (await import("./commands/rekey.js")).rekeyCommand));
+    .action(
+      lazy(io, async () => (await import("./commands/rekey.js")).rekeyCommand, { mutates: true }),
+    );
 
   program
     .command("status")
@@ -145,7 +165,9 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .description("remove orphaned key files (machines or pairs no longer in wgqt.toml)")
     .option("-y, --yes", "do not ask for confirmation")
     .option("--no-commit", "do not commit to git")
-    .action(lazy(io, async () => (await import("./commands/prune.js")).pruneCommand));
+    .action(
+      lazy(io, async () => (await import("./commands/prune.js")).pruneCommand, { mutates: true }),
+    );
 
   program
     .command("plan")
@@ -170,6 +192,19 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .action(lazy(io, async () => (await import("./commands/render.js")).renderCommand));
 
   return program;
+}
+
+/** Lock the fleet whose wgqt.toml this command will use (none yet: nothing to lock). */
+async function lockFleet(
+  io: CliIO,
+  global: GlobalOptions,
+): Promise<(() => Promise<void>) | undefined> {
+  const { findConfig } = await import("../config/load.js");
+  const { acquireLock, LOCK_FILE } = await import("../store/lock.js");
+  const { dirname, resolve } = await import("node:path");
+  const path = global.config ? resolve(io.cwd, global.config) : await findConfig(io.cwd);
+  if (!path) return undefined;
+  return acquireLock(resolve(dirname(path), LOCK_FILE));
 }
 
 /** Run wgqt with `argv` (without node and script). Returns the exit code; never calls process.exit. */

@@ -1,0 +1,97 @@
+/**
+ * One writer at a time: mutating commands hold `.wgqt.lock` next to
+ * `wgqt.toml` for as long as they run. The file holds the owner's pid and
+ * host; a lock whose process is gone (killed, crashed) is stale and is
+ * broken safely: it is renamed away first, so of two processes breaking the
+ * same stale lock only one succeeds.
+ */
+import { randomBytes } from "node:crypto";
+import { link, open, readFile, rename, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
+import { StoreError } from "../errors.js";
+
+export const LOCK_FILE = ".wgqt.lock";
+
+interface LockOwner {
+  pid: number;
+  host: string;
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  const match = /^(\d+) (\S+)\n?$/.exec(text);
+  return match ? { pid: Number(match[1]), host: match[2]! } : undefined;
+}
+
+/** Whether `pid` is a live process on this host. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function tryCreate(path: string, content: string): Promise<boolean> {
+  try {
+    const handle = await open(path, "wx", 0o644);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw new StoreError(
+      `${path}: cannot create the lock (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
+  }
+}
+
+/** Move a stale lock out of the way if it still is the one we judged stale. */
+async function breakStale(path: string, staleText: string): Promise<void> {
+  const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return; // someone else moved it first
+  }
+  const moved = await readFile(aside, "utf8").catch(() => "");
+  if (moved !== staleText) {
+    // We moved a fresh lock another process just took: put it back.
+    await link(aside, path).catch(() => {});
+  }
+  await unlink(aside).catch(() => {});
+}
+
+/**
+ * Take the lock at `path` or fail with "store is locked by pid N". Returns
+ * the function that releases it.
+ */
+export async function acquireLock(path: string): Promise<() => Promise<void>> {
+  const host = hostname();
+  const content = `${process.pid} ${host}\n`;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await tryCreate(path, content)) {
+      return async () => {
+        const current = await readFile(path, "utf8").catch(() => "");
+        if (current === content) await unlink(path).catch(() => {});
+      };
+    }
+    const text = await readFile(path, "utf8").catch(() => undefined);
+    if (text === undefined) continue; // released meanwhile
+    const owner = parseOwner(text);
+    if (owner && owner.host === host && !alive(owner.pid)) {
+      await breakStale(path, text);
+      continue;
+    }
+    if (!owner)
+      throw new StoreError(`${path}: unreadable lock file; remove it if no wgqt is running`);
+    throw new StoreError(
+      `store is locked by pid ${owner.pid}${owner.host === host ? "" : ` on ${owner.host}`} (${path}); wait for it to finish`,
+    );
+  }
+  throw new StoreError(`${path}: could not take the lock`);
+}
