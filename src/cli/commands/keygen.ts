@@ -67,7 +67,14 @@ export async function keygenCommand(
 
   const lines = describePlan(context, plan);
   if (keygenIsEmpty(plan)) {
+    // Every key exists; still bring the generated files in line with
+    // wgqt.toml (after a hand edit, say).
+    const changed = await applyKeygen(config, store, plan, { now: io.now, log: context.log });
     io.stderr(`${lines.join("\n")}${lines.length ? "\n" : ""}nothing to do: every key exists\n`);
+    if (changed.length) {
+      io.stderr(`updated ${changed.length} generated files\n`);
+      await commitChanges(io, config, changed, "wgqt: keygen (update generated files)", options.commit);
+    }
     return 0;
   }
   const counts = describeCounts(plan.keypairs.length, plan.presharedKeys.length);

@@ -1,0 +1,158 @@
+/**
+ * All-or-nothing changes to the fleet's files, safe against SIGKILL at any
+ * instant. A command stages every file it will write or remove (ciphertext
+ * and public data only: plaintext keys never get here), then `commit()`:
+ *
+ * 1. writes one journal, `.wgqt-journal.json` next to `wgqt.toml`, holding
+ *    every staged change, atomically: that rename is the commit point;
+ * 2. applies each change atomically (see files.ts);
+ * 3. removes the journal.
+ *
+ * Killed before 1, nothing changed. Killed after 1, the next mutating command
+ * finds the journal and rolls it forward (`recoverJournal`) before doing
+ * anything else, so a store is never left half-written (a new `.age` beside
+ * an old `.pub`, a key the manifest does not know).
+ */
+import { readdir } from "node:fs/promises";
+import { isAbsolute, join, relative, sep } from "node:path";
+import { z } from "zod";
+import { StoreError } from "../errors.js";
+import { readIfExists, removeFileDurably, TEMP_PREFIX, writeFileAtomic } from "./files.js";
+
+export const JOURNAL_FILE = ".wgqt-journal.json";
+
+const journalSchema = z.strictObject({
+  version: z.literal(1),
+  /** What the change was, for the git commit made after recovery. */
+  message: z.string(),
+  writes: z.array(z.strictObject({ path: z.string(), mode: z.number().int(), content: z.string() })),
+  removes: z.array(z.string()),
+});
+type Journal = z.infer<typeof journalSchema>;
+
+interface StagedWrite {
+  bytes: Buffer;
+  mode: number;
+}
+
+export class Transaction {
+  readonly #root: string;
+  readonly #writes = new Map<string, StagedWrite>();
+  readonly #removes = new Set<string>();
+
+  /** `root`: the directory of `wgqt.toml`; every staged path must be inside it. */
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  #checkInside(path: string): void {
+    const inside = relative(this.#root, path);
+    if (!isAbsolute(path) || inside === "" || inside.startsWith(`..${sep}`) || inside === ".." || isAbsolute(inside)) {
+      throw new StoreError(`${path}: outside ${this.#root}; refusing to write it`);
+    }
+  }
+
+  /** Stage `data` for `path` (absolute). Later stages of one path replace earlier ones. */
+  write(path: string, data: Uint8Array | string, mode = 0o644): void {
+    this.#checkInside(path);
+    this.#removes.delete(path);
+    this.#writes.set(path, { bytes: typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data), mode });
+  }
+
+  /** Stage the removal of `path` (absolute). */
+  remove(path: string): void {
+    this.#checkInside(path);
+    this.#writes.delete(path);
+    this.#removes.add(path);
+  }
+
+  /** The staged content of `path`, if any (so later steps see earlier ones). */
+  staged(path: string): Buffer | undefined {
+    return this.#writes.get(path)?.bytes;
+  }
+
+  /**
+   * Make every staged change durable, all or nothing. Returns the absolute
+   * paths whose content actually changed (for the git commit), sorted.
+   */
+  async commit(message: string): Promise<string[]> {
+    const journal: Journal = { version: 1, message, writes: [], removes: [] };
+    for (const [path, staged] of [...this.#writes].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const current = await readIfExists(path);
+      if (current?.equals(staged.bytes)) continue;
+      journal.writes.push({ path: relative(this.#root, path), mode: staged.mode, content: staged.bytes.toString("base64") });
+    }
+    for (const path of [...this.#removes].sort()) {
+      if ((await readIfExists(path)) !== undefined) journal.removes.push(relative(this.#root, path));
+    }
+    if (journal.writes.length === 0 && journal.removes.length === 0) return [];
+    const journalPath = join(this.#root, JOURNAL_FILE);
+    await writeFileAtomic(journalPath, `${JSON.stringify(journal)}\n`, 0o644);
+    const changed = await applyJournal(this.#root, journal);
+    await removeFileDurably(journalPath);
+    return changed;
+  }
+}
+
+async function applyJournal(root: string, journal: Journal): Promise<string[]> {
+  const changed: string[] = [];
+  for (const write of journal.writes) {
+    const path = join(root, write.path);
+    const bytes = Buffer.from(write.content, "base64");
+    const current = await readIfExists(path);
+    if (!current?.equals(bytes)) await writeFileAtomic(path, bytes, write.mode);
+    changed.push(path);
+  }
+  for (const removed of journal.removes) {
+    const path = join(root, removed);
+    await removeFileDurably(path);
+    changed.push(path);
+  }
+  return changed.sort();
+}
+
+export interface Recovery {
+  message: string;
+  /** Absolute paths the interrupted command changed. */
+  files: string[];
+}
+
+/**
+ * Finish what an interrupted command committed to (roll its journal
+ * forward) and clear temp files killed writers left. Call with the fleet
+ * lock held. Returns what was recovered, if anything.
+ */
+export async function recoverJournal(root: string, storeDir: string): Promise<Recovery | undefined> {
+  await removeTempFiles(root);
+  await removeTempFiles(storeDir);
+  await removeTempFiles(join(storeDir, "preshared_keys"));
+  const journalPath = join(root, JOURNAL_FILE);
+  const text = await readIfExists(journalPath);
+  if (text === undefined) return undefined;
+  let journal: Journal;
+  try {
+    journal = journalSchema.parse(JSON.parse(text.toString("utf8")));
+  } catch {
+    // Only a complete journal is ever renamed into place; this is not ours.
+    throw new StoreError(`${journalPath}: not a wgqt journal; move it away to continue`);
+  }
+  for (const path of [...journal.writes.map((write) => write.path), ...journal.removes]) {
+    const inside = relative(root, join(root, path));
+    if (inside.startsWith("..") || isAbsolute(path)) throw new StoreError(`${journalPath}: names ${path}, outside ${root}`);
+  }
+  const files = await applyJournal(root, journal);
+  await removeFileDurably(journalPath);
+  return { message: journal.message, files };
+}
+
+async function removeTempFiles(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name.startsWith(TEMP_PREFIX)) await removeFileDurably(join(dir, name));
+  }
+}
