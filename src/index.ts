@@ -27,6 +27,17 @@ export {
   type RandomSource,
 } from "./keys/wireguard.js";
 export { type ExpectedSecret, expectedSecrets } from "./store/expected.js";
+export {
+  checkWithIdentities,
+  fileAccess,
+  findProblems,
+  type Inspection,
+  inspectStore,
+  type Problem,
+  type ProblemKind,
+  type StoreStatus,
+  storeStatus,
+} from "./store/inspect.js";
 export { applyKeygen, type KeygenPlan, planKeygen } from "./store/keygen.js";
 export {
   type KeyStore,
@@ -35,4 +46,15 @@ export {
   type StoredPresharedKey,
 } from "./store/keystore.js";
 export { presharedKeyFile, privateKeyFile, publicKeyFile } from "./store/layout.js";
+export { acquireLock } from "./store/lock.js";
 export type { Manifest, ManifestEntry } from "./store/manifest.js";
+export { applyPrune, type PrunePlan, planPrune } from "./store/prune.js";
+export {
+  applyRekey,
+  type LoadedIdentities,
+  loadIdentityFiles,
+  planRekey,
+  type RekeyPlan,
+} from "./store/rekey.js";
+export { applyRotate, planRotate, type RotatePlan, type RotateRequest } from "./store/rotate.js";
+export { recoverJournal, Transaction } from "./store/transaction.js";

@@ -41,8 +41,9 @@ export async function confirm(
 ): Promise<boolean> {
   if (yes) return true;
   if (!io.interactive) {
+    const question = message.replace(/\?$/, "");
     throw new UsageError(
-      `${message.replace(/\?$/, "")}: pass --yes to confirm (no terminal to ask on)`,
+      `${question.charAt(0).toLowerCase()}${question.slice(1)}: pass --yes to confirm (no terminal to ask on)`,
     );
   }
   const { default: inquirer } = await import("inquirer");

@@ -29,8 +29,10 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
       const command = args[args.length - 1] as Command;
       const global = command.optsWithGlobals() as GlobalOptions;
       const action = await load();
-      // Commands that change the fleet hold its lock for their whole run.
+      // Commands that change the fleet hold its lock for their whole run, and
+      // first finish whatever an interrupted one committed to.
       const release = options.mutates ? await lockFleet(io, global) : undefined;
+      if (release) await recoverInterrupted(io, global, command.opts().commit !== false);
       try {
         state.exitCode = (await action(io, global, ...(args.slice(0, -1) as never[]))) ?? 0;
       } finally {
@@ -205,6 +207,38 @@ async function lockFleet(
   const path = global.config ? resolve(io.cwd, global.config) : await findConfig(io.cwd);
   if (!path) return undefined;
   return acquireLock(resolve(dirname(path), LOCK_FILE));
+}
+
+/**
+ * Roll forward a change an interrupted command journaled (see
+ * store/transaction.ts), clear temp files it left, and commit the result.
+ */
+async function recoverInterrupted(
+  io: CliIO,
+  global: GlobalOptions,
+  commit: boolean,
+): Promise<void> {
+  const { findConfig, loadConfig } = await import("../config/load.js");
+  const { recoverJournal } = await import("../store/transaction.js");
+  const { dirname, join, resolve } = await import("node:path");
+  const path = global.config ? resolve(io.cwd, global.config) : await findConfig(io.cwd);
+  if (!path) return;
+  // The store's own directories are cleaned too when the config still loads.
+  const config = await loadConfig(io.cwd, global.config).catch(() => undefined);
+  const dirs = config ? [config.keysDir, join(config.keysDir, "preshared_keys")] : [];
+  const recovered = await recoverJournal(dirname(path), dirs);
+  if (!recovered || !config) return;
+  io.stderr(
+    `finished an interrupted run: ${recovered.message} (${recovered.files.length} files)\n`,
+  );
+  const { commitChanges } = await import("./context.js");
+  await commitChanges(
+    io,
+    config,
+    recovered.files,
+    `${recovered.message} (completed after an interruption)`,
+    commit,
+  );
 }
 
 /** Run wgqt with `argv` (without node and script). Returns the exit code; never calls process.exit. */

@@ -16,6 +16,7 @@ import {
 import { expectedSecrets, managedMachines } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
 import { type Pair, presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
+import { Transaction } from "./transaction.js";
 import { writeGeneratedFiles, writePublicKey, writeSecret } from "./write.js";
 
 export interface KeygenPlan {
@@ -96,6 +97,8 @@ export interface ApplyOptions {
   now: () => Date;
   /** Progress lines (never secrets). */
   log?: (line: string) => void;
+  /** What the change is, recorded for recovery of an interrupted run. */
+  message?: string;
 }
 
 /** The timestamp recorded in the manifest: UTC, whole seconds. */
@@ -105,7 +108,10 @@ export function timestamp(now: () => Date): string {
     .replace(/\.\d{3}Z$/, "Z");
 }
 
-/** Carry out a keygen plan. Returns the absolute paths of every file it changed. */
+/**
+ * Carry out a keygen plan, all or nothing (see transaction.ts). Returns the
+ * absolute paths of every file it changed.
+ */
 export async function applyKeygen(
   config: Config,
   store: KeyStore,
@@ -119,26 +125,24 @@ export async function applyKeygen(
   const manifest = structuredClone(store.manifest);
   const publicKeys = store.publicKeys();
   const existing = new Set(store.encryptedFiles);
-  const changed = new Set<string>();
+  const tx = new Transaction(config.dir);
 
   for (const name of plan.externalPublicKeys) {
     const key = config.machines[name]!.publicKey!;
-    await writePublicKey(store.dir, name, key, changed);
+    writePublicKey(store.dir, name, key, tx);
     publicKeys[name] = key;
     log(`public key of ${name} (its own, from wgqt.toml)`);
   }
   for (const name of plan.keypairs) {
     const keys = generateKeyPair(random);
     const secret = expected.get(privateKeyFile(name))!;
-    // The .pub goes first: a crash between the two leaves a .pub without its
-    // .age, which the next keygen recognises as unfinished and replaces.
-    await writePublicKey(store.dir, name, keys.publicKey, changed);
+    writePublicKey(store.dir, name, keys.publicKey, tx);
     manifest.files[secret.file] = await writeSecret(
       store.dir,
       secret,
       keys.privateKey,
       created,
-      changed,
+      tx,
       keys.publicKey,
     );
     publicKeys[name] = keys.publicKey;
@@ -152,13 +156,16 @@ export async function applyKeygen(
       secret,
       generatePresharedKey(random),
       created,
-      changed,
+      tx,
     );
     existing.add(secret.file);
     log(`preshared key ${peers.join("+")}`);
   }
-  await writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, changed);
-  return [...changed].sort();
+  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);
+  return tx.commit(
+    options.message ??
+      `wgqt: keygen (${describeCounts(plan.keypairs.length, plan.presharedKeys.length)})`,
+  );
 }
 
 /** `keypair + 3 preshared keys`, for messages and commit subjects. */

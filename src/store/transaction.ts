@@ -25,7 +25,9 @@ const journalSchema = z.strictObject({
   version: z.literal(1),
   /** What the change was, for the git commit made after recovery. */
   message: z.string(),
-  writes: z.array(z.strictObject({ path: z.string(), mode: z.number().int(), content: z.string() })),
+  writes: z.array(
+    z.strictObject({ path: z.string(), mode: z.number().int(), content: z.string() }),
+  ),
   removes: z.array(z.string()),
 });
 type Journal = z.infer<typeof journalSchema>;
@@ -47,7 +49,13 @@ export class Transaction {
 
   #checkInside(path: string): void {
     const inside = relative(this.#root, path);
-    if (!isAbsolute(path) || inside === "" || inside.startsWith(`..${sep}`) || inside === ".." || isAbsolute(inside)) {
+    if (
+      !isAbsolute(path) ||
+      inside === "" ||
+      inside.startsWith(`..${sep}`) ||
+      inside === ".." ||
+      isAbsolute(inside)
+    ) {
       throw new StoreError(`${path}: outside ${this.#root}; refusing to write it`);
     }
   }
@@ -56,7 +64,10 @@ export class Transaction {
   write(path: string, data: Uint8Array | string, mode = 0o644): void {
     this.#checkInside(path);
     this.#removes.delete(path);
-    this.#writes.set(path, { bytes: typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data), mode });
+    this.#writes.set(path, {
+      bytes: typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data),
+      mode,
+    });
   }
 
   /** Stage the removal of `path` (absolute). */
@@ -80,10 +91,15 @@ export class Transaction {
     for (const [path, staged] of [...this.#writes].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const current = await readIfExists(path);
       if (current?.equals(staged.bytes)) continue;
-      journal.writes.push({ path: relative(this.#root, path), mode: staged.mode, content: staged.bytes.toString("base64") });
+      journal.writes.push({
+        path: relative(this.#root, path),
+        mode: staged.mode,
+        content: staged.bytes.toString("base64"),
+      });
     }
     for (const path of [...this.#removes].sort()) {
-      if ((await readIfExists(path)) !== undefined) journal.removes.push(relative(this.#root, path));
+      if ((await readIfExists(path)) !== undefined)
+        journal.removes.push(relative(this.#root, path));
     }
     if (journal.writes.length === 0 && journal.removes.length === 0) return [];
     const journalPath = join(this.#root, JOURNAL_FILE);
@@ -119,13 +135,15 @@ export interface Recovery {
 
 /**
  * Finish what an interrupted command committed to (roll its journal
- * forward) and clear temp files killed writers left. Call with the fleet
- * lock held. Returns what was recovered, if anything.
+ * forward) and remove temp files killed writers left in `root` and
+ * `dirs`. Call with the fleet lock held, so no writer is running. Returns
+ * what was recovered, if anything.
  */
-export async function recoverJournal(root: string, storeDir: string): Promise<Recovery | undefined> {
-  await removeTempFiles(root);
-  await removeTempFiles(storeDir);
-  await removeTempFiles(join(storeDir, "preshared_keys"));
+export async function recoverJournal(
+  root: string,
+  dirs: string[] = [],
+): Promise<Recovery | undefined> {
+  for (const dir of [root, ...dirs]) await removeTempFiles(dir);
   const journalPath = join(root, JOURNAL_FILE);
   const text = await readIfExists(journalPath);
   if (text === undefined) return undefined;
@@ -138,7 +156,9 @@ export async function recoverJournal(root: string, storeDir: string): Promise<Re
   }
   for (const path of [...journal.writes.map((write) => write.path), ...journal.removes]) {
     const inside = relative(root, join(root, path));
-    if (inside.startsWith("..") || isAbsolute(path)) throw new StoreError(`${journalPath}: names ${path}, outside ${root}`);
+    if (isAbsolute(path) || inside === ".." || inside.startsWith(`..${sep}`)) {
+      throw new StoreError(`${journalPath}: names ${JSON.stringify(path)}, outside ${root}`);
+    }
   }
   const files = await applyJournal(root, journal);
   await removeFileDurably(journalPath);

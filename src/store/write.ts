@@ -1,8 +1,9 @@
 /**
  * Writing the store: encrypted secrets, public keys and the generated files
- * (manifest.json, secrets.nix, machines.nix). Every mutating command goes
- * through these, so each writes a file only when its bytes change and reports
- * exactly which files it changed (for the git commit).
+ * (manifest.json, secrets.nix, machines.nix). Every mutating command stages
+ * its files through these into one Transaction, which writes them all or
+ * none, leaves files whose bytes do not change alone, and reports exactly
+ * which files changed (for the git commit).
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -12,7 +13,6 @@ import { pairsOf } from "../config/peers.js";
 import { type Config, sortedNames } from "../config/types.js";
 import { keyFileContent } from "../keys/wireguard.js";
 import { type ExpectedSecret, expectedSecrets } from "./expected.js";
-import { readIfExists, writeFileAtomic } from "./files.js";
 import {
   MACHINES_NIX,
   MANIFEST_FILE,
@@ -23,29 +23,17 @@ import {
 } from "./layout.js";
 import { type Manifest, type ManifestEntry, serializeManifest } from "./manifest.js";
 import { type MachineEntry, renderMachinesNix, renderSecretsNix } from "./nix.js";
+import type { Transaction } from "./transaction.js";
 
 /** Public files are world-readable; encrypted files too (they are committed to git). */
-const PUBLIC_MODE = 0o644;
+export const PUBLIC_MODE = 0o644;
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Write `data` to `path` unless the file already holds exactly these bytes. */
-export async function writeIfChanged(
-  path: string,
-  data: string | Uint8Array,
-  changed: Set<string>,
-): Promise<void> {
-  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data);
-  const current = await readIfExists(path);
-  if (current?.equals(bytes)) return;
-  await writeFileAtomic(path, bytes, PUBLIC_MODE);
-  changed.add(path);
-}
-
 /**
- * Encrypt a key (base64 text) to the secret's recipients and write it. The
+ * Encrypt a key (base64 text) to the secret's recipients and stage it. The
  * plaintext exists only in memory; returns the manifest entry for the file.
  */
 export async function writeSecret(
@@ -53,15 +41,14 @@ export async function writeSecret(
   secret: ExpectedSecret,
   key: string,
   created: string,
-  changed: Set<string>,
+  tx: Transaction,
   publicKey?: string,
 ): Promise<ManifestEntry> {
   const ciphertext = await encryptTo(
     keyFileContent(key),
     secret.recipients.map((recipient) => parseRecipient(recipient)),
   );
-  await writeFileAtomic(join(dir, secret.file), ciphertext, PUBLIC_MODE);
-  changed.add(join(dir, secret.file));
+  tx.write(join(dir, secret.file), ciphertext, PUBLIC_MODE);
   const entry: ManifestEntry = {
     kind: secret.kind,
     machines: [...secret.machines],
@@ -73,14 +60,14 @@ export async function writeSecret(
   return entry;
 }
 
-/** Write `<machine>.pub`: the base64 key and a newline, like `wg pubkey`. */
-export async function writePublicKey(
+/** Stage `<machine>.pub`: the base64 key and a newline, like `wg pubkey`. */
+export function writePublicKey(
   dir: string,
   machine: string,
   publicKey: string,
-  changed: Set<string>,
-): Promise<void> {
-  await writeIfChanged(join(dir, publicKeyFile(machine)), `${publicKey}\n`, changed);
+  tx: Transaction,
+): void {
+  tx.write(join(dir, publicKeyFile(machine)), `${publicKey}\n`, PUBLIC_MODE);
 }
 
 /**
@@ -110,24 +97,20 @@ export function machineEntries(
   return entries;
 }
 
-/** Rewrite manifest.json, secrets.nix and machines.nix where their content changed. */
-export async function writeGeneratedFiles(
+/** Stage manifest.json, secrets.nix and machines.nix. */
+export function writeGeneratedFiles(
   config: Config,
   dir: string,
   manifest: Manifest,
   publicKeys: Record<string, string>,
   existingFiles: ReadonlySet<string>,
-  changed: Set<string>,
-): Promise<void> {
-  await writeIfChanged(join(dir, MANIFEST_FILE), serializeManifest(manifest), changed);
-  await writeIfChanged(
-    join(dir, SECRETS_NIX),
-    renderSecretsNix(expectedSecrets(config).values()),
-    changed,
-  );
-  await writeIfChanged(
+  tx: Transaction,
+): void {
+  tx.write(join(dir, MANIFEST_FILE), serializeManifest(manifest), PUBLIC_MODE);
+  tx.write(join(dir, SECRETS_NIX), renderSecretsNix(expectedSecrets(config).values()), PUBLIC_MODE);
+  tx.write(
     join(dir, MACHINES_NIX),
     renderMachinesNix(machineEntries(config, publicKeys, existingFiles)),
-    changed,
+    PUBLIC_MODE,
   );
 }

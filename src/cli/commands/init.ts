@@ -4,10 +4,10 @@ import { resolve } from "node:path";
 import { tomlString } from "../../config/edit.js";
 import { CONFIG_FILE, parseConfig } from "../../config/load.js";
 import { ConfigError } from "../../errors.js";
-import { writeFileAtomic } from "../../store/files.js";
 import { openKeyStore } from "../../store/keystore.js";
 import { emptyManifest } from "../../store/manifest.js";
-import { writeGeneratedFiles } from "../../store/write.js";
+import { Transaction } from "../../store/transaction.js";
+import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
 import { commitChanges } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
@@ -69,24 +69,24 @@ export async function initCommand(
   const text = starterConfig(options.keysDir, admins);
   const config = parseConfig(text, path); // validates admins and keys_dir before anything is written
 
-  const changed = new Set<string>();
-  await writeFileAtomic(path, text, 0o644);
-  changed.add(path);
+  const tx = new Transaction(config.dir);
+  tx.write(path, text, PUBLIC_MODE);
   const store = await openKeyStore(config.keysDir);
   if (store.encryptedFiles.size || store.publicKeyFiles.size) {
     io.stderr(`note: ${config.keysDir} already holds keys; they are left as they are\n`);
   }
-  await writeGeneratedFiles(
+  writeGeneratedFiles(
     config,
     config.keysDir,
     store.hasManifest ? store.manifest : emptyManifest(),
     store.publicKeys(),
     store.encryptedFiles,
-    changed,
+    tx,
   );
+  const changed = await tx.commit("wgqt: init");
   io.stderr(
     `wrote ${path} and ${config.keysDir}/\nnext: wgqt machine add NAME --recipient-file HOST_KEY.pub, then wgqt keygen\n`,
   );
-  await commitChanges(io, config, [...changed].sort(), "wgqt: init", options.commit);
+  await commitChanges(io, config, changed, "wgqt: init", options.commit);
   return 0;
 }

@@ -69,11 +69,21 @@ export async function keygenCommand(
   if (keygenIsEmpty(plan)) {
     // Every key exists; still bring the generated files in line with
     // wgqt.toml (after a hand edit, say).
-    const changed = await applyKeygen(config, store, plan, { now: io.now, log: context.log });
+    const changed = await applyKeygen(config, store, plan, {
+      now: io.now,
+      log: context.log,
+      message: "wgqt: keygen (update generated files)",
+    });
     io.stderr(`${lines.join("\n")}${lines.length ? "\n" : ""}nothing to do: every key exists\n`);
     if (changed.length) {
       io.stderr(`updated ${changed.length} generated files\n`);
-      await commitChanges(io, config, changed, "wgqt: keygen (update generated files)", options.commit);
+      await commitChanges(
+        io,
+        config,
+        changed,
+        "wgqt: keygen (update generated files)",
+        options.commit,
+      );
     }
     return 0;
   }
@@ -84,8 +94,8 @@ export async function keygenCommand(
     io.stderr("cancelled; nothing written\n");
     return 1;
   }
-  const changed = await applyKeygen(config, store, plan, { now: io.now });
   const subject = `wgqt: keygen${selected.length ? ` ${selected.join(" ")}` : ""} (${counts})`;
+  const changed = await applyKeygen(config, store, plan, { now: io.now, message: subject });
   io.stderr(`created ${counts}\n`);
   await commitChanges(io, config, changed, subject, options.commit);
   return 0;

@@ -7,10 +7,10 @@ import { machineNameProblem } from "../../config/names.js";
 import { pairsOf } from "../../config/peers.js";
 import { type Config, sortedNames } from "../../config/types.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
-import { removeFileDurably, writeFileAtomic } from "../../store/files.js";
 import { openKeyStore } from "../../store/keystore.js";
 import { presharedKeyFile, privateKeyFile, publicKeyFile } from "../../store/layout.js";
-import { writeGeneratedFiles } from "../../store/write.js";
+import { Transaction } from "../../store/transaction.js";
+import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
 import { commitChanges, confirm, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
@@ -25,33 +25,20 @@ interface AddOptions {
   commit: boolean;
 }
 
-/** Re-validate edited config text, write it, and bring the generated store files in line. */
-async function writeConfigAndStore(
-  before: Config,
-  text: string,
-  changed: Set<string>,
-): Promise<Config> {
+/** Re-validate edited config text and stage it with the generated store files it implies. */
+async function stageConfig(before: Config, text: string, tx: Transaction): Promise<Config> {
   const after = parseConfig(text, before.path);
   const store = await openKeyStore(after.keysDir);
-  await writeFileAtomic(after.path, text, 0o644);
-  changed.add(after.path);
-  return finishStore(after, store, changed);
-}
-
-async function finishStore(
-  config: Config,
-  store: Awaited<ReturnType<typeof openKeyStore>>,
-  changed: Set<string>,
-): Promise<Config> {
-  await writeGeneratedFiles(
-    config,
-    config.keysDir,
+  tx.write(after.path, text, PUBLIC_MODE);
+  writeGeneratedFiles(
+    after,
+    after.keysDir,
     store.manifest,
     store.publicKeys(),
     store.encryptedFiles,
-    changed,
+    tx,
   );
-  return config;
+  return after;
 }
 
 export async function machineAddCommand(
@@ -79,10 +66,11 @@ export async function machineAddCommand(
     recipients,
     ...pick(options),
   });
-  const changed = new Set<string>();
-  await writeConfigAndStore(config, text, changed);
+  const tx = new Transaction(config.dir);
+  await stageConfig(config, text, tx);
+  const changed = await tx.commit(`wgqt: add machine ${name}`);
   io.stderr(`added machine ${name}\nnext: wgqt keygen --machine ${name}\n`);
-  await commitChanges(io, config, [...changed].sort(), `wgqt: add machine ${name}`, options.commit);
+  await commitChanges(io, config, changed, `wgqt: add machine ${name}`, options.commit);
   return 0;
 }
 
@@ -126,7 +114,7 @@ export async function machineRemoveCommand(
     !(await confirm(
       io,
       `Remove machine ${name}${present.length ? ` and ${present.length} key files` : ""}?`,
-      options.yes || !io.interactive,
+      options.yes,
     ))
   ) {
     io.stderr("cancelled; nothing changed\n");
@@ -134,32 +122,21 @@ export async function machineRemoveCommand(
   }
   const text = removeMachine(await readFile(config.path, "utf8"), name, config.path);
   const after = parseConfig(text, config.path);
-  const changed = new Set<string>();
-  await writeFileAtomic(config.path, text, 0o644);
-  changed.add(config.path);
+  const tx = new Transaction(config.dir);
+  tx.write(config.path, text, PUBLIC_MODE);
   const manifest = structuredClone(store.manifest);
+  const remainingFiles = new Set(store.encryptedFiles);
+  const publicKeys = store.publicKeys();
   for (const file of present) {
-    await removeFileDurably(join(store.dir, file));
-    changed.add(join(store.dir, file));
+    tx.remove(join(store.dir, file));
     delete manifest.files[file];
+    remainingFiles.delete(file);
   }
-  const remaining = await openKeyStore(store.dir);
-  await writeGeneratedFiles(
-    after,
-    store.dir,
-    manifest,
-    remaining.publicKeys(),
-    remaining.encryptedFiles,
-    changed,
-  );
+  delete publicKeys[name];
+  writeGeneratedFiles(after, store.dir, manifest, publicKeys, remainingFiles, tx);
+  const changed = await tx.commit(`wgqt: remove machine ${name}`);
   io.stderr(`removed machine ${name}${present.length ? ` (${present.join(", ")})` : ""}\n`);
-  await commitChanges(
-    io,
-    config,
-    [...changed].sort(),
-    `wgqt: remove machine ${name}`,
-    options.commit,
-  );
+  await commitChanges(io, config, changed, `wgqt: remove machine ${name}`, options.commit);
   return 0;
 }
 

@@ -1,6 +1,78 @@
-// Placeholder until the command lands; replaced by its implementation.
-import { WgqtError } from "../../errors.js";
+/** `wgqt rotate --machine NAME… | --pair A B | --all [--keep-psks] [--yes] [--no-commit]` */
+import { UsageError } from "../../errors.js";
+import {
+  applyRotate,
+  describeRotation,
+  planRotate,
+  type RotatePlan,
+  type RotateRequest,
+  rotateCommitMessage,
+} from "../../store/rotate.js";
+import { type Context, commitChanges, confirm, openContext } from "../context.js";
+import type { CliIO } from "../io.js";
+import type { GlobalOptions } from "../main.js";
 
-export async function rotateCommand(): Promise<number> {
-  throw new WgqtError("rotate: not available yet");
+interface RotateOptions {
+  machine?: string[];
+  /** commander's variadic `--pair <machines...>`: must be exactly two names. */
+  pair?: string[];
+  all?: boolean;
+  keepPsks?: boolean;
+  yes?: boolean;
+  commit: boolean;
+}
+
+function describePlan(context: Context, plan: RotatePlan): string[] {
+  const { color } = context;
+  return [
+    ...plan.keypairs.map((name) => `  ${color.yellow("~")} keypair ${name}`),
+    ...plan.presharedKeys.map((peers) => `  ${color.yellow("~")} preshared key ${peers.join("+")}`),
+  ];
+}
+
+function describeRedeploy(plan: RotatePlan): string[] {
+  const width = Math.max(...plan.redeploy.map((entry) => entry.machine.length));
+  return plan.redeploy.map(
+    (entry) => `  ${entry.machine.padEnd(width)}  ${entry.reasons.join(", ")}`,
+  );
+}
+
+export async function rotateCommand(
+  io: CliIO,
+  global: GlobalOptions,
+  options: RotateOptions,
+): Promise<number> {
+  if (options.pair !== undefined && options.pair.length !== 2) {
+    throw new UsageError(
+      `--pair: give exactly two machines (--pair A B), got ${options.pair.length}`,
+    );
+  }
+  const context = await openContext(io, global);
+  const { config, store } = context;
+  const request: RotateRequest = {
+    machines: options.machine ?? [],
+    pairs: options.pair ? [[options.pair[0]!, options.pair[1]!]] : [],
+    all: Boolean(options.all),
+    keepPresharedKeys: Boolean(options.keepPsks),
+  };
+  const plan = planRotate(config, request);
+  const counts = describeRotation(plan);
+  io.stderr(`rotate ${plan.subject}:\n${describePlan(context, plan).join("\n")}\n`);
+  // Rotation breaks deployed tunnels until redeploy: never without a yes, even on a pipe.
+  if (
+    !(await confirm(
+      io,
+      `Replace ${counts} (${plan.subject}); deployed machines keep the old keys until redeployed?`,
+      options.yes,
+    ))
+  ) {
+    io.stderr("cancelled; nothing written\n");
+    return 1;
+  }
+  const changed = await applyRotate(config, store, plan, { now: io.now });
+  io.stderr(
+    `rotated ${counts}\nredeploy these machines; until then their tunnels using the old keys fail:\n${describeRedeploy(plan).join("\n")}\n`,
+  );
+  await commitChanges(io, config, changed, rotateCommitMessage(plan), options.commit);
+  return 0;
 }

@@ -1,0 +1,58 @@
+/**
+ * `wgqt prune`: remove what wgqt.toml no longer asks for: key files of
+ * machines that are gone, PSKs of pairs that are no longer peers, and temp
+ * files an interrupted write left behind. Then the manifest and generated
+ * files are brought in line. Planning is pure; `applyPrune` deletes.
+ */
+import { join } from "node:path";
+import type { Config } from "../config/types.js";
+import { orphanFiles } from "./inspect.js";
+import type { KeyStore } from "./keystore.js";
+import { Transaction } from "./transaction.js";
+import { writeGeneratedFiles } from "./write.js";
+
+export interface PrunePlan {
+  /** Store-relative `.age` and `.pub` files nothing in wgqt.toml asks for. */
+  orphans: string[];
+  /** Store-relative leftover temp files. */
+  tempFiles: string[];
+  /** Manifest entries to drop: orphans, and entries whose file is already gone. */
+  manifestEntries: string[];
+}
+
+/** What prune would remove. `tempFiles` comes from `inspectStore`. Pure. */
+export function planPrune(
+  config: Config,
+  store: KeyStore,
+  tempFiles: readonly string[] = [],
+): PrunePlan {
+  const orphans = orphanFiles(config, store);
+  const manifestEntries = Object.keys(store.manifest.files)
+    .filter((file) => orphans.includes(file) || !store.encryptedFiles.has(file))
+    .sort();
+  return { orphans, tempFiles: [...tempFiles], manifestEntries };
+}
+
+export function pruneIsEmpty(plan: PrunePlan): boolean {
+  return plan.orphans.length + plan.tempFiles.length + plan.manifestEntries.length === 0;
+}
+
+/** Delete the planned files and rewrite the generated ones. Returns the absolute paths changed. */
+export async function applyPrune(
+  config: Config,
+  store: KeyStore,
+  plan: PrunePlan,
+): Promise<string[]> {
+  const tx = new Transaction(config.dir);
+  const manifest = structuredClone(store.manifest);
+  const remaining = new Set(store.encryptedFiles);
+  const publicKeys = store.publicKeys();
+  for (const file of [...plan.orphans, ...plan.tempFiles]) {
+    tx.remove(join(store.dir, file));
+    remaining.delete(file);
+    if (file.endsWith(".pub") && !file.includes("/")) delete publicKeys[file.slice(0, -4)];
+  }
+  for (const file of plan.manifestEntries) delete manifest.files[file];
+  writeGeneratedFiles(config, store.dir, manifest, publicKeys, remaining, tx);
+  return tx.commit("wgqt: prune");
+}

@@ -1,0 +1,197 @@
+/**
+ * `wgqt rekey`: after recipients change in wgqt.toml, re-encrypt only the
+ * files whose recipient set differs from what it asks (the agenix complaint:
+ * `agenix -r` rewrites every file). Every other file keeps its bytes; the
+ * secrets inside never change. Planning reads headers only (`planRekey`);
+ * `applyRekey` decrypts everything it needs before it writes anything.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { decryptWith, type LoadedIdentity, parseIdentities } from "../age/index.js";
+import type { Config } from "../config/types.js";
+import { KeyError, UsageError, WgqtError } from "../errors.js";
+import { parseKeyFileContent } from "../keys/wireguard.js";
+import { type ExpectedSecret, expectedSecrets } from "./expected.js";
+import { displayPath, type Inspection, staleness } from "./inspect.js";
+import { timestamp } from "./keygen.js";
+import type { KeyStore } from "./keystore.js";
+import { Transaction } from "./transaction.js";
+import { writeGeneratedFiles, writeSecret } from "./write.js";
+
+export interface RekeyFile {
+  secret: ExpectedSecret;
+  /** Recipients wgqt.toml adds to the file. */
+  added: string[];
+  /** Recipients that lose access. */
+  removed: string[];
+  /** Set when the manifest cannot vouch for the file (missing entry, changed bytes, header disagrees). */
+  untrusted?: string;
+}
+
+export interface RekeyPlan {
+  /** Files to re-encrypt, in byte order. */
+  files: RekeyFile[];
+  /** Present files whose recipients are already right: left byte-identical. */
+  unchanged: string[];
+}
+
+/**
+ * Which present files need re-encrypting. Missing files are keygen's job and
+ * orphans prune's; neither is touched here.
+ */
+export function planRekey(inspection: Inspection): RekeyPlan {
+  const plan: RekeyPlan = { files: [], unchanged: [] };
+  for (const secret of expectedSecrets(inspection.config).values()) {
+    if (!inspection.files.has(secret.file)) continue;
+    const stale = staleness(inspection, secret);
+    if (stale) plan.files.push({ secret, ...stale });
+    else plan.unchanged.push(secret.file);
+  }
+  return plan;
+}
+
+export interface IdentitySource {
+  /** Absolute path of the identity file. */
+  file: string;
+  identities: LoadedIdentity[];
+}
+
+export interface LoadedIdentities {
+  sources: IdentitySource[];
+  /** Every identity of every file, in the order given. */
+  identities: LoadedIdentity[];
+  /** Warnings for stderr: loose permissions, default files that could not be used. */
+  warnings: string[];
+}
+
+/** agenix's defaults: `~/.ssh/id_ed25519`, then `~/.ssh/id_rsa`. */
+export function defaultIdentityFiles(home: string | undefined): string[] {
+  return home ? [join(home, ".ssh", "id_ed25519"), join(home, ".ssh", "id_rsa")] : [];
+}
+
+/**
+ * Load identities from age identity files or unencrypted SSH private keys.
+ * `files` given explicitly must all load; without them the defaults are used,
+ * skipping those that do not exist or cannot be used (with a warning).
+ */
+export async function loadIdentityFiles(
+  files: readonly string[],
+  options: { cwd: string; home: string | undefined },
+): Promise<LoadedIdentities> {
+  const explicit = files.length > 0;
+  const paths = explicit
+    ? files.map((file) => resolve(options.cwd, file))
+    : defaultIdentityFiles(options.home);
+  const loaded: LoadedIdentities = { sources: [], identities: [], warnings: [] };
+  const skipped: string[] = [];
+  for (const file of paths) {
+    let text: string;
+    let mode: number;
+    try {
+      mode = (await stat(file)).mode;
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      if (explicit) throw new UsageError(`--identity: cannot read ${file} (${code})`);
+      skipped.push(`${file} (${code === "ENOENT" ? "does not exist" : code})`);
+      continue;
+    }
+    let identities: LoadedIdentity[];
+    try {
+      identities = parseIdentities(text, file);
+    } catch (error) {
+      if (explicit || !(error instanceof WgqtError)) throw error;
+      loaded.warnings.push(`skipping ${error.message}`);
+      skipped.push(`${file} (unusable)`);
+      continue;
+    }
+    // Like ssh refusing a private key others can read: warn, since it is the key to everything.
+    if (mode & 0o044) {
+      loaded.warnings.push(
+        `${file} is readable by ${mode & 0o004 ? "everyone" : "its group"} (mode ${(mode & 0o777).toString(8)}); it can decrypt the key store: chmod 600 it`,
+      );
+    }
+    loaded.sources.push({ file, identities });
+    loaded.identities.push(...identities);
+  }
+  if (loaded.identities.length === 0) {
+    throw new UsageError(
+      `no identity to decrypt with: pass --identity FILE (an admin's age identity or SSH private key)${skipped.length ? `; tried ${skipped.join(", ")}` : ""}`,
+    );
+  }
+  return loaded;
+}
+
+export interface RekeyOptions {
+  now: () => Date;
+  log?: (line: string) => void;
+}
+
+/**
+ * Re-encrypt the planned files to the recipients wgqt.toml asks for. Every
+ * file is decrypted first, so a file no identity opens stops the run before
+ * anything is written. The manifest keeps each secret's `created` time.
+ * Returns the absolute paths of every file changed.
+ */
+export async function applyRekey(
+  config: Config,
+  store: KeyStore,
+  inspection: Inspection,
+  plan: RekeyPlan,
+  identities: LoadedIdentities,
+  options: RekeyOptions,
+): Promise<string[]> {
+  const log = options.log ?? (() => {});
+  const keys = new Map<string, string>();
+  for (const { secret } of plan.files) {
+    const where = displayPath(config, secret.file);
+    const facts = inspection.files.get(secret.file)!;
+    let plaintext: Uint8Array;
+    try {
+      plaintext = await decryptWith(facts.bytes, identities.identities, where);
+    } catch (error) {
+      if (!(error instanceof KeyError)) throw error;
+      throw new KeyError(
+        `${error.message}; identities from ${identities.sources.map((source) => source.file).join(", ")} (pass --identity with an admin's key)`,
+      );
+    }
+    try {
+      keys.set(secret.file, parseKeyFileContent(plaintext, where));
+    } catch {
+      // The decoder's message would quote the plaintext.
+      throw new KeyError(`${where}: decrypts, but not to a WireGuard key; not re-encrypting it`);
+    }
+  }
+  const manifest = structuredClone(store.manifest);
+  const tx = new Transaction(config.dir);
+  for (const { secret } of plan.files) {
+    const previous = manifest.files[secret.file];
+    const created = previous?.created ?? timestamp(options.now);
+    const publicKey =
+      secret.kind === "private-key"
+        ? (previous?.public_key ?? store.machines[secret.machines[0]!]?.publicKey)
+        : undefined;
+    manifest.files[secret.file] = await writeSecret(
+      store.dir,
+      secret,
+      keys.get(secret.file)!,
+      created,
+      tx,
+      publicKey,
+    );
+    log(`re-encrypted ${displayPath(config, secret.file)}`);
+  }
+  writeGeneratedFiles(config, store.dir, manifest, store.publicKeys(), store.encryptedFiles, tx);
+  return tx.commit(`wgqt: rekey (${describeRekey(plan)})`);
+}
+
+/** `1 private key + 2 preshared keys`, for messages and the commit subject. */
+export function describeRekey(plan: RekeyPlan): string {
+  const privateKeys = plan.files.filter((file) => file.secret.kind === "private-key").length;
+  const presharedKeys = plan.files.length - privateKeys;
+  const parts: string[] = [];
+  if (privateKeys) parts.push(`${privateKeys} private ${privateKeys === 1 ? "key" : "keys"}`);
+  if (presharedKeys)
+    parts.push(`${presharedKeys} preshared ${presharedKeys === 1 ? "key" : "keys"}`);
+  return parts.join(" + ") || "nothing re-encrypted";
+}

@@ -1,0 +1,194 @@
+/**
+ * `wgqt rotate`: new keys replacing existing ones. A new keypair breaks every
+ * tunnel to that machine until its peers get the new public key, and a new PSK
+ * breaks the pair's tunnel until both ends have it, so the plan says which
+ * machines must be redeployed. Planning is pure (`planRotate`); `applyRotate`
+ * makes every key in memory and checks every recipient list before it writes.
+ */
+import { pairsOf, peerPairs } from "../config/peers.js";
+import { byteOrder, type Config } from "../config/types.js";
+import { quote, StoreError, UsageError } from "../errors.js";
+import { generateKeyPair, generatePresharedKey, secureRandom } from "../keys/wireguard.js";
+import { expectedSecrets, managedMachines } from "./expected.js";
+import { type ApplyOptions, describeCounts, timestamp } from "./keygen.js";
+import type { KeyStore } from "./keystore.js";
+import { type Pair, pair, presharedKeyFile, privateKeyFile } from "./layout.js";
+import { Transaction } from "./transaction.js";
+import { writeGeneratedFiles, writePublicKey, writeSecret } from "./write.js";
+
+/** What to rotate, as the user asked for it. */
+export interface RotateRequest {
+  /** Machines that get a new keypair (and, unless `keepPresharedKeys`, new PSKs for all their pairs). */
+  machines?: string[];
+  /** Pairs that get a new PSK. */
+  pairs?: (readonly [string, string])[];
+  /** Every keypair and every PSK. */
+  all?: boolean;
+  /** With `machines` or `all`: renew keypairs only. */
+  keepPresharedKeys?: boolean;
+}
+
+export interface Redeploy {
+  machine: string;
+  /** Why, e.g. `new keypair`, `new public key of tavern`, `new preshared key nyaa+tavern`. */
+  reasons: string[];
+}
+
+export interface RotatePlan {
+  /** Machines getting a new keypair, byte order. */
+  keypairs: string[];
+  /** Pairs getting a new PSK, byte order. */
+  presharedKeys: Pair[];
+  /** Every machine whose deployed configuration goes stale, byte order. */
+  redeploy: Redeploy[];
+  /** `tavern`, `nyaa+tavern`, `all`: what the user named, for messages. */
+  subject: string;
+}
+
+/** Validate a request against the config and work out every key it renews. Pure. */
+export function planRotate(config: Config, request: RotateRequest): RotatePlan {
+  const machines = [...new Set(request.machines ?? [])];
+  const requestedPairs = request.pairs ?? [];
+  if (request.all && (machines.length || requestedPairs.length)) {
+    throw new UsageError("--all renews everything: give it without --machine or --pair");
+  }
+  if (!request.all && machines.length + requestedPairs.length === 0) {
+    throw new UsageError("rotate what? give --machine NAME, --pair A B or --all");
+  }
+  if (request.keepPresharedKeys && !request.all && machines.length === 0) {
+    throw new UsageError("--keep-psks goes with --machine or --all");
+  }
+  const managed = new Set(managedMachines(config));
+  for (const name of machines) {
+    if (!config.machines[name])
+      throw new UsageError(`--machine: unknown machine ${quote(name)} (not in ${config.path})`);
+    if (!managed.has(name)) {
+      throw new UsageError(
+        `--machine: ${name} brings its own public_key in wgqt.toml, so wgqt holds no private key to rotate (renew its preshared keys with --pair)`,
+      );
+    }
+  }
+  const peers = new Set(peerPairs(config).map((peers) => peers.join("+")));
+  const pairs: Pair[] = [];
+  for (const [a, b] of requestedPairs) {
+    for (const name of [a, b]) {
+      if (!config.machines[name])
+        throw new UsageError(`--pair: unknown machine ${quote(name)} (not in ${config.path})`);
+    }
+    if (a === b) throw new UsageError(`--pair: give two different machines, got ${quote(a)} twice`);
+    const peersOfPair = pair(a, b);
+    if (!peers.has(peersOfPair.join("+"))) {
+      throw new UsageError(
+        `--pair: ${a} and ${b} are not peers in any network, so they share no preshared key`,
+      );
+    }
+    pairs.push(peersOfPair);
+  }
+
+  const keypairs = request.all ? [...managed] : machines;
+  const renewed = new Map<string, Pair>(
+    pairs.map((peersOfPair) => [peersOfPair.join("+"), peersOfPair]),
+  );
+  if (!request.keepPresharedKeys) {
+    const owning = request.all
+      ? peerPairs(config)
+      : keypairs.flatMap((name) => pairsOf(config, name));
+    for (const peersOfPair of owning) renewed.set(peersOfPair.join("+"), peersOfPair);
+  }
+  const presharedKeys = [...renewed.values()].sort(
+    (x, y) => byteOrder(x[0], y[0]) || byteOrder(x[1], y[1]),
+  );
+  keypairs.sort(byteOrder);
+
+  const reasons = new Map<string, string[]>();
+  const because = (machine: string, reason: string) => {
+    reasons.set(machine, [...(reasons.get(machine) ?? []), reason]);
+  };
+  for (const name of keypairs) because(name, "new keypair");
+  for (const name of keypairs) {
+    for (const [a, b] of pairsOf(config, name))
+      because(a === name ? b : a, `new public key of ${name}`);
+  }
+  for (const peersOfPair of presharedKeys) {
+    for (const name of peersOfPair) because(name, `new preshared key ${peersOfPair.join("+")}`);
+  }
+  const redeploy = [...reasons.keys()]
+    .sort(byteOrder)
+    .map((machine) => ({ machine, reasons: reasons.get(machine)! }));
+  const subject = request.all
+    ? "all"
+    : [...machines, ...pairs.map((peersOfPair) => peersOfPair.join("+"))].join(" ");
+  return { keypairs, presharedKeys, redeploy, subject };
+}
+
+/** `keypair + 3 preshared keys`. */
+export function describeRotation(plan: RotatePlan): string {
+  return describeCounts(plan.keypairs.length, plan.presharedKeys.length);
+}
+
+/** The commit subject: `wgqt: rotate tavern (keypair + 3 preshared keys)`. */
+export function rotateCommitMessage(plan: RotatePlan): string {
+  return `wgqt: rotate ${plan.subject} (${describeRotation(plan)})`;
+}
+
+/**
+ * Carry out a rotation: all new keys are made in memory and every file's
+ * recipients checked before anything is staged; the new files are then
+ * written all or nothing (see transaction.ts), so an interrupted run never
+ * leaves a new `.age` beside an old `.pub`. Returns the absolute paths of
+ * every file changed.
+ */
+export async function applyRotate(
+  config: Config,
+  store: KeyStore,
+  plan: RotatePlan,
+  options: ApplyOptions,
+): Promise<string[]> {
+  const random = options.random ?? secureRandom;
+  const log = options.log ?? (() => {});
+  const created = timestamp(options.now);
+  const expected = expectedSecrets(config);
+  const keypairs = plan.keypairs.map((name) => ({
+    name,
+    secret: expected.get(privateKeyFile(name))!,
+    keys: generateKeyPair(random),
+  }));
+  const presharedKeys = plan.presharedKeys.map((peers) => ({
+    peers,
+    secret: expected.get(presharedKeyFile(...peers))!,
+    key: generatePresharedKey(random),
+  }));
+  for (const { secret } of [...keypairs, ...presharedKeys]) {
+    if (secret.recipients.length === 0) {
+      throw new StoreError(
+        `${secret.file}: nobody to encrypt to (no recipients for ${secret.machines.join(" or ")}, no admins); nothing was rotated`,
+      );
+    }
+  }
+
+  const manifest = structuredClone(store.manifest);
+  const publicKeys = store.publicKeys();
+  const existing = new Set(store.encryptedFiles);
+  const tx = new Transaction(config.dir);
+  for (const { name, secret, keys } of keypairs) {
+    writePublicKey(store.dir, name, keys.publicKey, tx);
+    manifest.files[secret.file] = await writeSecret(
+      store.dir,
+      secret,
+      keys.privateKey,
+      created,
+      tx,
+      keys.publicKey,
+    );
+    publicKeys[name] = keys.publicKey;
+    existing.add(secret.file);
+    log(`new keypair ${name}`);
+  }
+  for (const { peers, secret, key } of presharedKeys) {
+    manifest.files[secret.file] = await writeSecret(store.dir, secret, key, created, tx);
+    existing.add(secret.file);
+    log(`new preshared key ${peers.join("+")}`);
+  }
+  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);
+  return tx.commit(rotateCommitMessage(plan));
+}
