@@ -1,6 +1,113 @@
-// Placeholder until the command lands; replaced by its implementation.
-import { WgqtError } from "../../errors.js";
+/**
+ * `wgqt plan [--json] [--write [--yes]]`: every network's block, id, port and
+ * each member's address. The accepted plan is kept as `plan.json` next to the
+ * store (committed), so a change to wgqt.toml that would renumber existing
+ * machines shows up as a diff before anything is written.
+ */
+import { join } from "node:path";
+import type { Config } from "../../config/types.js";
+import { StoreError } from "../../errors.js";
+import { diffPlans, type PlanDiff, readPlanJson } from "../../net/diff.js";
+import { type Plan, type PlanJson, plan as makePlan, planJson } from "../../net/plan.js";
+import { readIfExists } from "../../store/files.js";
+import type { KeyStore } from "../../store/keystore.js";
+import { acquireLock, LOCK_FILE } from "../../store/lock.js";
+import { Transaction } from "../../store/transaction.js";
+import { PUBLIC_MODE } from "../../store/write.js";
+import { commitChanges, confirm, openContext } from "../context.js";
+import type { CliIO } from "../io.js";
+import type { GlobalOptions } from "../main.js";
 
-export async function planCommand(): Promise<number> {
-  throw new WgqtError("plan: not available yet");
+export const PLAN_FILE = "plan.json";
+
+interface PlanOptions {
+  json?: boolean;
+  write?: boolean;
+  yes?: boolean;
+  commit: boolean;
+}
+
+/** The plan for the config and store, and the accepted one from plan.json (if any). */
+export async function currentPlans(
+  config: Config,
+  store: KeyStore,
+): Promise<{ plan: Plan; accepted?: PlanJson; path: string }> {
+  const path = join(config.keysDir, PLAN_FILE);
+  const plan = makePlan(config, store.publicKeys());
+  const text = await readIfExists(path);
+  if (text === undefined) return { plan, path };
+  let json: unknown;
+  try {
+    json = JSON.parse(text.toString("utf8"));
+  } catch (error) {
+    throw new StoreError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  return { plan, accepted: readPlanJson(json, path), path };
+}
+
+/** One line per renumbered member: `germany nyaa: 10.128.0.11 -> 10.128.0.12, port 16843 -> 16844`. */
+export function describeRenumbering(diff: PlanDiff): string[] {
+  return diff.changed.map((change) => {
+    const parts: string[] = [];
+    if (change.address) parts.push(`${change.address.from} -> ${change.address.to}`);
+    if (change.port) parts.push(`port ${change.port.from} -> ${change.port.to}`);
+    return `  ${change.network} ${change.machine}: ${parts.join(", ")}`;
+  });
+}
+
+export function serializePlan(plan: Plan): string {
+  return `${JSON.stringify(planJson(plan), null, 2)}\n`;
+}
+
+function table(plan: Plan): string {
+  const rows = [["NETWORK", "ID", "PORT", "BLOCK", "MEMBER", "ROLE", "ADDRESS"]];
+  for (const network of plan.networks) {
+    network.members.forEach((member, index) => {
+      const first = index === 0;
+      rows.push([
+        first ? network.name : "",
+        first ? String(network.id) : "",
+        first ? String(network.port) : "",
+        first ? network.cidr : "",
+        member.machine,
+        member.role,
+        member.address,
+      ]);
+    });
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => `${row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()}\n`).join("");
+}
+
+export async function planCommand(io: CliIO, global: GlobalOptions, options: PlanOptions): Promise<number> {
+  // Only --write changes anything: it alone takes the fleet lock, then reads afresh.
+  const first = await openContext(io, global);
+  const release = options.write ? await acquireLock(join(first.config.dir, LOCK_FILE)) : undefined;
+  try {
+    const { config, store, color } = options.write ? await openContext(io, global) : first;
+    const { plan, accepted, path } = await currentPlans(config, store);
+    io.stdout(options.json ? serializePlan(plan) : table(plan));
+    const diff = accepted ? diffPlans(accepted, plan) : undefined;
+    const renumbered = diff ? describeRenumbering(diff) : [];
+    if (renumbered.length) {
+      io.stderr(`${color.yellow("renumbering:")} wgqt.toml moves ${renumbered.length} existing members (vs ${PLAN_FILE}):\n${renumbered.join("\n")}\n`);
+    }
+    if (!options.write) {
+      if (renumbered.length) io.stderr(`accept it with 'wgqt plan --write' (render refuses until then)\n`);
+      return 0;
+    }
+    if (renumbered.length && !(await confirm(io, `Accept renumbering ${renumbered.length} members?`, options.yes))) {
+      io.stderr("cancelled; nothing written\n");
+      return 1;
+    }
+    const tx = new Transaction(config.dir);
+    tx.write(path, serializePlan(plan), PUBLIC_MODE);
+    const message = `wgqt: plan (${plan.networks.length} networks${renumbered.length ? `, ${renumbered.length} members renumbered` : ""})`;
+    const changed = await tx.commit(message);
+    io.stderr(changed.length ? `wrote ${path}\n` : `${path} is up to date\n`);
+    await commitChanges(io, config, changed, message, options.commit);
+    return 0;
+  } finally {
+    await release?.();
+  }
 }

@@ -1,0 +1,112 @@
+/**
+ * Renumbering, shown before it happens. The CLI keeps the last plan next to
+ * the store (`plan.json`, committed); a change to `wgqt.toml` that moves an
+ * existing member to another address or port — the top complaint about
+ * allocators — is listed from `diffPlans(old, new)` before anything is
+ * written. Pure.
+ */
+import { z } from "zod";
+import { byteOrder } from "../config/types.js";
+import { StoreError } from "../errors.js";
+import type { PlanJson } from "./plan.js";
+
+/** A member present in both plans whose address or port differs. */
+export interface MemberChange {
+  network: string;
+  machine: string;
+  address?: { from: string; to: string };
+  port?: { from: number; to: number };
+}
+
+export interface PlanDiff {
+  /** Members that would be renumbered: the ones to confirm. */
+  changed: MemberChange[];
+  /** Members (network/machine) only in the new plan. */
+  added: { network: string; machine: string }[];
+  /** Members only in the old plan. */
+  removed: { network: string; machine: string }[];
+}
+
+type Located = { network: string; machine: string; address: string; port: number };
+
+function members(planned: PlanJson): Map<string, Located> {
+  const found = new Map<string, Located>();
+  for (const network of planned.networks) {
+    for (const member of network.members) {
+      found.set(`${network.name}\0${member.machine}`, {
+        network: network.name,
+        machine: member.machine,
+        address: member.address,
+        port: network.port,
+      });
+    }
+  }
+  return found;
+}
+
+const byNetworkThenMachine = (
+  a: { network: string; machine: string },
+  b: { network: string; machine: string },
+) => byteOrder(a.network, b.network) || byteOrder(a.machine, b.machine);
+
+/** What moves between two plans (a `Plan` works too: it has this shape and more). */
+export function diffPlans(oldPlan: PlanJson, newPlan: PlanJson): PlanDiff {
+  const before = members(oldPlan);
+  const after = members(newPlan);
+  const changed: MemberChange[] = [];
+  const added: PlanDiff["added"] = [];
+  const removed: PlanDiff["removed"] = [];
+  for (const [key, old] of before) {
+    const now = after.get(key);
+    if (now === undefined) {
+      removed.push({ network: old.network, machine: old.machine });
+      continue;
+    }
+    if (now.address === old.address && now.port === old.port) continue;
+    changed.push({
+      network: old.network,
+      machine: old.machine,
+      ...(now.address !== old.address ? { address: { from: old.address, to: now.address } } : {}),
+      ...(now.port !== old.port ? { port: { from: old.port, to: now.port } } : {}),
+    });
+  }
+  for (const [key, now] of after) {
+    if (!before.has(key)) added.push({ network: now.network, machine: now.machine });
+  }
+  return {
+    changed: changed.sort(byNetworkThenMachine),
+    added: added.sort(byNetworkThenMachine),
+    removed: removed.sort(byNetworkThenMachine),
+  };
+}
+
+const planJsonSchema = z.object({
+  networks: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.literal("proxy"),
+      id: z.number().int().nonnegative(),
+      port: z.number().int().min(1).max(65535),
+      cidr: z.string(),
+      gateway: z.string(),
+      members: z.array(
+        z.object({
+          machine: z.string(),
+          role: z.enum(["gateway", "client"]),
+          address: z.string(),
+        }),
+      ),
+    }),
+  ),
+});
+
+/** Validate a parsed `plan.json`; `source` names the file in the error. */
+export function readPlanJson(value: unknown, source = "plan.json"): PlanJson {
+  const parsed = planJsonSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
+    throw new StoreError(`${source}: ${field}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,39 @@
+/**
+ * The network core's public surface: the planner (seed 000's allocation), one
+ * host's view of it, the routing model shared by every default-route tunnel,
+ * and plan diffs for renumbering warnings. Pure: no I/O anywhere below.
+ */
+export { diffPlans, type MemberChange, type PlanDiff, readPlanJson } from "./diff.js";
+export {
+  type HostInterface,
+  type HostPeer,
+  type HostView,
+  hostSecretFiles,
+  hostView,
+  PERSISTENT_KEEPALIVE,
+  plannedHosts,
+} from "./host.js";
+export {
+  endpointWithPort,
+  type Plan,
+  type PlanJson,
+  type PlanMember,
+  type PlanNetwork,
+  plan,
+  planJson,
+  type Role,
+} from "./plan.js";
+export {
+  FWMARK_BASE,
+  FWMARK_MASK,
+  hostRouting,
+  type InterfaceRouting,
+  type IpRoute,
+  type IpRule,
+  ipRouteArguments,
+  ipRuleArguments,
+  type RoutedInterface,
+  routingKey,
+  TABLE_BASE,
+  type TunnelKind,
+} from "./routing.js";

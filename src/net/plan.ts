@@ -1,0 +1,259 @@
+/**
+ * The planner: config + public keys → every network's block, id, port and
+ * member addresses. Pure and deterministic, so every host computes the same
+ * answer (DESIGN.md "Allocation"; the seed 000's `options/interfaces.nix` and
+ * `interface.type.nix`):
+ *
+ * - all networks take part, even those a host is not in;
+ * - a proxy has 1 + len(clients) machines; networks sort by that count,
+ *   descending, then by name in byte order;
+ * - walking from `ipv4_start`, each takes nextPow2(machines + 2) addresses
+ *   (first and last reserved), id 0, 1, 2, … and port `udp_start + id`;
+ * - the gateway is block start + 1, clients in byte order from start + 2.
+ *
+ * Sizes are powers of two taken largest first, so an aligned start keeps every
+ * block aligned to its own size (the seed's argument); we check it anyway.
+ */
+import { byteOrder, type Config, sortedNames } from "../config/types.js";
+import { ConfigError, KeyError, quote } from "../errors.js";
+import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
+
+export type Role = "gateway" | "client";
+
+export interface PlanMember {
+  machine: string;
+  role: Role;
+  /** Dotted quad, no prefix length. */
+  address: string;
+  /** WireGuard public key (base64) when known: from the store or `public_key`. */
+  publicKey?: string;
+}
+
+export interface PlanNetwork {
+  name: string;
+  kind: "proxy";
+  id: number;
+  port: number;
+  /** The block, e.g. "10.128.0.8/29". */
+  cidr: string;
+  /** Block size in addresses (a power of two). */
+  size: number;
+  prefixLength: number;
+  gateway: string;
+  /** `default = true` in wgqt.toml: carries its clients' default route. */
+  default: boolean;
+  /** Gateway first, then clients in byte order (address order). */
+  members: PlanMember[];
+}
+
+/** The shape `wgqt plan --json` prints and `plan.json` stores. */
+export interface PlanJson {
+  networks: {
+    name: string;
+    kind: "proxy";
+    id: number;
+    port: number;
+    cidr: string;
+    gateway: string;
+    members: { machine: string; role: Role; address: string }[];
+  }[];
+}
+
+export interface Plan {
+  /** In allocation order: id 0, 1, 2, … */
+  networks: PlanNetwork[];
+  /** `JSON.stringify(plan)` gives exactly the `wgqt plan --json` shape. */
+  toJSON(): PlanJson;
+}
+
+/** Linux interface names: IFNAMSIZ is 16 including the NUL; wg-quick(8) also limits the characters. */
+const INTERFACE_NAME = /^[a-zA-Z0-9_=+.-]{1,15}$/;
+
+/** A WireGuard key: 32 bytes in base64 is 43 characters + "=", the last one carrying 4 bits. */
+const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+const MAX_PORT = 65535;
+
+/** Allocate every network of the fleet. Throws ConfigError naming the field and value. */
+export function plan(config: Config, publicKeys: Record<string, string | undefined> = {}): Plan {
+  const error = (field: string, message: string) =>
+    new ConfigError(`${config.path ? `${config.path}: ` : ""}${field}: ${message}`);
+
+  const ipv4Start = parseIpv4(config.ipv4Start);
+  if (ipv4Start === undefined) {
+    throw error("ipv4_start", `not an IPv4 address: ${quote(config.ipv4Start)}`);
+  }
+  if (!Number.isInteger(config.udpStart) || config.udpStart < 1 || config.udpStart > MAX_PORT) {
+    throw error("udp_start", `expected a port 1…${MAX_PORT}, got ${quote(config.udpStart)}`);
+  }
+  const room = addressRoom(ipv4Start);
+
+  const proxies = sortedNames(config.proxies).map((name) => {
+    const proxy = config.proxies[name]!;
+    checkProxy(config, name, error);
+    return { name, proxy, machines: 1 + proxy.clients.length };
+  });
+  proxies.sort((a, b) => b.machines - a.machines || byteOrder(a.name, b.name));
+
+  let next = ipv4Start;
+  const networks = proxies.map(({ name, proxy, machines }, id): PlanNetwork => {
+    const size = nextPow2(machines + 2);
+    const start = next;
+    if (start % size !== 0) {
+      const below = start - (start % size);
+      throw error(
+        "ipv4_start",
+        `${quote(config.ipv4Start)} leaves network ${quote(name)} (${size} addresses) unaligned at ${formatIpv4(start)}; start at a multiple of ${size}, e.g. ${quote(formatIpv4(below))}`,
+      );
+    }
+    if (start + size - 1 > room.last) {
+      throw error(
+        `proxies.${name}`,
+        `no room for ${size} more addresses after ${formatIpv4(start - 1)}: past the end of ${room.name} (ipv4_start ${quote(config.ipv4Start)})`,
+      );
+    }
+    const port = config.udpStart + id;
+    if (port > MAX_PORT) {
+      throw error(
+        `proxies.${name}`,
+        `port ${port} is above ${MAX_PORT} (udp_start ${config.udpStart} + id ${id})`,
+      );
+    }
+    next = start + size;
+    const member = (machine: string, role: Role, offset: number): PlanMember => {
+      const publicKey = checkedPublicKey(
+        machine,
+        publicKeys[machine] ?? config.machines[machine]?.publicKey,
+      );
+      return {
+        machine,
+        role,
+        address: formatIpv4(start + offset),
+        ...(publicKey === undefined ? {} : { publicKey }),
+      };
+    };
+    const clients = [...proxy.clients].sort(byteOrder);
+    return {
+      name,
+      kind: "proxy",
+      id,
+      port,
+      cidr: `${formatIpv4(start)}/${prefixLength(size)}`,
+      size,
+      prefixLength: prefixLength(size),
+      gateway: proxy.gateway,
+      default: proxy.default === true,
+      members: [
+        member(proxy.gateway, "gateway", 1),
+        ...clients.map((client, index) => member(client, "client", 2 + index)),
+      ],
+    };
+  });
+
+  checkDefaults(networks, error);
+  const result = { networks } as Plan;
+  Object.defineProperty(result, "toJSON", { value: () => planJson(result), enumerable: false });
+  return result;
+}
+
+/** The `wgqt plan --json` / `plan.json` form of a plan. */
+export function planJson(planned: Pick<Plan, "networks">): PlanJson {
+  return {
+    networks: planned.networks.map((network) => ({
+      name: network.name,
+      kind: network.kind,
+      id: network.id,
+      port: network.port,
+      cidr: network.cidr,
+      gateway: network.gateway,
+      members: network.members.map(({ machine, role, address }) => ({ machine, role, address })),
+    })),
+  };
+}
+
+type ErrorFactory = (field: string, message: string) => ConfigError;
+
+function checkProxy(config: Config, name: string, error: ErrorFactory): void {
+  const proxy = config.proxies[name]!;
+  const field = `proxies.${name}`;
+  if (name.length > 15) {
+    throw error(field, `interface name ${quote(name)} is longer than 15 characters`);
+  }
+  if (!INTERFACE_NAME.test(name)) {
+    throw error(field, `interface name ${quote(name)} may only use letters, digits and _=+.-`);
+  }
+  const gateway = config.machines[proxy.gateway];
+  if (gateway === undefined) {
+    throw error(`${field}.gateway`, `unknown machine ${quote(proxy.gateway)}`);
+  }
+  if (gateway.endpoint === undefined || gateway.endpoint === "") {
+    throw error(
+      `${field}.gateway`,
+      `machine ${quote(proxy.gateway)} has no endpoint; a gateway needs machines.${proxy.gateway}.endpoint`,
+    );
+  }
+  checkEndpoint(`machines.${proxy.gateway}.endpoint`, gateway.endpoint, error);
+  // The uplink goes into iptables lines of the gateway's PostUp: an interface name, nothing else.
+  if (gateway.uplink !== undefined && !INTERFACE_NAME.test(gateway.uplink)) {
+    throw error(
+      `machines.${proxy.gateway}.uplink`,
+      `not an interface name: ${quote(gateway.uplink)}`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const client of proxy.clients) {
+    if (config.machines[client] === undefined) {
+      throw error(`${field}.clients`, `unknown machine ${quote(client)}`);
+    }
+    if (client === proxy.gateway) {
+      throw error(`${field}.clients`, `${quote(client)} is the gateway and cannot be a client`);
+    }
+    if (seen.has(client)) throw error(`${field}.clients`, `${quote(client)} is listed twice`);
+    seen.add(client);
+  }
+}
+
+/** A host name or IP without a port: the planner appends the network's port. */
+function checkEndpoint(field: string, endpoint: string, error: ErrorFactory): void {
+  const bracketed = endpoint.startsWith("[") && endpoint.endsWith("]");
+  const colons = endpoint.split(":").length - 1;
+  if (/\s|\/|@/.test(endpoint) || (!bracketed && colons === 1) || endpoint.startsWith(":")) {
+    throw error(field, `expected a host name or IP address without a port, got ${quote(endpoint)}`);
+  }
+}
+
+/** `host:port` for a peer's Endpoint, bracketing IPv6 literals as wg(8) expects. */
+export function endpointWithPort(endpoint: string, port: number): string {
+  const host = endpoint.includes(":") && !endpoint.startsWith("[") ? `[${endpoint}]` : endpoint;
+  return `${host}:${port}`;
+}
+
+function checkedPublicKey(machine: string, key: string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  if (!WIREGUARD_KEY.test(key)) {
+    throw new KeyError(
+      `public key of machine ${quote(machine)}: expected 44 characters of base64 (32 bytes), got ${quote(key)}`,
+    );
+  }
+  return key;
+}
+
+/** A client of several proxies may have at most one with `default = true`. */
+function checkDefaults(networks: PlanNetwork[], error: ErrorFactory): void {
+  const defaults = new Map<string, string>();
+  for (const network of networks) {
+    if (!network.default) continue;
+    for (const member of network.members) {
+      if (member.role !== "client") continue;
+      const other = defaults.get(member.machine);
+      if (other !== undefined) {
+        const [first, second] = [other, network.name].sort(byteOrder);
+        throw error(
+          `proxies.${second}.default`,
+          `client ${quote(member.machine)} already has its default route through proxies.${first}; only one of its proxies may set default = true`,
+        );
+      }
+      defaults.set(member.machine, network.name);
+    }
+  }
+}

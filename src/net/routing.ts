@@ -1,0 +1,195 @@
+/**
+ * The routing model for every default-route tunnel on one host (proxy clients
+ * now, the sane.vpn seed's VPNs next). A tunnel that carries 0.0.0.0/0 never
+ * touches the main table: like wg-quick(8)'s `Table = auto` it gets its own
+ * routing table and firewall mark (wg(8) `fwmark`: set on the tunnel's own
+ * encrypted UDP), and `ip rule`s pick the table:
+ *
+ *   priority 10000        from all lookup main suppress_prefixlength 0
+ *                         (specific routes — LAN, the tunnels' own blocks — still win)
+ *   priority 11000 + key  from <tunnel address> lookup <table>
+ *                         (policy: traffic sourced from a tunnel's address uses that tunnel)
+ *   priority 12000 + key  not from all fwmark 0x520000/0xfffc00 lookup <table>
+ *                         (the default tunnel only: everything not encrypted by a wgqt tunnel)
+ *
+ * Every wgqt interface on such a host, a gateway's too, marks its packets
+ * inside 0x520000/0xfffc00, so one mask keeps all of them out of every tunnel
+ * whatever order the tunnels come up in — a tunnel configured after the
+ * default one must not send its handshake through it (wg-quick's one
+ * `not fwmark 51820` only knows its own interface).
+ *
+ * Each tunnel's table also holds `unreachable default metric 4294967295`:
+ * when the interface is gone its traffic is dropped, never leaked to the main
+ * table's default route.
+ *
+ * Fixes against the sane.vpn seed: its priorities `id - 200` and `id - 100` go
+ * negative; its per-VPN catch-all came before the bridge rules (so they never
+ * matched) and sent every other tunnel's encrypted packets into the first one.
+ *
+ * Numbers derive from a `key` unique across tunnel kinds: a VPN's id (1…99, as
+ * in the seed) or 100 + a proxy's network id. Table 52000 + key (decimal, as
+ * `ip route show table` prints it), fwmark 0x520000 + key (hex, as `ip rule`
+ * and `wg` print it). The default tunnel is the one marked `default = true`,
+ * else the lowest key — so a VPN beats a proxy unless a proxy says otherwise.
+ */
+import { ConfigError, quote } from "../errors.js";
+
+export type TunnelKind = "proxy" | "vpn";
+
+/** One WireGuard interface on a host, as the routing model needs to see it. */
+export interface RoutedInterface {
+  /** Interface name (the network's name). */
+  name: string;
+  kind: TunnelKind;
+  /** The network id (proxy) or the configured id (VPN). */
+  id: number;
+  /** This host's address on the interface, no prefix. */
+  address: string;
+  /** Carries 0.0.0.0/0 (a proxy client, a VPN); false for a gateway's listener. */
+  carriesDefaultRoute: boolean;
+  /** `default = true` in wgqt.toml. */
+  preferred?: boolean;
+  /** More sources routed into this tunnel (issue 5: a bridge subnet), CIDR or address. */
+  extraSources?: string[];
+}
+
+export interface IpRule {
+  priority: number;
+  /** `not`: the rule matches what the selector does not. */
+  invert?: boolean;
+  from?: string;
+  fwmark?: number;
+  /** Mask for `fwmark`: `fwmark <mark>/<mask>`. */
+  fwmarkMask?: number;
+  table: number | "main";
+  suppressPrefixLength?: number;
+}
+
+export interface IpRoute {
+  type: "unreachable";
+  destination: "0.0.0.0/0";
+  table: number;
+  metric: number;
+}
+
+export interface InterfaceRouting {
+  name: string;
+  key: number;
+  /** wg(8) `fwmark` for the interface's own UDP packets. */
+  fwmark: number;
+  /** The table its AllowedIPs routes go to; undefined for a listener (routes stay in main). */
+  table?: number;
+  /** Carries the host's default route. */
+  isDefault: boolean;
+  /** In priority order. */
+  rules: IpRule[];
+  routes: IpRoute[];
+}
+
+export const TABLE_BASE = 52000;
+export const FWMARK_BASE = 0x520000;
+/** Covers FWMARK_BASE … FWMARK_BASE + 1023: every wgqt interface's mark. */
+export const FWMARK_MASK = 0xfffc00;
+export const PRIORITY_SUPPRESS_MAIN = 10000;
+export const PRIORITY_FROM_BASE = 11000;
+export const PRIORITY_DEFAULT_BASE = 12000;
+/** Keys stay below 1000 so the priority bands never overlap (all under main's 32766). */
+export const MAX_KEY = 999;
+/** The largest metric: the kill switch loses to any real route. */
+export const UNREACHABLE_METRIC = 4294967295;
+
+/** The key numbers derive from: VPN ids 1…99 as they are, proxies above them. */
+export function routingKey(kind: TunnelKind, id: number): number {
+  const key = kind === "vpn" ? id : 100 + id;
+  if (!Number.isInteger(key) || key < 1 || key > MAX_KEY || (kind === "vpn" && id > 99)) {
+    throw new ConfigError(
+      `${kind} id ${quote(id)}: policy routing supports VPN ids 1…99 and proxy ids 0…${MAX_KEY - 100}`,
+    );
+  }
+  return key;
+}
+
+/**
+ * Routing for every WireGuard interface on one host. Empty when no interface
+ * carries a default route (a pure gateway needs nothing beyond main). Once one
+ * does, every interface gets a fwmark so its own packets bypass the tunnels.
+ */
+export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
+  const tunnels = interfaces.filter((entry) => entry.carriesDefaultRoute);
+  if (tunnels.length === 0) return [];
+  const keyed = interfaces
+    .map((entry) => ({ entry, key: routingKey(entry.kind, entry.id) }))
+    .sort((a, b) => a.key - b.key);
+  for (let index = 1; index < keyed.length; index++) {
+    if (keyed[index]!.key === keyed[index - 1]!.key) {
+      throw new ConfigError(
+        `interfaces ${quote(keyed[index - 1]!.entry.name)} and ${quote(keyed[index]!.entry.name)} share routing key ${keyed[index]!.key}`,
+      );
+    }
+  }
+  const defaultName = defaultTunnel(tunnels);
+  return keyed.map(({ entry, key }): InterfaceRouting => {
+    const fwmark = FWMARK_BASE + key;
+    const isDefault = entry.name === defaultName;
+    if (!entry.carriesDefaultRoute)
+      return { name: entry.name, key, fwmark, isDefault, rules: [], routes: [] };
+    const table = TABLE_BASE + key;
+    const rules: IpRule[] = [];
+    if (isDefault) {
+      rules.push({ priority: PRIORITY_SUPPRESS_MAIN, table: "main", suppressPrefixLength: 0 });
+    }
+    for (const from of [entry.address, ...(entry.extraSources ?? [])]) {
+      rules.push({ priority: PRIORITY_FROM_BASE + key, from, table });
+    }
+    if (isDefault) {
+      rules.push({
+        priority: PRIORITY_DEFAULT_BASE + key,
+        invert: true,
+        fwmark: FWMARK_BASE,
+        fwmarkMask: FWMARK_MASK,
+        table,
+      });
+    }
+    const routes: IpRoute[] = [
+      { type: "unreachable", destination: "0.0.0.0/0", table, metric: UNREACHABLE_METRIC },
+    ];
+    return { name: entry.name, key, fwmark, table, isDefault, rules, routes };
+  });
+}
+
+/** `default = true` wins; otherwise the lowest key. Two preferred tunnels are an error. */
+function defaultTunnel(tunnels: RoutedInterface[]): string {
+  const preferred = tunnels.filter((entry) => entry.preferred === true);
+  if (preferred.length > 1) {
+    throw new ConfigError(
+      `${preferred.map((entry) => quote(entry.name)).join(" and ")} are both default = true on one host; choose one`,
+    );
+  }
+  if (preferred.length === 1) return preferred[0]!.name;
+  return [...tunnels].sort((a, b) => routingKey(a.kind, a.id) - routingKey(b.kind, b.id))[0]!.name;
+}
+
+/** The arguments after `ip -4 rule add|del`, in iproute2's own order. */
+export function ipRuleArguments(rule: IpRule): string {
+  const words = [`priority ${rule.priority}`];
+  if (rule.invert) words.push("not");
+  words.push(`from ${rule.from ?? "all"}`);
+  if (rule.fwmark !== undefined) words.push(`fwmark ${hexMark(rule.fwmark, rule.fwmarkMask)}`);
+  words.push(`lookup ${rule.table}`);
+  if (rule.suppressPrefixLength !== undefined) {
+    words.push(`suppress_prefixlength ${rule.suppressPrefixLength}`);
+  }
+  return words.join(" ");
+}
+
+/** `0x520064` or `0x520000/0xfffc00`, as iproute2 and wg(8) print marks. */
+export function hexMark(mark: number, mask?: number): string {
+  const hex = (value: number) => `0x${value.toString(16)}`;
+  return mask === undefined ? hex(mark) : `${hex(mark)}/${hex(mask)}`;
+}
+
+/** The arguments after `ip -4 route add|del`. */
+export function ipRouteArguments(route: IpRoute): string {
+  const destination = route.destination === "0.0.0.0/0" ? "default" : route.destination;
+  return `${route.type} ${destination} metric ${route.metric} table ${route.table}`;
+}

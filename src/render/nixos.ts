@@ -1,0 +1,294 @@
+/**
+ * NixOS modules, importable next to agenix:
+ *
+ * - `hosts/<host>.nix`: one host's module — `networking.wireguard.interfaces`
+ *   (the seed 000's proxies.nix, with the peers it never reached), the
+ *   `age.secrets` the keys come from (root, 0400), NAT, forwarding and the
+ *   firewall port on gateways, policy routing on clients, and the seed's
+ *   `networking.wgqt.interfaces.<net>.{address,port}` for use elsewhere;
+ * - `options.nix`: declares `networking.wgqt.interfaces` (imported by both);
+ * - `default.nix`: the entry module, picking the host by `networking.hostName`.
+ *
+ * No secret is ever in the output: `age.secrets.<name>.file` is a path to the
+ * `.age` file in the key store (relative to the output directory) and
+ * WireGuard reads `config.age.secrets.<name>.path`, where agenix decrypts it.
+ * The modules use little of lib (mkOption, types, mkIf, mkMerge, mkDefault)
+ * so they evaluate against a stub as well as nixpkgs.
+ */
+import { posix } from "node:path";
+import type { Config } from "../config/types.js";
+import { type HostInterface, type HostView, hostView, plannedHosts } from "../net/host.js";
+import type { Plan } from "../net/plan.js";
+import { hexMark, ipRouteArguments, ipRuleArguments } from "../net/routing.js";
+import {
+  checkSecretsDir,
+  commentLines,
+  DEFAULT_SECRETS_DIR,
+  generatedNotice,
+  onHostKeyPath,
+  type RenderedFile,
+} from "./common.js";
+import {
+  NixExpression,
+  NixLines,
+  type NixValue,
+  nixAttribute,
+  nixAttributePath,
+  nixPath,
+  nixString,
+  printNix,
+} from "./nix-syntax.js";
+
+export interface NixosOptions {
+  /**
+   * The key store's path relative to the output directory (`--out`), posix
+   * separators; default `keys_dir` as written in wgqt.toml (right when the
+   * output directory sits next to wgqt.toml).
+   */
+  keysDir?: string;
+  /** Where a bring-your-own private key lives on the host (default /etc/wireguard/wgqt). */
+  secretsDir?: string;
+}
+
+export const OPTIONS_FILE = "options.nix";
+export const ENTRY_FILE = "default.nix";
+export const hostFile = (host: string) => `hosts/${host}.nix`;
+
+/** agenix secret names: `wgqt-<machine>` and `wgqt-psk-<a>+<b>` (store layout names). */
+export function secretName(storeFile: string): string {
+  const base = storeFile.replace(/\.age$/, "");
+  return base.startsWith("preshared_keys/")
+    ? `wgqt-psk-${base.slice("preshared_keys/".length)}`
+    : `wgqt-${base}`;
+}
+
+const secretPath = (storeFile: string) =>
+  new NixExpression(`config.${nixAttributePath(["age", "secrets", secretName(storeFile)])}.path`);
+
+/** A host's module and the options module it imports. */
+export function renderNixos(
+  plan: Plan,
+  config: Config,
+  host: string,
+  options: NixosOptions = {},
+): RenderedFile[] {
+  const view = hostView(plan, config, host);
+  const keysDir = options.keysDir ?? config.keysDirSetting;
+  const secretsDir = checkSecretsDir(options.secretsDir ?? DEFAULT_SECRETS_DIR);
+  const file = hostFile(host);
+  const fromHostFile = (storeFile: string) =>
+    nixPath(
+      posix.normalize(posix.join(posix.relative(posix.dirname(file), "."), keysDir, storeFile)),
+    );
+
+  const storeFiles = [
+    ...(view.privateKeyFile === undefined ? [] : [view.privateKeyFile]),
+    ...new Set(
+      view.interfaces.flatMap((entry) => entry.peers.map((peer) => peer.presharedKeyFile)),
+    ),
+  ];
+  const secrets: Record<string, NixValue> = {};
+  for (const storeFile of storeFiles.sort((a, b) => byName(secretName(a), secretName(b)))) {
+    secrets[secretName(storeFile)] = {
+      file: fromHostFile(storeFile),
+      owner: "root",
+      group: "root",
+      mode: "0400",
+    };
+  }
+  const privateKey =
+    view.privateKeyFile === undefined
+      ? onHostKeyPath(secretsDir, `${host}.age`)
+      : secretPath(view.privateKeyFile);
+
+  const byInterface = <T extends NixValue>(make: (entry: HostInterface) => T) =>
+    Object.fromEntries(
+      [...view.interfaces].sort((a, b) => byName(a.name, b.name)).map((e) => [e.name, make(e)]),
+    );
+  const networking: Record<string, NixValue> = {
+    wireguard: { interfaces: byInterface((entry) => wireguardInterface(entry, privateKey)) },
+    wgqt: {
+      interfaces: byInterface((entry) => ({ address: entry.address, port: entry.listenPort })),
+    },
+  };
+  const configValue: Record<string, NixValue> = {};
+  if (Object.keys(secrets).length > 0) configValue.age = { secrets };
+  configValue.networking = networking;
+
+  const gateways = view.interfaces.filter((entry) => entry.role === "gateway");
+  if (gateways.length > 0) {
+    const uplinks = [...new Set(gateways.map((entry) => entry.uplink))];
+    networking.nat = {
+      enable: true,
+      internalInterfaces: gateways.map((entry) => entry.name).sort(byName),
+      ...(uplinks.length === 1 && uplinks[0] !== undefined
+        ? { externalInterface: uplinks[0] }
+        : {}),
+    };
+    networking.firewall = { allowedUDPPorts: gateways.map((entry) => entry.listenPort) };
+  }
+  const routed = view.interfaces.filter((entry) => entry.routing !== undefined);
+  const sysctl: Record<string, NixValue> = {};
+  if (gateways.length > 0) sysctl["net.ipv4.ip_forward"] = 1;
+  if (routed.length > 0) {
+    // wg-quick(8) sets this for fwmark routing too: rp_filter honours the mark.
+    sysctl["net.ipv4.conf.all.src_valid_mark"] = 1;
+    // Replies arrive on the tunnel the policy chose, not the main table's; the
+    // sane.vpn seed needs the same.
+    networking.firewall = {
+      ...(networking.firewall as Record<string, NixValue> | undefined),
+      checkReversePath: new NixExpression(`lib.mkDefault ${nixString("loose")}`),
+    };
+    configValue.systemd = { services: { "wgqt-routing": routingService(view, routed) } };
+  }
+  if (Object.keys(sysctl).length > 0) configValue.boot = { kernel: { sysctl } };
+
+  const notes = [
+    ...generatedNotice(`the NixOS module of ${host}`),
+    "",
+    "Secrets are referenced, never included: age.secrets.*.file are the key store's .age files.",
+    ...(view.privateKeyFile === undefined
+      ? [
+          `Bring-your-own key: put ${host}'s private key at ${onHostKeyPath(secretsDir, `${host}.age`)}.`,
+        ]
+      : []),
+    ...gatewayNotes(gateways),
+  ];
+  const content = [
+    commentLines(notes),
+    "{ config, lib, pkgs, ... }:",
+    printNix({
+      imports: [nixPath(posix.relative(posix.dirname(file), OPTIONS_FILE))],
+      config: configValue,
+    }),
+  ].join("\n");
+  return [
+    { path: file, content: `${content}\n` },
+    { path: OPTIONS_FILE, content: optionsModule() },
+  ];
+}
+
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+function gatewayNotes(gateways: HostInterface[]): string[] {
+  if (gateways.length === 0) return [];
+  const uplinks = [...new Set(gateways.map((entry) => entry.uplink))];
+  return [
+    uplinks.length === 1 && uplinks[0] !== undefined
+      ? `NAT: out of ${uplinks[0]} (machines.<name>.uplink).`
+      : "NAT: networking.nat masquerades forwarded tunnel traffic out of whichever interface it leaves by (the default route's); set machines.<name>.uplink to pin one.",
+  ];
+}
+
+function wireguardInterface(entry: HostInterface, privateKey: string | NixExpression): NixValue {
+  const value: Record<string, NixValue> = {
+    ips: [entry.addressWithPrefix],
+    listenPort: entry.listenPort,
+    privateKeyFile: privateKey,
+  };
+  if (entry.routing !== undefined) {
+    value.fwMark = hexMark(entry.routing.fwmark);
+    if (entry.routing.table !== undefined) value.table = String(entry.routing.table);
+  }
+  value.peers = entry.peers.map((peer) => {
+    const entryValue: Record<string, NixValue> = {
+      publicKey: peer.publicKey,
+      presharedKeyFile: secretPath(peer.presharedKeyFile),
+      allowedIPs: peer.allowedIPs,
+    };
+    if (peer.endpoint !== undefined) entryValue.endpoint = peer.endpoint;
+    if (peer.persistentKeepalive !== undefined) {
+      entryValue.persistentKeepalive = peer.persistentKeepalive;
+    }
+    return entryValue;
+  });
+  return value;
+}
+
+/**
+ * routing.ts's rules and kill-switch routes as a oneshot unit, separate from
+ * the wireguard-<net> units so the rules (and the unreachable defaults) stay
+ * when a tunnel's unit fails: its traffic is dropped, not leaked.
+ */
+function routingService(view: HostView, routed: HostInterface[]): NixValue {
+  const start = ['rule() { ip -4 rule del "$@" 2>/dev/null || true; ip -4 rule add "$@"; }'];
+  const stop: string[] = [];
+  for (const entry of routed) {
+    for (const rule of entry.routing!.rules) {
+      start.push(`rule ${ipRuleArguments(rule)}`);
+      stop.push(`ip -4 rule del ${ipRuleArguments(rule)} || true`);
+    }
+    for (const route of entry.routing!.routes) {
+      start.push(`ip -4 route replace ${ipRouteArguments(route)}`);
+      stop.push(`ip -4 route del ${ipRouteArguments(route)} || true`);
+    }
+  }
+  return {
+    description: `wgqt policy routing for ${view.machine}'s WireGuard tunnels`,
+    wantedBy: ["multi-user.target"],
+    after: ["network-pre.target"],
+    before: routed.map((entry) => `wireguard-${entry.name}.service`).sort(byName),
+    path: [new NixExpression("pkgs.iproute2")],
+    serviceConfig: { Type: "oneshot", RemainAfterExit: true },
+    script: new NixLines(start),
+    preStop: new NixLines(stop),
+  };
+}
+
+/** The options module: the seed's `networking.wgqt.interfaces`. */
+export function optionsModule(): string {
+  const lines = [
+    commentLines([
+      ...generatedNotice("declares networking.wgqt.interfaces"),
+      "",
+      "networking.wgqt.interfaces.<net>.{address,port}: this host's address and port on each",
+      "wgqt network it is in, for use elsewhere in the configuration (seed: interfaces.nix).",
+    ]),
+    "{ lib, ... }:",
+    "{",
+    "  options.networking.wgqt.interfaces = lib.mkOption {",
+    '    description = "This host\'s address and listen port on each wgqt network it is in.";',
+    "    default = { };",
+    "    type = lib.types.attrsOf (lib.types.submodule {",
+    "      options = {",
+    "        address = lib.mkOption {",
+    "          type = lib.types.str;",
+    '          description = "This host\'s address on the network.";',
+    "        };",
+    "        port = lib.mkOption {",
+    "          type = lib.types.port;",
+    '          description = "The UDP port the network listens on.";',
+    "        };",
+    "      };",
+    "    });",
+    "  };",
+    "}",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** The entry module: every host's module, each applied only on its own hostName. */
+export function renderNixosEntry(plan: Plan): RenderedFile {
+  const hosts = plannedHosts(plan);
+  const lines = [
+    commentLines([
+      ...generatedNotice("the NixOS entry module"),
+      "",
+      "Import this on every machine: it applies hosts/<networking.hostName>.nix.",
+    ]),
+    "{ config, lib, ... }@args:",
+    "let",
+    "  hosts = {",
+    ...hosts.map((host) => `    ${nixAttribute(host)} = ${nixPath(hostFile(host)).text};`),
+    "  };",
+    "in",
+    "{",
+    `  imports = [ ${nixPath(OPTIONS_FILE).text} ];`,
+    "  config = lib.mkMerge (map",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Nix interpolation, not JavaScript's.
+    "    (name: lib.mkIf (config.networking.hostName == name) (import hosts.${name} args).config)",
+    "    (builtins.attrNames hosts));",
+    "}",
+  ];
+  return { path: ENTRY_FILE, content: `${lines.join("\n")}\n` };
+}

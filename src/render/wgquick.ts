@@ -1,0 +1,202 @@
+/**
+ * wg-quick(8) files: `<host>/<interface>.conf`, one per interface, for plain
+ * Linux hosts (and, with `mobile`, the WireGuard apps). Never `SaveConfig`:
+ * the file is generated, wg-quick must not write it back.
+ *
+ * Keys stay out of the file unless the caller exports them: `PostUp = wg set
+ * %i private-key <file>` and `wg set %i peer … preshared-key <file>` (wg(8)
+ * reads both from files) load them from the secrets directory; with `export`
+ * (decrypted secrets handed in by the caller) they are inlined as PrivateKey /
+ * PresharedKey and the file is the secret.
+ *
+ * Gateways forward and masquerade their block out of the uplink: the
+ * machine's `uplink`, or else the interface of the main table's default route
+ * as `ip -4 route show default` reports it when PostUp (and PostDown) runs.
+ * Clients route by routing.ts: `Table`, `FwMark` and `ip rule`s in PostUp,
+ * removed in PostDown. If the interface dies without `wg-quick down` the rules
+ * and the table's unreachable default stay, so its traffic is dropped; an
+ * explicit `wg-quick down` is the user opting out and restores plain routing.
+ * wg-quick strips Address, Table, PostUp… before handing the rest to
+ * `wg setconf`.
+ */
+import type { Config } from "../config/types.js";
+import { quote, WgqtError } from "../errors.js";
+import { type HostInterface, hostView } from "../net/host.js";
+import type { Plan } from "../net/plan.js";
+import { hexMark, ipRouteArguments, ipRuleArguments } from "../net/routing.js";
+import {
+  checkSecretsDir,
+  commentLines,
+  DEFAULT_SECRETS_DIR,
+  generatedNotice,
+  onHostKeyPath,
+  type RenderedFile,
+} from "./common.js";
+
+export interface WgQuickOptions {
+  /** Where keys are decrypted to on the host (default /etc/wireguard/wgqt). */
+  secretsDir?: string;
+  /**
+   * Decrypted secrets to inline, keyed by store file name (`nyaa.age`,
+   * `preshared_keys/lighthouse+nyaa.age`) → base64 key. Only for `--export`.
+   */
+  export?: Record<string, string>;
+  /** For the WireGuard apps: no PostUp, Table or FwMark (requires `export`). */
+  mobile?: boolean;
+}
+
+/** The default route's interface, evaluated by bash when the hook runs. */
+export const DEFAULT_UPLINK =
+  "$(ip -4 route show default | awk '{ for (i = 1; i < NF; i++) if ($i == \"dev\") { print $(i + 1); exit } }')";
+
+const KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+export function renderWgQuick(
+  plan: Plan,
+  config: Config,
+  host: string,
+  options: WgQuickOptions = {},
+): RenderedFile[] {
+  const secretsDir = checkSecretsDir(options.secretsDir ?? DEFAULT_SECRETS_DIR);
+  if (options.mobile && options.export === undefined) {
+    throw new WgqtError("wg-quick: mobile configurations need the keys inlined (export)");
+  }
+  const view = hostView(plan, config, host);
+  return view.interfaces.map((entry) => {
+    if (options.mobile && entry.role === "gateway") {
+      throw new WgqtError(
+        `wg-quick: ${quote(host)} is the gateway of ${quote(entry.name)}; mobile configurations are for clients`,
+      );
+    }
+    const secret = (storeFile: string): string => {
+      const value = options.export?.[storeFile]?.trim();
+      if (value === undefined)
+        throw new WgqtError(`export: missing the decrypted ${quote(storeFile)}`);
+      // Never quote the value: it is a secret.
+      if (!KEY.test(value))
+        throw new WgqtError(`export: ${quote(storeFile)} is not a WireGuard key`);
+      return value;
+    };
+    const inline = options.export !== undefined;
+    const privateKeyFile = view.privateKeyFile ?? `${host}.age`;
+    const lines = [
+      commentLines([
+        ...generatedNotice(`${host} on proxy ${entry.name} (id ${entry.id}, ${entry.role})`),
+        ...keyNotice(inline, secretsDir, privateKeyFile, view.privateKeyFile === undefined),
+        ...(entry.role === "gateway" && !options.mobile ? uplinkNotice(entry) : []),
+        ...(entry.routing?.table !== undefined && !options.mobile ? routingNotice(entry) : []),
+      ]),
+      "[Interface]",
+      `Address = ${entry.addressWithPrefix}`,
+      `ListenPort = ${entry.listenPort}`,
+    ];
+    if (inline) lines.push(`PrivateKey = ${secret(privateKeyFile)}`);
+    if (entry.routing !== undefined && !options.mobile) {
+      lines.push(`FwMark = ${hexMark(entry.routing.fwmark)}`);
+      if (entry.routing.table !== undefined) lines.push(`Table = ${entry.routing.table}`);
+    }
+    if (!options.mobile) {
+      const [up, down] = hooks(entry, inline, secretsDir, privateKeyFile);
+      lines.push(
+        ...up.map((hook) => `PostUp = ${hook}`),
+        ...down.map((hook) => `PostDown = ${hook}`),
+      );
+    }
+    for (const peer of entry.peers) {
+      lines.push("", "[Peer]", `# ${peer.machine}`, `PublicKey = ${peer.publicKey}`);
+      if (inline) lines.push(`PresharedKey = ${secret(peer.presharedKeyFile)}`);
+      lines.push(`AllowedIPs = ${peer.allowedIPs.join(", ")}`);
+      if (peer.endpoint !== undefined) lines.push(`Endpoint = ${peer.endpoint}`);
+      if (peer.persistentKeepalive !== undefined) {
+        lines.push(`PersistentKeepalive = ${peer.persistentKeepalive}`);
+      }
+    }
+    return { path: `${host}/${entry.name}.conf`, content: `${lines.join("\n")}\n`, mode: 0o600 };
+  });
+}
+
+function keyNotice(inline: boolean, secretsDir: string, storeFile: string, own: boolean): string[] {
+  if (inline) return ["", "CONTAINS PRIVATE KEYS: keep it root-only (mode 0600) and off git."];
+  return [
+    "",
+    `Keys are not in this file: PostUp loads them with \`wg set\` from ${secretsDir},`,
+    "which mirrors the key store with .age files decrypted to .key (root-only, 0600), e.g.",
+    own
+      ? `  ${onHostKeyPath(secretsDir, storeFile)} holds this machine's own (bring-your-own) private key`
+      : `  age -d -i /etc/ssh/ssh_host_ed25519_key ${storeFile} > ${onHostKeyPath(secretsDir, storeFile)}`,
+  ];
+}
+
+function uplinkNotice(entry: HostInterface): string[] {
+  return [
+    "",
+    entry.uplink === undefined
+      ? "NAT: masquerades the block out of the default route's interface, found by `ip -4 route show default` when PostUp/PostDown run."
+      : `NAT: masquerades the block out of ${entry.uplink} (machines.<name>.uplink).`,
+  ];
+}
+
+function routingNotice(entry: HostInterface): string[] {
+  const routing = entry.routing!;
+  return [
+    "",
+    `Routing: table ${routing.table}, fwmark ${hexMark(routing.fwmark)}; ${
+      routing.isDefault
+        ? "this tunnel carries the default route"
+        : `traffic from ${entry.address} uses this tunnel (ip rule), the default route another`
+    }.`,
+    "If the interface disappears, the table's unreachable default drops its traffic.",
+  ];
+}
+
+/** PostUp and PostDown lines: keys, gateway forwarding and NAT, policy routing. */
+function hooks(
+  entry: HostInterface,
+  inline: boolean,
+  secretsDir: string,
+  privateKeyFile: string,
+): [string[], string[]] {
+  const up: string[] = [];
+  const down: string[] = [];
+  if (!inline) {
+    up.push(`wg set %i private-key ${onHostKeyPath(secretsDir, privateKeyFile)}`);
+    for (const peer of entry.peers) {
+      up.push(
+        `wg set %i peer ${peer.publicKey} preshared-key ${onHostKeyPath(secretsDir, peer.presharedKeyFile)}`,
+      );
+    }
+  }
+  if (entry.role === "gateway") {
+    const uplink = entry.uplink ?? DEFAULT_UPLINK;
+    const firewall = [
+      "FORWARD -i %i -j ACCEPT",
+      "FORWARD -o %i -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+      `-t nat POSTROUTING -s ${entry.cidr} -o ${uplink} -j MASQUERADE`,
+    ];
+    // ip_forward stays on after PostDown: other services may rely on it.
+    up.push("sysctl -q -w net.ipv4.ip_forward=1");
+    up.push(...firewall.map((rule) => `iptables ${appendRule(rule, "-A")}`));
+    down.push(...firewall.map((rule) => `iptables ${appendRule(rule, "-D")}`));
+  }
+  if (entry.routing !== undefined) {
+    // wg-quick(8) sets src_valid_mark for its own fwmark routing; so do we.
+    if (entry.routing.table !== undefined)
+      up.push("sysctl -q -w net.ipv4.conf.all.src_valid_mark=1");
+    for (const rule of entry.routing.rules) {
+      up.push(`ip -4 rule add ${ipRuleArguments(rule)}`);
+      down.push(`ip -4 rule del ${ipRuleArguments(rule)}`);
+    }
+    for (const route of entry.routing.routes) {
+      up.push(`ip -4 route replace ${ipRouteArguments(route)}`);
+      down.push(`ip -4 route del ${ipRouteArguments(route)}`);
+    }
+  }
+  return [up, down];
+}
+
+/** "FORWARD …" / "-t nat POSTROUTING …" with the verb in iptables' order. */
+function appendRule(rule: string, verb: "-A" | "-D"): string {
+  return rule.startsWith("-t nat ")
+    ? `-t nat ${verb} ${rule.slice("-t nat ".length)}`
+    : `${verb} ${rule}`;
+}

@@ -1,0 +1,209 @@
+/**
+ * The routing model: numbers from ids, positive priorities in a fixed order,
+ * one default tunnel, a kill switch per table.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/errors.js";
+import { hostView } from "../../src/net/host.js";
+import { plan } from "../../src/net/plan.js";
+import {
+  FWMARK_BASE,
+  FWMARK_MASK,
+  hostRouting,
+  ipRouteArguments,
+  ipRuleArguments,
+  type RoutedInterface,
+  routingKey,
+} from "../../src/net/routing.js";
+import { seedConfig, seedPublicKeys } from "./fleet.js";
+
+const proxyClient = (
+  name: string,
+  id: number,
+  address: string,
+  preferred = false,
+): RoutedInterface => ({
+  name,
+  kind: "proxy",
+  id,
+  address,
+  carriesDefaultRoute: true,
+  preferred,
+});
+
+describe("hostRouting", () => {
+  it("gives nyaa (client of finland id 0 and germany id 1) the default through finland, germany by source", () => {
+    const routing = hostRouting([
+      proxyClient("finland", 0, "10.128.0.3"),
+      proxyClient("germany", 1, "10.128.0.11"),
+    ]);
+    expect(
+      routing.map((r) => ({
+        name: r.name,
+        isDefault: r.isDefault,
+        table: r.table,
+        fwmark: r.fwmark.toString(16),
+        rules: r.rules.map(ipRuleArguments),
+        routes: r.routes.map(ipRouteArguments),
+      })),
+    ).toEqual([
+      {
+        name: "finland",
+        isDefault: true,
+        table: 52100,
+        fwmark: "520064",
+        rules: [
+          "priority 10000 from all lookup main suppress_prefixlength 0",
+          "priority 11100 from 10.128.0.3 lookup 52100",
+          "priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100",
+        ],
+        routes: ["unreachable default metric 4294967295 table 52100"],
+      },
+      {
+        name: "germany",
+        isDefault: false,
+        table: 52101,
+        fwmark: "520065",
+        rules: ["priority 11101 from 10.128.0.11 lookup 52101"],
+        routes: ["unreachable default metric 4294967295 table 52101"],
+      },
+    ]);
+  });
+
+  it("lets default = true pick the default tunnel over the lowest id", () => {
+    const routing = hostRouting([
+      proxyClient("finland", 0, "10.128.0.3"),
+      proxyClient("germany", 1, "10.128.0.11", true),
+    ]);
+    expect(routing.filter((r) => r.isDefault).map((r) => r.name)).toEqual(["germany"]);
+    expect(routing.flatMap((r) => r.rules).filter((rule) => rule.invert)).toEqual([
+      { priority: 12101, invert: true, fwmark: FWMARK_BASE, fwmarkMask: FWMARK_MASK, table: 52101 },
+    ]);
+  });
+
+  it("rejects two default = true tunnels on one host", () => {
+    expect(() =>
+      hostRouting([
+        proxyClient("finland", 0, "10.128.0.3", true),
+        proxyClient("germany", 1, "10.128.0.11", true),
+      ]),
+    ).toThrow(/"finland" and "germany" are both default = true/);
+  });
+
+  it("needs nothing on a host that only listens (a pure gateway)", () => {
+    expect(
+      hostRouting([
+        {
+          name: "germany",
+          kind: "proxy",
+          id: 1,
+          address: "10.128.0.9",
+          carriesDefaultRoute: false,
+        },
+      ]),
+    ).toEqual([]);
+  });
+
+  it("marks a gateway's interface too when the host also has a tunnel, so its replies bypass the tunnel", () => {
+    const routing = hostRouting([
+      proxyClient("finland", 0, "10.128.0.3"),
+      { name: "germany", kind: "proxy", id: 1, address: "10.128.0.9", carriesDefaultRoute: false },
+    ]);
+    const germany = routing.find((r) => r.name === "germany")!;
+    expect(germany).toMatchObject({ fwmark: FWMARK_BASE + 101, rules: [], routes: [] });
+    expect(germany.table).toBeUndefined();
+    expect((germany.fwmark & FWMARK_MASK) === FWMARK_BASE).toBe(true);
+  });
+
+  it("keeps VPN ids (issue 5) and proxy ids apart, a VPN being the default unless told otherwise", () => {
+    expect(routingKey("vpn", 1)).toBe(1);
+    expect(routingKey("proxy", 1)).toBe(101);
+    const routing = hostRouting([
+      proxyClient("finland", 0, "10.128.0.3"),
+      {
+        name: "us-west",
+        kind: "vpn",
+        id: 1,
+        address: "10.64.1.2",
+        carriesDefaultRoute: true,
+        extraSources: ["10.20.1.0/24"],
+      },
+    ]);
+    const vpn = routing.find((r) => r.name === "us-west")!;
+    expect(vpn.isDefault).toBe(true);
+    expect(vpn.rules.map(ipRuleArguments)).toContain(
+      "priority 11001 from 10.20.1.0/24 lookup 52001",
+    );
+  });
+
+  it("keeps every priority positive and ahead of main (32766); every mark inside the mask", () => {
+    for (const [kind, id] of [
+      ["vpn", 1],
+      ["vpn", 99],
+      ["proxy", 0],
+      ["proxy", 899],
+    ] as const) {
+      const routing = hostRouting([
+        { name: "x", kind, id, address: "10.0.0.2", carriesDefaultRoute: true },
+      ]);
+      for (const rule of routing[0]!.rules) {
+        expect(rule.priority).toBeGreaterThan(0);
+        expect(rule.priority).toBeLessThan(32766);
+      }
+      expect(routing[0]!.fwmark & FWMARK_MASK).toBe(FWMARK_BASE);
+    }
+  });
+
+  it("rejects ids beyond what the priority bands hold", () => {
+    expect(() => routingKey("proxy", 900)).toThrow(ConfigError);
+    expect(() => routingKey("vpn", 100)).toThrow(/VPN ids 1…99/);
+    expect(() => routingKey("vpn", 0)).toThrow(ConfigError);
+  });
+});
+
+describe("hostView", () => {
+  it("gives a client its gateway as the one peer, and a gateway its clients' /32s", () => {
+    const config = seedConfig();
+    const planned = plan(config, seedPublicKeys());
+    const nyaa = hostView(planned, config, "nyaa");
+    expect(nyaa.privateKeyFile).toBe("nyaa.age");
+    expect(nyaa.interfaces.map((i) => [i.name, i.addressWithPrefix, i.routing?.isDefault])).toEqual(
+      [
+        ["finland", "10.128.0.3/29", true],
+        ["germany", "10.128.0.11/29", false],
+      ],
+    );
+    expect(nyaa.interfaces[1]!.peers).toEqual([
+      {
+        machine: "tavern",
+        publicKey: seedPublicKeys().tavern,
+        presharedKeyFile: "preshared_keys/nyaa+tavern.age",
+        allowedIPs: ["0.0.0.0/0"],
+        endpoint: "tavern.example.org:16843",
+        persistentKeepalive: 25,
+      },
+    ]);
+    const tavern = hostView(planned, config, "tavern");
+    expect(tavern.interfaces[0]!.routing).toBeUndefined();
+    expect(
+      tavern.interfaces[0]!.peers.map((p) => [p.machine, p.allowedIPs[0], p.presharedKeyFile]),
+    ).toEqual([
+      ["archive", "10.128.0.10/32", "preshared_keys/archive+tavern.age"],
+      ["nyaa", "10.128.0.11/32", "preshared_keys/nyaa+tavern.age"],
+      ["spark", "10.128.0.12/32", "preshared_keys/spark+tavern.age"],
+    ]);
+  });
+
+  it("brackets an IPv6 endpoint and names a missing public key", () => {
+    const config = seedConfig({ tavern: "2001:db8::1" });
+    const planned = plan(config, seedPublicKeys());
+    expect(hostView(planned, config, "nyaa").interfaces[1]!.peers[0]!.endpoint).toBe(
+      "[2001:db8::1]:16843",
+    );
+    const { tavern: _, ...withoutTavern } = seedPublicKeys();
+    expect(() => hostView(plan(config, withoutTavern), config, "nyaa")).toThrow(
+      /machine "tavern" has no public key \(needed by "nyaa" on "germany"\); run wgqt keygen --machine tavern/,
+    );
+    expect(() => hostView(planned, config, "ghost")).toThrow(/machine "ghost" is not in wgqt.toml/);
+  });
+});

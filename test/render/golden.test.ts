@@ -1,0 +1,178 @@
+/**
+ * Every renderer on the seed fleet against golden files in test/golden/<format>/
+ * (`UPDATE_GOLDEN=1 npx vitest run test/render` rewrites them), byte-identical
+ * across runs and config orderings, with no secret in any output.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { plan } from "../../src/net/plan.js";
+import { FORMATS, render } from "../../src/render/index.js";
+import { makeConfig, seedConfig, seedPublicKeys, seedSecrets } from "../net/fleet.js";
+
+const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "..", "golden");
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+
+function listFiles(dir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? listFiles(path) : [path];
+  });
+}
+
+const config = seedConfig();
+const planned = plan(config, seedPublicKeys());
+
+describe.each(FORMATS)("%s", (format) => {
+  const files = render(planned, config, { format });
+  const dir = join(GOLDEN, format);
+
+  it("matches the golden files, and no golden file is stale", () => {
+    if (UPDATE) {
+      rmSync(dir, { recursive: true, force: true });
+      for (const file of files) {
+        mkdirSync(dirname(join(dir, file.path)), { recursive: true });
+        writeFileSync(join(dir, file.path), file.content);
+      }
+    }
+    const golden = listFiles(dir)
+      .map((path) => relative(dir, path).split("\\").join("/"))
+      .sort();
+    expect(files.map((file) => file.path)).toEqual(golden);
+    for (const file of files) expect(file.content).toBe(readFileSync(join(dir, file.path), "utf8"));
+  });
+
+  it("is byte-identical across runs and whatever order wgqt.toml lists things in", () => {
+    const reordered = makeConfig({
+      machines: {
+        spark: {},
+        tavern: { endpoint: "tavern.example.org" },
+        archive: {},
+        nyaa: {},
+        lighthouse: { endpoint: "lighthouse.example.org" },
+      },
+      proxies: {
+        germany: { gateway: "tavern", clients: ["spark", "archive", "nyaa"] },
+        finland: { gateway: "lighthouse", clients: ["archive", "spark", "nyaa"] },
+      },
+    });
+    expect(render(plan(reordered, seedPublicKeys()), reordered, { format })).toEqual(files);
+    expect(render(planned, config, { format })).toEqual(files);
+  });
+
+  it("contains no secret: no private key, no preshared key", () => {
+    const secrets = Object.values(seedSecrets(config));
+    for (const file of files) {
+      for (const secret of secrets) expect(file.content).not.toContain(secret);
+      expect(file.content).not.toMatch(/PrivateKey\s*=|PresharedKey\s*=|privateKey\s*=|SaveConfig/);
+      expect(file.content.endsWith("\n")).toBe(true);
+    }
+  });
+
+  it("renders one machine as the same files it renders for everyone", () => {
+    const nyaa = render(planned, config, { format, machine: "nyaa" });
+    expect(nyaa.length).toBeGreaterThan(0);
+    for (const file of nyaa) expect(files).toContainEqual(file);
+  });
+});
+
+describe("wg-quick", () => {
+  it("is root-only (0600): wg-quick(8) warns about world-accessible files", () => {
+    for (const file of render(planned, config, { format: "wg-quick" }))
+      expect(file.mode).toBe(0o600);
+  });
+
+  it("inlines keys only when the caller exports them", () => {
+    const secrets = seedSecrets(config);
+    const [finland] = render(planned, config, {
+      format: "wg-quick",
+      machine: "nyaa",
+      export: secrets,
+    });
+    expect(finland!.path).toBe("nyaa/finland.conf");
+    expect(finland!.content).toContain(`PrivateKey = ${secrets["nyaa.age"]}`);
+    expect(finland!.content).toContain(
+      `PresharedKey = ${secrets["preshared_keys/lighthouse+nyaa.age"]}`,
+    );
+    expect(finland!.content).not.toContain("private-key");
+    expect(finland!.content).toContain(
+      "PostUp = ip -4 rule add priority 12100 not from all fwmark",
+    );
+  });
+
+  it("makes a phone's file with keys inline and no PostUp, Table or FwMark", () => {
+    const [finland] = render(planned, config, {
+      format: "wg-quick",
+      machine: "nyaa",
+      export: seedSecrets(config),
+      mobile: true,
+    });
+    expect(finland!.content).not.toMatch(/PostUp|PostDown|Table|FwMark/);
+    expect(finland!.content).toContain("PrivateKey = ");
+  });
+
+  it("refuses a mobile file without keys, for a gateway, or with a missing or malformed secret", () => {
+    expect(() =>
+      render(planned, config, { format: "wg-quick", machine: "nyaa", mobile: true }),
+    ).toThrow(/mobile configurations need the keys inlined/);
+    const secrets = seedSecrets(config);
+    expect(() =>
+      render(planned, config, {
+        format: "wg-quick",
+        machine: "tavern",
+        export: secrets,
+        mobile: true,
+      }),
+    ).toThrow(/"tavern" is the gateway of "germany"/);
+    const { "nyaa.age": _, ...withoutNyaa } = secrets;
+    expect(() =>
+      render(planned, config, { format: "wg-quick", machine: "nyaa", export: withoutNyaa }),
+    ).toThrow(/export: missing the decrypted "nyaa.age"/);
+    const broken = { ...secrets, "nyaa.age": "hunter2" };
+    expect(() =>
+      render(planned, config, { format: "wg-quick", machine: "nyaa", export: broken }),
+    ).toThrow(/^export: "nyaa.age" is not a WireGuard key$/);
+  });
+
+  it("uses the machine's uplink for NAT when set, the default route's interface otherwise", () => {
+    const withUplink = seedConfig();
+    withUplink.machines.tavern!.uplink = "enp1s0";
+    const [germany] = render(plan(withUplink, seedPublicKeys()), withUplink, {
+      format: "wg-quick",
+      machine: "tavern",
+    });
+    expect(germany!.content).toContain("-s 10.128.0.8/29 -o enp1s0 -j MASQUERADE");
+    const [plain] = render(planned, config, { format: "wg-quick", machine: "tavern" });
+    expect(plain!.content).toContain("-o $(ip -4 route show default | awk");
+  });
+
+  it("puts keys under the secrets directory option", () => {
+    const [finland] = render(planned, config, {
+      format: "wg-quick",
+      machine: "nyaa",
+      secretsDir: "/run/keys/wg",
+    });
+    expect(finland!.content).toContain("PostUp = wg set %i private-key /run/keys/wg/nyaa.key");
+    expect(() =>
+      render(planned, config, { format: "wg-quick", secretsDir: "relative/dir" }),
+    ).toThrow(/secrets directory: expected an absolute path/);
+  });
+});
+
+describe("render", () => {
+  it("rejects an unknown format and an unknown machine", () => {
+    expect(() => render(planned, config, { format: "yaml" as never })).toThrow(
+      /--format: expected one of/,
+    );
+    expect(() => render(planned, config, { format: "json", machine: "ghost" })).toThrow(
+      /"ghost" is not in wgqt.toml/,
+    );
+  });
+});

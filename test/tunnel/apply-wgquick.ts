@@ -1,0 +1,110 @@
+/**
+ * A test translator for rendered wg-quick files: does what `wg-quick up`
+ * (wg-quick(8), cmd_up) does, in the same order, with wireguard-go instead of
+ * the kernel module (wg-quick itself would `ip link add type wireguard` in the
+ * root mount namespace's /run/wireguard view, which a lab host must not share):
+ *
+ *   wireguard-go <if>                       add_if
+ *   wg setconf <if> <stripped file>         set_config (wg-quick strip: Address, DNS, MTU,
+ *                                           Table, Pre/PostUp/Down, SaveConfig removed)
+ *   ip -4 address add <Address> dev <if>    add_addr
+ *   ip link set <if> up                     set_mtu_up
+ *   ip route add <AllowedIPs> dev <if> …    add_route (into Table=N when set)
+ *   PostUp lines, %i replaced, bash         execute_hooks
+ *
+ * Anything else in the file (DNS, Table=auto with a default route, SaveConfig)
+ * is rejected: the renderer must not produce it.
+ */
+import type { Host } from "../helpers/netns.js";
+
+const WG_QUICK_ONLY = new Set([
+  "Address",
+  "DNS",
+  "MTU",
+  "Table",
+  "PreUp",
+  "PostUp",
+  "PreDown",
+  "PostDown",
+  "SaveConfig",
+]);
+const INTERFACE_KEYS = new Set(["ListenPort", "FwMark", "PrivateKey", ...WG_QUICK_ONLY]);
+const PEER_KEYS = new Set([
+  "PublicKey",
+  "PresharedKey",
+  "AllowedIPs",
+  "Endpoint",
+  "PersistentKeepalive",
+]);
+
+interface Parsed {
+  interfaceEntries: [string, string][];
+  peers: [string, string][][];
+}
+
+export function parseWgQuick(text: string): Parsed {
+  const parsed: Parsed = { interfaceEntries: [], peers: [] };
+  let section: [string, string][] | undefined;
+  let keys: Set<string> | undefined;
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/#.*$/, "").trim();
+    if (line === "") continue;
+    if (line === "[Interface]") {
+      section = parsed.interfaceEntries;
+      keys = INTERFACE_KEYS;
+    } else if (line === "[Peer]") {
+      section = [];
+      parsed.peers.push(section);
+      keys = PEER_KEYS;
+    } else {
+      const match = /^([A-Za-z]+)\s*=\s*(.*)$/.exec(line);
+      if (match === null || section === undefined || keys === undefined) {
+        throw new Error(`wg-quick: cannot parse ${JSON.stringify(raw)}`);
+      }
+      if (!keys.has(match[1]!)) throw new Error(`wg-quick: unexpected key ${match[1]}`);
+      section.push([match[1]!, match[2]!]);
+    }
+  }
+  return parsed;
+}
+
+/** Bring up `<name>` on `host` from the rendered file, as wg-quick up would. */
+export async function applyWgQuick(host: Host, name: string, text: string): Promise<void> {
+  const { interfaceEntries, peers } = parseWgQuick(text);
+  const values = (key: string) => interfaceEntries.filter(([k]) => k === key).map(([, v]) => v);
+  for (const key of ["DNS", "MTU", "PreUp", "SaveConfig"]) {
+    if (values(key).length > 0) throw new Error(`wg-quick: ${key} is not expected in wgqt output`);
+  }
+  const table = values("Table")[0];
+  const stripped = [
+    "[Interface]",
+    ...interfaceEntries.filter(([key]) => !WG_QUICK_ONLY.has(key)).map(([k, v]) => `${k} = ${v}`),
+    ...peers.flatMap((peer) => ["[Peer]", ...peer.map(([k, v]) => `${k} = ${v}`)]),
+  ].join("\n");
+
+  await host.run(`wireguard-go ${name} >/dev/null 2>&1`);
+  await host.run(`wg setconf ${name} <(cat)`, { input: `${stripped}\n` });
+  for (const address of values("Address").flatMap((value) => value.split(/\s*,\s*/))) {
+    await host.run(`ip -4 address add ${address} dev ${name}`);
+  }
+  await host.run(`ip link set mtu 1420 up dev ${name}`);
+  const allowed = peers
+    .flatMap((peer) => peer.filter(([key]) => key === "AllowedIPs").map(([, v]) => v))
+    .flatMap((value) => value.split(/\s*,\s*/))
+    .sort((a, b) => Number(b.split("/")[1]) - Number(a.split("/")[1]));
+  for (const cidr of allowed) {
+    if (table === "off") continue;
+    if (table !== undefined && table !== "auto") {
+      await host.run(`ip -4 route add ${cidr} dev ${name} table ${table}`);
+    } else if (cidr.endsWith("/0")) {
+      throw new Error("wg-quick: Table = auto with a default route is not what wgqt renders");
+    } else {
+      await host.run(
+        `[ -n "$(ip -4 route show dev ${name} match ${cidr})" ] || ip -4 route add ${cidr} dev ${name}`,
+      );
+    }
+  }
+  for (const hook of values("PostUp")) {
+    await host.run(`set -e; ${hook.replaceAll("%i", name)}`);
+  }
+}
