@@ -21,6 +21,11 @@ export interface CliIO {
 /** The real process's IO. */
 export function processIO(): CliIO {
   const env = process.env;
+  // `wgqt plan | head`: a reader that goes away is not an error worth a trace.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
   return {
     cwd: process.cwd(),
     env,

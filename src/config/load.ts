@@ -56,7 +56,9 @@ export function parseConfig(text: string, path: string): Config {
     if (error instanceof TomlError) {
       const firstLine = error.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
       const source = text.split("\n")[error.line - 1]?.trim() ?? "";
-      fail(`line ${error.line}, column ${error.column}: invalid TOML: ${firstLine} (at ${quote(source)})`);
+      fail(
+        `line ${error.line}, column ${error.column}: invalid TOML: ${firstLine} (at ${quote(source)})`,
+      );
     }
     throw error;
   }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Config } from "../../config/types.js";
 import { StoreError } from "../../errors.js";
 import { diffPlans, type PlanDiff, readPlanJson } from "../../net/diff.js";
-import { type Plan, type PlanJson, plan as makePlan, planJson } from "../../net/plan.js";
+import { plan as makePlan, type Plan, type PlanJson, planJson } from "../../net/plan.js";
 import { readIfExists } from "../../store/files.js";
 import type { KeyStore } from "../../store/keystore.js";
 import { acquireLock, LOCK_FILE } from "../../store/lock.js";
@@ -76,10 +76,22 @@ function table(plan: Plan): string {
     });
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => `${row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()}\n`).join("");
+  return rows
+    .map(
+      (row) =>
+        `${row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join("  ")
+          .trimEnd()}\n`,
+    )
+    .join("");
 }
 
-export async function planCommand(io: CliIO, global: GlobalOptions, options: PlanOptions): Promise<number> {
+export async function planCommand(
+  io: CliIO,
+  global: GlobalOptions,
+  options: PlanOptions,
+): Promise<number> {
   // Only --write changes anything: it alone takes the fleet lock, then reads afresh.
   const first = await openContext(io, global);
   const release = options.write ? await acquireLock(join(first.config.dir, LOCK_FILE)) : undefined;
@@ -90,13 +102,19 @@ export async function planCommand(io: CliIO, global: GlobalOptions, options: Pla
     const diff = accepted ? diffPlans(accepted, plan) : undefined;
     const renumbered = diff ? describeRenumbering(diff) : [];
     if (renumbered.length) {
-      io.stderr(`${color.yellow("renumbering:")} wgqt.toml moves ${renumbered.length} existing members (vs ${PLAN_FILE}):\n${renumbered.join("\n")}\n`);
+      io.stderr(
+        `${color.yellow("renumbering:")} wgqt.toml moves ${renumbered.length} existing members (vs ${PLAN_FILE}):\n${renumbered.join("\n")}\n`,
+      );
     }
     if (!options.write) {
-      if (renumbered.length) io.stderr(`accept it with 'wgqt plan --write' (render refuses until then)\n`);
+      if (renumbered.length)
+        io.stderr(`accept it with 'wgqt plan --write' (render refuses until then)\n`);
       return 0;
     }
-    if (renumbered.length && !(await confirm(io, `Accept renumbering ${renumbered.length} members?`, options.yes))) {
+    if (
+      renumbered.length &&
+      !(await confirm(io, `Accept renumbering ${renumbered.length} members?`, options.yes))
+    ) {
       io.stderr("cancelled; nothing written\n");
       return 1;
     }

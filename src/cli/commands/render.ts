@@ -26,19 +26,32 @@ interface RenderOptions {
   mobile?: boolean;
 }
 
-export async function renderCommand(io: CliIO, global: GlobalOptions, options: RenderOptions): Promise<number> {
+export async function renderCommand(
+  io: CliIO,
+  global: GlobalOptions,
+  options: RenderOptions,
+): Promise<number> {
   if (!(FORMATS as readonly string[]).includes(options.format)) {
-    throw new UsageError(`--format: expected one of ${FORMATS.join(", ")}, got ${quote(options.format)}`);
+    throw new UsageError(
+      `--format: expected one of ${FORMATS.join(", ")}, got ${quote(options.format)}`,
+    );
   }
   const format = options.format as Format;
   const exporting = (options.identity?.length ?? 0) > 0;
-  if (exporting && format !== "wg-quick") throw new UsageError("--identity: exporting keys is only for --format wg-quick");
-  if (options.mobile && !exporting) throw new UsageError("--mobile: needs --identity to decrypt the keys it inlines");
+  if (exporting && format !== "wg-quick")
+    throw new UsageError("--identity: exporting keys is only for --format wg-quick");
+  if (options.mobile && !exporting)
+    throw new UsageError("--mobile: needs --identity to decrypt the keys it inlines");
   // Exported keys are plaintext: print them for the user to pipe (qrencode,
   // a password manager), never write them to a file ourselves.
-  if (exporting && options.out !== undefined) throw new UsageError("--identity: exported keys go to stdout only, not to --out");
+  if (exporting && options.out !== undefined)
+    throw new UsageError("--identity: exported keys go to stdout only, not to --out");
 
   const { config, store, color } = await openContext(io, global);
+  const machines = options.machine ?? [];
+  for (const name of machines) {
+    if (!config.machines[name]) throw new UsageError(`--machine: unknown machine ${quote(name)}`);
+  }
   const { plan, accepted } = await currentPlans(config, store);
   if (accepted) {
     const renumbered = describeRenumbering(diffPlans(accepted, plan));
@@ -48,17 +61,17 @@ export async function renderCommand(io: CliIO, global: GlobalOptions, options: R
       );
     }
   }
-  const machines = options.machine ?? [];
-  for (const name of machines) {
-    if (!config.machines[name]) throw new UsageError(`--machine: unknown machine ${quote(name)}`);
-  }
   const outDir = options.out === undefined ? undefined : resolve(io.cwd, options.out);
   const keysDir = relative(outDir ?? config.dir, config.keysDir) || ".";
 
   const files: RenderedFile[] = [];
   for (const machine of machines.length ? machines : [undefined]) {
-    const exported = exporting && machine !== undefined ? await decryptHostSecrets(io, config, store, plan, machine, options.identity!) : undefined;
-    if (exporting && machine === undefined) throw new UsageError("--identity: export one host at a time (--machine NAME)");
+    const exported =
+      exporting && machine !== undefined
+        ? await decryptHostSecrets(io, config, store, plan, machine, options.identity!)
+        : undefined;
+    if (exporting && machine === undefined)
+      throw new UsageError("--identity: export one host at a time (--machine NAME)");
     files.push(
       ...render(plan, config, {
         format,
@@ -85,7 +98,9 @@ export async function renderCommand(io: CliIO, global: GlobalOptions, options: R
     await writeFileAtomic(path, file.content, mode);
     written++;
   }
-  io.stderr(`${color.green("rendered")} ${files.length} files under ${outDir} (${written} changed)\n`);
+  io.stderr(
+    `${color.green("rendered")} ${files.length} files under ${outDir} (${written} changed)\n`,
+  );
   return 0;
 }
 
@@ -103,8 +118,14 @@ async function decryptHostSecrets(
   const secrets: Record<string, string> = {};
   for (const file of hostSecretFiles(hostView(plan, config, machine))) {
     const bytes = await readIfExists(join(store.dir, file));
-    if (bytes === undefined) throw new ConfigError(`${join(store.dir, file)}: missing (run wgqt keygen --machine ${machine})`);
-    secrets[file] = parseKeyFileContent(await decryptWith(bytes, identities.identities, join(store.dir, file)), file);
+    if (bytes === undefined)
+      throw new ConfigError(
+        `${join(store.dir, file)}: missing (run wgqt keygen --machine ${machine})`,
+      );
+    secrets[file] = parseKeyFileContent(
+      await decryptWith(bytes, identities.identities, join(store.dir, file)),
+      file,
+    );
   }
   return secrets;
 }
