@@ -69,7 +69,7 @@ try {
   );
   if (derived !== stored) process.exit(1);
 
-  step("a new machine joins germany: keygen makes only what is missing, and commits it");
+  step("a new machine joins both proxies: keygen makes only what is missing, and commits it");
   run("age-keygen", ["-o", "cellar.key"], { quiet: true });
   const recipient = run("age-keygen", ["-y", "cellar.key"], { quiet: true }).trim();
   w("machine", "add", "cellar", "--recipient", recipient);
@@ -81,6 +81,10 @@ try {
   run("git", ["commit", "-qam", "cellar joins the proxies"]);
   w("keygen", "--machine", "cellar");
   run("git", ["log", "--oneline", "-3"]);
+
+  step("cellar sorts before nyaa, so nyaa's addresses move: plan shows it, render waits for a yes");
+  w("plan");
+  w("plan", "--write", "--yes");
 
   step("nyaa's wg-quick configuration for germany (keys referenced by path, never inlined)");
   w("render", "--machine", "nyaa", "--format", "wg-quick");

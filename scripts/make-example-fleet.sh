@@ -38,3 +38,4 @@ clients = ["nyaa", "spark", "archive"]
 TOML
 sed -i '1i # DEMO fleet bundled with wgqt: its keys are encrypted to the demo-only\n# identities in examples/identities/, whose private keys are public.\n' wgqt.toml
 wgqt keygen --no-commit
+wgqt plan --write --no-commit >/dev/null
