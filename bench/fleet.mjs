@@ -1,0 +1,134 @@
+// Synthetic fleets for `npm run bench` (issue 7): n machines m0000…, every
+// 10th one (m0000, m0010, …) a gateway with an endpoint and a proxy
+// p000, p001, … whose clients are all the non-gateway machines; one admin.
+//
+// Keys: real ssh-ed25519 host keys made with ssh-keygen, but only a handful,
+// reused across machines (making hundreds would only slow the setup down).
+// Gateways draw from one set and clients from another, so the two machines of a
+// pair never share a key: every preshared key file really has three stanzas
+// (two hosts + the admin), as in a fleet where every host has its own key.
+// wgqt parses the recipients of every file anew, so the reuse does not make it
+// faster; age -R does the same.
+
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const GATEWAY_KEYS = 4;
+export const CLIENT_KEYS = 6;
+/** Host keys used only as the "new" key of the machine whose key changes (rekey). */
+export const SPARE_KEYS = 2;
+
+export const machineName = (i) => `m${String(i).padStart(4, "0")}`;
+/** Interface names: at most 15 characters. */
+export const proxyName = (j) => `p${String(j).padStart(3, "0")}`;
+
+/** Who is what, and how much work keygen has, for n machines. */
+export function fleetShape(n) {
+  const gateways = [];
+  const clients = [];
+  for (let i = 0; i < n; i++) (i % 10 === 0 ? gateways : clients).push(machineName(i));
+  const presharedKeys = gateways.length * clients.length; // one per gateway–client pair
+  return {
+    n,
+    gateways,
+    clients,
+    proxies: gateways.length,
+    keypairs: n,
+    presharedKeys,
+    files: n + presharedKeys,
+    // Stanzas: a private key file is for its host + the admin; a PSK file for
+    // both hosts + the admin. All host stanzas are ssh-ed25519, the admin X25519.
+    sshStanzas: n + 2 * presharedKeys,
+    x25519Stanzas: n + presharedKeys,
+  };
+}
+
+/** ssh-ed25519 host keys and an age admin identity, under `dir/keys`. */
+export function makeKeys(dir) {
+  const keys = join(dir, "keys");
+  mkdirSync(keys, { recursive: true });
+  const host = (name) => {
+    const path = join(keys, name);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path]);
+    const line = readFileSync(`${path}.pub`, "utf8").trim();
+    return { name, file: `${path}.pub`, privateFile: path, recipient: line };
+  };
+  const gateway = Array.from({ length: GATEWAY_KEYS }, (_, i) => host(`gateway-${i}`));
+  const client = Array.from({ length: CLIENT_KEYS }, (_, i) => host(`client-${i}`));
+  const spare = Array.from({ length: SPARE_KEYS }, (_, i) => host(`spare-${i}`));
+  const adminIdentity = join(keys, "admin.key");
+  execFileSync("age-keygen", ["-o", adminIdentity], { stdio: "ignore" });
+  const admin = execFileSync("age-keygen", ["-y", adminIdentity], { encoding: "utf8" }).trim();
+  const adminFile = join(keys, "admin.txt");
+  writeFileSync(adminFile, `${admin}\n`);
+  return { gateway, client, spare, admin, adminFile, adminIdentity };
+}
+
+/** The host key machine `name` gets (`overrides[name]` replaces it). */
+export function hostKeyOf(shape, keys, name, overrides = {}) {
+  if (overrides[name]) return overrides[name];
+  const g = shape.gateways.indexOf(name);
+  if (g >= 0) return keys.gateway[g % keys.gateway.length];
+  return keys.client[shape.clients.indexOf(name) % keys.client.length];
+}
+
+/** A random, valid WireGuard (X25519) public key, base64. */
+function randomPublicKey() {
+  const { publicKey } = generateKeyPairSync("x25519");
+  return Buffer.from(publicKey.export({ format: "jwk" }).x, "base64url").toString("base64");
+}
+
+/**
+ * wgqt.toml for the fleet. With `publicKeys`, every machine brings its own
+ * `public_key` (and has no recipients): what plan and render need, without a
+ * keygen (see run.mjs).
+ */
+export function fleetToml(shape, keys, { overrides = {}, publicKeys = false } = {}) {
+  const lines = [
+    "# Synthetic fleet written by bench/fleet.mjs",
+    `admins = [${JSON.stringify(keys.admin)}]`,
+    "",
+  ];
+  for (let i = 0; i < shape.n; i++) {
+    const name = machineName(i);
+    lines.push(`[machines.${name}]`);
+    if (publicKeys) lines.push(`public_key = ${JSON.stringify(randomPublicKey())}`);
+    else
+      lines.push(
+        `recipients = [${JSON.stringify(hostKeyOf(shape, keys, name, overrides).recipient)}]`,
+      );
+    if (i % 10 === 0) lines.push(`endpoint = "${name}.example.org"`);
+    lines.push("");
+  }
+  const clients = shape.clients.map((name) => JSON.stringify(name)).join(", ");
+  shape.gateways.forEach((gateway, j) => {
+    lines.push(`[proxies.${proxyName(j)}]`, `gateway = "${gateway}"`, `clients = [${clients}]`, "");
+  });
+  return lines.join("\n");
+}
+
+/**
+ * The shell baseline's job lists (bench/baseline.sh): one line per file, with
+ * the `age -R` recipient files. `presharedEvery` > 1 keeps every k-th pair only
+ * (a deterministic sample: pairs in a fixed order, indices 0, k, 2k, …).
+ */
+export function baselineJobs(shape, keys, presharedEvery = 1) {
+  const keypairs = shape.gateways
+    .concat(shape.clients)
+    .sort()
+    .map((name) => `K ${name} ${hostKeyOf(shape, keys, name).file} ${keys.adminFile}`);
+  const preshared = [];
+  let index = 0;
+  for (const gateway of shape.gateways) {
+    for (const client of shape.clients) {
+      if (index++ % presharedEvery !== 0) continue;
+      const [a, b] = [gateway, client].sort();
+      preshared.push(
+        `P ${a} ${b} ${hostKeyOf(shape, keys, a).file} ${hostKeyOf(shape, keys, b).file} ${keys.adminFile}`,
+      );
+    }
+  }
+  return { keypairs, preshared };
+}
