@@ -15,7 +15,18 @@ export { type LoadedIdentity, parseIdentities } from "./age/identity.js";
 export { type ParsedRecipient, parseRecipient } from "./age/recipients.js";
 export { CONFIG_FILE, findConfig, loadConfig, parseConfig } from "./config/load.js";
 export { pairsOf, peerPairs } from "./config/peers.js";
-export type { Config, MachineConfig, ProxyConfig } from "./config/types.js";
+export {
+  type ParsedProviderFile,
+  type ProviderVpn,
+  parseProviderFile,
+} from "./config/provider.js";
+export {
+  type Config,
+  type MachineConfig,
+  type ProxyConfig,
+  type VpnConfig,
+  vpnsOf,
+} from "./config/types.js";
 export { ConfigError, KeyError, StoreError, UsageError, WgqtError } from "./errors.js";
 export { type CommitResult, commitFiles } from "./git/commit.js";
 export {
@@ -44,8 +55,15 @@ export {
   openKeyStore,
   type StoredMachine,
   type StoredPresharedKey,
+  type StoredVpnKey,
 } from "./store/keystore.js";
-export { presharedKeyFile, privateKeyFile, publicKeyFile } from "./store/layout.js";
+export {
+  presharedKeyFile,
+  privateKeyFile,
+  publicKeyFile,
+  vpnKeyFile,
+  vpnPresharedKeyFile,
+} from "./store/layout.js";
 export { acquireLock } from "./store/lock.js";
 export type { Manifest, ManifestEntry } from "./store/manifest.js";
 export { applyPrune, type PrunePlan, planPrune } from "./store/prune.js";
@@ -58,3 +76,9 @@ export {
 } from "./store/rekey.js";
 export { applyRotate, planRotate, type RotatePlan, type RotateRequest } from "./store/rotate.js";
 export { recoverJournal, Transaction } from "./store/transaction.js";
+export {
+  applyVpnImport,
+  planVpnImport,
+  type VpnImportPlan,
+  type VpnImportRequest,
+} from "./store/vpn-import.js";

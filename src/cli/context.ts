@@ -9,6 +9,7 @@ import type { Config } from "../config/types.js";
 import { UsageError } from "../errors.js";
 import { commitFiles } from "../git/commit.js";
 import { type KeyStore, openKeyStore } from "../store/keystore.js";
+import type { AfterApply } from "../store/transaction.js";
 import type { CliIO } from "./io.js";
 import type { GlobalOptions } from "./main.js";
 
@@ -51,6 +52,15 @@ export async function confirm(
     { type: "confirm", name: "ok", message, default: true },
   ]);
   return answer.ok;
+}
+
+/**
+ * The git commit as a transaction's last step (see store/transaction.ts):
+ * it runs after the files are written and before the journal is removed, so
+ * a run killed before committing is committed by the next one.
+ */
+export function gitCommitStep(io: CliIO, config: Config, commit: boolean): AfterApply {
+  return (files, message) => commitChanges(io, config, files, message, commit);
 }
 
 /** Commit the changed files unless `--no-commit`; report the outcome on stderr. */

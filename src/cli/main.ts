@@ -32,8 +32,8 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
       // Commands that change the fleet hold its lock for their whole run, and
       // first finish whatever an interrupted one committed to.
       const release = options.mutates ? await lockFleet(io, global) : undefined;
-      if (release) await recoverInterrupted(io, global, command.opts().commit !== false);
       try {
+        if (release) await recoverInterrupted(io, global, command.opts().commit !== false);
         state.exitCode = (await action(io, global, ...(args.slice(0, -1) as never[]))) ?? 0;
       } finally {
         await release?.();
@@ -52,8 +52,14 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .configureOutput({
       writeOut: (text) => io.stdout(text),
       writeErr: (text) => io.stderr(text),
+      // One line per error: commander's "(Did you mean …?)" joins the message.
       outputError: (text) =>
-        io.stderr(text.startsWith("error: ") ? `wgqt: ${text.slice(7)}` : text),
+        io.stderr(
+          `${text
+            .replace(/^error: /, "wgqt: ")
+            .replace(/\n\(Did you mean (.*)\?\)/, " (did you mean $1?)")
+            .trimEnd()}\n`,
+        ),
     });
 
   program
@@ -125,10 +131,34 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .option("--pair <machines...>", "new preshared key for the pair A B")
     .option("--all", "every keypair and preshared key")
     .option("--keep-psks", "with --machine: keep the machine's preshared keys")
+    .option(
+      "--vpn <name>",
+      "a VPN's key: explains why it cannot be (it is the provider's)",
+      collect,
+    )
     .option("-y, --yes", "do not ask for confirmation")
     .option("--no-commit", "do not commit to git")
     .action(
       lazy(io, async () => (await import("./commands/rotate.js")).rotateCommand, { mutates: true }),
+    );
+
+  const vpn = program
+    .command("vpn")
+    .description("external VPNs: a provider's keys and settings from its wg-quick file");
+  vpn
+    .command("import <name>")
+    .description(
+      "import a provider's wg-quick file as VPN <name> (its interface name) for a machine",
+    )
+    .requiredOption("--from <file>", "the provider's wg-quick file (delete it afterwards)")
+    .requiredOption("-m, --machine <name>", "the machine the file was made for")
+    .option("--id <n>", "the VPN's id, 1…99, unique; lowest = default route (default: lowest free)")
+    .option("-y, --yes", "replace an existing VPN's key without asking")
+    .option("--no-commit", "do not commit to git")
+    .action(
+      lazy(io, async () => (await import("./commands/vpn.js")).vpnImportCommand, {
+        mutates: true,
+      }),
     );
 
   program
@@ -225,20 +255,19 @@ async function recoverInterrupted(
   if (!path) return;
   // The store's own directories are cleaned too when the config still loads.
   const config = await loadConfig(io.cwd, global.config).catch(() => undefined);
-  const dirs = config ? [config.keysDir, join(config.keysDir, "preshared_keys")] : [];
-  const recovered = await recoverJournal(dirname(path), dirs);
-  if (!recovered || !config) return;
-  io.stderr(
-    `finished an interrupted run: ${recovered.message} (${recovered.files.length} files)\n`,
-  );
-  const { commitChanges } = await import("./context.js");
-  await commitChanges(
-    io,
-    config,
-    recovered.files,
-    `${recovered.message} (completed after an interruption)`,
-    commit,
-  );
+  const dirs = config
+    ? [config.keysDir, join(config.keysDir, "preshared_keys"), join(config.keysDir, "vpns")]
+    : [];
+  const { gitCommitStep } = await import("./context.js");
+  await recoverJournal(dirname(path), dirs, async (files, message) => {
+    io.stderr(`finishing an interrupted run: ${message} (${files.length} files)\n`);
+    if (config)
+      await gitCommitStep(
+        io,
+        config,
+        commit,
+      )(files, `${message} (completed after an interruption)`);
+  });
 }
 
 /** Run wgqt with `argv` (without node and script). Returns the exit code; never calls process.exit. */

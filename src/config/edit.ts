@@ -1,6 +1,6 @@
 /**
  * Small, comment-preserving edits to the text of `wgqt.toml`: appending a
- * machine table and removing one. A TOML library would re-serialise the whole
+ * machine table and removing one, appending or replacing a VPN table. A TOML library would re-serialise the whole
  * file and drop the user's comments and layout, so edits are textual and the
  * result is always re-validated by `parseConfig` before it is written.
  */
@@ -31,30 +31,101 @@ export function appendMachine(text: string, machine: NewMachine): string {
 
 const TABLE_HEADER = /^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$/;
 
-/** Remove the `[machines.NAME]` table (header to the next table header). */
-export function removeMachine(text: string, name: string, path: string): string {
-  const lines = text.split("\n");
+/**
+ * Where the `[<section>.<name>]` table is: its header line, the line after its
+ * last line (comments introducing the next table stay with that table), or
+ * undefined when there is no such table (say, it is written inline).
+ */
+function findTable(
+  lines: string[],
+  section: string,
+  name: string,
+): { start: number; end: number } | undefined {
   const wanted = new Set([
-    `machines.${name}`,
-    `machines."${name}"`,
-    `"machines".${name}`,
-    `"machines"."${name}"`,
+    `${section}.${name}`,
+    `${section}."${name}"`,
+    `"${section}".${name}`,
+    `"${section}"."${name}"`,
   ]);
   const start = lines.findIndex((line) => {
     const match = TABLE_HEADER.exec(line);
     return match !== null && wanted.has(match[1]!.replace(/\s*\.\s*/g, "."));
   });
-  if (start < 0) {
-    throw new ConfigError(
-      `${path}: machines.${name}: cannot find a [machines.${name}] table to remove; edit the file by hand`,
-    );
-  }
+  if (start < 0) return undefined;
   let end = start + 1;
   while (end < lines.length && !/^\s*\[/.test(lines[end]!)) end++;
   // Keep comments that introduce the next table with it.
   while (end - 1 > start && /^\s*#/.test(lines[end - 1]!)) end--;
+  return { start, end };
+}
+
+/** Remove the `[machines.NAME]` table (header to the next table header). */
+export function removeMachine(text: string, name: string, path: string): string {
+  const lines = text.split("\n");
+  const found = findTable(lines, "machines", name);
+  if (found === undefined) {
+    throw new ConfigError(
+      `${path}: machines.${name}: cannot find a [machines.${name}] table to remove; edit the file by hand`,
+    );
+  }
+  const { start, end } = found;
   // Swallow one blank line before the table so the file does not grow gaps.
   const from = start > 0 && lines[start - 1]!.trim() === "" ? start - 1 : start;
   const out = [...lines.slice(0, from), ...lines.slice(end)];
   return out.join("\n").replace(/\n+$/, "\n");
+}
+
+/** A `[vpns.<name>]` table as `wgqt vpn import` writes it. */
+export interface NewVpn {
+  name: string;
+  machines: string[];
+  id: number;
+  endpoint: string;
+  publicKey: string;
+  address: string;
+  dns: string[];
+  /** Written only when it is not the default (0.0.0.0/0). */
+  allowedIPs?: string[];
+  presharedKey: boolean;
+}
+
+function vpnLines(vpn: NewVpn): string[] {
+  const list = (values: string[]) => `[${values.map(tomlString).join(", ")}]`;
+  const lines = [
+    `[vpns.${vpn.name}]`,
+    `machines = ${list(vpn.machines)}`,
+    `id = ${vpn.id}`,
+    `endpoint = ${tomlString(vpn.endpoint)}`,
+    `public_key = ${tomlString(vpn.publicKey)}`,
+    `address = ${tomlString(vpn.address)}`,
+    `dns = ${list(vpn.dns)}`,
+  ];
+  if (vpn.allowedIPs !== undefined) lines.push(`allowed_ips = ${list(vpn.allowedIPs)}`);
+  if (vpn.presharedKey) lines.push("preshared_key = true");
+  return lines;
+}
+
+/** Append a `[vpns.NAME]` table. */
+export function appendVpn(text: string, vpn: NewVpn): string {
+  const base = text.length === 0 || text.endsWith("\n") ? text : `${text}\n`;
+  return `${base}${base.trim() ? "\n" : ""}${vpnLines(vpn).join("\n")}\n`;
+}
+
+/**
+ * Replace the `[vpns.NAME]` table where it stands (a re-import). Comments
+ * above the table and everywhere else are kept; lines inside it are rewritten.
+ */
+export function replaceVpn(text: string, vpn: NewVpn, path: string): string {
+  const lines = text.split("\n");
+  const found = findTable(lines, "vpns", vpn.name);
+  if (found === undefined) {
+    throw new ConfigError(
+      `${path}: vpns.${vpn.name}: cannot find a [vpns.${vpn.name}] table to update; edit the file by hand`,
+    );
+  }
+  // Blank lines that end the table stay, so the layout around it does not change.
+  let end = found.end;
+  while (end - 1 > found.start && lines[end - 1]!.trim() === "") end--;
+  const out = [...lines.slice(0, found.start), ...vpnLines(vpn), ...lines.slice(end)];
+  return out.join("\n").replace(/\n*$/, "\n");
 }

@@ -13,6 +13,7 @@ import { decodeKey } from "../keys/wireguard.js";
 import { interfaceNameProblem, machineNameProblem } from "./names.js";
 import { configSchema, type RawConfig } from "./schema.js";
 import type { Config, MachineConfig, ProxyConfig } from "./types.js";
+import { checkVpns } from "./vpn.js";
 
 export const CONFIG_FILE = "wgqt.toml";
 
@@ -153,6 +154,15 @@ export function parseConfig(text: string, path: string): Config {
     proxies[name] = proxy;
   }
 
+  const vpns = checkVpns(raw.vpns, machines, proxies, fail, (key, where) => {
+    try {
+      decodeKey(key, where);
+    } catch (error) {
+      if (error instanceof WgqtError) fail(error.message);
+      throw error;
+    }
+  });
+
   return {
     path,
     dir,
@@ -163,6 +173,7 @@ export function parseConfig(text: string, path: string): Config {
     admins: recipients(raw.admins, "admins"),
     machines,
     proxies,
+    vpns,
   };
 }
 

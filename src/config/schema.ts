@@ -21,6 +21,17 @@ const proxy = z.strictObject({
   default: z.boolean().optional(),
 });
 
+const vpn = z.strictObject({
+  machines: z.array(z.string()),
+  id: z.number().int().min(1).max(99),
+  endpoint: z.string(),
+  public_key: z.string(),
+  address: z.string(),
+  dns: z.array(z.string()).default([]),
+  allowed_ips: z.array(z.string()).optional(),
+  preshared_key: z.boolean().optional(),
+});
+
 export const configSchema = z.strictObject({
   keys_dir: z.string().min(1).default("wireguard_keys"),
   ipv4_start: ipv4.default("10.128.0.0"),
@@ -28,6 +39,7 @@ export const configSchema = z.strictObject({
   admins: z.array(z.string()).default([]),
   machines: z.record(z.string(), machine).default({}),
   proxies: z.record(z.string(), proxy).default({}),
+  vpns: z.record(z.string(), vpn).default({}),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -27,6 +27,31 @@ export interface ProxyConfig {
   default?: boolean;
 }
 
+/**
+ * An external WireGuard VPN (a provider's server): `[vpns.<name>]`; the name
+ * is the interface name. Its private key is the provider's, imported into the
+ * store (`vpns/<name>.age`) by `wgqt vpn import`, never made by wgqt.
+ */
+export interface VpnConfig {
+  name: string;
+  /** Machines that use it; they share the one provider key (see README: one key per device). */
+  machines: string[];
+  /** 1…99, unique across VPNs: the routing key (table, fwmark, rule priorities); lowest = default. */
+  id: number;
+  /** The provider's server, `host:port` (an IPv6 host in brackets). */
+  endpoint: string;
+  /** The server's public key. */
+  publicKey: string;
+  /** This end's address with its prefix length, e.g. "10.64.1.2/32". */
+  address: string;
+  /** The provider's DNS servers (IPv4), used while this VPN carries the default route. */
+  dns: string[];
+  /** What the tunnel carries; ["0.0.0.0/0"] by default (a default-route tunnel). */
+  allowedIPs: string[];
+  /** The provider gave a preshared key: it is in the store as `vpns/<name>.psk.age`. */
+  presharedKey: boolean;
+}
+
 export interface Config {
   /** Absolute path of the `wgqt.toml` this came from. */
   path: string;
@@ -43,6 +68,17 @@ export interface Config {
   /** Keyed by machine name. Iterate with `sortedNames()` for deterministic order. */
   machines: Record<string, MachineConfig>;
   proxies: Record<string, ProxyConfig>;
+  /**
+   * Keyed by VPN name. Optional so configs built by hand (before VPNs
+   * existed) stay valid; `parseConfig` always sets it. Read it with `vpnsOf`.
+   */
+  vpns?: Record<string, VpnConfig>;
+}
+
+/** The config's VPNs in byte order of name. */
+export function vpnsOf(config: Config): VpnConfig[] {
+  const vpns = config.vpns ?? {};
+  return sortedNames(vpns).map((name) => vpns[name]!);
 }
 
 /** Byte-order comparison of ASCII names (DESIGN.md: "sorted by byte order"). */

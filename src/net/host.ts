@@ -4,20 +4,32 @@
  * Pure. Peers follow DESIGN.md "Proxies": a gateway lists each client with its
  * /32; a client lists the gateway with `<endpoint>:<port>`, AllowedIPs
  * 0.0.0.0/0 and PersistentKeepalive 25 (wg(8): keeps NAT mappings open).
+ * A VPN (issue 5) is one more client interface: the provider's server as its
+ * one peer, the provider's key files (`vpns/<name>.age`), no listen port (the
+ * provider never connects first), and its DNS servers.
  */
+
 import { byteOrder, type Config } from "../config/types.js";
-import { quote, UsageError, WgqtError } from "../errors.js";
-import { presharedKeyFile, privateKeyFile } from "../store/layout.js";
-import { endpointWithPort, type Plan, type PlanNetwork, type Role } from "./plan.js";
-import { hostRouting, type InterfaceRouting } from "./routing.js";
+import { carriesDefaultRoute } from "../config/vpn.js";
+import { ConfigError, quote, UsageError, WgqtError } from "../errors.js";
+import {
+  presharedKeyFile,
+  privateKeyFile,
+  vpnKeyFile,
+  vpnPresharedKeyFile,
+} from "../store/layout.js";
+import { formatIpv4, parseIpv4 } from "./ipv4.js";
+import { endpointWithPort, type Plan, type PlanNetwork, type PlanVpn, type Role } from "./plan.js";
+import { hostRouting, type InterfaceRouting, routingKey } from "./routing.js";
 
 export const PERSISTENT_KEEPALIVE = 25;
 
 export interface HostPeer {
+  /** The peer machine; for a VPN, the VPN's name (the provider's server). */
   machine: string;
   publicKey: string;
-  /** The pair's PSK, relative to the key store. */
-  presharedKeyFile: string;
+  /** The pair's PSK, relative to the key store; absent for a VPN without one. */
+  presharedKeyFile?: string;
   allowedIPs: string[];
   endpoint?: string;
   persistentKeepalive?: number;
@@ -26,16 +38,21 @@ export interface HostPeer {
 export interface HostInterface {
   /** The interface name: the network's name. */
   name: string;
-  kind: "proxy";
+  kind: "proxy" | "vpn";
   id: number;
   role: Role;
   /** This host's address, no prefix. */
   address: string;
   /** Address with the block's prefix length, e.g. "10.128.0.11/29". */
   addressWithPrefix: string;
-  /** The whole block, e.g. "10.128.0.8/29". */
+  /** The whole block, e.g. "10.128.0.8/29" (a VPN: the address's own network). */
   cidr: string;
-  listenPort: number;
+  /** Absent for a VPN: the provider never connects first, so any port does. */
+  listenPort?: number;
+  /** A VPN's own private key, relative to the key store; else the host's (`HostView.privateKeyFile`). */
+  privateKeyFile?: string;
+  /** A VPN's DNS servers: the host's resolvers while it carries the default route, else for its bridge. */
+  dns?: string[];
   /** Gateways: NAT out of this uplink; undefined means the default route's interface. */
   uplink?: string;
   peers: HostPeer[];
@@ -47,7 +64,7 @@ export interface HostView {
   machine: string;
   /** The private key relative to the key store; undefined for a bring-your-own key. */
   privateKeyFile?: string;
-  /** In network id order. */
+  /** In routing key order: VPNs by id, then proxies by network id. */
   interfaces: HostInterface[];
 }
 
@@ -58,15 +75,24 @@ export interface HostView {
  */
 export function hostSecretFiles(view: HostView): string[] {
   const files = new Set(
-    view.interfaces.flatMap((entry) => entry.peers.map((peer) => peer.presharedKeyFile)),
+    view.interfaces.flatMap((entry) => [
+      ...(entry.privateKeyFile === undefined ? [] : [entry.privateKeyFile]),
+      ...entry.peers.flatMap((peer) =>
+        peer.presharedKeyFile === undefined ? [] : [peer.presharedKeyFile],
+      ),
+    ]),
   );
-  if (view.privateKeyFile !== undefined) files.add(view.privateKeyFile);
+  if (view.privateKeyFile !== undefined && view.interfaces.some((entry) => !entry.privateKeyFile))
+    files.add(view.privateKeyFile);
   return [...files].sort(byteOrder);
 }
 
-/** Machines that are in at least one network, byte order. */
+/** Machines that are in at least one network or use a VPN, byte order. */
 export function plannedHosts(plan: Plan): string[] {
-  const hosts = new Set(plan.networks.flatMap((network) => network.members.map((m) => m.machine)));
+  const hosts = new Set([
+    ...plan.networks.flatMap((network) => network.members.map((m) => m.machine)),
+    ...(plan.vpns ?? []).flatMap((vpn) => vpn.machines),
+  ]);
   return [...hosts].sort(byteOrder);
 }
 
@@ -77,26 +103,96 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
   const networks = plan.networks.filter((network) =>
     network.members.some((member) => member.machine === host),
   );
-  const interfaces = networks.map((network) => hostInterface(network, config, host));
+  const vpns = (plan.vpns ?? []).filter((vpn) => vpn.machines.includes(host));
+  const interfaces = [
+    ...vpns.map((vpn) => vpnInterface(vpn)),
+    ...networks.map((network) => hostInterface(network, config, host)),
+  ];
+  const preferred = new Set(networks.filter((network) => network.default).map((n) => n.name));
+  const seen = new Set<string>();
+  for (const entry of interfaces) {
+    if (seen.has(entry.name)) {
+      throw new ConfigError(
+        `${quote(host)} has two interfaces named ${quote(entry.name)} (a VPN and a proxy); rename one`,
+      );
+    }
+    seen.add(entry.name);
+  }
   const routing = hostRouting(
-    interfaces.map((entry, index) => ({
+    interfaces.map((entry) => ({
       name: entry.name,
       kind: entry.kind,
       id: entry.id,
       address: entry.address,
-      carriesDefaultRoute: entry.role === "client",
-      preferred: networks[index]!.default,
+      carriesDefaultRoute:
+        entry.kind === "vpn"
+          ? carriesDefaultRoute({ allowedIPs: entry.peers[0]!.allowedIPs })
+          : entry.role === "client",
+      preferred: preferred.has(entry.name),
     })),
   );
   for (const entry of interfaces) {
     const found = routing.find((routed) => routed.name === entry.name);
     if (found !== undefined) entry.routing = found;
+    if (found?.bridge !== undefined) checkBridge(plan, host, interfaces, found.bridge.cidr);
   }
+  interfaces.sort((a, b) => routingKey(a.kind, a.id) - routingKey(b.kind, b.id));
   return {
     machine: host,
     ...(machine.publicKey === undefined ? { privateKeyFile: privateKeyFile(host) } : {}),
     interfaces,
   };
+}
+
+/** A VPN client interface: the provider's server as the one peer. */
+function vpnInterface(vpn: PlanVpn): HostInterface {
+  const [address, prefix] = vpn.address.split("/");
+  const size = 2 ** (32 - Number(prefix));
+  const start = parseIpv4(address!)!;
+  const peer: HostPeer = {
+    machine: vpn.name,
+    publicKey: vpn.publicKey,
+    allowedIPs: [...vpn.allowedIPs],
+    endpoint: vpn.endpoint,
+  };
+  if (vpn.presharedKey) peer.presharedKeyFile = vpnPresharedKeyFile(vpn.name);
+  return {
+    name: vpn.name,
+    kind: "vpn",
+    id: vpn.id,
+    role: "client",
+    address: address!,
+    addressWithPrefix: vpn.address,
+    cidr: `${formatIpv4(start - (start % size))}/${prefix}`,
+    privateKeyFile: vpnKeyFile(vpn.name),
+    dns: [...vpn.dns],
+    peers: [peer],
+  };
+}
+
+/** A bridge subnet must not overlap any network of the fleet nor the host's VPN addresses. */
+function checkBridge(plan: Plan, host: string, interfaces: HostInterface[], bridge: string): void {
+  const range = (cidr: string): [number, number] => {
+    const [address, prefix] = cidr.split("/");
+    const size = 2 ** (32 - Number(prefix));
+    const start = parseIpv4(address!)! - (parseIpv4(address!)! % size);
+    return [start, start + size - 1];
+  };
+  const [first, last] = range(bridge);
+  const others = [
+    ...plan.networks.map((network) => [`network ${network.name}`, network.cidr] as const),
+    ...interfaces
+      .filter((entry) => entry.kind === "vpn")
+      .map((entry) => [`VPN ${entry.name}`, entry.cidr] as const),
+  ];
+  for (const [what, cidr] of others) {
+    const [start, end] = range(cidr);
+    if (start <= last && end >= first) {
+      throw new ConfigError(
+        `${quote(host)}: bridge subnet ${bridge} overlaps ${what} (${cidr}); bridges use 10.20.0.0/14, so move ipv4_start or the VPN elsewhere`,
+      );
+    }
+  }
 }
 
 function hostInterface(network: PlanNetwork, config: Config, host: string): HostInterface {

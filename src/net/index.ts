@@ -19,11 +19,15 @@ export {
   type PlanJson,
   type PlanMember,
   type PlanNetwork,
+  type PlanVpn,
   plan,
   planJson,
   type Role,
 } from "./plan.js";
 export {
+  type Bridge,
+  bridgeFor,
+  bridgeName,
   FWMARK_BASE,
   FWMARK_MASK,
   hostRouting,

@@ -14,7 +14,7 @@
  * Sizes are powers of two taken largest first, so an aligned start keeps every
  * block aligned to its own size (the seed's argument); we check it anyway.
  */
-import { byteOrder, type Config, sortedNames } from "../config/types.js";
+import { byteOrder, type Config, sortedNames, vpnsOf } from "../config/types.js";
 import { ConfigError, KeyError, quote } from "../errors.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
 
@@ -46,6 +46,28 @@ export interface PlanNetwork {
   members: PlanMember[];
 }
 
+/**
+ * An external VPN (issue 5): nothing to allocate — the provider assigned the
+ * address — but every host using it needs it. Not part of `plan.json`.
+ */
+export interface PlanVpn {
+  name: string;
+  kind: "vpn";
+  /** 1…99, from wgqt.toml: the routing key. */
+  id: number;
+  /** Machines that use it, byte order. */
+  machines: string[];
+  /** The provider's server, `host:port`. */
+  endpoint: string;
+  /** The server's public key. */
+  publicKey: string;
+  /** This end's address with prefix length. */
+  address: string;
+  dns: string[];
+  allowedIPs: string[];
+  presharedKey: boolean;
+}
+
 /** The shape `wgqt plan --json` prints and `plan.json` stores. */
 export interface PlanJson {
   networks: {
@@ -62,6 +84,8 @@ export interface PlanJson {
 export interface Plan {
   /** In allocation order: id 0, 1, 2, … */
   networks: PlanNetwork[];
+  /** VPNs in id order (kept out of `toJSON`: plan.json is about allocation). */
+  vpns: PlanVpn[];
   /** `JSON.stringify(plan)` gives exactly the `wgqt plan --json` shape. */
   toJSON(): PlanJson;
 }
@@ -151,7 +175,8 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
   });
 
   checkDefaults(networks, error);
-  const result = { networks } as Plan;
+  const vpns = planVpns(config, error);
+  const result = { networks, vpns } as Plan;
   Object.defineProperty(result, "toJSON", { value: () => planJson(result), enumerable: false });
   return result;
 }
@@ -172,6 +197,36 @@ export function planJson(planned: Pick<Plan, "networks">): PlanJson {
 }
 
 type ErrorFactory = (field: string, message: string) => ConfigError;
+
+/** The config's VPNs in id order; ids must be 1…99 and unique (parseConfig checks it too). */
+function planVpns(config: Config, error: ErrorFactory): PlanVpn[] {
+  const byId = new Map<number, string>();
+  const vpns = vpnsOf(config).map((vpn): PlanVpn => {
+    if (!Number.isInteger(vpn.id) || vpn.id < 1 || vpn.id > 99)
+      throw error(`vpns.${vpn.name}.id`, `expected 1…99, got ${quote(vpn.id)}`);
+    const other = byId.get(vpn.id);
+    if (other !== undefined)
+      throw error(`vpns.${vpn.name}.id`, `${vpn.id} is already the id of vpns.${other}`);
+    byId.set(vpn.id, vpn.name);
+    for (const machine of vpn.machines) {
+      if (config.machines[machine] === undefined)
+        throw error(`vpns.${vpn.name}.machines`, `unknown machine ${quote(machine)}`);
+    }
+    return {
+      name: vpn.name,
+      kind: "vpn",
+      id: vpn.id,
+      machines: [...vpn.machines].sort(byteOrder),
+      endpoint: vpn.endpoint,
+      publicKey: vpn.publicKey,
+      address: vpn.address,
+      dns: [...vpn.dns],
+      allowedIPs: [...vpn.allowedIPs],
+      presharedKey: vpn.presharedKey,
+    };
+  });
+  return vpns.sort((a, b) => a.id - b.id);
+}
 
 function checkProxy(config: Config, name: string, error: ErrorFactory): void {
   const proxy = config.proxies[name]!;

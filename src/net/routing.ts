@@ -31,8 +31,20 @@
  * `ip route show table` prints it), fwmark 0x520000 + key (hex, as `ip rule`
  * and `wg` print it). The default tunnel is the one marked `default = true`,
  * else the lowest key — so a VPN beats a proxy unless a proxy says otherwise.
+ *
+ * Every other default-route tunnel gets a bridge (the seed's `br-<name>`,
+ * 10.20.<key>.1/24): whatever is attached to it — a container, a namespace —
+ * has its traffic routed into that tunnel by source (`from 10.20.<key>.0/24`
+ * at priority 11000 + key) and SNAT-ed to the tunnel's address, so it browses
+ * through that tunnel only; the table's unreachable default drops it when the
+ * tunnel is gone. Bridge names must fit IFNAMSIZ too: `br-<name>` when that is
+ * at most 15 characters, else `br-` + the name's first 7 characters + `-` + 4
+ * hex digits of SHA-256(name) (`br-mullvad-3f2a`). Keys above 255 continue the
+ * subnets past 10.20.255.0 into 10.21–10.23 (10.20.0.0 + key × 256).
  */
+import { createHash } from "node:crypto";
 import { ConfigError, quote } from "../errors.js";
+import { formatIpv4 } from "./ipv4.js";
 
 export type TunnelKind = "proxy" | "vpn";
 
@@ -72,6 +84,19 @@ export interface IpRoute {
   metric: number;
 }
 
+/** A bridge whose traffic is routed into one non-default tunnel (see the module comment). */
+export interface Bridge {
+  /** Interface name: `br-<tunnel>`, or shortened with a hash to fit 15 characters. */
+  name: string;
+  /** The host's address on it, the gateway of what is attached: 10.20.<key>.1. */
+  address: string;
+  prefixLength: number;
+  /** The bridge subnet, 10.20.<key>.0/24: what the policy rule and the SNAT match. */
+  cidr: string;
+  /** SNAT target: the tunnel's own address on this host. */
+  snatTo: string;
+}
+
 export interface InterfaceRouting {
   name: string;
   key: number;
@@ -84,6 +109,8 @@ export interface InterfaceRouting {
   /** In priority order. */
   rules: IpRule[];
   routes: IpRoute[];
+  /** Default-route tunnels that are not the default: the bridge into this tunnel. */
+  bridge?: Bridge;
 }
 
 export const TABLE_BASE = 52000;
@@ -93,6 +120,9 @@ export const FWMARK_MASK = 0xfffc00;
 export const PRIORITY_SUPPRESS_MAIN = 10000;
 export const PRIORITY_FROM_BASE = 11000;
 export const PRIORITY_DEFAULT_BASE = 12000;
+/** Bridge subnets start here: 10.20.0.0 (the seed's 10.20.<id>.1/24). */
+export const BRIDGE_BASE = 0x0a140000;
+export const BRIDGE_PREFIX_LENGTH = 24;
 /** Keys stay below 1000 so the priority bands never overlap (all under main's 32766). */
 export const MAX_KEY = 999;
 /** The largest metric: the kill switch loses to any real route. */
@@ -107,6 +137,26 @@ export function routingKey(kind: TunnelKind, id: number): number {
     );
   }
   return key;
+}
+
+/** `br-<tunnel>`, or `br-<first 7>-<4 hex of SHA-256(tunnel)>` when that would pass 15 characters. */
+export function bridgeName(tunnel: string): string {
+  const plain = `br-${tunnel}`;
+  if (Buffer.byteLength(plain) <= 15) return plain;
+  const hash = createHash("sha256").update(tunnel).digest("hex").slice(0, 4);
+  return `br-${tunnel.slice(0, 7)}-${hash}`;
+}
+
+/** The bridge of the tunnel with routing key `key` (see the module comment). */
+export function bridgeFor(tunnel: string, key: number, tunnelAddress: string): Bridge {
+  const subnet = BRIDGE_BASE + key * 256;
+  return {
+    name: bridgeName(tunnel),
+    address: formatIpv4(subnet + 1),
+    prefixLength: BRIDGE_PREFIX_LENGTH,
+    cidr: `${formatIpv4(subnet)}/${BRIDGE_PREFIX_LENGTH}`,
+    snatTo: tunnelAddress,
+  };
 }
 
 /**
@@ -128,7 +178,8 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
     }
   }
   const defaultName = defaultTunnel(tunnels);
-  return keyed.map(({ entry, key }): InterfaceRouting => {
+  const names = new Set(interfaces.map((entry) => entry.name));
+  const routed = keyed.map(({ entry, key }): InterfaceRouting => {
     const fwmark = FWMARK_BASE + key;
     const isDefault = entry.name === defaultName;
     if (!entry.carriesDefaultRoute)
@@ -138,7 +189,19 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
     if (isDefault) {
       rules.push({ priority: PRIORITY_SUPPRESS_MAIN, table: "main", suppressPrefixLength: 0 });
     }
-    for (const from of [entry.address, ...(entry.extraSources ?? [])]) {
+    const bridge = isDefault ? undefined : bridgeFor(entry.name, key, entry.address);
+    if (bridge !== undefined && names.has(bridge.name)) {
+      throw new ConfigError(
+        `the bridge of ${quote(entry.name)} would be called ${quote(bridge.name)}, the name of another interface on the host; rename one`,
+      );
+    }
+    if (bridge !== undefined) names.add(bridge.name);
+    const sources = [
+      entry.address,
+      ...(bridge ? [bridge.cidr] : []),
+      ...(entry.extraSources ?? []),
+    ];
+    for (const from of sources) {
       rules.push({ priority: PRIORITY_FROM_BASE + key, from, table });
     }
     if (isDefault) {
@@ -153,8 +216,18 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
     const routes: IpRoute[] = [
       { type: "unreachable", destination: "0.0.0.0/0", table, metric: UNREACHABLE_METRIC },
     ];
-    return { name: entry.name, key, fwmark, table, isDefault, rules, routes };
+    return {
+      name: entry.name,
+      key,
+      fwmark,
+      table,
+      isDefault,
+      rules,
+      routes,
+      ...(bridge ? { bridge } : {}),
+    };
   });
+  return routed;
 }
 
 /** `default = true` wins; otherwise the lowest key. Two preferred tunnels are an error. */

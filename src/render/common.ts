@@ -3,6 +3,7 @@
  * that is not managed by agenix, and the do-not-edit header. Pure.
  */
 import { quote, WgqtError } from "../errors.js";
+import type { HostInterface, HostView } from "../net/host.js";
 
 /** One output file, its path relative to the output directory (`--out`), '/'-separated. */
 export interface RenderedFile {
@@ -47,4 +48,30 @@ export function generatedNotice(what: string): string[] {
 /** Prefix lines with a comment marker ("# "), keeping blank lines bare. */
 export function commentLines(lines: string[], marker = "#"): string {
   return lines.map((line) => (line === "" ? marker : `${marker} ${line}`)).join("\n");
+}
+
+/** `nyaa on proxy germany (id 1, client)`, `nyaa on VPN us-west (id 1)`: for file headers. */
+export function describeInterface(host: string, entry: HostInterface): string {
+  return entry.kind === "vpn"
+    ? `${host} on VPN ${entry.name} (id ${entry.id})`
+    : `${host} on proxy ${entry.name} (id ${entry.id}, ${entry.role})`;
+}
+
+/** The store file of the private key an interface uses: a VPN's own, else the host's. */
+export function interfaceKeyFile(view: HostView, entry: HostInterface): string {
+  return entry.privateKeyFile ?? view.privateKeyFile ?? `${view.machine}.age`;
+}
+
+/** Whether the host's own private key is what this interface uses (false for a VPN, or a bring-your-own key). */
+export function usesOwnKey(view: HostView, entry: HostInterface): boolean {
+  return entry.privateKeyFile === undefined && view.privateKeyFile === undefined;
+}
+
+/**
+ * The DNS servers the host itself should use for this interface: a VPN's, while
+ * it carries the host's default route (otherwise queries for a resolver on the
+ * LAN would bypass it). A non-default tunnel's DNS is for its bridge.
+ */
+export function hostDns(entry: HostInterface): string[] {
+  return entry.routing?.isDefault === true ? (entry.dns ?? []) : [];
 }

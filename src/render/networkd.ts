@@ -14,16 +14,28 @@
  * `IPMasquerade=ipv4` on a gateway's interface (masquerades what is forwarded
  * from its block, and turns on IPv4 forwarding; networkd does not pick an
  * uplink, so `uplink` does not apply here).
+ *
+ * VPNs (issue 5): the provider's key files, no ListenPort; the default
+ * tunnel's DNS servers go on its link with `Domains=~.` and
+ * `DNSDefaultRoute=yes` (systemd-resolved sends every query there). Each
+ * other default-route tunnel's bridge (routing.ts) is a `Kind=bridge` netdev
+ * with `ConfigureWithoutCarrier=yes` (it has an address before anything is
+ * attached, as in the seed) and `IPMasquerade=ipv4`: what leaves the bridge
+ * subnet is masqueraded to the address of the interface it leaves by — the
+ * tunnel's, since the policy rule sends it there.
  */
 import type { Config } from "../config/types.js";
 import { type HostInterface, hostView } from "../net/host.js";
 import type { Plan } from "../net/plan.js";
-import type { IpRule } from "../net/routing.js";
+import type { Bridge, IpRule } from "../net/routing.js";
 import {
   checkSecretsDir,
   commentLines,
   DEFAULT_SECRETS_DIR,
+  describeInterface,
   generatedNotice,
+  hostDns,
+  interfaceKeyFile,
   onHostKeyPath,
   type RenderedFile,
 } from "./common.js";
@@ -54,17 +66,62 @@ export function renderNetworkd(
 ): RenderedFile[] {
   const secretsDir = checkSecretsDir(options.secretsDir ?? DEFAULT_SECRETS_DIR);
   const view = hostView(plan, config, host);
-  const privateKeyFile = onHostKeyPath(secretsDir, view.privateKeyFile ?? `${host}.age`);
   return view.interfaces.flatMap((entry) => {
-    const header = generatedNotice(
-      `${host} on proxy ${entry.name} (id ${entry.id}, ${entry.role})`,
-    );
+    const privateKeyFile = onHostKeyPath(secretsDir, interfaceKeyFile(view, entry));
+    const header = generatedNotice(describeInterface(host, entry));
     const base = `${host}/50-wgqt-${entry.name}`;
-    return [
+    const files = [
       { path: `${base}.netdev`, content: netdev(entry, header, privateKeyFile, secretsDir) },
       { path: `${base}.network`, content: network(entry, header) },
     ];
+    const bridge = entry.routing?.bridge;
+    if (bridge !== undefined) {
+      const bridgeHeader = generatedNotice(`${host}'s bridge into ${entry.name}`);
+      const bridgeBase = `${host}/50-wgqt-${bridge.name}`;
+      files.push(
+        { path: `${bridgeBase}.netdev`, content: bridgeNetdev(entry, bridge, bridgeHeader) },
+        { path: `${bridgeBase}.network`, content: bridgeNetwork(entry, bridge, bridgeHeader) },
+      );
+    }
+    return files;
   });
+}
+
+function bridgeNetdev(entry: HostInterface, bridge: Bridge, header: string[]): string {
+  return ini(header, [
+    [
+      "NetDev",
+      [
+        ["Name", bridge.name],
+        ["Kind", "bridge"],
+        ["Description", `wgqt bridge into ${entry.name}`],
+      ],
+    ],
+  ]);
+}
+
+function bridgeNetwork(entry: HostInterface, bridge: Bridge, header: string[]): string {
+  const dns = entry.dns ?? [];
+  return ini(
+    [
+      ...header,
+      "",
+      `Attach containers or namespaces here: they browse through ${entry.name} only.`,
+      `Give them an address in ${bridge.cidr}, gateway ${bridge.address}${dns.length ? `, DNS ${dns.join(", ")}` : ""}.`,
+    ],
+    [
+      ["Match", [["Name", bridge.name]]],
+      [
+        "Network",
+        [
+          ["Address", `${bridge.address}/${bridge.prefixLength}`],
+          ["ConfigureWithoutCarrier", "yes"],
+          ["IPMasquerade", "ipv4"],
+        ],
+      ],
+      ["Link", [["RequiredForOnline", "no"]]],
+    ],
+  );
 }
 
 function netdev(
@@ -73,24 +130,25 @@ function netdev(
   privateKeyFile: string,
   secretsDir: string,
 ) {
-  const wireguard: [string, string | number][] = [
-    ["PrivateKeyFile", privateKeyFile],
-    ["ListenPort", entry.listenPort],
-  ];
+  const wireguard: [string, string | number][] = [["PrivateKeyFile", privateKeyFile]];
+  if (entry.listenPort !== undefined) wireguard.push(["ListenPort", entry.listenPort]);
   if (entry.routing !== undefined) wireguard.push(["FirewallMark", entry.routing.fwmark]);
   // Clients' AllowedIPs (0.0.0.0/0) go to the tunnel's own table, a gateway's /32s to main.
   wireguard.push(["RouteTable", entry.routing?.table ?? "main"]);
   const peers = entry.peers.map((peer): Section => {
-    const entries: [string, string | number][] = [
-      ["PublicKey", peer.publicKey],
-      ["PresharedKeyFile", onHostKeyPath(secretsDir, peer.presharedKeyFile)],
-      ["AllowedIPs", peer.allowedIPs.join(",")],
-    ];
+    const entries: [string, string | number][] = [["PublicKey", peer.publicKey]];
+    if (peer.presharedKeyFile !== undefined)
+      entries.push(["PresharedKeyFile", onHostKeyPath(secretsDir, peer.presharedKeyFile)]);
+    entries.push(["AllowedIPs", peer.allowedIPs.join(",")]);
     if (peer.endpoint !== undefined) entries.push(["Endpoint", peer.endpoint]);
     if (peer.persistentKeepalive !== undefined) {
       entries.push(["PersistentKeepalive", peer.persistentKeepalive]);
     }
-    return ["WireGuardPeer", entries, peer.machine];
+    return [
+      "WireGuardPeer",
+      entries,
+      entry.kind === "vpn" ? `${peer.machine} (the provider's server)` : peer.machine,
+    ];
   });
   return ini(
     [...header, "", "Key files must be readable by systemd-network (root:systemd-network, 0640)."],
@@ -100,7 +158,7 @@ function netdev(
         [
           ["Name", entry.name],
           ["Kind", "wireguard"],
-          ["Description", `wgqt proxy ${entry.name}`],
+          ["Description", `wgqt ${entry.kind === "vpn" ? "VPN" : "proxy"} ${entry.name}`],
         ],
       ],
       ["WireGuard", wireguard],
@@ -112,6 +170,12 @@ function netdev(
 function network(entry: HostInterface, header: string[]) {
   const networkEntries: [string, string | number][] = [["Address", entry.addressWithPrefix]];
   if (entry.role === "gateway") networkEntries.push(["IPMasquerade", "ipv4"]);
+  const dns = hostDns(entry);
+  if (dns.length > 0) {
+    // systemd.network(5): "~." routes every domain's queries to this link's servers.
+    networkEntries.push(...dns.map((server): [string, string] => ["DNS", server]));
+    networkEntries.push(["Domains", "~."], ["DNSDefaultRoute", "yes"]);
+  }
   const sections: Section[] = [
     ["Match", [["Name", entry.name]]],
     ["Network", networkEntries],

@@ -25,6 +25,7 @@ import {
   commentLines,
   DEFAULT_SECRETS_DIR,
   generatedNotice,
+  hostDns,
   onHostKeyPath,
   type RenderedFile,
 } from "./common.js";
@@ -54,12 +55,21 @@ export const OPTIONS_FILE = "options.nix";
 export const ENTRY_FILE = "default.nix";
 export const hostFile = (host: string) => `hosts/${host}.nix`;
 
-/** agenix secret names: `wgqt-<machine>` and `wgqt-psk-<a>+<b>` (store layout names). */
+/**
+ * agenix secret names: `wgqt-<machine>`, `wgqt-psk-<a>+<b>`, and for VPN keys
+ * `wgqt-vpn+<name>` and `wgqt-vpn-psk+<name>` ('+' is in no machine name, so
+ * these never collide with a machine's).
+ */
 export function secretName(storeFile: string): string {
   const base = storeFile.replace(/\.age$/, "");
-  return base.startsWith("preshared_keys/")
-    ? `wgqt-psk-${base.slice("preshared_keys/".length)}`
-    : `wgqt-${base}`;
+  if (base.startsWith("preshared_keys/")) return `wgqt-psk-${base.slice("preshared_keys/".length)}`;
+  if (base.startsWith("vpns/")) {
+    const vpn = base.slice("vpns/".length);
+    return vpn.endsWith(".psk")
+      ? `wgqt-vpn-psk+${vpn.slice(0, -".psk".length)}`
+      : `wgqt-vpn+${vpn}`;
+  }
+  return `wgqt-${base}`;
 }
 
 const secretPath = (storeFile: string) =>
@@ -81,10 +91,17 @@ export function renderNixos(
       posix.normalize(posix.join(posix.relative(posix.dirname(file), "."), keysDir, storeFile)),
     );
 
+  // The host's own key only when a proxy interface uses it (a VPN has the provider's).
+  const usesHostKey = view.interfaces.some((entry) => entry.privateKeyFile === undefined);
   const storeFiles = [
-    ...(view.privateKeyFile === undefined ? [] : [view.privateKeyFile]),
+    ...(view.privateKeyFile === undefined || !usesHostKey ? [] : [view.privateKeyFile]),
     ...new Set(
-      view.interfaces.flatMap((entry) => entry.peers.map((peer) => peer.presharedKeyFile)),
+      view.interfaces.flatMap((entry) => [
+        ...(entry.privateKeyFile === undefined ? [] : [entry.privateKeyFile]),
+        ...entry.peers.flatMap((peer) =>
+          peer.presharedKeyFile === undefined ? [] : [peer.presharedKeyFile],
+        ),
+      ]),
     ),
   ];
   const secrets: Record<string, NixValue> = {};
@@ -96,21 +113,60 @@ export function renderNixos(
       mode: "0400",
     };
   }
-  const privateKey =
+  const hostPrivateKey =
     view.privateKeyFile === undefined
       ? onHostKeyPath(secretsDir, `${host}.age`)
       : secretPath(view.privateKeyFile);
+  const privateKeyOf = (entry: HostInterface) =>
+    entry.privateKeyFile === undefined ? hostPrivateKey : secretPath(entry.privateKeyFile);
 
-  const byInterface = <T extends NixValue>(make: (entry: HostInterface) => T) =>
-    Object.fromEntries(
-      [...view.interfaces].sort((a, b) => byName(a.name, b.name)).map((e) => [e.name, make(e)]),
-    );
-  const networking: Record<string, NixValue> = {
-    wireguard: { interfaces: byInterface((entry) => wireguardInterface(entry, privateKey)) },
-    wgqt: {
-      interfaces: byInterface((entry) => ({ address: entry.address, port: entry.listenPort })),
-    },
+  const sorted = [...view.interfaces].sort((a, b) => byName(a.name, b.name));
+  const byInterface = <T extends NixValue>(
+    entries: HostInterface[],
+    make: (entry: HostInterface) => T,
+  ) => Object.fromEntries(entries.map((e) => [e.name, make(e)]));
+  const listening = sorted.filter((entry) => entry.listenPort !== undefined);
+  const bridged = sorted.filter((entry) => entry.routing?.bridge !== undefined);
+  const wgqt: Record<string, NixValue> = {
+    interfaces: byInterface(listening, (entry) => ({
+      address: entry.address,
+      port: entry.listenPort!,
+    })),
   };
+  if (bridged.length > 0) {
+    wgqt.bridges = byInterface(bridged, (entry) => {
+      const bridge = entry.routing!.bridge!;
+      return {
+        device: bridge.name,
+        address: bridge.address,
+        prefixLength: bridge.prefixLength,
+        dns: entry.dns ?? [],
+      };
+    });
+  }
+  const networking: Record<string, NixValue> = {
+    wireguard: {
+      interfaces: byInterface(sorted, (entry) => wireguardInterface(entry, privateKeyOf(entry))),
+    },
+    wgqt,
+  };
+  if (bridged.length > 0) {
+    const bridges = bridged.map((entry) => entry.routing!.bridge!);
+    networking.bridges = Object.fromEntries(bridges.map((b) => [b.name, { interfaces: [] }]));
+    networking.interfaces = Object.fromEntries(
+      bridges.map((b) => [
+        b.name,
+        { ipv4: { addresses: [{ address: b.address, prefixLength: b.prefixLength }] } },
+      ]),
+    );
+  }
+  const dns = view.interfaces.flatMap(hostDns);
+  if (dns.length > 0) {
+    // The default VPN's resolvers, or queries to a LAN resolver would bypass it.
+    networking.nameservers = new NixExpression(
+      `lib.mkDefault [ ${dns.map((server) => nixString(server)).join(" ")} ]`,
+    );
+  }
   const configValue: Record<string, NixValue> = {};
   if (Object.keys(secrets).length > 0) configValue.age = { secrets };
   configValue.networking = networking;
@@ -125,11 +181,11 @@ export function renderNixos(
         ? { externalInterface: uplinks[0] }
         : {}),
     };
-    networking.firewall = { allowedUDPPorts: gateways.map((entry) => entry.listenPort) };
+    networking.firewall = { allowedUDPPorts: gateways.map((entry) => entry.listenPort!) };
   }
   const routed = view.interfaces.filter((entry) => entry.routing !== undefined);
   const sysctl: Record<string, NixValue> = {};
-  if (gateways.length > 0) sysctl["net.ipv4.ip_forward"] = 1;
+  if (gateways.length > 0 || bridged.length > 0) sysctl["net.ipv4.ip_forward"] = 1;
   if (routed.length > 0) {
     // wg-quick(8) sets this for fwmark routing too: rp_filter honours the mark.
     sysctl["net.ipv4.conf.all.src_valid_mark"] = 1;
@@ -139,7 +195,17 @@ export function renderNixos(
       ...(networking.firewall as Record<string, NixValue> | undefined),
       checkReversePath: new NixExpression(`lib.mkDefault ${nixString("loose")}`),
     };
-    configValue.systemd = { services: { "wgqt-routing": routingService(view, routed) } };
+    configValue.systemd = {
+      services: { "wgqt-routing": routingService(view, routed) },
+      // The rules and unreachable routes are added outside networkd (by
+      // wgqt-routing); with networkd enabled it would otherwise remove them
+      // as foreign when it starts, and traffic would leak (networkd.conf(5)).
+      network: {
+        config: {
+          networkConfig: { ManageForeignRoutingPolicyRules: false, ManageForeignRoutes: false },
+        },
+      },
+    };
   }
   if (Object.keys(sysctl).length > 0) configValue.boot = { kernel: { sysctl } };
 
@@ -147,12 +213,13 @@ export function renderNixos(
     ...generatedNotice(`the NixOS module of ${host}`),
     "",
     "Secrets are referenced, never included: age.secrets.*.file are the key store's .age files.",
-    ...(view.privateKeyFile === undefined
+    ...(view.privateKeyFile === undefined && usesHostKey
       ? [
           `Bring-your-own key: put ${host}'s private key at ${onHostKeyPath(secretsDir, `${host}.age`)}.`,
         ]
       : []),
     ...gatewayNotes(gateways),
+    ...bridgeNotes(bridged),
   ];
   const content = [
     commentLines(notes),
@@ -168,6 +235,13 @@ export function renderNixos(
   ];
 }
 
+function bridgeNotes(bridged: HostInterface[]): string[] {
+  return bridged.map((entry) => {
+    const bridge = entry.routing!.bridge!;
+    return `Bridge ${bridge.name}: attached containers browse through ${entry.name} only (address in ${bridge.cidr}, gateway ${bridge.address}); see networking.wgqt.bridges.`;
+  });
+}
+
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function gatewayNotes(gateways: HostInterface[]): string[] {
@@ -181,21 +255,18 @@ function gatewayNotes(gateways: HostInterface[]): string[] {
 }
 
 function wireguardInterface(entry: HostInterface, privateKey: string | NixExpression): NixValue {
-  const value: Record<string, NixValue> = {
-    ips: [entry.addressWithPrefix],
-    listenPort: entry.listenPort,
-    privateKeyFile: privateKey,
-  };
+  const value: Record<string, NixValue> = { ips: [entry.addressWithPrefix] };
+  if (entry.listenPort !== undefined) value.listenPort = entry.listenPort;
+  value.privateKeyFile = privateKey;
   if (entry.routing !== undefined) {
     value.fwMark = hexMark(entry.routing.fwmark);
     if (entry.routing.table !== undefined) value.table = String(entry.routing.table);
   }
   value.peers = entry.peers.map((peer) => {
-    const entryValue: Record<string, NixValue> = {
-      publicKey: peer.publicKey,
-      presharedKeyFile: secretPath(peer.presharedKeyFile),
-      allowedIPs: peer.allowedIPs,
-    };
+    const entryValue: Record<string, NixValue> = { publicKey: peer.publicKey };
+    if (peer.presharedKeyFile !== undefined)
+      entryValue.presharedKeyFile = secretPath(peer.presharedKeyFile);
+    entryValue.allowedIPs = peer.allowedIPs;
     if (peer.endpoint !== undefined) entryValue.endpoint = peer.endpoint;
     if (peer.persistentKeepalive !== undefined) {
       entryValue.persistentKeepalive = peer.persistentKeepalive;
@@ -222,27 +293,46 @@ function routingService(view: HostView, routed: HostInterface[]): NixValue {
       start.push(`ip -4 route replace ${ipRouteArguments(route)}`);
       stop.push(`ip -4 route del ${ipRouteArguments(route)} || true`);
     }
+    const bridge = entry.routing!.bridge;
+    if (bridge !== undefined) {
+      // The bridge itself is networking.bridges'; its traffic leaves only into the tunnel, SNAT-ed.
+      for (const rule of [
+        `-t nat POSTROUTING -s ${bridge.cidr} -o ${entry.name} -j SNAT --to-source ${bridge.snatTo}`,
+        `FORWARD -i ${bridge.name} -o ${entry.name} -j ACCEPT`,
+        `FORWARD -i ${entry.name} -o ${bridge.name} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+      ]) {
+        const [table, chain] = rule.startsWith("-t nat ") ? ["-t nat ", rule.slice(7)] : ["", rule];
+        start.push(`iptables ${table}-C ${chain} 2>/dev/null || iptables ${table}-A ${chain}`);
+        stop.push(`iptables ${table}-D ${chain} || true`);
+      }
+    }
   }
+  const bridges = routed.some((entry) => entry.routing!.bridge !== undefined);
   return {
     description: `wgqt policy routing for ${view.machine}'s WireGuard tunnels`,
     wantedBy: ["multi-user.target"],
     after: ["network-pre.target"],
     before: routed.map((entry) => `wireguard-${entry.name}.service`).sort(byName),
-    path: [new NixExpression("pkgs.iproute2")],
+    path: [
+      new NixExpression("pkgs.iproute2"),
+      ...(bridges ? [new NixExpression("pkgs.iptables")] : []),
+    ],
     serviceConfig: { Type: "oneshot", RemainAfterExit: true },
     script: new NixLines(start),
     preStop: new NixLines(stop),
   };
 }
 
-/** The options module: the seed's `networking.wgqt.interfaces`. */
+/** The options module: the seed's `networking.wgqt.interfaces`, and the bridges into tunnels. */
 export function optionsModule(): string {
   const lines = [
     commentLines([
-      ...generatedNotice("declares networking.wgqt.interfaces"),
+      ...generatedNotice("declares networking.wgqt.interfaces and networking.wgqt.bridges"),
       "",
       "networking.wgqt.interfaces.<net>.{address,port}: this host's address and port on each",
       "wgqt network it is in, for use elsewhere in the configuration (seed: interfaces.nix).",
+      "networking.wgqt.bridges.<tunnel>.{device,address,prefixLength,dns}: the bridge into each",
+      "tunnel that is not the default route (sane.vpn's bridgeDevice), e.g. for containers.",
     ]),
     "{ lib, ... }:",
     "{",
@@ -258,6 +348,30 @@ export function optionsModule(): string {
     "        port = lib.mkOption {",
     "          type = lib.types.port;",
     '          description = "The UDP port the network listens on.";',
+    "        };",
+    "      };",
+    "    });",
+    "  };",
+    "  options.networking.wgqt.bridges = lib.mkOption {",
+    '    description = "Per tunnel that is not the default route: the bridge whose traffic leaves through that tunnel only.";',
+    "    default = { };",
+    "    type = lib.types.attrsOf (lib.types.submodule {",
+    "      options = {",
+    "        device = lib.mkOption {",
+    "          type = lib.types.str;",
+    '          description = "The bridge interface, e.g. a container\'s hostBridge.";',
+    "        };",
+    "        address = lib.mkOption {",
+    "          type = lib.types.str;",
+    '          description = "This host\'s address on the bridge: the gateway of what is attached.";',
+    "        };",
+    "        prefixLength = lib.mkOption {",
+    "          type = lib.types.int;",
+    '          description = "The prefix length of the bridge subnet.";',
+    "        };",
+    "        dns = lib.mkOption {",
+    "          type = lib.types.listOf lib.types.str;",
+    '          description = "DNS servers for what is attached (the VPN\'s; none for a proxy).";',
     "        };",
     "      };",
     "    });",

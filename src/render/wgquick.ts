@@ -16,21 +16,33 @@
  * removed in PostDown. If the interface dies without `wg-quick down` the rules
  * and the table's unreachable default stay, so its traffic is dropped; an
  * explicit `wg-quick down` is the user opting out and restores plain routing.
- * wg-quick strips Address, Table, PostUp… before handing the rest to
- * `wg setconf`.
+ * PostUp deletes each rule before adding it (and checks iptables rules before
+ * appending them), so `wg-quick up` after such a death works instead of
+ * failing on "File exists".
+ *
+ * VPNs (issue 5) are clients too, with the provider's key files
+ * (`vpns/<name>.key`) and no ListenPort. The default tunnel's VPN sets `DNS =`
+ * (wg-quick hands it to resolvconf(8)); every other default-route tunnel
+ * creates its bridge in PostUp (routing.ts: SNAT into the tunnel, forwarding
+ * allowed) and deletes it in PostDown. wg-quick strips Address, DNS, Table,
+ * PostUp… before handing the rest to `wg setconf`.
  */
 import type { Config } from "../config/types.js";
 import { quote, WgqtError } from "../errors.js";
 import { type HostInterface, hostView } from "../net/host.js";
 import type { Plan } from "../net/plan.js";
-import { hexMark, ipRouteArguments, ipRuleArguments } from "../net/routing.js";
+import { type Bridge, hexMark, ipRouteArguments, ipRuleArguments } from "../net/routing.js";
 import {
   checkSecretsDir,
   commentLines,
   DEFAULT_SECRETS_DIR,
+  describeInterface,
   generatedNotice,
+  hostDns,
+  interfaceKeyFile,
   onHostKeyPath,
   type RenderedFile,
+  usesOwnKey,
 } from "./common.js";
 
 export interface WgQuickOptions {
@@ -78,18 +90,20 @@ export function renderWgQuick(
       return value;
     };
     const inline = options.export !== undefined;
-    const privateKeyFile = view.privateKeyFile ?? `${host}.age`;
+    const privateKeyFile = interfaceKeyFile(view, entry);
+    const dns = options.mobile ? (entry.dns ?? []) : hostDns(entry);
     const lines = [
       commentLines([
-        ...generatedNotice(`${host} on proxy ${entry.name} (id ${entry.id}, ${entry.role})`),
-        ...keyNotice(inline, secretsDir, privateKeyFile, view.privateKeyFile === undefined),
+        ...generatedNotice(describeInterface(host, entry)),
+        ...keyNotice(inline, secretsDir, privateKeyFile, usesOwnKey(view, entry)),
         ...(entry.role === "gateway" && !options.mobile ? uplinkNotice(entry) : []),
         ...(entry.routing?.table !== undefined && !options.mobile ? routingNotice(entry) : []),
       ]),
       "[Interface]",
       `Address = ${entry.addressWithPrefix}`,
-      `ListenPort = ${entry.listenPort}`,
     ];
+    if (entry.listenPort !== undefined) lines.push(`ListenPort = ${entry.listenPort}`);
+    if (dns.length > 0) lines.push(`DNS = ${dns.join(", ")}`);
     if (inline) lines.push(`PrivateKey = ${secret(privateKeyFile)}`);
     if (entry.routing !== undefined && !options.mobile) {
       lines.push(`FwMark = ${hexMark(entry.routing.fwmark)}`);
@@ -103,8 +117,10 @@ export function renderWgQuick(
       );
     }
     for (const peer of entry.peers) {
-      lines.push("", "[Peer]", `# ${peer.machine}`, `PublicKey = ${peer.publicKey}`);
-      if (inline) lines.push(`PresharedKey = ${secret(peer.presharedKeyFile)}`);
+      const label = entry.kind === "vpn" ? `${peer.machine} (the provider's server)` : peer.machine;
+      lines.push("", "[Peer]", `# ${label}`, `PublicKey = ${peer.publicKey}`);
+      if (inline && peer.presharedKeyFile !== undefined)
+        lines.push(`PresharedKey = ${secret(peer.presharedKeyFile)}`);
       lines.push(`AllowedIPs = ${peer.allowedIPs.join(", ")}`);
       if (peer.endpoint !== undefined) lines.push(`Endpoint = ${peer.endpoint}`);
       if (peer.persistentKeepalive !== undefined) {
@@ -138,7 +154,7 @@ function uplinkNotice(entry: HostInterface): string[] {
 
 function routingNotice(entry: HostInterface): string[] {
   const routing = entry.routing!;
-  return [
+  const lines = [
     "",
     `Routing: table ${routing.table}, fwmark ${hexMark(routing.fwmark)}; ${
       routing.isDefault
@@ -146,6 +162,19 @@ function routingNotice(entry: HostInterface): string[] {
         : `traffic from ${entry.address} uses this tunnel (ip rule), the default route another`
     }.`,
     "If the interface disappears, the table's unreachable default drops its traffic.",
+  ];
+  if (routing.isDefault && (entry.dns ?? []).length > 0)
+    lines.push("DNS: wg-quick hands the servers to resolvconf(8), which must be installed.");
+  if (routing.bridge !== undefined) lines.push(...bridgeNotice(routing.bridge, entry.dns ?? []));
+  return lines;
+}
+
+function bridgeNotice(bridge: Bridge, dns: string[]): string[] {
+  return [
+    `Bridge ${bridge.name} (${bridge.address}/${bridge.prefixLength}): what is attached to it browses through`,
+    `this tunnel only (SNAT to ${bridge.snatTo}); give it an address in ${bridge.cidr}, gateway ${bridge.address}${
+      dns.length ? `, DNS ${dns.join(", ")}` : ""
+    }.`,
   ];
 }
 
@@ -161,6 +190,7 @@ function hooks(
   if (!inline) {
     up.push(`wg set %i private-key ${onHostKeyPath(secretsDir, privateKeyFile)}`);
     for (const peer of entry.peers) {
+      if (peer.presharedKeyFile === undefined) continue;
       up.push(
         `wg set %i peer ${peer.publicKey} preshared-key ${onHostKeyPath(secretsDir, peer.presharedKeyFile)}`,
       );
@@ -183,19 +213,58 @@ function hooks(
     if (entry.routing.table !== undefined)
       up.push("sysctl -q -w net.ipv4.conf.all.src_valid_mark=1");
     for (const rule of entry.routing.rules) {
-      up.push(`ip -4 rule add ${ipRuleArguments(rule)}`);
+      // Left behind when the interface died without PostDown: replace, do not fail.
+      // wg-quick runs hooks under `set -e`: the delete must not fail the line.
+      up.push(
+        `ip -4 rule del ${ipRuleArguments(rule)} 2>/dev/null || true; ip -4 rule add ${ipRuleArguments(rule)}`,
+      );
       down.push(`ip -4 rule del ${ipRuleArguments(rule)}`);
     }
     for (const route of entry.routing.routes) {
       up.push(`ip -4 route replace ${ipRouteArguments(route)}`);
       down.push(`ip -4 route del ${ipRouteArguments(route)}`);
     }
+    const bridge = entry.routing.bridge;
+    if (bridge !== undefined) {
+      const [bridgeUp, bridgeDown] = bridgeHooks(bridge);
+      up.push(...bridgeUp);
+      down.push(...bridgeDown);
+    }
   }
   return [up, down];
 }
 
+/**
+ * The bridge of a non-default tunnel (routing.ts): created if missing,
+ * addressed, up; its subnet SNAT-ed to the tunnel's address and forwarded
+ * into the tunnel (replies back). PostDown removes all of it, so nothing
+ * attached to a bridge whose tunnel was taken down can reach the uplink.
+ */
+function bridgeHooks(bridge: Bridge): [string[], string[]] {
+  const firewall = [
+    `-t nat POSTROUTING -s ${bridge.cidr} -o %i -j SNAT --to-source ${bridge.snatTo}`,
+    `FORWARD -i ${bridge.name} -o %i -j ACCEPT`,
+    `FORWARD -i %i -o ${bridge.name} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+  ];
+  const up = [
+    `ip link show ${bridge.name} >/dev/null 2>&1 || ip link add ${bridge.name} type bridge`,
+    `ip -4 address replace ${bridge.address}/${bridge.prefixLength} dev ${bridge.name}`,
+    `ip link set ${bridge.name} up`,
+    "sysctl -q -w net.ipv4.ip_forward=1",
+    ...firewall.map(
+      (rule) =>
+        `iptables ${appendRule(rule, "-C")} 2>/dev/null || iptables ${appendRule(rule, "-A")}`,
+    ),
+  ];
+  const down = [
+    ...firewall.map((rule) => `iptables ${appendRule(rule, "-D")}`),
+    `ip link del ${bridge.name}`,
+  ];
+  return [up, down];
+}
+
 /** "FORWARD …" / "-t nat POSTROUTING …" with the verb in iptables' order. */
-function appendRule(rule: string, verb: "-A" | "-D"): string {
+function appendRule(rule: string, verb: "-A" | "-C" | "-D"): string {
   return rule.startsWith("-t nat ")
     ? `-t nat ${verb} ${rule.slice("-t nat ".length)}`
     : `${verb} ${rule}`;

@@ -4,17 +4,30 @@
  * `secrets.nix` all derive from this one function.
  */
 import { peerPairs } from "../config/peers.js";
-import { type Config, sortedNames } from "../config/types.js";
-import { type Pair, presharedKeyFile, privateKeyFile } from "./layout.js";
+import { type Config, sortedNames, type VpnConfig, vpnsOf } from "../config/types.js";
+import {
+  type Pair,
+  presharedKeyFile,
+  privateKeyFile,
+  vpnKeyFile,
+  vpnPresharedKeyFile,
+} from "./layout.js";
 
-export type SecretKind = "private-key" | "preshared-key";
+/**
+ * `private-key`/`preshared-key`: made by wgqt for a machine or a pair.
+ * `vpn-private-key`/`vpn-preshared-key`: a VPN provider's, imported by `wgqt
+ * vpn import`; wgqt can re-encrypt them but never make or rotate them.
+ */
+export type SecretKind = "private-key" | "preshared-key" | "vpn-private-key" | "vpn-preshared-key";
 
 export interface ExpectedSecret {
   /** Path relative to the store, '/'-separated. */
   file: string;
   kind: SecretKind;
-  /** The machine (private key) or the pair (PSK), in byte order. */
+  /** The machine (private key), the pair (PSK), or the machines using a VPN, in byte order. */
   machines: string[];
+  /** For VPN keys: the VPN's name. */
+  vpn?: string;
   /** Normalised recipients in encryption order: the machines' own, then the admins; no duplicates. */
   recipients: string[];
 }
@@ -31,6 +44,14 @@ export function presharedKeyRecipients(config: Config, [a, b]: Pair): string[] {
   return unique([
     ...(config.machines[a]?.recipients ?? []),
     ...(config.machines[b]?.recipients ?? []),
+    ...config.admins,
+  ]);
+}
+
+/** A VPN's keys go to every machine that uses it, and the admins. */
+export function vpnRecipients(config: Config, vpn: VpnConfig): string[] {
+  return unique([
+    ...vpn.machines.flatMap((machine) => config.machines[machine]?.recipients ?? []),
     ...config.admins,
   ]);
 }
@@ -60,6 +81,26 @@ export function expectedSecrets(config: Config): Map<string, ExpectedSecret> {
       machines: [...peers],
       recipients: presharedKeyRecipients(config, peers),
     });
+  }
+  for (const vpn of vpnsOf(config)) {
+    const machines = [...vpn.machines].sort();
+    const recipients = vpnRecipients(config, vpn);
+    secrets.push({
+      file: vpnKeyFile(vpn.name),
+      kind: "vpn-private-key",
+      machines,
+      vpn: vpn.name,
+      recipients,
+    });
+    if (vpn.presharedKey) {
+      secrets.push({
+        file: vpnPresharedKeyFile(vpn.name),
+        kind: "vpn-preshared-key",
+        machines: [...machines],
+        vpn: vpn.name,
+        recipients: [...recipients],
+      });
+    }
   }
   secrets.sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0));
   return new Map(secrets.map((secret) => [secret.file, secret]));

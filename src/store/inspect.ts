@@ -13,19 +13,28 @@
 import { readdir } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { decryptWith, type LoadedIdentity, readHeader, sshKeyTag } from "../age/index.js";
-import type { Config } from "../config/types.js";
+import { type Config, vpnsOf } from "../config/types.js";
 import { WgqtError } from "../errors.js";
 import { parseKeyFileContent, publicKeyOf } from "../keys/wireguard.js";
-import { type ExpectedSecret, expectedSecrets, managedMachines } from "./expected.js";
+import {
+  type ExpectedSecret,
+  expectedSecrets,
+  managedMachines,
+  type SecretKind,
+} from "./expected.js";
 import { readIfExists, TEMP_PREFIX } from "./files.js";
 import type { KeyStore } from "./keystore.js";
 import {
   MACHINES_NIX,
   MANIFEST_FILE,
   PRESHARED_DIR,
+  parseVpnFile,
   privateKeyFile,
   publicKeyFile,
   SECRETS_NIX,
+  VPN_DIR,
+  vpnKeyFile,
+  vpnPresharedKeyFile,
 } from "./layout.js";
 import { renderMachinesNix, renderSecretsNix } from "./nix.js";
 import { JOURNAL_FILE } from "./transaction.js";
@@ -97,6 +106,7 @@ export async function inspectStore(config: Config, store: KeyStore): Promise<Ins
   for (const [sub, prefix] of [
     [store.dir, ""],
     [join(store.dir, PRESHARED_DIR), `${PRESHARED_DIR}/`],
+    [join(store.dir, VPN_DIR), `${VPN_DIR}/`],
   ] as const) {
     const names = await readdir(sub).catch(() => [] as string[]);
     for (const name of names.sort())
@@ -420,6 +430,22 @@ export function findProblems(inspection: Inspection): Problem[] {
       );
     }
   }
+  for (const secret of expected.values()) {
+    if (secret.vpn === undefined || store.encryptedFiles.has(secret.file)) continue;
+    const how = `wgqt vpn import ${secret.vpn} --from FILE --machine ${secret.machines[0]}`;
+    if (secret.kind === "vpn-private-key")
+      add(
+        "missing-key",
+        secret.file,
+        `missing: no provider key for VPN ${secret.vpn} (import the provider's file: ${how})`,
+      );
+    else
+      add(
+        "missing-preshared-key",
+        secret.file,
+        `missing: no preshared key for VPN ${secret.vpn}, though vpns.${secret.vpn}.preshared_key is true (re-import the provider's file: ${how})`,
+      );
+  }
   for (const file of orphanFiles(config, store))
     add("orphan", file, `orphaned: ${orphanReason(config, file)} (wgqt prune removes it)`);
 
@@ -515,6 +541,12 @@ function orphanReason(config: Config, file: string): string {
       : `${pair[1]} and ${pair[2]} are no longer peers in any network`;
   }
   if (file.startsWith(`${PRESHARED_DIR}/`)) return "not a preshared key name wgqt uses (a+b.age)";
+  if (file.startsWith(`${VPN_DIR}/`)) {
+    const parsed = parseVpnFile(file);
+    if (parsed === undefined) return "not a VPN key name wgqt uses (NAME.age, NAME.psk.age)";
+    if (!config.vpns?.[parsed.vpn]) return `VPN ${parsed.vpn} is not in wgqt.toml`;
+    return `vpns.${parsed.vpn} has no preshared_key = true`;
+  }
   const name = file.slice(0, -4);
   if (config.machines[name]?.publicKey !== undefined)
     return `${name} brings its own public_key, so wgqt keeps no private key for it`;
@@ -587,6 +619,19 @@ export async function checkWithIdentities(
       continue;
     }
     checked.push(file);
+    const vpnFile = parseVpnFile(file);
+    const providerKnows = store.manifest.files[file]?.public_key;
+    if (
+      vpnFile?.kind === "vpn-private-key" &&
+      providerKnows !== undefined &&
+      publicKeyOf(key, where) !== providerKnows
+    ) {
+      problems.push({
+        kind: "public-key-mismatch",
+        file,
+        message: `${where}: its public key is not the one recorded in manifest.json (re-import the provider's file with wgqt vpn import ${vpnFile.vpn})`,
+      });
+    }
     const machine = /^([^/]+)\.age$/.exec(file)?.[1];
     const publicKey = machine === undefined ? undefined : store.machines[machine]?.publicKey;
     if (publicKey !== undefined && publicKeyOf(key, where) !== publicKey) {
@@ -617,9 +662,15 @@ export async function checkWithIdentities(
  *     "presharedKeys": [{ "peer": "nyaa", "file": "preshared_keys/nyaa+tavern.age",
  *                         "present": true, "created": "…" | null }]
  *   }],
+ *   "vpns": [{                              // [vpns.*] in wgqt.toml (added with issue 5)
+ *     "name": "us-west", "id": 1, "machines": ["nyaa"],
+ *     "privateKey": { "file": "vpns/us-west.age", "created": "…" | null } | null,
+ *     "presharedKey": { "file": "vpns/us-west.psk.age", "created": "…" | null } | null,
+ *     "publicKey": "base64…" | null         // this end's public key, as the provider knows it
+ *   }],
  *   "files": [{                             // every .age file present
  *     "file": "tavern.age",
- *     "kind": "private-key" | "preshared-key",
+ *     "kind": "private-key" | "preshared-key" | "vpn-private-key" | "vpn-preshared-key",
  *     "machines": ["tavern"],
  *     "created": "…" | null,                // when the secret inside was made (kept by rekey)
  *     "stanzas": 2 | null,                  // recipient stanzas in the header; null: unreadable
@@ -644,6 +695,7 @@ export interface StoreStatus {
   version: 1;
   keysDir: string;
   machines: MachineStatus[];
+  vpns: VpnStatus[];
   files: FileStatus[];
   problems: Problem[];
 }
@@ -657,9 +709,18 @@ export interface MachineStatus {
   presharedKeys: { peer: string; file: string; present: boolean; created: string | null }[];
 }
 
+export interface VpnStatus {
+  name: string;
+  id: number;
+  machines: string[];
+  privateKey: { file: string; created: string | null } | null;
+  presharedKey: { file: string; created: string | null } | null;
+  publicKey: string | null;
+}
+
 export interface FileStatus {
   file: string;
-  kind: "private-key" | "preshared-key";
+  kind: SecretKind;
   machines: string[];
   created: string | null;
   stanzas: number | null;
@@ -699,20 +760,39 @@ export function storeStatus(
           })),
       };
     });
+  const present = (file: string) =>
+    store.encryptedFiles.has(file)
+      ? { file, created: store.manifest.files[file]?.created ?? null }
+      : null;
+  const vpns: VpnStatus[] = vpnsOf(config).map((vpn) => ({
+    name: vpn.name,
+    id: vpn.id,
+    machines: [...vpn.machines].sort(),
+    privateKey: present(vpnKeyFile(vpn.name)),
+    presharedKey: vpn.presharedKey ? present(vpnPresharedKeyFile(vpn.name)) : null,
+    publicKey: store.manifest.files[vpnKeyFile(vpn.name)]?.public_key ?? null,
+  }));
   const files: FileStatus[] = [...inspection.files.keys()].map((file) => {
     const entry = store.manifest.files[file];
     const secret = expected.get(file);
     const access = fileAccess(inspection, file);
     const inPresharedDir = file.startsWith(`${PRESHARED_DIR}/`);
+    const vpnFile = parseVpnFile(file);
     return {
       file,
-      kind: entry?.kind ?? secret?.kind ?? (inPresharedDir ? "preshared-key" : "private-key"),
+      kind:
+        entry?.kind ??
+        secret?.kind ??
+        vpnFile?.kind ??
+        (inPresharedDir ? "preshared-key" : "private-key"),
       machines:
         entry?.machines ??
         secret?.machines ??
-        (inPresharedDir
-          ? file.slice(PRESHARED_DIR.length + 1, -4).split("+")
-          : [file.slice(0, -4)]),
+        (vpnFile
+          ? [...(config.vpns?.[vpnFile.vpn]?.machines ?? [])].sort()
+          : inPresharedDir
+            ? file.slice(PRESHARED_DIR.length + 1, -4).split("+")
+            : [file.slice(0, -4)]),
       created: entry?.created ?? null,
       stanzas: access.stanzaCount ?? null,
       readers: access.readers,
@@ -725,5 +805,5 @@ export function storeStatus(
       ],
     };
   });
-  return { version: 1, keysDir: displayPath(config, "."), machines, files, problems };
+  return { version: 1, keysDir: displayPath(config, "."), machines, vpns, files, problems };
 }

@@ -16,7 +16,7 @@ import {
 import { expectedSecrets, managedMachines } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
 import { type Pair, presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
-import { Transaction } from "./transaction.js";
+import { type AfterApply, Transaction } from "./transaction.js";
 import { writeGeneratedFiles, writePublicKey, writeSecret } from "./write.js";
 
 export interface KeygenPlan {
@@ -97,8 +97,10 @@ export interface ApplyOptions {
   now: () => Date;
   /** Progress lines (never secrets). */
   log?: (line: string) => void;
-  /** What the change is, recorded for recovery of an interrupted run. */
+  /** What the change is: the journal's and the commit's message. */
   message?: string;
+  /** Runs once the files are written, before the journal goes: the git commit. */
+  afterApply?: AfterApply;
 }
 
 /** The timestamp recorded in the manifest: UTC, whole seconds. */
@@ -125,7 +127,7 @@ export async function applyKeygen(
   const manifest = structuredClone(store.manifest);
   const publicKeys = store.publicKeys();
   const existing = new Set(store.encryptedFiles);
-  const tx = new Transaction(config.dir);
+  const tx = new Transaction(config.dir, options.afterApply);
 
   for (const name of plan.externalPublicKeys) {
     const key = config.machines[name]!.publicKey!;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { quote, StoreError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
 import { readIfExists } from "./files.js";
-import { MANIFEST_FILE, PRESHARED_DIR } from "./layout.js";
+import { MANIFEST_FILE, PRESHARED_DIR, parseVpnFile, VPN_DIR } from "./layout.js";
 import { emptyManifest, type Manifest, parseManifest } from "./manifest.js";
 
 export interface StoredMachine {
@@ -33,6 +33,18 @@ export interface StoredPresharedKey {
   created?: string;
 }
 
+/** A VPN provider's key in `vpns/` (see `wgqt vpn import`). */
+export interface StoredVpnKey {
+  vpn: string;
+  kind: "vpn-private-key" | "vpn-preshared-key";
+  /** Absolute path of the `.age` file. */
+  file: string;
+  recipients: string[];
+  created?: string;
+  /** For the private key: the public key the provider knows it by (manifest). */
+  publicKey?: string;
+}
+
 export interface KeyStore {
   /** Absolute store directory. */
   dir: string;
@@ -41,6 +53,8 @@ export interface KeyStore {
   hasManifest: boolean;
   machines: Record<string, StoredMachine>;
   presharedKeys: Record<string, StoredPresharedKey>;
+  /** VPN keys by store-relative path (`vpns/us-west.age`, `vpns/us-west.psk.age`). */
+  vpnKeys: Record<string, StoredVpnKey>;
   /** Store-relative paths of every `.age` file present. */
   encryptedFiles: Set<string>;
   /** Store-relative paths of every `.pub` file present. */
@@ -49,7 +63,7 @@ export interface KeyStore {
   publicKeys(): Record<string, string>;
 }
 
-/** Entries of a directory that must hold only regular files (and `preshared_keys/`). */
+/** Entries of a directory that must hold only regular files (and `preshared_keys/`, `vpns/`). */
 async function listRegularFiles(dir: string, allowDirectory?: string): Promise<string[]> {
   let names: string[];
   try {
@@ -129,6 +143,16 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     };
   }
 
+  const vpnKeys: Record<string, StoredVpnKey> = {};
+  for (const name of await listRegularFiles(join(dir, VPN_DIR))) {
+    if (!name.endsWith(".age")) continue;
+    const file = `${VPN_DIR}/${name}`;
+    encryptedFiles.add(file);
+    const parsed = parseVpnFile(file);
+    if (parsed === undefined) continue; // orphan with a foreign name: `verify` reports it
+    vpnKeys[file] = { ...parsed, file: join(dir, file), recipients: [] };
+  }
+
   for (const [file, entry] of Object.entries(manifest.files)) {
     if (entry.kind === "private-key" && entry.machines[0] && encryptedFiles.has(file)) {
       const machine = machineEntry(entry.machines[0]);
@@ -137,6 +161,10 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     } else if (entry.kind === "preshared-key" && presharedKeys[file]) {
       presharedKeys[file].recipients = [...entry.recipients];
       presharedKeys[file].created = entry.created;
+    } else if (vpnKeys[file]) {
+      vpnKeys[file].recipients = [...entry.recipients];
+      vpnKeys[file].created = entry.created;
+      if (entry.public_key !== undefined) vpnKeys[file].publicKey = entry.public_key;
     }
   }
 
@@ -146,6 +174,7 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     hasManifest: manifestBytes !== undefined,
     machines,
     presharedKeys,
+    vpnKeys,
     encryptedFiles,
     publicKeyFiles,
     publicKeys() {

@@ -6,6 +6,8 @@
 import { byteOrder } from "../config/types.js";
 
 export const PRESHARED_DIR = "preshared_keys";
+/** Provider keys of VPNs (`wgqt vpn import`). */
+export const VPN_DIR = "vpns";
 export const MANIFEST_FILE = "manifest.json";
 export const SECRETS_NIX = "secrets.nix";
 export const MACHINES_NIX = "machines.nix";
@@ -32,4 +34,23 @@ export function pair(a: string, b: string): Pair {
 export function presharedKeyFile(a: string, b: string): string {
   const [first, second] = pair(a, b);
   return `${PRESHARED_DIR}/${first}+${second}.age`;
+}
+
+/** `vpns/us-west.age`: a VPN's private key, from the provider's file, age-encrypted. */
+export function vpnKeyFile(vpn: string): string {
+  return `${VPN_DIR}/${vpn}.age`;
+}
+
+/** `vpns/us-west.psk.age`: the VPN's preshared key, when the provider gave one. */
+export function vpnPresharedKeyFile(vpn: string): string {
+  return `${VPN_DIR}/${vpn}.psk.age`;
+}
+
+/** The VPN a store file belongs to and which of its keys it is, or undefined for other files. */
+export function parseVpnFile(
+  file: string,
+): { vpn: string; kind: "vpn-private-key" | "vpn-preshared-key" } | undefined {
+  const match = new RegExp(`^${VPN_DIR}/([^/]+?)(\\.psk)?\\.age$`).exec(file);
+  if (match === null) return undefined;
+  return { vpn: match[1]!, kind: match[2] ? "vpn-preshared-key" : "vpn-private-key" };
 }

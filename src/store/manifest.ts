@@ -8,14 +8,14 @@ import { z } from "zod";
 import { StoreError } from "../errors.js";
 
 const entrySchema = z.strictObject({
-  kind: z.enum(["private-key", "preshared-key"]),
+  kind: z.enum(["private-key", "preshared-key", "vpn-private-key", "vpn-preshared-key"]),
   machines: z.array(z.string()),
   recipients: z.array(z.string()),
   /** ISO time the secret inside was made (kept across rekeys). */
   created: z.string(),
   /** Hex SHA-256 of the .age file's bytes as written. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  /** For private keys: the public key written next to it. */
+  /** For private keys: the public key written next to it (a VPN key: the public key the provider knows). */
   public_key: z.string().optional(),
 });
 

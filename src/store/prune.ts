@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Config } from "../config/types.js";
 import { orphanFiles } from "./inspect.js";
 import type { KeyStore } from "./keystore.js";
-import { Transaction } from "./transaction.js";
+import { type AfterApply, Transaction } from "./transaction.js";
 import { writeGeneratedFiles } from "./write.js";
 
 export interface PrunePlan {
@@ -42,8 +42,9 @@ export async function applyPrune(
   config: Config,
   store: KeyStore,
   plan: PrunePlan,
+  options: { message?: string; afterApply?: AfterApply } = {},
 ): Promise<string[]> {
-  const tx = new Transaction(config.dir);
+  const tx = new Transaction(config.dir, options.afterApply);
   const manifest = structuredClone(store.manifest);
   const remaining = new Set(store.encryptedFiles);
   const publicKeys = store.publicKeys();
@@ -54,5 +55,5 @@ export async function applyPrune(
   }
   for (const file of plan.manifestEntries) delete manifest.files[file];
   writeGeneratedFiles(config, store.dir, manifest, publicKeys, remaining, tx);
-  return tx.commit("wgqt: prune");
+  return tx.commit(options.message ?? "wgqt: prune");
 }

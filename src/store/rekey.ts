@@ -15,7 +15,7 @@ import { type ExpectedSecret, expectedSecrets } from "./expected.js";
 import { displayPath, type Inspection, staleness } from "./inspect.js";
 import { timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
-import { Transaction } from "./transaction.js";
+import { type AfterApply, Transaction } from "./transaction.js";
 import { writeGeneratedFiles, writeSecret } from "./write.js";
 
 export interface RekeyFile {
@@ -125,6 +125,8 @@ export async function loadIdentityFiles(
 export interface RekeyOptions {
   now: () => Date;
   log?: (line: string) => void;
+  /** Runs once the files are written, before the journal goes: the git commit. */
+  afterApply?: AfterApply;
 }
 
 /**
@@ -163,14 +165,16 @@ export async function applyRekey(
     }
   }
   const manifest = structuredClone(store.manifest);
-  const tx = new Transaction(config.dir);
+  const tx = new Transaction(config.dir, options.afterApply);
   for (const { secret } of plan.files) {
     const previous = manifest.files[secret.file];
     const created = previous?.created ?? timestamp(options.now);
     const publicKey =
       secret.kind === "private-key"
         ? (previous?.public_key ?? store.machines[secret.machines[0]!]?.publicKey)
-        : undefined;
+        : secret.kind === "vpn-private-key"
+          ? previous?.public_key
+          : undefined;
     manifest.files[secret.file] = await writeSecret(
       store.dir,
       secret,
@@ -187,11 +191,14 @@ export async function applyRekey(
 
 /** `1 private key + 2 preshared keys`, for messages and the commit subject. */
 export function describeRekey(plan: RekeyPlan): string {
-  const privateKeys = plan.files.filter((file) => file.secret.kind === "private-key").length;
-  const presharedKeys = plan.files.length - privateKeys;
+  const count = (kind: string) => plan.files.filter((file) => file.secret.kind === kind).length;
+  const privateKeys = count("private-key");
+  const presharedKeys = count("preshared-key");
+  const vpnKeys = count("vpn-private-key") + count("vpn-preshared-key");
   const parts: string[] = [];
   if (privateKeys) parts.push(`${privateKeys} private ${privateKeys === 1 ? "key" : "keys"}`);
   if (presharedKeys)
     parts.push(`${presharedKeys} preshared ${presharedKeys === 1 ? "key" : "keys"}`);
+  if (vpnKeys) parts.push(`${vpnKeys} VPN ${vpnKeys === 1 ? "key" : "keys"}`);
   return parts.join(" + ") || "nothing re-encrypted";
 }

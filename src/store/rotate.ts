@@ -6,7 +6,7 @@
  * makes every key in memory and checks every recipient list before it writes.
  */
 import { pairsOf, peerPairs } from "../config/peers.js";
-import { byteOrder, type Config } from "../config/types.js";
+import { byteOrder, type Config, vpnsOf } from "../config/types.js";
 import { quote, StoreError, UsageError } from "../errors.js";
 import { generateKeyPair, generatePresharedKey, secureRandom } from "../keys/wireguard.js";
 import { expectedSecrets, managedMachines } from "./expected.js";
@@ -26,6 +26,18 @@ export interface RotateRequest {
   all?: boolean;
   /** With `machines` or `all`: renew keypairs only. */
   keepPresharedKeys?: boolean;
+  /** VPN keys: always refused, with what to do instead (they are the provider's). */
+  vpns?: string[];
+}
+
+/**
+ * Why wgqt cannot rotate a VPN's key, and what to do instead: the key pair
+ * is the provider's (its server knows the public key), so a new one must come
+ * from the provider.
+ */
+export function providerKeyMessage(config: Config, vpn: string): string {
+  const machine = config.vpns?.[vpn]?.machines[0] ?? "MACHINE";
+  return `${vpn} is a VPN: its key is the provider's (their server knows its public key), so wgqt cannot rotate it; make a new key at the provider, download its wg-quick file and run: wgqt vpn import ${vpn} --from FILE --machine ${machine} --yes`;
 }
 
 export interface Redeploy {
@@ -47,6 +59,11 @@ export interface RotatePlan {
 
 /** Validate a request against the config and work out every key it renews. Pure. */
 export function planRotate(config: Config, request: RotateRequest): RotatePlan {
+  for (const vpn of request.vpns ?? []) {
+    if (!config.vpns?.[vpn])
+      throw new UsageError(`--vpn: unknown VPN ${quote(vpn)} (not in ${config.path})`);
+    throw new UsageError(providerKeyMessage(config, vpn));
+  }
   const machines = [...new Set(request.machines ?? [])];
   const requestedPairs = request.pairs ?? [];
   if (request.all && (machines.length || requestedPairs.length)) {
@@ -60,6 +77,8 @@ export function planRotate(config: Config, request: RotateRequest): RotatePlan {
   }
   const managed = new Set(managedMachines(config));
   for (const name of machines) {
+    if (!config.machines[name] && config.vpns?.[name])
+      throw new UsageError(providerKeyMessage(config, name));
     if (!config.machines[name])
       throw new UsageError(`--machine: unknown machine ${quote(name)} (not in ${config.path})`);
     if (!managed.has(name)) {
@@ -121,6 +140,11 @@ export function planRotate(config: Config, request: RotateRequest): RotatePlan {
   return { keypairs, presharedKeys, redeploy, subject };
 }
 
+/** VPNs whose keys `--all` leaves alone (they are the providers'), byte order. */
+export function unrotatableVpns(config: Config): string[] {
+  return vpnsOf(config).map((vpn) => vpn.name);
+}
+
 /** `keypair + 3 preshared keys`. */
 export function describeRotation(plan: RotatePlan): string {
   return describeCounts(plan.keypairs.length, plan.presharedKeys.length);
@@ -169,7 +193,7 @@ export async function applyRotate(
   const manifest = structuredClone(store.manifest);
   const publicKeys = store.publicKeys();
   const existing = new Set(store.encryptedFiles);
-  const tx = new Transaction(config.dir);
+  const tx = new Transaction(config.dir, options.afterApply);
   for (const { name, secret, keys } of keypairs) {
     writePublicKey(store.dir, name, keys.publicKey, tx);
     manifest.files[secret.file] = await writeSecret(

@@ -6,18 +6,27 @@
  * 1. writes one journal, `.wgqt-journal.json` next to `wgqt.toml`, holding
  *    every staged change, atomically: that rename is the commit point;
  * 2. applies each change atomically (see files.ts);
- * 3. removes the journal.
+ * 3. runs `afterApply` (the CLI's git commit), if given;
+ * 4. removes the journal.
  *
  * Killed before 1, nothing changed. Killed after 1, the next mutating command
- * finds the journal and rolls it forward (`recoverJournal`) before doing
- * anything else, so a store is never left half-written (a new `.age` beside
- * an old `.pub`, a key the manifest does not know).
+ * finds the journal and rolls it forward (`recoverJournal`), commit included,
+ * before doing anything else, so a store is never left half-written (a new
+ * `.age` beside an old `.pub`, a key the manifest does not know) nor a
+ * finished change left uncommitted.
  */
 import { readdir } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { z } from "zod";
 import { StoreError } from "../errors.js";
-import { readIfExists, removeFileDurably, TEMP_PREFIX, writeFileAtomic } from "./files.js";
+import {
+  mapLimit,
+  readIfExists,
+  removeFileDurably,
+  TEMP_PREFIX,
+  writeFileAtomic,
+  writeFilesAtomic,
+} from "./files.js";
 
 export const JOURNAL_FILE = ".wgqt-journal.json";
 
@@ -37,14 +46,23 @@ interface StagedWrite {
   mode: number;
 }
 
+/** What runs once a transaction's files are in place, before its journal goes (a git commit). */
+export type AfterApply = (changed: string[], message: string) => Promise<void>;
+
 export class Transaction {
   readonly #root: string;
+  readonly #afterApply: AfterApply | undefined;
   readonly #writes = new Map<string, StagedWrite>();
   readonly #removes = new Set<string>();
 
-  /** `root`: the directory of `wgqt.toml`; every staged path must be inside it. */
-  constructor(root: string) {
+  /**
+   * `root`: the directory of `wgqt.toml`; every staged path must be inside it.
+   * `afterApply` runs after the files are written and before the journal is
+   * removed, so recovery retries it if it does not finish.
+   */
+  constructor(root: string, afterApply?: AfterApply) {
     this.#root = root;
+    this.#afterApply = afterApply;
   }
 
   #checkInside(path: string): void {
@@ -88,13 +106,19 @@ export class Transaction {
    */
   async commit(message: string): Promise<string[]> {
     const journal: Journal = { version: 1, message, writes: [], removes: [] };
-    for (const [path, staged] of [...this.#writes].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const current = await readIfExists(path);
-      if (current?.equals(staged.bytes)) continue;
+    const writes = [...this.#writes].sort(([a], [b]) => (a < b ? -1 : 1));
+    // Files that already hold their new bytes are left alone (and out of the commit).
+    const unchanged = await mapLimit(
+      writes,
+      32,
+      async ([path, { bytes }]) => (await readIfExists(path))?.equals(bytes) ?? false,
+    );
+    for (const [index, [path, { bytes, mode }]] of writes.entries()) {
+      if (unchanged[index]) continue;
       journal.writes.push({
         path: relative(this.#root, path),
-        mode: staged.mode,
-        content: staged.bytes.toString("base64"),
+        mode,
+        content: bytes.toString("base64"),
       });
     }
     for (const path of [...this.#removes].sort()) {
@@ -103,25 +127,75 @@ export class Transaction {
     }
     if (journal.writes.length === 0 && journal.removes.length === 0) return [];
     const journalPath = join(this.#root, JOURNAL_FILE);
-    await writeFileAtomic(journalPath, `${JSON.stringify(journal)}\n`, 0o644);
-    const changed = await applyJournal(this.#root, journal);
+    try {
+      await writeFileAtomic(journalPath, `${JSON.stringify(journal)}\n`, 0o644);
+    } catch (error) {
+      throw new StoreError(
+        `${journalPath}: cannot write (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      );
+    }
+    let changed: string[];
+    try {
+      changed = await applyJournal(this.#root, journal);
+    } catch (error) {
+      if (error instanceof ApplyError && error.applied === 0) {
+        // Nothing reached the store (read-only, say): withdraw the journal.
+        await removeFileDurably(journalPath);
+        throw new StoreError(error.message);
+      }
+      throw new StoreError(
+        `${error instanceof Error ? error.message : String(error)}; the change is journaled and the next wgqt command that writes finishes it`,
+      );
+    }
+    await this.#afterApply?.(changed, message);
     await removeFileDurably(journalPath);
     return changed;
   }
 }
 
-async function applyJournal(root: string, journal: Journal): Promise<string[]> {
-  const changed: string[] = [];
-  for (const write of journal.writes) {
-    const path = join(root, write.path);
-    const bytes = Buffer.from(write.content, "base64");
-    const current = await readIfExists(path);
-    if (!current?.equals(bytes)) await writeFileAtomic(path, bytes, write.mode);
-    changed.push(path);
+/** A write or removal failed after `applied` changes reached the disk. */
+class ApplyError extends Error {
+  constructor(
+    message: string,
+    readonly applied: number,
+  ) {
+    super(message);
   }
-  for (const removed of journal.removes) {
+}
+
+async function applyJournal(root: string, journal: Journal): Promise<string[]> {
+  const writes = journal.writes.map((write) => ({
+    path: join(root, write.path),
+    data: Buffer.from(write.content, "base64"),
+    mode: write.mode,
+  }));
+  // On recovery some files may already hold their new bytes: skip those.
+  const done = await mapLimit(
+    writes,
+    32,
+    async ({ path, data }) => (await readIfExists(path))?.equals(data) ?? false,
+  );
+  const pending = writes.filter((_, index) => !done[index]);
+  try {
+    await writeFilesAtomic(pending);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const renamed = (error as { renamed?: number }).renamed ?? 0;
+    const where = pending[renamed]?.path ?? root;
+    throw new ApplyError(
+      `${where}: cannot write (${code})`,
+      renamed + (writes.length - pending.length),
+    );
+  }
+  const changed = writes.map(({ path }) => path);
+  for (const [index, removed] of journal.removes.entries()) {
     const path = join(root, removed);
-    await removeFileDurably(path);
+    try {
+      await removeFileDurably(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new ApplyError(`${path}: cannot remove (${code})`, changed.length + index);
+    }
     changed.push(path);
   }
   return changed.sort();
@@ -142,6 +216,7 @@ export interface Recovery {
 export async function recoverJournal(
   root: string,
   dirs: string[] = [],
+  afterApply?: AfterApply,
 ): Promise<Recovery | undefined> {
   for (const dir of [root, ...dirs]) await removeTempFiles(dir);
   const journalPath = join(root, JOURNAL_FILE);
@@ -160,7 +235,15 @@ export async function recoverJournal(
       throw new StoreError(`${journalPath}: names ${JSON.stringify(path)}, outside ${root}`);
     }
   }
-  const files = await applyJournal(root, journal);
+  let files: string[];
+  try {
+    files = await applyJournal(root, journal);
+  } catch (error) {
+    throw new StoreError(
+      `finishing an interrupted change: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  await afterApply?.(files, journal.message);
   await removeFileDurably(journalPath);
   return { message: journal.message, files };
 }

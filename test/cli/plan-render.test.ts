@@ -76,9 +76,20 @@ describe("wgqt plan", () => {
   });
 
   it("--write keeps plan.json in the store and commits it", () => {
+    ok("git", ["-C", repo, "rm", "-q", "wireguard_keys/plan.json"]);
+    ok("git", ["-C", repo, "commit", "-qm", "no plan yet"], {
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: "T",
+        GIT_AUTHOR_EMAIL: "t@e",
+        GIT_COMMITTER_NAME: "T",
+        GIT_COMMITTER_EMAIL: "t@e",
+      },
+    });
     const result = wgqt(repo, "plan", "--write");
     expect(result.status, result.stderr).toBe(0);
     expect(gitLog(repo)[0]).toBe("wgqt: plan (2 networks)");
+    expect(wgqt(repo, "plan", "--write").stderr).toContain("plan.json is up to date");
     expect(JSON.parse(readFileSync(join(repo, "wireguard_keys", "plan.json"), "utf8"))).toEqual(
       JSON.parse(wgqt(repo, "plan", "--json").stdout),
     );

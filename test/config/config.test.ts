@@ -12,6 +12,24 @@ const ED =
 const AGE = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 const machine = (name: string, extra = "") =>
   `[machines.${name}]\nrecipients = [${JSON.stringify(ED)}]\n${extra}\n`;
+const SERVER_KEY = "jiG0F2vU/2kxg81KJGqS+Sdcp+0GXnezatrQIWo5kEQ=";
+/** A valid `[vpns.us-west]` for nyaa, with `extra` lines appended or `fields` replaced. */
+const vpn = (fields: Record<string, string> = {}, name = "us-west") => {
+  const all: Record<string, string> = {
+    machines: '["nyaa"]',
+    id: "1",
+    endpoint: '"198.51.100.7:51820"',
+    public_key: JSON.stringify(SERVER_KEY),
+    address: '"10.64.1.2/32"',
+    dns: '["10.64.0.1"]',
+    ...fields,
+  };
+  const lines = Object.entries(all)
+    .filter(([, value]) => value !== "")
+    .map(([key, value]) => `${key} = ${value}`);
+  return `[vpns.${name}]\n${lines.join("\n")}\n`;
+};
+const withVpn = (text: string) => `${machine("nyaa")}${machine("tavern")}${text}`;
 
 function errorOf(text: string): string {
   try {
@@ -144,10 +162,139 @@ describe("parseConfig", () => {
       `${machine("tavern")}${machine("nyaa")}[proxies."de/1"]\ngateway = "tavern"\nclients = ["nyaa"]\n`,
       /^proxies\.de\/1: interface name "de\/1" may only hold/,
     ],
+    [
+      "a VPN for an unknown machine",
+      withVpn(vpn({ machines: '["ghost"]' })),
+      /^vpns\.us-west\.machines\[0\]: unknown machine "ghost"/,
+    ],
+    [
+      "a VPN for no machine",
+      withVpn(vpn({ machines: "[]" })),
+      /^vpns\.us-west\.machines: name at least one/,
+    ],
+    [
+      "a VPN machine listed twice",
+      withVpn(vpn({ machines: '["nyaa", "nyaa"]' })),
+      /^vpns\.us-west\.machines\[1\]: "nyaa" is listed twice/,
+    ],
+    [
+      "a VPN machine without recipients",
+      `${machine("tavern")}[machines.nyaa]\npublic_key = ${JSON.stringify(SERVER_KEY)}\n${vpn()}`,
+      /^vpns\.us-west\.machines\[0\]: machine "nyaa" has no recipients to encrypt the VPN key to/,
+    ],
+    ["a VPN id of 0", withVpn(vpn({ id: "0" })), /^vpns\.us-west\.id: must be >=1 \(got 0\)/],
+    [
+      "a VPN id of 100",
+      withVpn(vpn({ id: "100" })),
+      /^vpns\.us-west\.id: must be <=99 \(got 100\)/,
+    ],
+    [
+      "two VPNs with one id",
+      withVpn(`${vpn()}${vpn({}, "proton")}`),
+      /^vpns\.us-west\.id: 1 is already the id of vpns\.proton/,
+    ],
+    [
+      "a VPN endpoint without a port",
+      withVpn(vpn({ endpoint: '"198.51.100.7"' })),
+      /^vpns\.us-west\.endpoint: expected host:port .*got "198\.51\.100\.7"/,
+    ],
+    [
+      "a VPN endpoint with a port out of range",
+      withVpn(vpn({ endpoint: '"vpn.example.net:70000"' })),
+      /^vpns\.us-west\.endpoint: port must be 1…65535, got "vpn\.example\.net:70000"/,
+    ],
+    [
+      "a bad VPN public key",
+      withVpn(vpn({ public_key: '"abc"' })),
+      /^vpns\.us-west\.public_key: not a WireGuard key .*"abc"/,
+    ],
+    [
+      "a VPN address without a prefix length",
+      withVpn(vpn({ address: '"10.64.1.2"' })),
+      /^vpns\.us-west\.address: not an IPv4 address with a prefix length .*got "10\.64\.1\.2"/,
+    ],
+    [
+      "an IPv6 VPN address",
+      withVpn(vpn({ address: '"fc00:bbbb::2/128"' })),
+      /^vpns\.us-west\.address: an IPv6 address; wgqt routes IPv4 only, got "fc00:bbbb::2\/128"/,
+    ],
+    [
+      "a VPN DNS server that is a name",
+      withVpn(vpn({ dns: '["dns.example.net"]' })),
+      /^vpns\.us-west\.dns\[0\]: not an IPv4 address, got "dns\.example\.net"/,
+    ],
+    [
+      "bad allowed_ips",
+      withVpn(vpn({ allowed_ips: '["0.0.0.0/0", "10.0.0.0/33"]' })),
+      /^vpns\.us-west\.allowed_ips\[1\]: not an IPv4 address with a prefix length .*"10\.0\.0\.0\/33"/,
+    ],
+    [
+      "a VPN name over 15 characters",
+      withVpn(vpn({}, "mullvad-se-gothenburg")),
+      /^vpns\.mullvad-se-gothenburg: interface name "mullvad-se-gothenburg" is longer than 15 characters/,
+    ],
+    [
+      "a VPN named like a proxy",
+      withVpn(`[proxies.de]\ngateway = "tavern"\nclients = ["nyaa"]\n${vpn({}, "de")}`),
+      /^vpns\.de: proxies\.de has the same name/,
+    ],
+    [
+      "an unknown key in a VPN",
+      withVpn(vpn({ private_key: '"oops"' })),
+      /^vpns\.us-west\.private_key: unknown key \(got "oops"\)/,
+    ],
+    [
+      "a VPN without an endpoint",
+      withVpn(vpn({ endpoint: "" })),
+      /^vpns\.us-west\.endpoint: expected string, got nothing \(it is required\)/,
+    ],
     ["keys_dir absolute", 'keys_dir = "/etc/keys"\n', /^keys_dir: must be relative/],
     ["keys_dir outside", 'keys_dir = "../elsewhere"\n', /^keys_dir: must be a directory below/],
   ])("rejects %s", (_what, text, expected) => {
     expect(errorOf(text)).toMatch(expected);
+  });
+});
+
+describe("parseConfig: [vpns.*]", () => {
+  it("reads a VPN with its defaults: all traffic, no DNS unless given, no preshared key", () => {
+    const config = parseConfig(withVpn(vpn({ dns: "" })), PATH);
+    expect(config.vpns).toEqual({
+      "us-west": {
+        name: "us-west",
+        machines: ["nyaa"],
+        id: 1,
+        endpoint: "198.51.100.7:51820",
+        publicKey: SERVER_KEY,
+        address: "10.64.1.2/32",
+        dns: [],
+        allowedIPs: ["0.0.0.0/0"],
+        presharedKey: false,
+      },
+    });
+  });
+
+  it("reads a shared, split-tunnel VPN with a preshared key and an IPv6 endpoint", () => {
+    const config = parseConfig(
+      withVpn(
+        vpn({
+          machines: '["tavern", "nyaa"]',
+          endpoint: '"[2001:db8::7]:51820"',
+          allowed_ips: '["10.99.0.0/16"]',
+          preshared_key: "true",
+        }),
+      ),
+      PATH,
+    );
+    expect(config.vpns!["us-west"]).toMatchObject({
+      machines: ["tavern", "nyaa"],
+      endpoint: "[2001:db8::7]:51820",
+      allowedIPs: ["10.99.0.0/16"],
+      presharedKey: true,
+    });
+  });
+
+  it("gives a config without VPNs an empty table", () => {
+    expect(parseConfig(machine("tavern"), PATH).vpns).toEqual({});
   });
 });
 

@@ -6,8 +6,13 @@
  */
 import { createHash } from "node:crypto";
 import { x25519 } from "@noble/curves/ed25519.js";
-import type { Config, MachineConfig, ProxyConfig } from "../../src/config/types.js";
-import { presharedKeyFile, privateKeyFile } from "../../src/store/layout.js";
+import type { Config, MachineConfig, ProxyConfig, VpnConfig } from "../../src/config/types.js";
+import {
+  presharedKeyFile,
+  privateKeyFile,
+  vpnKeyFile,
+  vpnPresharedKeyFile,
+} from "../../src/store/layout.js";
 
 export const SEED_MACHINES = ["archive", "lighthouse", "nyaa", "spark", "tavern"] as const;
 
@@ -29,6 +34,7 @@ export function fakePresharedKey(a: string, b: string): string {
 interface FleetInput {
   machines: Record<string, Partial<Omit<MachineConfig, "name">>>;
   proxies: Record<string, Omit<ProxyConfig, "name">>;
+  vpns?: Record<string, Omit<VpnConfig, "name">>;
   ipv4Start?: string;
   udpStart?: number;
 }
@@ -40,6 +46,8 @@ export function makeConfig(input: FleetInput): Config {
   }
   const proxies: Record<string, ProxyConfig> = {};
   for (const [name, proxy] of Object.entries(input.proxies)) proxies[name] = { name, ...proxy };
+  const vpns: Record<string, VpnConfig> = {};
+  for (const [name, vpn] of Object.entries(input.vpns ?? {})) vpns[name] = { name, ...vpn };
   return {
     path: "/fleet/wgqt.toml",
     dir: "/fleet",
@@ -50,6 +58,7 @@ export function makeConfig(input: FleetInput): Config {
     admins: [],
     machines,
     proxies,
+    ...(input.vpns === undefined ? {} : { vpns }),
   };
 }
 
@@ -83,6 +92,86 @@ export function seedSecrets(config: Config): Record<string, string> {
     for (const client of proxy.clients) {
       secrets[presharedKeyFile(proxy.gateway, client)] = fakePresharedKey(proxy.gateway, client);
     }
+  }
+  return secrets;
+}
+
+/**
+ * A fleet with VPNs (issue 5), for goldens and Nix evaluation: nyaa uses
+ * us-west (id 1, with a PSK) as its default and germany through its bridge;
+ * spark has two VPNs, proton-nl (id 2) its default and mullvad-se-got1 (id 3,
+ * a name too long for `br-<name>`) and germany bridged; tavern, germany's
+ * gateway, also has a split-tunnel VPN (office, 10.99.0.0/16, no default).
+ */
+export function vpnConfig(order: "as written" | "reordered" = "as written"): Config {
+  const vpns: Record<string, Omit<VpnConfig, "name">> = {
+    "us-west": {
+      machines: ["nyaa"],
+      id: 1,
+      endpoint: "198.51.100.7:51820",
+      publicKey: fakePublicKey("provider:us-west"),
+      address: "10.64.1.2/32",
+      dns: ["10.64.0.1"],
+      allowedIPs: ["0.0.0.0/0"],
+      presharedKey: true,
+    },
+    "proton-nl": {
+      machines: ["spark"],
+      id: 2,
+      endpoint: "vpn.example.net:51820",
+      publicKey: fakePublicKey("provider:proton-nl"),
+      address: "10.2.0.2/32",
+      dns: ["10.2.0.1"],
+      allowedIPs: ["0.0.0.0/0"],
+      presharedKey: false,
+    },
+    "mullvad-se-got1": {
+      machines: ["spark"],
+      id: 3,
+      endpoint: "[2001:db8::7]:51820",
+      publicKey: fakePublicKey("provider:mullvad-se-got1"),
+      address: "10.65.9.3/32",
+      dns: ["10.64.0.1", "10.64.0.2"],
+      allowedIPs: ["0.0.0.0/0"],
+      presharedKey: false,
+    },
+    office: {
+      machines: ["tavern"],
+      id: 4,
+      endpoint: "office.example.com:51820",
+      publicKey: fakePublicKey("provider:office"),
+      address: "10.99.0.5/16",
+      dns: [],
+      allowedIPs: ["10.99.0.0/16"],
+      presharedKey: true,
+    },
+  };
+  const machines = { tavern: { endpoint: "tavern.example.org" }, nyaa: {}, spark: {} };
+  const reverse = <T>(record: Record<string, T>) =>
+    Object.fromEntries(Object.entries(record).reverse());
+  return makeConfig({
+    machines: order === "as written" ? machines : reverse(machines),
+    proxies: {
+      germany: {
+        gateway: "tavern",
+        clients: order === "as written" ? ["nyaa", "spark"] : ["spark", "nyaa"],
+      },
+    },
+    vpns: order === "as written" ? vpns : reverse(vpns),
+  });
+}
+
+export function vpnPublicKeys(): Record<string, string> {
+  return Object.fromEntries(["nyaa", "spark", "tavern"].map((name) => [name, fakePublicKey(name)]));
+}
+
+/** Every secret of the VPN fleet, keyed by store file (for `export` and the no-secret checks). */
+export function vpnSecrets(config: Config): Record<string, string> {
+  const secrets = seedSecrets({ ...config, vpns: {} });
+  for (const vpn of Object.values(config.vpns ?? {})) {
+    secrets[vpnKeyFile(vpn.name)] = fakePrivateKey(`vpn:${vpn.name}`);
+    if (vpn.presharedKey)
+      secrets[vpnPresharedKeyFile(vpn.name)] = fakePresharedKey("vpn", vpn.name);
   }
   return secrets;
 }

@@ -4,9 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.js";
-import { hostView } from "../../src/net/host.js";
+import { hostSecretFiles, hostView } from "../../src/net/host.js";
 import { plan } from "../../src/net/plan.js";
 import {
+  bridgeFor,
+  bridgeName,
   FWMARK_BASE,
   FWMARK_MASK,
   hostRouting,
@@ -15,7 +17,7 @@ import {
   type RoutedInterface,
   routingKey,
 } from "../../src/net/routing.js";
-import { seedConfig, seedPublicKeys } from "./fleet.js";
+import { makeConfig, seedConfig, seedPublicKeys, vpnConfig, vpnPublicKeys } from "./fleet.js";
 
 const proxyClient = (
   name: string,
@@ -64,10 +66,22 @@ describe("hostRouting", () => {
         isDefault: false,
         table: 52101,
         fwmark: "520065",
-        rules: ["priority 11101 from 10.128.0.11 lookup 52101"],
+        // Not the default: its bridge br-germany (10.20.101.1/24) is routed into it too.
+        rules: [
+          "priority 11101 from 10.128.0.11 lookup 52101",
+          "priority 11101 from 10.20.101.0/24 lookup 52101",
+        ],
         routes: ["unreachable default metric 4294967295 table 52101"],
       },
     ]);
+    expect(routing[0]!.bridge).toBeUndefined();
+    expect(routing[1]!.bridge).toEqual({
+      name: "br-germany",
+      address: "10.20.101.1",
+      prefixLength: 24,
+      cidr: "10.20.101.0/24",
+      snatTo: "10.128.0.11",
+    });
   });
 
   it("lets default = true pick the default tunnel over the lowest id", () => {
@@ -205,5 +219,126 @@ describe("hostView", () => {
       /machine "tavern" has no public key \(needed by "nyaa" on "germany"\); run wgqt keygen --machine tavern/,
     );
     expect(() => hostView(planned, config, "ghost")).toThrow(/machine "ghost" is not in wgqt.toml/);
+  });
+});
+
+describe("bridges (issue 5)", () => {
+  it("names a bridge br-<tunnel>, or br-<first 7>-<4 hex of SHA-256> when that passes 15 characters", () => {
+    expect(bridgeName("germany")).toBe("br-germany");
+    expect(bridgeName("germany-nort")).toBe("br-germany-nort");
+    const long = bridgeName("mullvad-se-got1");
+    expect(long).toMatch(/^br-mullvad-[0-9a-f]{4}$/);
+    expect(long).toHaveLength(15);
+    expect(bridgeName("mullvad-se-got2")).not.toBe(long);
+  });
+
+  it("numbers a bridge 10.20.<key>.1/24 like the seed, continuing past key 255 into 10.21-10.23", () => {
+    expect(bridgeFor("us-west", 1, "10.64.1.2")).toEqual({
+      name: "br-us-west",
+      address: "10.20.1.1",
+      prefixLength: 24,
+      cidr: "10.20.1.0/24",
+      snatTo: "10.64.1.2",
+    });
+    expect(bridgeFor("big", 255, "10.0.0.2").cidr).toBe("10.20.255.0/24");
+    expect(bridgeFor("big", 256, "10.0.0.2").cidr).toBe("10.21.0.0/24");
+    expect(bridgeFor("big", 999, "10.0.0.2").cidr).toBe("10.23.231.0/24");
+  });
+
+  it("gives every default-route tunnel but the default one a bridge; a split tunnel gets neither table nor bridge", () => {
+    const routing = hostRouting([
+      { name: "us-west", kind: "vpn", id: 1, address: "10.64.1.2", carriesDefaultRoute: true },
+      { name: "proton", kind: "vpn", id: 2, address: "10.2.0.2", carriesDefaultRoute: true },
+      { name: "office", kind: "vpn", id: 3, address: "10.99.0.5", carriesDefaultRoute: false },
+      proxyClient("germany", 0, "10.128.0.2"),
+    ]);
+    expect(routing.map((r) => [r.name, r.isDefault, r.table, r.bridge?.name])).toEqual([
+      ["us-west", true, 52001, undefined],
+      ["proton", false, 52002, "br-proton"],
+      ["office", false, undefined, undefined],
+      ["germany", false, 52100, "br-germany"],
+    ]);
+    expect(routing[1]!.rules.map(ipRuleArguments)).toEqual([
+      "priority 11002 from 10.2.0.2 lookup 52002",
+      "priority 11002 from 10.20.2.0/24 lookup 52002",
+    ]);
+  });
+
+  it("lets a proxy with default = true carry the default route over a VPN, which is then bridged", () => {
+    const routing = hostRouting([
+      { name: "us-west", kind: "vpn", id: 1, address: "10.64.1.2", carriesDefaultRoute: true },
+      proxyClient("germany", 0, "10.128.0.2", true),
+    ]);
+    expect(routing.map((r) => [r.name, r.isDefault, r.bridge?.cidr])).toEqual([
+      ["us-west", false, "10.20.1.0/24"],
+      ["germany", true, undefined],
+    ]);
+  });
+
+  it("refuses a bridge name another interface on the host already has", () => {
+    expect(() =>
+      hostRouting([
+        proxyClient("finland", 0, "10.128.0.3"),
+        proxyClient("germany", 1, "10.128.0.11"),
+        { name: "br-germany", kind: "vpn", id: 5, address: "10.9.0.2", carriesDefaultRoute: false },
+      ]),
+    ).toThrow(
+      /the bridge of "germany" would be called "br-germany", the name of another interface/,
+    );
+  });
+});
+
+describe("hostView with VPNs", () => {
+  const config = vpnConfig();
+  const planned = plan(config, vpnPublicKeys());
+
+  it("puts a host's VPNs first (routing key order), with the provider's key files and no listen port", () => {
+    const nyaa = hostView(planned, config, "nyaa");
+    expect(nyaa.interfaces.map((i) => [i.name, i.kind, i.routing?.isDefault])).toEqual([
+      ["us-west", "vpn", true],
+      ["germany", "proxy", false],
+    ]);
+    const vpn = nyaa.interfaces[0]!;
+    expect(vpn).toMatchObject({
+      address: "10.64.1.2",
+      addressWithPrefix: "10.64.1.2/32",
+      cidr: "10.64.1.2/32",
+      privateKeyFile: "vpns/us-west.age",
+      dns: ["10.64.0.1"],
+    });
+    expect(vpn.listenPort).toBeUndefined();
+    expect(vpn.peers).toEqual([
+      {
+        machine: "us-west",
+        publicKey: config.vpns!["us-west"]!.publicKey,
+        presharedKeyFile: "vpns/us-west.psk.age",
+        allowedIPs: ["0.0.0.0/0"],
+        endpoint: "198.51.100.7:51820",
+      },
+    ]);
+    expect(hostSecretFiles(nyaa)).toEqual([
+      "nyaa.age",
+      "preshared_keys/nyaa+tavern.age",
+      "vpns/us-west.age",
+      "vpns/us-west.psk.age",
+    ]);
+  });
+
+  it("needs no machine key on a host that only uses VPNs", () => {
+    const only = makeConfig({
+      machines: { laptop: {} },
+      proxies: {},
+      vpns: { "us-west": { ...config.vpns!["us-west"]!, machines: ["laptop"] } },
+    });
+    const view = hostView(plan(only, {}), only, "laptop");
+    expect(hostSecretFiles(view)).toEqual(["vpns/us-west.age", "vpns/us-west.psk.age"]);
+  });
+
+  it("refuses a bridge subnet that overlaps a network of the fleet", () => {
+    const clash = vpnConfig();
+    clash.ipv4Start = "10.20.100.0";
+    expect(() => hostView(plan(clash, vpnPublicKeys()), clash, "nyaa")).toThrow(
+      /"nyaa": bridge subnet 10\.20\.100\.0\/24 overlaps network germany \(10\.20\.100\.0\/29\)/,
+    );
   });
 });

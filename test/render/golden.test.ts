@@ -1,5 +1,6 @@
 /**
- * Every renderer on the seed fleet against golden files in test/golden/<format>/
+ * Every renderer on the seed fleet against golden files in test/golden/<format>/,
+ * and on a fleet with VPNs (issue 5) in test/golden/vpn/<format>/
  * (`UPDATE_GOLDEN=1 npx vitest run test/render` rewrites them), byte-identical
  * across runs and config orderings, with no secret in any output.
  */
@@ -9,7 +10,15 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { plan } from "../../src/net/plan.js";
 import { FORMATS, render } from "../../src/render/index.js";
-import { makeConfig, seedConfig, seedPublicKeys, seedSecrets } from "../net/fleet.js";
+import {
+  makeConfig,
+  seedConfig,
+  seedPublicKeys,
+  seedSecrets,
+  vpnConfig,
+  vpnPublicKeys,
+  vpnSecrets,
+} from "../net/fleet.js";
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "..", "golden");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
@@ -30,23 +39,27 @@ function listFiles(dir: string): string[] {
 const config = seedConfig();
 const planned = plan(config, seedPublicKeys());
 
+function matchesGolden(dir: string, files: { path: string; content: string }[]): void {
+  if (UPDATE) {
+    rmSync(dir, { recursive: true, force: true });
+    for (const file of files) {
+      mkdirSync(dirname(join(dir, file.path)), { recursive: true });
+      writeFileSync(join(dir, file.path), file.content);
+    }
+  }
+  const golden = listFiles(dir)
+    .map((path) => relative(dir, path).split("\\").join("/"))
+    .sort();
+  expect(files.map((file) => file.path)).toEqual(golden);
+  for (const file of files) expect(file.content).toBe(readFileSync(join(dir, file.path), "utf8"));
+}
+
 describe.each(FORMATS)("%s", (format) => {
   const files = render(planned, config, { format });
   const dir = join(GOLDEN, format);
 
   it("matches the golden files, and no golden file is stale", () => {
-    if (UPDATE) {
-      rmSync(dir, { recursive: true, force: true });
-      for (const file of files) {
-        mkdirSync(dirname(join(dir, file.path)), { recursive: true });
-        writeFileSync(join(dir, file.path), file.content);
-      }
-    }
-    const golden = listFiles(dir)
-      .map((path) => relative(dir, path).split("\\").join("/"))
-      .sort();
-    expect(files.map((file) => file.path)).toEqual(golden);
-    for (const file of files) expect(file.content).toBe(readFileSync(join(dir, file.path), "utf8"));
+    matchesGolden(dir, files);
   });
 
   it("is byte-identical across runs and whatever order wgqt.toml lists things in", () => {
@@ -83,6 +96,29 @@ describe.each(FORMATS)("%s", (format) => {
   });
 });
 
+describe.each(FORMATS)("%s with VPNs", (format) => {
+  const vpnFleet = vpnConfig();
+  const vpnPlanned = plan(vpnFleet, vpnPublicKeys());
+  const files = render(vpnPlanned, vpnFleet, { format });
+
+  it("matches the golden files in test/golden/vpn/, and no golden file is stale", () => {
+    matchesGolden(join(GOLDEN, "vpn", format), files);
+  });
+
+  it("is byte-identical whatever order wgqt.toml lists machines, clients and VPNs in", () => {
+    const reordered = vpnConfig("reordered");
+    expect(render(plan(reordered, vpnPublicKeys()), reordered, { format })).toEqual(files);
+  });
+
+  it("contains no secret: no provider key, no preshared key", () => {
+    for (const file of files) {
+      for (const secret of Object.values(vpnSecrets(vpnFleet)))
+        expect(file.content).not.toContain(secret);
+      expect(file.content).not.toMatch(/PrivateKey\s*=|PresharedKey\s*=|privateKey\s*=/);
+    }
+  });
+});
+
 describe("wg-quick", () => {
   it("is root-only (0600): wg-quick(8) warns about world-accessible files", () => {
     for (const file of render(planned, config, { format: "wg-quick" }))
@@ -103,7 +139,7 @@ describe("wg-quick", () => {
     );
     expect(finland!.content).not.toContain("private-key");
     expect(finland!.content).toContain(
-      "PostUp = ip -4 rule add priority 12100 not from all fwmark",
+      "ip -4 rule add priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100\n",
     );
   });
 
@@ -116,6 +152,22 @@ describe("wg-quick", () => {
     });
     expect(finland!.content).not.toMatch(/PostUp|PostDown|Table|FwMark/);
     expect(finland!.content).toContain("PrivateKey = ");
+  });
+
+  it("exports a VPN for a phone: the provider's keys inline, its DNS, no routing hooks", () => {
+    const vpnFleet = vpnConfig();
+    const secrets = vpnSecrets(vpnFleet);
+    const files = render(plan(vpnFleet, vpnPublicKeys()), vpnFleet, {
+      format: "wg-quick",
+      machine: "nyaa",
+      export: secrets,
+      mobile: true,
+    });
+    const usWest = files.find((file) => file.path === "nyaa/us-west.conf")!;
+    expect(usWest.content).toContain(`PrivateKey = ${secrets["vpns/us-west.age"]}\n`);
+    expect(usWest.content).toContain(`PresharedKey = ${secrets["vpns/us-west.psk.age"]}\n`);
+    expect(usWest.content).toContain("DNS = 10.64.0.1\n");
+    expect(usWest.content).not.toMatch(/PostUp|PostDown|Table|FwMark|ListenPort/);
   });
 
   it("refuses a mobile file without keys, for a gateway, or with a missing or malformed secret", () => {

@@ -7,7 +7,7 @@
  * store, so the `age.secrets.*.file` paths are checked to resolve to it.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,14 @@ import { hostView, plannedHosts } from "../../src/net/host.js";
 import { plan } from "../../src/net/plan.js";
 import { render } from "../../src/render/index.js";
 import { secretName } from "../../src/render/nixos.js";
-import { seedConfig, seedPublicKeys, seedSecrets } from "../net/fleet.js";
+import {
+  seedConfig,
+  seedPublicKeys,
+  seedSecrets,
+  vpnConfig,
+  vpnPublicKeys,
+  vpnSecrets,
+} from "../net/fleet.js";
 
 const NIX = join(dirname(fileURLToPath(import.meta.url)), "nix");
 
@@ -136,7 +143,7 @@ describe.skipIf(nixMissing !== undefined)(
       // Secrets: the private key and each PSK, root-only, files in the store, never contents.
       const expectedSecrets = [
         `${host}.age`,
-        ...view.interfaces.flatMap((entry) => entry.peers.map((peer) => peer.presharedKeyFile)),
+        ...view.interfaces.flatMap((entry) => entry.peers.map((peer) => peer.presharedKeyFile!)),
       ];
       expect(Object.keys(age.secrets).sort()).toEqual(expectedSecrets.map(secretName).sort());
       for (const storeFile of expectedSecrets) {
@@ -173,7 +180,6 @@ describe.skipIf(nixMissing !== undefined)(
         expect(networking.firewall.checkReversePath).toBe("loose");
         const service = result.config.systemd.services["wgqt-routing"];
         expect(service.before).toEqual(["wireguard-finland.service", "wireguard-germany.service"]);
-        expect(service.path).toEqual(["/stub/iproute2"]);
         const address = view.interfaces[1]!.address;
         expect(service.script).toContain(`rule priority 11101 from ${address} lookup 52101\n`);
         expect(service.script).toContain(
@@ -182,6 +188,23 @@ describe.skipIf(nixMissing !== undefined)(
         expect(service.script).toContain(
           "ip -4 route replace unreachable default metric 4294967295 table 52100\n",
         );
+        // germany is not the default: its bridge, SNAT-ed into it, for containers.
+        expect(networking.bridges).toEqual({ "br-germany": { interfaces: [] } });
+        expect(networking.interfaces["br-germany"].ipv4.addresses).toEqual([
+          { address: "10.20.101.1", prefixLength: 24 },
+        ]);
+        expect(networking.wgqt.bridges).toEqual({
+          germany: { device: "br-germany", address: "10.20.101.1", prefixLength: 24, dns: [] },
+        });
+        expect(service.script).toContain(
+          `iptables -t nat -A POSTROUTING -s 10.20.101.0/24 -o germany -j SNAT --to-source ${address}\n`,
+        );
+        expect(service.path).toEqual(["/stub/iproute2", "/stub/iptables"]);
+        // The rules live outside networkd: it must not remove them as foreign.
+        expect(result.config.systemd.network.config.networkConfig).toEqual({
+          ManageForeignRoutingPolicyRules: false,
+          ManageForeignRoutes: false,
+        });
       }
 
       const text = JSON.stringify(result);
@@ -200,6 +223,19 @@ describe.skipIf(nixMissing !== undefined)(
       expect(stranger.config.age.secrets).toEqual({});
     });
 
+    it("declares networking.wgqt.bridges.<tunnel>.{device,address,prefixLength,dns}", () => {
+      expect(
+        evaluate(
+          `import ${JSON.stringify(join(NIX, "eval-options.nix"))} { file = ${JSON.stringify(join(out, "options.nix"))}; option = "bridges"; }`,
+        ),
+      ).toEqual({
+        default: {},
+        type: "attrsOf",
+        elemType: "submodule",
+        fields: { device: "str", address: "str", prefixLength: "int", dns: "listOf" },
+      });
+    });
+
     it("declares networking.wgqt.interfaces.<net>.{address,port}", () => {
       expect(
         evaluate(
@@ -211,6 +247,151 @@ describe.skipIf(nixMissing !== undefined)(
         elemType: "submodule",
         fields: { address: "str", port: "port" },
       });
+    });
+  },
+);
+
+describe.skipIf(nixMissing !== undefined)(
+  `NixOS modules of a fleet with VPNs under nix-instantiate${nixMissing ? ` (skipped: ${nixMissing})` : ""}`,
+  () => {
+    const config = vpnConfig();
+    const planned = plan(config, vpnPublicKeys());
+    let root: string;
+    let out: string;
+
+    beforeAll(() => {
+      root = mkdtempSync(join(tmpdir(), "wgqt-nixos-vpn-"));
+      out = join(root, "nixos");
+      for (const storeFile of Object.keys(vpnSecrets(config))) {
+        mkdirSync(dirname(join(root, "wireguard_keys", storeFile)), { recursive: true });
+        writeFileSync(
+          join(root, "wireguard_keys", storeFile),
+          "age-encryption.org/v1 (stand-in)\n",
+        );
+      }
+      for (const file of render(planned, config, {
+        format: "nixos",
+        keysDir: "../wireguard_keys",
+      })) {
+        mkdirSync(dirname(join(out, file.path)), { recursive: true });
+        writeFileSync(join(out, file.path), file.content);
+      }
+    });
+
+    afterAll(() => {
+      if (root) rmSync(root, { recursive: true, force: true });
+    });
+
+    const evaluateHost = (host: string) =>
+      evaluate(
+        `import ${JSON.stringify(join(NIX, "eval-host.nix"))} { file = ${JSON.stringify(join(out, `hosts/${host}.nix`))}; hostName = ${JSON.stringify(host)}; }`,
+      ) as Evaluated;
+
+    it("nyaa: us-west carries the default route with the provider's keys and DNS; germany is bridged", () => {
+      const result = evaluateHost("nyaa");
+      expect(result.unknown).toEqual([]);
+      const { networking, age, systemd, boot } = result.config;
+      expect(networking.wireguard.interfaces["us-west"]).toEqual({
+        ips: ["10.64.1.2/32"],
+        privateKeyFile: "/run/agenix/wgqt-vpn+us-west",
+        fwMark: "0x520001",
+        table: "52001",
+        peers: [
+          {
+            publicKey: config.vpns!["us-west"]!.publicKey,
+            presharedKeyFile: "/run/agenix/wgqt-vpn-psk+us-west",
+            allowedIPs: ["0.0.0.0/0"],
+            endpoint: "198.51.100.7:51820",
+          },
+        ],
+      });
+      // The provider's key and PSK are agenix secrets from the store's vpns/ directory.
+      expect(Object.keys(age.secrets).sort()).toEqual([
+        "wgqt-nyaa",
+        "wgqt-psk-nyaa+tavern",
+        "wgqt-vpn+us-west",
+        "wgqt-vpn-psk+us-west",
+      ]);
+      expect(age.secrets["wgqt-vpn+us-west"].file).toBe(
+        join(root, "wireguard_keys", "vpns", "us-west.age"),
+      );
+      expect(Object.values(result.secretFilesExist).every(Boolean)).toBe(true);
+      // No listen port for a VPN, so it is not among networking.wgqt.interfaces.
+      expect(Object.keys(networking.wgqt.interfaces)).toEqual(["germany"]);
+      expect(networking.nameservers).toEqual(["10.64.0.1"]);
+      expect(networking.firewall.checkReversePath).toBe("loose");
+      expect(networking.wgqt.bridges).toEqual({
+        germany: { device: "br-germany", address: "10.20.100.1", prefixLength: 24, dns: [] },
+      });
+      const script = systemd.services["wgqt-routing"].script as string;
+      expect(script).toContain(
+        "rule priority 12001 not from all fwmark 0x520000/0xfffc00 lookup 52001\n",
+      );
+      expect(script).toContain("rule priority 11100 from 10.20.100.0/24 lookup 52100\n");
+      expect(script).not.toContain("12100");
+      expect(systemd.services["wgqt-routing"].before).toEqual([
+        "wireguard-germany.service",
+        "wireguard-us-west.service",
+      ]);
+      expect(systemd.network.config.networkConfig.ManageForeignRoutingPolicyRules).toBe(false);
+      expect(boot.kernel.sysctl["net.ipv4.ip_forward"]).toBe(1);
+    });
+
+    it("spark: two VPNs, the lower id the default, the other bridged under a shortened name", () => {
+      const result = evaluateHost("spark");
+      expect(result.unknown).toEqual([]);
+      const { networking, age } = result.config;
+      expect(
+        networking.wireguard.interfaces["proton-nl"].peers[0].presharedKeyFile,
+      ).toBeUndefined();
+      expect(networking.wireguard.interfaces["mullvad-se-got1"]).toMatchObject({
+        privateKeyFile: "/run/agenix/wgqt-vpn+mullvad-se-got1",
+        table: "52003",
+      });
+      expect(networking.nameservers).toEqual(["10.2.0.1"]);
+      expect(networking.wgqt.bridges["mullvad-se-got1"]).toEqual({
+        device: "br-mullvad-9a14",
+        address: "10.20.3.1",
+        prefixLength: 24,
+        dns: ["10.64.0.1", "10.64.0.2"],
+      });
+      expect(Object.keys(networking.bridges).sort()).toEqual(["br-germany", "br-mullvad-9a14"]);
+      expect(Object.keys(age.secrets).sort()).toEqual([
+        "wgqt-psk-spark+tavern",
+        "wgqt-spark",
+        "wgqt-vpn+mullvad-se-got1",
+        "wgqt-vpn+proton-nl",
+      ]);
+    });
+
+    it("tavern: a split-tunnel VPN routes in the main table, with no policy routing", () => {
+      const result = evaluateHost("tavern");
+      expect(result.unknown).toEqual([]);
+      const { networking, systemd } = result.config;
+      expect(networking.wireguard.interfaces.office).toEqual({
+        ips: ["10.99.0.5/16"],
+        privateKeyFile: "/run/agenix/wgqt-vpn+office",
+        peers: [
+          {
+            publicKey: config.vpns!.office!.publicKey,
+            presharedKeyFile: "/run/agenix/wgqt-vpn-psk+office",
+            allowedIPs: ["10.99.0.0/16"],
+            endpoint: "office.example.com:51820",
+          },
+        ],
+      });
+      expect(networking.nameservers).toEqual([]);
+      expect(systemd).toEqual({});
+    });
+
+    it("the entry module picks each host, VPN-only machines included", () => {
+      const entry = readFileSync(join(out, "default.nix"), "utf8");
+      for (const host of ["nyaa", "spark", "tavern"])
+        expect(entry).toContain(`./hosts/${host}.nix`);
+      expect(hostView(planned, config, "nyaa").interfaces.map((entry) => entry.name)).toEqual([
+        "us-west",
+        "germany",
+      ]);
     });
   },
 );

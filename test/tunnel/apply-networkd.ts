@@ -12,10 +12,16 @@
  *   [Network] IPMasquerade=ipv4             forwarding on; MASQUERADE of the
  *                                           address's prefix (networkd's own nft rule)
  *   [Route] Type=unreachable …              ip route add unreachable …
- *   [RoutingPolicyRule]                     ip rule add …
+ *   [RoutingPolicyRule]                     ip rule add … (an existing one is replaced:
+ *                                           networkd reconciles, it does not fail)
+ *   [NetDev] Kind=bridge                    ip link add <name> type bridge
+ *   [Network] ConfigureWithoutCarrier=yes   the address goes on before anything is attached
+ *   [Network] DNS= Domains= DNSDefaultRoute= checked and returned, not applied (resolved
+ *                                           does not run here)
  *
  * Unknown sections or keys are rejected, so renderer changes show up here.
  */
+import { isIP } from "node:net";
 import type { Host } from "../helpers/netns.js";
 
 type Section = { name: string; entries: [string, string][] };
@@ -31,7 +37,15 @@ const KNOWN: Record<string, Set<string>> = {
     "PersistentKeepalive",
   ]),
   Match: new Set(["Name"]),
-  Network: new Set(["Address", "IPMasquerade"]),
+  Network: new Set([
+    "Address",
+    "IPMasquerade",
+    "DNS",
+    "Domains",
+    "DNSDefaultRoute",
+    "ConfigureWithoutCarrier",
+  ]),
+  Link: new Set(["RequiredForOnline"]),
   Route: new Set(["Type", "Destination", "Table", "Metric"]),
   RoutingPolicyRule: new Set([
     "Priority",
@@ -68,14 +82,22 @@ export function parseUnit(text: string): Section[] {
 const get = (section: Section | undefined, key: string) =>
   section?.entries.find(([k]) => k === key)?.[1];
 
-/** Create the device from `.netdev` and configure it from `.network`. */
-export async function applyNetworkd(host: Host, netdevText: string, networkText: string) {
+/**
+ * Create the device from `.netdev` and configure it from `.network`. Returns
+ * the DNS servers the link would give systemd-resolved.
+ */
+export async function applyNetworkd(
+  host: Host,
+  netdevText: string,
+  networkText: string,
+): Promise<string[]> {
   const netdev = parseUnit(netdevText);
   const network = parseUnit(networkText);
   const netdevSection = netdev.find((section) => section.name === "NetDev");
   const name = get(netdevSection, "Name");
-  if (name === undefined || get(netdevSection, "Kind") !== "wireguard") {
-    throw new Error("networkd: expected a [NetDev] with Kind=wireguard and a Name");
+  const kind = get(netdevSection, "Kind");
+  if (name === undefined || (kind !== "wireguard" && kind !== "bridge")) {
+    throw new Error("networkd: expected a [NetDev] with Kind=wireguard or bridge and a Name");
   }
   if (
     get(
@@ -84,6 +106,20 @@ export async function applyNetworkd(host: Host, netdevText: string, networkText:
     ) !== name
   ) {
     throw new Error(`networkd: .network does not match ${name}`);
+  }
+  const networkSection = network.find((section) => section.name === "Network");
+  const dns = (networkSection?.entries ?? [])
+    .filter(([key]) => key === "DNS")
+    .map(([, value]) => value);
+  for (const server of dns) {
+    if (!isIP(server)) throw new Error(`networkd: DNS=${server} is not an address`);
+  }
+  if (kind === "bridge") {
+    if (get(networkSection, "ConfigureWithoutCarrier") !== "yes")
+      throw new Error("networkd: a bridge without ports needs ConfigureWithoutCarrier=yes");
+    await host.run(`ip link show ${name} >/dev/null 2>&1 || ip link add ${name} type bridge`);
+    await configureNetwork(host, name, network);
+    return dns;
   }
   const wireguard = netdev.find((section) => section.name === "WireGuard");
   const set = [`wg set ${name} private-key ${get(wireguard, "PrivateKeyFile")}`];
@@ -108,20 +144,27 @@ export async function applyNetworkd(host: Host, netdevText: string, networkText:
     await host.run(words.join(" "));
   }
 
-  const networkSection = network.find((section) => section.name === "Network");
-  const address = get(networkSection, "Address");
-  if (address !== undefined) await host.run(`ip -4 address add ${address} dev ${name}`);
-  await host.run(`ip link set ${name} up`);
+  await configureNetwork(host, name, network);
   const routeTable = get(wireguard, "RouteTable");
   if (routeTable !== undefined && routeTable !== "off") {
     for (const cidr of allowed) {
       await host.run(`ip -4 route replace ${cidr} dev ${name} table ${routeTable}`);
     }
   }
+  return dns;
+}
+
+/** What a `.network` does to its link: address, up, masquerade, routes, rules. */
+async function configureNetwork(host: Host, name: string, network: Section[]): Promise<void> {
+  const networkSection = network.find((section) => section.name === "Network");
+  const address = get(networkSection, "Address");
+  if (address !== undefined) await host.run(`ip -4 address replace ${address} dev ${name}`);
+  await host.run(`ip link set ${name} up`);
   if (get(networkSection, "IPMasquerade") === "ipv4") {
     if (address === undefined) throw new Error("networkd: IPMasquerade without Address");
+    const masquerade = `POSTROUTING -s ${prefixOf(address)} -j MASQUERADE`;
     await host.run(
-      `sysctl -q -w net.ipv4.ip_forward=1 && iptables -t nat -A POSTROUTING -s ${prefixOf(address)} -j MASQUERADE`,
+      `sysctl -q -w net.ipv4.ip_forward=1 && { iptables -t nat -C ${masquerade} 2>/dev/null || iptables -t nat -A ${masquerade}; }`,
     );
   }
   for (const route of network.filter((section) => section.name === "Route")) {
@@ -140,7 +183,8 @@ export async function applyNetworkd(host: Host, netdevText: string, networkText:
     words.push(`lookup ${get(rule, "Table")}`);
     const suppress = get(rule, "SuppressPrefixLength");
     if (suppress !== undefined) words.push(`suppress_prefixlength ${suppress}`);
-    await host.run(words.join(" "));
+    const command = words.join(" ");
+    await host.run(`${command.replace(" add ", " del ")} 2>/dev/null || true; ${command}`);
   }
 }
 

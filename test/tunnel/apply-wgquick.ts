@@ -12,9 +12,12 @@
  *   ip route add <AllowedIPs> dev <if> …    add_route (into Table=N when set)
  *   PostUp lines, %i replaced, bash         execute_hooks
  *
- * Anything else in the file (DNS, Table=auto with a default route, SaveConfig)
- * is rejected: the renderer must not produce it.
+ * `DNS =` (wg-quick's resolvconf call) is checked to be IP addresses and
+ * returned, not applied: a lab host shares /etc/resolv.conf with the machine.
+ * Anything else in the file (Table=auto with a default route, SaveConfig) is
+ * rejected: the renderer must not produce it.
  */
+import { isIP } from "node:net";
 import type { Host } from "../helpers/netns.js";
 
 const WG_QUICK_ONLY = new Set([
@@ -68,12 +71,19 @@ export function parseWgQuick(text: string): Parsed {
   return parsed;
 }
 
-/** Bring up `<name>` on `host` from the rendered file, as wg-quick up would. */
-export async function applyWgQuick(host: Host, name: string, text: string): Promise<void> {
+/**
+ * Bring up `<name>` on `host` from the rendered file, as wg-quick up would.
+ * Returns the DNS servers wg-quick would hand to resolvconf.
+ */
+export async function applyWgQuick(host: Host, name: string, text: string): Promise<string[]> {
   const { interfaceEntries, peers } = parseWgQuick(text);
   const values = (key: string) => interfaceEntries.filter(([k]) => k === key).map(([, v]) => v);
-  for (const key of ["DNS", "MTU", "PreUp", "SaveConfig"]) {
+  for (const key of ["MTU", "PreUp", "SaveConfig"]) {
     if (values(key).length > 0) throw new Error(`wg-quick: ${key} is not expected in wgqt output`);
+  }
+  const dns = values("DNS").flatMap((value) => value.split(/\s*,\s*/));
+  for (const server of dns) {
+    if (!isIP(server)) throw new Error(`wg-quick: DNS ${server} is not an address`);
   }
   const table = values("Table")[0];
   const stripped = [
@@ -107,4 +117,5 @@ export async function applyWgQuick(host: Host, name: string, text: string): Prom
   for (const hook of values("PostUp")) {
     await host.run(`set -e; ${hook.replaceAll("%i", name)}`);
   }
+  return dns;
 }

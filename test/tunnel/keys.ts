@@ -48,7 +48,18 @@ function configText(config: Config, identities: Record<string, TestIdentity>): s
   return lines.join("\n");
 }
 
+/** A keyed store in a temp directory: wgqt.toml, `wgqt keygen`'s keys, each host's identity. */
+export interface TunnelStore extends TunnelKeys {
+  /** The directory holding wgqt.toml (not a git repository). */
+  dir: string;
+  identities: Record<string, TestIdentity>;
+}
+
 export async function generateKeys(config: Config): Promise<TunnelKeys> {
+  return makeTunnelStore(config);
+}
+
+export async function makeTunnelStore(config: Config): Promise<TunnelStore> {
   const dir = makeTempDir("wgqt-tunnel-store-");
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   const identities: Record<string, TestIdentity> = {};
@@ -64,6 +75,8 @@ export async function generateKeys(config: Config): Promise<TunnelKeys> {
     publicKeys[name] = ok("cat", [join(keys, `${name}.pub`)]).trim();
   }
   return {
+    dir,
+    identities,
     publicKeys,
     secret: async (host, storeFile) => {
       const plaintext = ageDecrypt(identities[host]!.identityFile, join(keys, storeFile));

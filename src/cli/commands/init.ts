@@ -8,7 +8,7 @@ import { openKeyStore } from "../../store/keystore.js";
 import { emptyManifest } from "../../store/manifest.js";
 import { Transaction } from "../../store/transaction.js";
 import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
-import { commitChanges } from "../context.js";
+import { gitCommitStep } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 import { readRecipientFiles } from "./recipients.js";
@@ -69,7 +69,12 @@ export async function initCommand(
   const text = starterConfig(options.keysDir, admins);
   const config = parseConfig(text, path); // validates admins and keys_dir before anything is written
 
-  const tx = new Transaction(config.dir);
+  const tx = new Transaction(config.dir, async (files, message) => {
+    io.stderr(
+      `wrote ${path} and ${config.keysDir}/\nnext: wgqt machine add NAME --recipient-file HOST_KEY.pub, then wgqt keygen\n`,
+    );
+    await gitCommitStep(io, config, options.commit)(files, message);
+  });
   tx.write(path, text, PUBLIC_MODE);
   const store = await openKeyStore(config.keysDir);
   if (store.encryptedFiles.size || store.publicKeyFiles.size) {
@@ -83,10 +88,6 @@ export async function initCommand(
     store.encryptedFiles,
     tx,
   );
-  const changed = await tx.commit("wgqt: init");
-  io.stderr(
-    `wrote ${path} and ${config.keysDir}/\nnext: wgqt machine add NAME --recipient-file HOST_KEY.pub, then wgqt keygen\n`,
-  );
-  await commitChanges(io, config, changed, "wgqt: init", options.commit);
+  await tx.commit("wgqt: init");
   return 0;
 }

@@ -6,7 +6,7 @@ import {
   keygenIsEmpty,
   planKeygen,
 } from "../../store/keygen.js";
-import { type Context, commitChanges, confirm, openContext } from "../context.js";
+import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 
@@ -69,22 +69,16 @@ export async function keygenCommand(
   if (keygenIsEmpty(plan)) {
     // Every key exists; still bring the generated files in line with
     // wgqt.toml (after a hand edit, say).
-    const changed = await applyKeygen(config, store, plan, {
+    io.stderr(`${lines.join("\n")}${lines.length ? "\n" : ""}nothing to do: every key exists\n`);
+    await applyKeygen(config, store, plan, {
       now: io.now,
       log: context.log,
       message: "wgqt: keygen (update generated files)",
+      afterApply: async (files, message) => {
+        io.stderr(`updated ${files.length} generated files\n`);
+        await gitCommitStep(io, config, options.commit)(files, message);
+      },
     });
-    io.stderr(`${lines.join("\n")}${lines.length ? "\n" : ""}nothing to do: every key exists\n`);
-    if (changed.length) {
-      io.stderr(`updated ${changed.length} generated files\n`);
-      await commitChanges(
-        io,
-        config,
-        changed,
-        "wgqt: keygen (update generated files)",
-        options.commit,
-      );
-    }
     return 0;
   }
   const counts = describeCounts(plan.keypairs.length, plan.presharedKeys.length);
@@ -95,8 +89,13 @@ export async function keygenCommand(
     return 1;
   }
   const subject = `wgqt: keygen${selected.length ? ` ${selected.join(" ")}` : ""} (${counts})`;
-  const changed = await applyKeygen(config, store, plan, { now: io.now, message: subject });
-  io.stderr(`created ${counts}\n`);
-  await commitChanges(io, config, changed, subject, options.commit);
+  await applyKeygen(config, store, plan, {
+    now: io.now,
+    message: subject,
+    afterApply: async (files, message) => {
+      io.stderr(`created ${counts}\n`);
+      await gitCommitStep(io, config, options.commit)(files, message);
+    },
+  });
   return 0;
 }

@@ -5,13 +5,13 @@ import { appendMachine, removeMachine } from "../../config/edit.js";
 import { loadConfig, parseConfig } from "../../config/load.js";
 import { machineNameProblem } from "../../config/names.js";
 import { pairsOf } from "../../config/peers.js";
-import { type Config, sortedNames } from "../../config/types.js";
+import { type Config, sortedNames, vpnsOf } from "../../config/types.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
 import { openKeyStore } from "../../store/keystore.js";
 import { presharedKeyFile, privateKeyFile, publicKeyFile } from "../../store/layout.js";
 import { Transaction } from "../../store/transaction.js";
 import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
-import { commitChanges, confirm, openContext } from "../context.js";
+import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 import { readRecipientFiles } from "./recipients.js";
@@ -66,11 +66,12 @@ export async function machineAddCommand(
     recipients,
     ...pick(options),
   });
-  const tx = new Transaction(config.dir);
+  const tx = new Transaction(config.dir, async (files, message) => {
+    io.stderr(`added machine ${name}\nnext: wgqt keygen --machine ${name}\n`);
+    await gitCommitStep(io, config, options.commit)(files, message);
+  });
   await stageConfig(config, text, tx);
-  const changed = await tx.commit(`wgqt: add machine ${name}`);
-  io.stderr(`added machine ${name}\nnext: wgqt keygen --machine ${name}\n`);
-  await commitChanges(io, config, changed, `wgqt: add machine ${name}`, options.commit);
+  await tx.commit(`wgqt: add machine ${name}`);
   return 0;
 }
 
@@ -100,6 +101,13 @@ export async function machineRemoveCommand(
       );
     }
   }
+  for (const vpn of vpnsOf(config)) {
+    if (vpn.machines.includes(name)) {
+      throw new ConfigError(
+        `${config.path}: vpns.${vpn.name}: ${quote(name)} uses this VPN; remove it from vpns.${vpn.name}.machines (or the table) first`,
+      );
+    }
+  }
   const files = [publicKeyFile(name), privateKeyFile(name)];
   // Pairs are gone with the proxies, so look for PSK files naming the machine.
   for (const file of store.encryptedFiles) {
@@ -122,7 +130,10 @@ export async function machineRemoveCommand(
   }
   const text = removeMachine(await readFile(config.path, "utf8"), name, config.path);
   const after = parseConfig(text, config.path);
-  const tx = new Transaction(config.dir);
+  const tx = new Transaction(config.dir, async (files, message) => {
+    io.stderr(`removed machine ${name}${present.length ? ` (${present.join(", ")})` : ""}\n`);
+    await gitCommitStep(io, config, options.commit)(files, message);
+  });
   tx.write(config.path, text, PUBLIC_MODE);
   const manifest = structuredClone(store.manifest);
   const remainingFiles = new Set(store.encryptedFiles);
@@ -134,9 +145,7 @@ export async function machineRemoveCommand(
   }
   delete publicKeys[name];
   writeGeneratedFiles(after, store.dir, manifest, publicKeys, remainingFiles, tx);
-  const changed = await tx.commit(`wgqt: remove machine ${name}`);
-  io.stderr(`removed machine ${name}${present.length ? ` (${present.join(", ")})` : ""}\n`);
-  await commitChanges(io, config, changed, `wgqt: remove machine ${name}`, options.commit);
+  await tx.commit(`wgqt: remove machine ${name}`);
   return 0;
 }
 
@@ -148,10 +157,15 @@ export async function machineListCommand(
   const { config, store, color } = await openContext(io, global);
   const rows = sortedNames(config.machines).map((name) => {
     const machine = config.machines[name]!;
-    const networks = sortedNames(config.proxies).filter(
-      (proxy) =>
-        config.proxies[proxy]!.gateway === name || config.proxies[proxy]!.clients.includes(name),
-    );
+    const networks = [
+      ...sortedNames(config.proxies).filter(
+        (proxy) =>
+          config.proxies[proxy]!.gateway === name || config.proxies[proxy]!.clients.includes(name),
+      ),
+      ...vpnsOf(config)
+        .filter((vpn) => vpn.machines.includes(name))
+        .map((vpn) => vpn.name),
+    ].sort();
     return {
       name,
       publicKey: store.machines[name]?.publicKey ?? null,

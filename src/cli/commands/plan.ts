@@ -14,7 +14,7 @@ import type { KeyStore } from "../../store/keystore.js";
 import { acquireLock, LOCK_FILE } from "../../store/lock.js";
 import { Transaction } from "../../store/transaction.js";
 import { PUBLIC_MODE } from "../../store/write.js";
-import { commitChanges, confirm, openContext } from "../context.js";
+import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 
@@ -118,12 +118,14 @@ export async function planCommand(
       io.stderr("cancelled; nothing written\n");
       return 1;
     }
-    const tx = new Transaction(config.dir);
+    const tx = new Transaction(config.dir, async (files, message) => {
+      io.stderr(`wrote ${path}\n`);
+      await gitCommitStep(io, config, options.commit)(files, message);
+    });
     tx.write(path, serializePlan(plan), PUBLIC_MODE);
     const message = `wgqt: plan (${plan.networks.length} networks${renumbered.length ? `, ${renumbered.length} members renumbered` : ""})`;
     const changed = await tx.commit(message);
-    io.stderr(changed.length ? `wrote ${path}\n` : `${path} is up to date\n`);
-    await commitChanges(io, config, changed, message, options.commit);
+    if (changed.length === 0) io.stderr(`${path} is up to date\n`);
     return 0;
   } finally {
     await release?.();

@@ -1,7 +1,7 @@
 /** `wgqt prune [--yes] [--no-commit]` */
 import { displayPath, inspectStore } from "../../store/inspect.js";
 import { applyPrune, type PrunePlan, planPrune, pruneIsEmpty } from "../../store/prune.js";
-import { commitChanges, confirm, openContext } from "../context.js";
+import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 
@@ -49,8 +49,12 @@ export async function pruneCommand(
     io.stderr("cancelled; nothing removed\n");
     return 1;
   }
-  const changed = await applyPrune(config, store, plan);
-  io.stderr(`removed ${counts}\n`);
-  await commitChanges(io, config, changed, `wgqt: prune (${counts})`, options.commit);
+  await applyPrune(config, store, plan, {
+    message: `wgqt: prune (${counts})`,
+    afterApply: async (files, message) => {
+      io.stderr(`removed ${counts}\n`);
+      await gitCommitStep(io, config, options.commit)(files, message);
+    },
+  });
   return 0;
 }

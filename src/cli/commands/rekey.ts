@@ -8,7 +8,7 @@ import {
   planRekey,
   type RekeyPlan,
 } from "../../store/rekey.js";
-import { type Context, commitChanges, confirm, openContext } from "../context.js";
+import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 
@@ -60,8 +60,12 @@ export async function rekeyCommand(
       return 1;
     }
   }
-  const changed = await applyRekey(config, store, inspection, plan, identities, { now: io.now });
-  if (plan.files.length) io.stderr(`re-encrypted ${describeRekey(plan)}\n`);
-  await commitChanges(io, config, changed, `wgqt: rekey (${describeRekey(plan)})`, options.commit);
+  await applyRekey(config, store, inspection, plan, identities, {
+    now: io.now,
+    afterApply: async (files, message) => {
+      if (plan.files.length) io.stderr(`re-encrypted ${describeRekey(plan)}\n`);
+      await gitCommitStep(io, config, options.commit)(files, message);
+    },
+  });
   return 0;
 }

@@ -6,9 +6,9 @@ import {
   planRotate,
   type RotatePlan,
   type RotateRequest,
-  rotateCommitMessage,
+  unrotatableVpns,
 } from "../../store/rotate.js";
-import { type Context, commitChanges, confirm, openContext } from "../context.js";
+import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 
@@ -18,6 +18,7 @@ interface RotateOptions {
   pair?: string[];
   all?: boolean;
   keepPsks?: boolean;
+  vpn?: string[];
   yes?: boolean;
   commit: boolean;
 }
@@ -54,9 +55,16 @@ export async function rotateCommand(
     pairs: options.pair ? [[options.pair[0]!, options.pair[1]!]] : [],
     all: Boolean(options.all),
     keepPresharedKeys: Boolean(options.keepPsks),
+    vpns: options.vpn ?? [],
   };
   const plan = planRotate(config, request);
   const counts = describeRotation(plan);
+  const vpns = request.all ? unrotatableVpns(config) : [];
+  if (vpns.length) {
+    io.stderr(
+      `not rotated: VPN keys (${vpns.join(", ")}) are the providers'; get new ones from the provider and re-import them (wgqt vpn import)\n`,
+    );
+  }
   io.stderr(`rotate ${plan.subject}:\n${describePlan(context, plan).join("\n")}\n`);
   // Rotation breaks deployed tunnels until redeploy: never without a yes, even on a pipe.
   if (
@@ -69,10 +77,14 @@ export async function rotateCommand(
     io.stderr("cancelled; nothing written\n");
     return 1;
   }
-  const changed = await applyRotate(config, store, plan, { now: io.now });
-  io.stderr(
-    `rotated ${counts}\nredeploy these machines; until then their tunnels using the old keys fail:\n${describeRedeploy(plan).join("\n")}\n`,
-  );
-  await commitChanges(io, config, changed, rotateCommitMessage(plan), options.commit);
+  await applyRotate(config, store, plan, {
+    now: io.now,
+    afterApply: async (files, message) => {
+      io.stderr(
+        `rotated ${counts}\nredeploy these machines; until then their tunnels using the old keys fail:\n${describeRedeploy(plan).join("\n")}\n`,
+      );
+      await gitCommitStep(io, config, options.commit)(files, message);
+    },
+  });
   return 0;
 }

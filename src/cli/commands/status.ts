@@ -93,6 +93,23 @@ export async function statusCommand(
     ]);
   }
   out.push(...table(rows));
+  if (status.vpns.length > 0) {
+    out.push(
+      "",
+      color.bold(`vpns (${status.vpns.length}): provider keys, renewed only by re-import`),
+    );
+    const vpnRows = [["  VPN", "ID", "MACHINES", "KEY CREATED", "PRESHARED KEY"]];
+    for (const vpn of status.vpns) {
+      vpnRows.push([
+        `  ${vpn.name}`,
+        String(vpn.id),
+        vpn.machines.join(", "),
+        vpn.privateKey ? (vpn.privateKey.created ?? "unknown") : "(missing)",
+        vpn.presharedKey ? vpn.presharedKey.file : "-",
+      ]);
+    }
+    out.push(...table(vpnRows));
+  }
   out.push(
     "",
     color.bold(`files in ${status.keysDir} (who can decrypt, read from each file's header)`),

@@ -6,7 +6,7 @@
 { file, hostName }:
 let
   lib = import ./stub-lib.nix;
-  pkgs = { iproute2 = "/stub/iproute2"; };
+  pkgs = { iproute2 = "/stub/iproute2"; iptables = "/stub/iptables"; };
   module = import file { inherit config lib pkgs; };
   raw = lib.resolve (module.config or { });
   pick = path: lib.attrByPath path { } raw;
@@ -17,6 +17,9 @@ let
       wgqt = pick [ "networking" "wgqt" ];
       nat = pick [ "networking" "nat" ];
       firewall = pick [ "networking" "firewall" ];
+      bridges = pick [ "networking" "bridges" ];
+      interfaces = pick [ "networking" "interfaces" ];
+      nameservers = lib.attrByPath [ "networking" "nameservers" ] [ ] raw;
     };
     age.secrets = builtins.mapAttrs
       (name: secret: secret // { path = "/run/agenix/${name}"; })
@@ -25,9 +28,9 @@ let
     boot = pick [ "boot" ];
   };
   known = {
-    networking = [ "wireguard" "wgqt" "nat" "firewall" ];
+    networking = [ "wireguard" "wgqt" "nat" "firewall" "bridges" "interfaces" "nameservers" ];
     age = [ "secrets" ];
-    systemd = [ "services" ];
+    systemd = [ "services" "network" ];
     boot = [ "kernel" ];
   };
   secretFiles = builtins.mapAttrs (_: secret: toString secret.file) config.age.secrets;

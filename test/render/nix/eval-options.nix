@@ -1,12 +1,12 @@
-# The options module against the stub lib: what networking.wgqt.interfaces declares.
-{ file }:
+# The options module against the stub lib: what networking.wgqt.<option> declares.
+{ file, option ? "interfaces" }:
 let
   lib = import ./stub-lib.nix;
-  option = (import file { inherit lib; }).options.networking.wgqt.interfaces;
+  declared = (import file { inherit lib; }).options.networking.wgqt.${option};
 in
 {
-  inherit (option) default;
-  type = option.type.name;
-  elemType = option.type.elemType.name;
-  fields = builtins.mapAttrs (_: field: field.type.name) option.type.elemType.options;
+  inherit (declared) default;
+  type = declared.type.name;
+  elemType = declared.type.elemType.name;
+  fields = builtins.mapAttrs (_: field: field.type.name) declared.type.elemType.options;
 }

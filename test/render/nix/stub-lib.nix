@@ -7,6 +7,8 @@ rec {
   types = {
     str = { name = "str"; };
     port = { name = "port"; };
+    int = { name = "int"; };
+    listOf = elemType: { name = "listOf"; inherit elemType; };
     attrsOf = elemType: { name = "attrsOf"; inherit elemType; };
     submodule = module: { name = "submodule"; inherit (module) options; };
   };

