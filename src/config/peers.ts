@@ -7,8 +7,37 @@
 import { type Pair, pair } from "../store/layout.js";
 import { byteOrder, type Config } from "./types.js";
 
+/**
+ * Pairs are asked for once per machine by several writers (machines.nix,
+ * rotate); a config is never changed after it is parsed, so each config's
+ * pairs are computed once.
+ */
+const pairsCache = new WeakMap<Config, { all: Pair[]; byMachine: Map<string, Pair[]> }>();
+
+function pairsIndex(config: Config): { all: Pair[]; byMachine: Map<string, Pair[]> } {
+  let index = pairsCache.get(config);
+  if (index === undefined) {
+    const all = computePeerPairs(config);
+    const byMachine = new Map<string, Pair[]>();
+    for (const peers of all) {
+      for (const machine of peers) {
+        const list = byMachine.get(machine);
+        if (list) list.push(peers);
+        else byMachine.set(machine, [peers]);
+      }
+    }
+    index = { all, byMachine };
+    pairsCache.set(config, index);
+  }
+  return index;
+}
+
 /** Every peer pair of the fleet, each once, in byte order. */
 export function peerPairs(config: Config): Pair[] {
+  return [...pairsIndex(config).all];
+}
+
+function computePeerPairs(config: Config): Pair[] {
   const seen = new Map<string, Pair>();
   for (const proxy of Object.values(config.proxies)) {
     for (const client of proxy.clients) {
@@ -21,5 +50,5 @@ export function peerPairs(config: Config): Pair[] {
 
 /** The pairs `machine` belongs to. */
 export function pairsOf(config: Config, machine: string): Pair[] {
-  return peerPairs(config).filter(([a, b]) => a === machine || b === machine);
+  return [...(pairsIndex(config).byMachine.get(machine) ?? [])];
 }

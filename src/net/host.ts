@@ -170,23 +170,44 @@ function vpnInterface(vpn: PlanVpn): HostInterface {
   };
 }
 
+/** First and last address of a CIDR block. */
+function cidrRange(cidr: string): [number, number] {
+  const [address, prefix] = cidr.split("/");
+  const size = 2 ** (32 - Number(prefix));
+  const start = parseIpv4(address!)! - (parseIpv4(address!)! % size);
+  return [start, start + size - 1];
+}
+
+/** Each plan's network ranges, computed once: every bridge of every host is checked against them. */
+const networkRanges = new WeakMap<Plan, [string, string, number, number][]>();
+
 /** A bridge subnet must not overlap any network of the fleet nor the host's VPN addresses. */
 function checkBridge(plan: Plan, host: string, interfaces: HostInterface[], bridge: string): void {
-  const range = (cidr: string): [number, number] => {
-    const [address, prefix] = cidr.split("/");
-    const size = 2 ** (32 - Number(prefix));
-    const start = parseIpv4(address!)! - (parseIpv4(address!)! % size);
-    return [start, start + size - 1];
-  };
-  const [first, last] = range(bridge);
+  const [first, last] = cidrRange(bridge);
+  let networks = networkRanges.get(plan);
+  if (networks === undefined) {
+    networks = plan.networks.map((network) => [
+      `network ${network.name}`,
+      network.cidr,
+      ...cidrRange(network.cidr),
+    ]);
+    networkRanges.set(plan, networks);
+  }
   const others = [
-    ...plan.networks.map((network) => [`network ${network.name}`, network.cidr] as const),
+    ...networks,
     ...interfaces
       .filter((entry) => entry.kind === "vpn")
-      .map((entry) => [`VPN ${entry.name}`, entry.cidr] as const),
+      .map(
+        (entry) =>
+          [`VPN ${entry.name}`, entry.cidr, ...cidrRange(entry.cidr)] as [
+            string,
+            string,
+            number,
+            number,
+          ],
+      ),
   ];
-  for (const [what, cidr] of others) {
-    const [start, end] = range(cidr);
+  for (const [what, cidr, start, end] of others) {
     if (start <= last && end >= first) {
       throw new ConfigError(
         `${quote(host)}: bridge subnet ${bridge} overlaps ${what} (${cidr}); bridges use 10.20.0.0/14, so move ipv4_start or the VPN elsewhere`,

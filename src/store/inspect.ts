@@ -189,17 +189,23 @@ export interface FileAccess {
 }
 
 /** Every recipient wgqt knows of (wgqt.toml and the manifest), by SSH key tag. */
+/** Per inspection: the same recipients recur in every file, so the map is built once. */
+const tagMaps = new WeakMap<Inspection, Map<string, string>>();
+
 function recipientsByTag(inspection: Inspection): Map<string, string> {
+  const cached = tagMaps.get(inspection);
+  if (cached) return cached;
   const byTag = new Map<string, string>();
-  const known = [
+  const known = new Set([
     ...Object.values(inspection.config.machines).flatMap((machine) => machine.recipients),
     ...inspection.config.admins,
     ...Object.values(inspection.store.manifest.files).flatMap((entry) => entry.recipients),
-  ];
+  ]);
   for (const recipient of known) {
     const tag = recipientKey(recipient)?.tag;
     if (tag !== undefined) byTag.set(`${recipient.split(" ")[0]} ${tag}`, recipient);
   }
+  tagMaps.set(inspection, byTag);
   return byTag;
 }
 
