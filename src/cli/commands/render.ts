@@ -9,8 +9,14 @@ import { decryptWith } from "../../age/crypt.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
 import { parseKeyFileContent } from "../../keys/wireguard.js";
 import { diffPlans } from "../../net/diff.js";
-import { hostSecretFiles, hostView } from "../../net/host.js";
-import { FORMATS, type Format, type RenderedFile, render } from "../../render/index.js";
+import { hostSecretFiles, hostView, plannedHosts } from "../../net/host.js";
+import {
+  FORMATS,
+  type Format,
+  type RenderedFile,
+  render,
+  renderNixosEntry,
+} from "../../render/index.js";
 import { readIfExists, writeFileAtomic } from "../../store/files.js";
 import { loadIdentityFiles } from "../../store/rekey.js";
 import { openContext } from "../context.js";
@@ -64,14 +70,38 @@ export async function renderCommand(
   const outDir = options.out === undefined ? undefined : resolve(io.cwd, options.out);
   const keysDir = relative(outDir ?? config.dir, config.keysDir) || ".";
 
+  if (outDir !== undefined) {
+    // Written host by host, so a large fleet's files are never all in memory at once.
+    const hosts = machines.length ? machines : plannedHosts(plan);
+    const seen = new Set<string>();
+    let written = 0;
+    const writeOut = async (file: RenderedFile) => {
+      if (seen.has(file.path)) return; // shared files (options.nix) come with every host
+      seen.add(file.path);
+      const path = join(outDir, file.path);
+      if ((await readIfExists(path))?.equals(Buffer.from(file.content))) return;
+      await writeFileAtomic(path, file.content, file.mode ?? 0o644);
+      written++;
+    };
+    for (const machine of hosts) {
+      for (const file of render(plan, config, { format, machine, keysDir })) await writeOut(file);
+    }
+    if (format === "nixos" && machines.length === 0) await writeOut(renderNixosEntry(plan));
+    io.stderr(
+      `${color.green("rendered")} ${seen.size} files under ${outDir} (${written} changed)\n`,
+    );
+    return 0;
+  }
+
   const files: RenderedFile[] = [];
   for (const machine of machines.length ? machines : [undefined]) {
+    if (exporting && machine === undefined) {
+      throw new UsageError("--identity: export one host at a time (--machine NAME)");
+    }
     const exported =
       exporting && machine !== undefined
         ? await decryptHostSecrets(io, config, store, plan, machine, options.identity!)
         : undefined;
-    if (exporting && machine === undefined)
-      throw new UsageError("--identity: export one host at a time (--machine NAME)");
     files.push(
       ...render(plan, config, {
         format,
@@ -82,25 +112,10 @@ export async function renderCommand(
       }),
     );
   }
-
-  if (outDir === undefined) {
-    for (const file of files) {
-      if (files.length > 1) io.stdout(`==> ${file.path} <==\n`);
-      io.stdout(file.content);
-    }
-    return 0;
-  }
-  let written = 0;
   for (const file of files) {
-    const path = join(outDir, file.path);
-    const mode = file.mode ?? 0o644;
-    if ((await readIfExists(path))?.equals(Buffer.from(file.content))) continue;
-    await writeFileAtomic(path, file.content, mode);
-    written++;
+    if (files.length > 1) io.stdout(`==> ${file.path} <==\n`);
+    io.stdout(file.content);
   }
-  io.stderr(
-    `${color.green("rendered")} ${files.length} files under ${outDir} (${written} changed)\n`,
-  );
   return 0;
 }
 
