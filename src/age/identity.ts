@@ -8,16 +8,12 @@
  * which files it should open. Secret scalars live in private fields only.
  */
 
-import { x25519 } from "@noble/curves/ed25519.js";
-import { hkdf } from "@noble/hashes/hkdf.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { bech32 } from "@scure/base";
-import type { Identity, Stanza } from "age-encryption";
+import type { Identity } from "age-encryption";
 import { KeyError } from "../errors.js";
-import { decodeBase64NoPad } from "./base64.js";
-import { openFileKey, WRAPPED_FILE_KEY_SIZE } from "./file-key.js";
 import type { RecipientKind } from "./recipients.js";
 import { parseSshIdentity } from "./ssh.js";
+import { X25519Identity } from "./x25519-stanza.js";
 
 /** An age Identity that also names the recipient it answers for. */
 export interface LoadedIdentity extends Identity {
@@ -27,9 +23,6 @@ export interface LoadedIdentity extends Identity {
   /** For SSH identities, the key tag of their stanzas. */
   readonly tag?: string;
 }
-
-/** age-encryption.org/v1, X25519 recipient stanza: `info = "age-encryption.org/v1/X25519"`. */
-const X25519_LABEL = new TextEncoder().encode("age-encryption.org/v1/X25519");
 
 /**
  * Parse identities from a file's text. `source` (usually the path) prefixes
@@ -78,46 +71,4 @@ function decodeX25519Identity(line: string, where: string): Uint8Array {
     // fall through to the error below
   }
   throw new KeyError(`${where}: invalid age identity (bad bech32 encoding or checksum)`);
-}
-
-/**
- * A native X25519 identity. The unwrap follows the spec's X25519 stanza rules
- * (age-encryption.org/v1): ignore other types; reject malformed X25519 stanzas;
- * shared secret = X25519(identity, share), aborting on low-order shares; wrap key
- * = HKDF-SHA-256(shared secret, salt = share || recipient, info = label).
- * X25519 stanzas carry no key id, so one that does not open is someone else's.
- */
-class X25519Identity implements LoadedIdentity {
-  readonly kind = "x25519";
-  readonly recipient: string;
-  #scalar: Uint8Array;
-  #publicKey: Uint8Array;
-
-  constructor(scalar: Uint8Array) {
-    this.#scalar = scalar;
-    this.#publicKey = x25519.getPublicKey(scalar);
-    this.recipient = bech32.encodeFromBytes("age", this.#publicKey);
-  }
-
-  unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
-    for (const stanza of stanzas) {
-      if (stanza.args[0] !== "X25519") continue;
-      const share = stanza.args.length === 2 ? decodeBase64NoPad(stanza.args[1]!) : null;
-      if (share?.length !== 32 || stanza.body.length !== WRAPPED_FILE_KEY_SIZE) {
-        throw new KeyError("invalid X25519 stanza");
-      }
-      let shared: Uint8Array;
-      try {
-        shared = x25519.getSharedSecret(this.#scalar, share);
-      } catch {
-        throw new KeyError("invalid X25519 stanza: low-order ephemeral share");
-      }
-      const salt = new Uint8Array(64);
-      salt.set(share);
-      salt.set(this.#publicKey, 32);
-      const fileKey = openFileKey(hkdf(sha256, shared, salt, X25519_LABEL, 32), stanza.body);
-      if (fileKey !== null) return fileKey;
-    }
-    return null;
-  }
 }

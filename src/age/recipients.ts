@@ -6,12 +6,13 @@
  * plugin; all are refused here rather than producing files a host cannot read.
  */
 
-import { x25519 } from "@noble/curves/ed25519.js";
 import { bech32 } from "@scure/base";
 import type { Recipient } from "age-encryption";
 import { KeyError, quote } from "../errors.js";
+import { x25519 } from "../keys/x25519.js";
 import type { HeaderStanza } from "./header.js";
 import { parseSshPublicKey, type SshKeyType, sshRecipient } from "./ssh.js";
+import { X25519Recipient } from "./x25519-stanza.js";
 
 export type RecipientKind = "x25519" | SshKeyType;
 
@@ -22,7 +23,10 @@ export interface ParsedRecipient {
   normalized: string;
   /** For SSH recipients, the key tag agessh writes in their stanzas. */
   tag?: string;
-  /** What age-encryption's Encrypter.addRecipient takes. */
+  /**
+   * What age-encryption's Encrypter.addRecipient takes. parseRecipient always
+   * gives a Recipient object (ours are faster than typage's `age1…` strings).
+   */
   recipient: Recipient | string;
 }
 
@@ -36,8 +40,33 @@ const STANZA_TYPE: Record<RecipientKind, string> = {
 /** Any clamped scalar works to probe a point; see x25519KeyIsUsable. */
 const PROBE_SCALAR = new Uint8Array(32).fill(0x5a);
 
-/** Parse one recipient. Throws KeyError quoting the value (never a secret key). */
+/**
+ * Parsed recipients by their exact input text. parseRecipient is pure, and
+ * keygen calls it for every recipient of every file: thousands of files share
+ * a few hundred recipients, and parsing one (point decoding, the low-order
+ * probe, the ssh-ed25519 tweak) costs more than a stanza. Bounded so a
+ * long-lived process cannot grow it without limit; the oldest entry goes first.
+ */
+const parsed = new Map<string, ParsedRecipient>();
+const PARSED_LIMIT = 4096;
+
+/**
+ * Parse one recipient. Throws KeyError quoting the value (never a secret key).
+ * Repeated calls with the same text return the same frozen object.
+ */
 export function parseRecipient(text: string): ParsedRecipient {
+  const known = parsed.get(text);
+  if (known !== undefined) return known;
+  const recipient = Object.freeze(parseRecipientText(text));
+  if (parsed.size >= PARSED_LIMIT) {
+    const oldest = parsed.keys().next();
+    if (!oldest.done) parsed.delete(oldest.value);
+  }
+  parsed.set(text, recipient);
+  return recipient;
+}
+
+function parseRecipientText(text: string): ParsedRecipient {
   const value = text.trim();
   if (value === "") throw new KeyError("empty recipient");
   // Secret material pasted in the wrong place: say so without echoing it.
@@ -93,17 +122,16 @@ function parseAgeRecipient(value: string, text: string): ParsedRecipient {
   if (bytes.length !== 32 || !x25519KeyIsUsable(bytes)) {
     throw new KeyError(`invalid age recipient ${quote(text)}: not an X25519 public key`);
   }
-  return { kind: "x25519", normalized: value, recipient: value };
+  return { kind: "x25519", normalized: value, recipient: new X25519Recipient(bytes) };
 }
 
-/** Low-order points (RFC 7748 §6.1) would make the shared secret predictable. */
+/**
+ * Low-order points (RFC 7748 §6.1) would make the shared secret predictable:
+ * X25519 with any clamped scalar gives all zeros for them and only for them.
+ */
 function x25519KeyIsUsable(publicKey: Uint8Array): boolean {
-  try {
-    x25519.getSharedSecret(PROBE_SCALAR, publicKey);
-    return true;
-  } catch {
-    return false;
-  }
+  const curve = x25519();
+  return curve.multiply(curve.scalar(PROBE_SCALAR), curve.point(publicKey)) !== null;
 }
 
 /**

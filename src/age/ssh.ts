@@ -18,11 +18,12 @@ import {
   publicEncrypt,
   randomBytes,
 } from "node:crypto";
-import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { type Identity, type Recipient, Stanza } from "age-encryption";
 import { KeyError, quote } from "../errors.js";
+import { type X25519, type X25519Point, type X25519Scalar, x25519 } from "../keys/x25519.js";
 import { decodeBase64, decodeBase64NoPad, encodeBase64, encodeBase64NoPad } from "./base64.js";
 import { FILE_KEY_SIZE, openFileKey, sealFileKey, WRAPPED_FILE_KEY_SIZE } from "./file-key.js";
 import { readSshPrivateKey } from "./ssh-keyfile.js";
@@ -115,19 +116,26 @@ function blobFields(wire: Uint8Array): BlobFields | string {
   return reader.remaining === 0 ? fields : "trailing bytes after the key";
 }
 
+/**
+ * The Montgomery form of each ssh-ed25519 key decodePublicKeyBlob accepted, so
+ * that SshEd25519Recipient does not decode the point (a square root) again.
+ */
+const montgomeryForms = new WeakMap<SshPublicKey, Uint8Array>();
+
 /** Decode and validate a public key blob; a string is the reason it is refused. */
 function decodePublicKeyBlob(wire: Uint8Array): SshPublicKey | string {
   const fields = blobFields(wire);
   if (typeof fields === "string") return fields;
-  if (fields.type === "ssh-ed25519" && ed25519Montgomery(fields.key) === null) {
-    return "ed25519 key is not a usable curve point";
-  }
+  const montgomery = fields.type === "ssh-ed25519" ? ed25519Montgomery(fields.key) : undefined;
+  if (montgomery === null) return "ed25519 key is not a usable curve point";
   if (fields.type === "ssh-rsa") {
     const problem = rsaProblem(fields.modulus, fields.exponent);
     if (problem !== null) return problem;
   }
   const { type } = fields;
-  return { type, wire, tag: sshKeyTag(wire), normalized: `${type} ${encodeBase64(wire)}` };
+  const key = { type, wire, tag: sshKeyTag(wire), normalized: `${type} ${encodeBase64(wire)}` };
+  if (montgomery !== undefined) montgomeryForms.set(key, montgomery);
+  return key;
 }
 
 function rsaProblem(modulus: Uint8Array, exponent: Uint8Array): string | null {
@@ -149,11 +157,22 @@ function rsaProblem(modulus: Uint8Array, exponent: Uint8Array): string | null {
  */
 function ed25519Montgomery(publicKey: Uint8Array): Uint8Array | null {
   try {
-    if (ed25519.Point.fromBytes(publicKey).isSmallOrder()) return null;
-    return ed25519.utils.toMontgomery(publicKey);
+    const point = ed25519.Point.fromBytes(publicKey);
+    if (point.isSmallOrder()) return null;
+    // utils.toMontgomery would decode the point (a square root) a second time.
+    // y ≠ 1 here: that is the identity, which has small order.
+    const { Fp } = ed25519.Point;
+    return Fp.toBytes(Fp.div(1n + point.y, 1n - point.y));
   } catch {
     return null;
   }
+}
+
+function ed25519MontgomeryOf(wire: Uint8Array): Uint8Array | null {
+  const fields = blobFields(wire);
+  return typeof fields !== "string" && fields.type === "ssh-ed25519"
+    ? ed25519Montgomery(fields.key)
+    : null;
 }
 
 /**
@@ -173,34 +192,55 @@ function ed25519WrapKey(tweakedSecret: Uint8Array, share: Uint8Array, recipient:
  * Encrypts a file key to an ssh-ed25519 key: X25519 with the key's Montgomery
  * form, the shared secret re-multiplied by a tweak bound to the SSH key, then
  * HKDF and ChaCha20-Poly1305. Stanza: `ssh-ed25519 <tag> <ephemeral share>`.
+ *
+ * agessh computes the tweaked secret as X25519(tweak, X25519(ephemeral, P)).
+ * X25519 multiplies the point by the clamped scalar, and multiplications
+ * commute, so that is X25519(ephemeral, X25519(tweak, P)): the same bytes, with
+ * Q = X25519(tweak, P) computed once per key and one multiplication per stanza
+ * after the share. Q is never the all-zero point: ed25519Montgomery refuses
+ * small-order keys, and a clamped scalar is 8·m with 0 < m < ℓ, which cannot
+ * send 8·P (of order ℓ) to the identity. Q is computed on the first wrap:
+ * `wgqt plan` and `render` parse every recipient but encrypt nothing.
  */
 export class SshEd25519Recipient implements Recipient {
   readonly key: SshPublicKey;
   #theirPublicKey: Uint8Array;
-  #tweak: Uint8Array;
+  #curve: X25519;
+  #tweakedPoint: X25519Point | undefined;
   #random: RandomSource;
 
   constructor(key: SshPublicKey, random: RandomSource = defaultRandom) {
-    const fields = blobFields(key.wire);
-    const montgomery =
-      typeof fields !== "string" && fields.type === "ssh-ed25519"
-        ? ed25519Montgomery(fields.key)
-        : null;
+    const montgomery = montgomeryForms.get(key) ?? ed25519MontgomeryOf(key.wire);
     if (montgomery === null) throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
     this.key = key;
     this.#theirPublicKey = montgomery;
-    this.#tweak = ed25519Tweak(key.wire);
+    this.#curve = x25519();
     this.#random = random;
   }
 
   wrapFileKey(fileKey: Uint8Array): Stanza[] {
-    const ephemeral = this.#random(32);
-    const share = x25519.getPublicKey(ephemeral);
-    const shared = x25519.getSharedSecret(ephemeral, this.#theirPublicKey);
-    const tweaked = x25519.getSharedSecret(this.#tweak, shared);
+    const curve = this.#curve;
+    this.#tweakedPoint ??= this.#computeTweakedPoint();
+    const ephemeral = curve.scalar(this.#random(32));
+    const share = ephemeral.publicKey;
+    const tweaked = curve.multiply(ephemeral, this.#tweakedPoint);
+    if (tweaked === null) throw this.#invalid();
     const wrapKey = ed25519WrapKey(tweaked, share, this.#theirPublicKey);
     const body = sealFileKey(wrapKey, fileKey);
     return [new Stanza(["ssh-ed25519", this.key.tag, encodeBase64NoPad(share)], body)];
+  }
+
+  /** Q = X25519(tweak, P). */
+  #computeTweakedPoint(): X25519Point {
+    const curve = this.#curve;
+    const tweak = curve.scalar(ed25519Tweak(this.key.wire));
+    const tweaked = curve.multiply(tweak, curve.point(this.#theirPublicKey));
+    if (tweaked === null) throw this.#invalid();
+    return curve.point(tweaked);
+  }
+
+  #invalid(): KeyError {
+    return new KeyError(`invalid ssh-ed25519 key ${quote(this.key.normalized)}`);
   }
 }
 
@@ -280,17 +320,17 @@ class SshEd25519Identity implements SshIdentity {
   readonly kind = "ssh-ed25519";
   readonly recipient: string;
   readonly tag: string;
-  #secret: Uint8Array;
-  #ourPublicKey: Uint8Array;
-  #tweak: Uint8Array;
+  #curve: X25519;
+  #secret: X25519Scalar;
+  #tweak: X25519Scalar;
 
   constructor(key: SshPublicKey, seed: Uint8Array) {
     this.recipient = key.normalized;
     this.tag = key.tag;
+    this.#curve = x25519();
     // agessh ed25519PrivateKeyToCurve25519: SHA-512(seed)[:32]; X25519 clamps it.
-    this.#secret = sha512(seed).slice(0, 32);
-    this.#ourPublicKey = x25519.getPublicKey(this.#secret);
-    this.#tweak = ed25519Tweak(key.wire);
+    this.#secret = this.#curve.scalar(sha512(seed).subarray(0, 32));
+    this.#tweak = this.#curve.scalar(ed25519Tweak(key.wire));
   }
 
   unwrapFileKey(stanzas: Stanza[]): Uint8Array | null {
@@ -300,13 +340,16 @@ class SshEd25519Identity implements SshIdentity {
       if (share?.length !== 32 || stanza.body.length !== WRAPPED_FILE_KEY_SIZE) {
         throw new KeyError("invalid ssh-ed25519 stanza");
       }
-      let tweaked: Uint8Array;
-      try {
-        tweaked = x25519.getSharedSecret(this.#tweak, x25519.getSharedSecret(this.#secret, share));
-      } catch {
+      // Both agessh steps: X25519(tweak, X25519(secret, share)). The secret and
+      // tweak are fixed here, but their product is no clamped scalar, so two steps.
+      const curve = this.#curve;
+      const shared = curve.multiply(this.#secret, curve.point(share));
+      const tweaked = shared === null ? null : curve.multiply(this.#tweak, curve.point(shared));
+      if (tweaked === null) {
         throw new KeyError("invalid ssh-ed25519 stanza: low-order ephemeral share");
       }
-      const fileKey = openFileKey(ed25519WrapKey(tweaked, share, this.#ourPublicKey), stanza.body);
+      const wrapKey = ed25519WrapKey(tweaked, share, this.#secret.publicKey);
+      const fileKey = openFileKey(wrapKey, stanza.body);
       if (fileKey !== null) return fileKey;
     }
     // A stanza with our tag that does not open is tampered with (or a 1-in-2^32 tag collision).

@@ -3,11 +3,12 @@
  * `wg genkey`, `wg pubkey` and `wg genpsk` use (wg(8)).
  *
  * Randomness is injected so tests can make deterministic keys; the default is
- * node:crypto's CSPRNG.
+ * node:crypto's CSPRNG. Public keys come from ./x25519.ts (node:crypto when
+ * available).
  */
 import { randomBytes } from "node:crypto";
-import { x25519 } from "@noble/curves/ed25519.js";
 import { KeyError, quote } from "../errors.js";
+import { x25519 } from "./x25519.js";
 
 /** Source of cryptographically secure random bytes. */
 export type RandomSource = (length: number) => Uint8Array;
@@ -60,16 +61,25 @@ export function decodeKey(text: string, what = "key"): Uint8Array {
 /** The public key of a base64 private key, as `wg pubkey` computes it. */
 export function publicKeyOf(privateKey: string, what = "private key"): string {
   const scalar = decodeKey(privateKey, what);
-  return encodeKey(x25519.getPublicKey(clamp(scalar)));
+  return encodeKey(publicKeyBytes(scalar));
 }
 
-/** A new keypair, equivalent to `wg genkey | tee priv | wg pubkey`. */
+/**
+ * A new keypair, equivalent to `wg genkey | tee priv | wg pubkey`. The stored
+ * private key is the clamped bytes, as `wg genkey` prints them; X25519 would
+ * clamp unclamped bytes the same way, but other tools may not.
+ */
 export function generateKeyPair(random: RandomSource = secureRandom): KeyPair {
   const privateBytes = clamp(random(KEY_LENGTH));
   return {
     privateKey: encodeKey(privateBytes),
-    publicKey: encodeKey(x25519.getPublicKey(privateBytes)),
+    publicKey: encodeKey(publicKeyBytes(privateBytes)),
   };
+}
+
+/** X25519(clamp(scalar), 9), what `wg pubkey` computes (it clamps first too). */
+function publicKeyBytes(scalar: Uint8Array): Uint8Array {
+  return x25519().scalar(clamp(scalar)).publicKey;
 }
 
 /** A new preshared key: 32 random bytes, as `wg genpsk`. */

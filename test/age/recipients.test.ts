@@ -7,6 +7,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHeader } from "../../src/age/header.js";
 import { parseRecipient, recipientMatchesStanza } from "../../src/age/recipients.js";
+import { X25519Recipient } from "../../src/age/x25519-stanza.js";
 import { KeyError } from "../../src/errors.js";
 import {
   type AgeKeyFile,
@@ -52,12 +53,27 @@ function refusal(text: string, message: RegExp): string {
 describe("parseRecipient", () => {
   it("accepts age-keygen's X25519 recipient as is", () => {
     const parsed = parseRecipient(` ${ageKey.recipient}\n`);
-    expect(parsed).toEqual({
-      kind: "x25519",
-      normalized: ageKey.recipient,
-      recipient: ageKey.recipient,
-    });
+    expect(parsed.kind).toBe("x25519");
+    expect(parsed.normalized).toBe(ageKey.recipient);
+    expect(parsed.recipient).toBeInstanceOf(X25519Recipient);
+    expect((parsed.recipient as X25519Recipient).publicKey).toEqual(
+      bech32.decodeToBytes(ageKey.recipient).bytes,
+    );
     expect(parsed.tag).toBeUndefined();
+  });
+
+  it("remembers what it parsed: the same frozen object for the same text", () => {
+    for (const text of [ageKey.recipient, ed.publicText, rsa.publicText]) {
+      const first = parseRecipient(text);
+      expect(parseRecipient(text)).toBe(first);
+      expect(Object.isFrozen(first)).toBe(true);
+    }
+    // Keyed by the exact text: another spelling parses to an equal, separate object.
+    const spaced = parseRecipient(` ${ageKey.recipient}`);
+    expect(spaced).not.toBe(parseRecipient(ageKey.recipient));
+    expect(spaced.normalized).toBe(parseRecipient(ageKey.recipient).normalized);
+    // Refusals are not remembered: every call throws again.
+    for (let i = 0; i < 2; i++) refusal("hello", /unrecognized recipient/);
   });
 
   it("accepts ssh-ed25519 and ssh-rsa keys, normalized without comment and with their tag", () => {

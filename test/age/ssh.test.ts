@@ -1,4 +1,7 @@
-import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, generateKeyPairSync, randomBytes } from "node:crypto";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { Stanza } from "age-encryption";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -277,6 +280,19 @@ describe("ssh stanzas and the Identity contract", () => {
     expect(a).toEqual(b);
   });
 
+  it("writes the stanza agessh's formula gives, tweak last (property)", () => {
+    const publicKey = parseSshPublicKey(ed.publicText);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (ephemeral) => {
+        const [stanza] = new SshEd25519Recipient(publicKey, () => ephemeral).wrapFileKey(fileKey);
+        const expected = agesshWrap(publicKey.wire, ephemeral, fileKey);
+        expect(stanza!.args).toEqual(["ssh-ed25519", publicKey.tag, expected.share]);
+        expect(stanza!.body).toEqual(expected.body);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
   it("returns null for stanzas of other keys and other types", async () => {
     const identity = parseSshIdentity(ed.privateText, "ed");
     const other = new SshEd25519Recipient(parseSshPublicKey(ed2.publicText)).wrapFileKey(fileKey);
@@ -320,4 +336,26 @@ function identityPoint(): Uint8Array {
   const bytes = new Uint8Array(32);
   bytes[0] = 1;
   return bytes;
+}
+
+/**
+ * agessh's ssh-ed25519 Wrap, step by step as filippo.io/age/agessh writes it,
+ * with @noble/curves: share = X25519(e, 9), s = X25519(e, P), s = X25519(tweak, s),
+ * wrap key = HKDF-SHA-256(s, share || P, label), body = ChaCha20-Poly1305(zero nonce).
+ */
+function agesshWrap(wire: Uint8Array, ephemeral: Uint8Array, fileKey: Uint8Array) {
+  const label = new TextEncoder().encode("age-encryption.org/v1/ssh-ed25519");
+  const montgomery = ed25519.utils.toMontgomery(wire.subarray(wire.length - 32));
+  const share = x25519.getPublicKey(ephemeral);
+  const tweak = hkdf(sha256, new Uint8Array(0), wire, label, 32);
+  const secret = x25519.getSharedSecret(tweak, x25519.getSharedSecret(ephemeral, montgomery));
+  const wrapKey = hkdf(sha256, secret, new Uint8Array([...share, ...montgomery]), label, 32);
+  const cipher = createCipheriv("chacha20-poly1305", wrapKey, new Uint8Array(12), {
+    authTagLength: 16,
+  });
+  const body = Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
+  return {
+    share: Buffer.from(share).toString("base64").replace(/=+$/, ""),
+    body: new Uint8Array(body),
+  };
 }
