@@ -17,7 +17,7 @@ import { expectedSecrets, managedMachines } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
 import { type Pair, presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
 import { type AfterApply, Transaction } from "./transaction.js";
-import { writeGeneratedFiles, writePublicKey, writeSecret } from "./write.js";
+import { writeGeneratedFiles, writeKeyPair, writePublicKey, writeSecret } from "./write.js";
 
 export interface KeygenPlan {
   /** Machines that get a new keypair. */
@@ -138,15 +138,7 @@ export async function applyKeygen(
   for (const name of plan.keypairs) {
     const keys = generateKeyPair(random);
     const secret = expected.get(privateKeyFile(name))!;
-    writePublicKey(store.dir, name, keys.publicKey, tx);
-    manifest.files[secret.file] = await writeSecret(
-      store.dir,
-      secret,
-      keys.privateKey,
-      created,
-      tx,
-      keys.publicKey,
-    );
+    manifest.files[secret.file] = await writeKeyPair(store.dir, name, secret, keys, created, tx);
     publicKeys[name] = keys.publicKey;
     existing.add(secret.file);
     log(`keypair ${name}`);

@@ -14,7 +14,7 @@ import { type ApplyOptions, describeCounts, timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { type Pair, pair, presharedKeyFile, privateKeyFile } from "./layout.js";
 import { Transaction } from "./transaction.js";
-import { writeGeneratedFiles, writePublicKey, writeSecret } from "./write.js";
+import { writeGeneratedFiles, writeKeyPair, writeSecret } from "./write.js";
 
 /** What to rotate, as the user asked for it. */
 export interface RotateRequest {
@@ -195,15 +195,7 @@ export async function applyRotate(
   const existing = new Set(store.encryptedFiles);
   const tx = new Transaction(config.dir, options.afterApply);
   for (const { name, secret, keys } of keypairs) {
-    writePublicKey(store.dir, name, keys.publicKey, tx);
-    manifest.files[secret.file] = await writeSecret(
-      store.dir,
-      secret,
-      keys.privateKey,
-      created,
-      tx,
-      keys.publicKey,
-    );
+    manifest.files[secret.file] = await writeKeyPair(store.dir, name, secret, keys, created, tx);
     publicKeys[name] = keys.publicKey;
     existing.add(secret.file);
     log(`new keypair ${name}`);

@@ -60,6 +60,19 @@ export async function writeSecret(
   return entry;
 }
 
+/** Stage a machine's new keypair (its `.pub` and encrypted `.age`); returns the manifest entry. */
+export async function writeKeyPair(
+  dir: string,
+  machine: string,
+  secret: ExpectedSecret,
+  keys: { privateKey: string; publicKey: string },
+  created: string,
+  tx: Transaction,
+): Promise<ManifestEntry> {
+  writePublicKey(dir, machine, keys.publicKey, tx);
+  return writeSecret(dir, secret, keys.privateKey, created, tx, keys.publicKey);
+}
+
 /** Stage `<machine>.pub`: the base64 key and a newline, like `wg pubkey`. */
 export function writePublicKey(
   dir: string,
