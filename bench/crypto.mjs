@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// In-process micro-benchmark of wgqt's crypto path (issue 7): what one
+// In-process micro-benchmark of wgqt's crypto path: what one
 // encrypted key file, one keypair and one decryption cost, without the CLI,
 // git or the disk. It uses only dist/index.js's public surface, so the same
 // script measures any build.

@@ -1,4 +1,4 @@
-// Synthetic fleets for `npm run bench` (issue 7): n machines m0000…, every
+// Synthetic fleets for `npm run bench`: n machines m0000…, every
 // 10th one (m0000, m0010, …) a gateway with an endpoint and a proxy
 // p000, p001, … whose clients are all the non-gateway machines; one admin.
 //

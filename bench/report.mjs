@@ -1,4 +1,4 @@
-// The bench's table and its verdict on issue 7's targets (ratios from the same run).
+// The bench's table and its verdict on the performance targets (ratios from the same run).
 import { formatMs } from "./measure.mjs";
 
 const ratio = (value) =>
@@ -152,7 +152,7 @@ export function formatRows(rows) {
 export function formatTargets(targets) {
   const verdict = (pass) => (pass === true ? "met" : pass === false ? "MISSED" : "n/a");
   return table(
-    ["target (issue 7)", "measured", "verdict"],
+    ["performance target", "measured", "verdict"],
     targets.map((t) => [t.target, t.measured, verdict(t.pass)]),
   );
 }

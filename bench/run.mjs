@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench` (issue 7): wgqt's keygen, rotate, rekey, plan, render and
+// `npm run bench`: wgqt's keygen, rotate, rekey, plan, render and
 // start-up, measured as a user runs them (bin/wgqt in a child process), side by
 // side with the shell baseline (bench/baseline.sh) and the X25519 floor
 // (bench/floor.mjs), all in one run so the ratios mean something.

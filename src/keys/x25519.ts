@@ -3,7 +3,7 @@
  * X25519 and ssh-ed25519 stanzas need, from node:crypto (OpenSSL) when it has
  * X25519 and from @noble/curves otherwise (a Node built without it, e.g. some
  * FIPS builds). OpenSSL does one operation in ~40 µs where @noble takes ~1.3 ms
- * on the same core: keygen's cost is mostly these operations (issue 7).
+ * on the same core: keygen's cost is mostly these operations.
  *
  * Scalars and points are prepared once (`scalar`, `point`) and reused, since
  * turning bytes into a node:crypto KeyObject costs about as much as the

@@ -4,7 +4,7 @@
  * Pure. Peers follow DESIGN.md "Proxies": a gateway lists each client with its
  * /32; a client lists the gateway with `<endpoint>:<port>`, AllowedIPs
  * 0.0.0.0/0 and PersistentKeepalive 25 (wg(8): keeps NAT mappings open).
- * A VPN (issue 5) is one more client interface: the provider's server as its
+ * A VPN is one more client interface: the provider's server as its
  * one peer, the provider's key files (`vpns/<name>.age`), no listen port (the
  * provider never connects first), and its DNS servers.
  */

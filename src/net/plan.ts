@@ -47,7 +47,7 @@ export interface PlanNetwork {
 }
 
 /**
- * An external VPN (issue 5): nothing to allocate — the provider assigned the
+ * An external VPN: nothing to allocate — the provider assigned the
  * address — but every host using it needs it. Not part of `plan.json`.
  */
 export interface PlanVpn {

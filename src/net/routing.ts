@@ -61,7 +61,7 @@ export interface RoutedInterface {
   carriesDefaultRoute: boolean;
   /** `default = true` in wgqt.toml. */
   preferred?: boolean;
-  /** More sources routed into this tunnel (issue 5: a bridge subnet), CIDR or address. */
+  /** More sources routed into this tunnel (a bridge subnet), CIDR or address. */
   extraSources?: string[];
 }
 

@@ -15,7 +15,7 @@
  * from its block, and turns on IPv4 forwarding; networkd does not pick an
  * uplink, so `uplink` does not apply here).
  *
- * VPNs (issue 5): the provider's key files, no ListenPort; the default
+ * VPNs: the provider's key files, no ListenPort; the default
  * tunnel's DNS servers go on its link with `Domains=~.` and
  * `DNSDefaultRoute=yes` (systemd-resolved sends every query there). Each
  * other default-route tunnel's bridge (routing.ts) is a `Kind=bridge` netdev

@@ -20,7 +20,7 @@
  * appending them), so `wg-quick up` after such a death works instead of
  * failing on "File exists".
  *
- * VPNs (issue 5) are clients too, with the provider's key files
+ * VPNs are clients too, with the provider's key files
  * (`vpns/<name>.key`) and no ListenPort. The default tunnel's VPN sets `DNS =`
  * (wg-quick hands it to resolvconf(8)); every other default-route tunnel
  * creates its bridge in PostUp (routing.ts: SNAT into the tunnel, forwarding

@@ -668,7 +668,7 @@ export async function checkWithIdentities(
  *     "presharedKeys": [{ "peer": "nyaa", "file": "preshared_keys/nyaa+tavern.age",
  *                         "present": true, "created": "…" | null }]
  *   }],
- *   "vpns": [{                              // [vpns.*] in wgqt.toml (added with issue 5)
+ *   "vpns": [{                              // [vpns.*] in wgqt.toml
  *     "name": "us-west", "id": 1, "machines": ["nyaa"],
  *     "privateKey": { "file": "vpns/us-west.age", "created": "…" | null } | null,
  *     "presharedKey": { "file": "vpns/us-west.psk.age", "created": "…" | null } | null,

@@ -97,7 +97,7 @@ export function seedSecrets(config: Config): Record<string, string> {
 }
 
 /**
- * A fleet with VPNs (issue 5), for goldens and Nix evaluation: nyaa uses
+ * A fleet with VPNs, for goldens and Nix evaluation: nyaa uses
  * us-west (id 1, with a PSK) as its default and germany through its bridge;
  * spark has two VPNs, proton-nl (id 2) its default and mullvad-se-got1 (id 3,
  * a name too long for `br-<name>`) and germany bridged; tavern, germany's

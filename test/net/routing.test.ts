@@ -129,7 +129,7 @@ describe("hostRouting", () => {
     expect((germany.fwmark & FWMARK_MASK) === FWMARK_BASE).toBe(true);
   });
 
-  it("keeps VPN ids (issue 5) and proxy ids apart, a VPN being the default unless told otherwise", () => {
+  it("keeps VPN ids and proxy ids apart, a VPN being the default unless told otherwise", () => {
     expect(routingKey("vpn", 1)).toBe(1);
     expect(routingKey("proxy", 1)).toBe(101);
     const routing = hostRouting([
@@ -222,7 +222,7 @@ describe("hostView", () => {
   });
 });
 
-describe("bridges (issue 5)", () => {
+describe("bridges", () => {
   it("names a bridge br-<tunnel>, or br-<first 7>-<4 hex of SHA-256> when that passes 15 characters", () => {
     expect(bridgeName("germany")).toBe("br-germany");
     expect(bridgeName("germany-nort")).toBe("br-germany-nort");

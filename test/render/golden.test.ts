@@ -1,6 +1,6 @@
 /**
  * Every renderer on the seed fleet against golden files in test/golden/<format>/,
- * and on a fleet with VPNs (issue 5) in test/golden/vpn/<format>/
+ * and on a fleet with VPNs in test/golden/vpn/<format>/
  * (`UPDATE_GOLDEN=1 npx vitest run test/render` rewrites them), byte-identical
  * across runs and config orderings, with no secret in any output.
  */

@@ -1,6 +1,6 @@
 /**
  * A commercial VPN and a proxy on one client, in network namespaces, from
- * wgqt's rendered output (issue 5). The provider is simulated by a namespace
+ * wgqt's rendered output. The provider is simulated by a namespace
  * running wireguard-go with the provider's own keys (`wg genkey`), which hands
  * out a wg-quick file the way Mullvad does; `wgqt vpn import` puts it in the
  * store, and nyaa's keys come out of the store with nyaa's identity via `age`.
