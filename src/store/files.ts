@@ -94,8 +94,9 @@ export async function writeFilesAtomic(
   const dirs = [...new Set(files.map(({ path }) => dirname(path)))];
   try {
     for (const dir of dirs) await mkdir(dir, { recursive: true });
-    await mapLimit(files, IO_CONCURRENCY, async (file) => {
-      const temp = temps[files.indexOf(file)]!;
+    await mapLimit([...files.keys()], IO_CONCURRENCY, async (index) => {
+      const file = files[index]!;
+      const temp = temps[index]!;
       const handle = await open(temp, "wx", file.mode);
       try {
         await handle.writeFile(file.data);

@@ -136,7 +136,7 @@ export class Transaction {
     }
     let changed: string[];
     try {
-      changed = await applyJournal(this.#root, journal);
+      changed = await applyJournal(this.#root, journal, false);
     } catch (error) {
       if (error instanceof ApplyError && error.applied === 0) {
         // Nothing reached the store (read-only, say): withdraw the journal.
@@ -163,18 +163,28 @@ class ApplyError extends Error {
   }
 }
 
-async function applyJournal(root: string, journal: Journal): Promise<string[]> {
+/**
+ * Write and remove what `journal` says. `recovering`: some files may already
+ * hold their new bytes (the interrupted run got that far), so they are
+ * compared first; a fresh commit has just compared them and skips that.
+ */
+async function applyJournal(
+  root: string,
+  journal: Journal,
+  recovering: boolean,
+): Promise<string[]> {
   const writes = journal.writes.map((write) => ({
     path: join(root, write.path),
     data: Buffer.from(write.content, "base64"),
     mode: write.mode,
   }));
-  // On recovery some files may already hold their new bytes: skip those.
-  const done = await mapLimit(
-    writes,
-    32,
-    async ({ path, data }) => (await readIfExists(path))?.equals(data) ?? false,
-  );
+  const done = recovering
+    ? await mapLimit(
+        writes,
+        32,
+        async ({ path, data }) => (await readIfExists(path))?.equals(data) ?? false,
+      )
+    : writes.map(() => false);
   const pending = writes.filter((_, index) => !done[index]);
   try {
     await writeFilesAtomic(pending);
@@ -237,7 +247,7 @@ export async function recoverJournal(
   }
   let files: string[];
   try {
-    files = await applyJournal(root, journal);
+    files = await applyJournal(root, journal, true);
   } catch (error) {
     throw new StoreError(
       `finishing an interrupted change: ${error instanceof Error ? error.message : String(error)}`,
