@@ -1,13 +1,14 @@
 /**
  * Encrypting to recipients and decrypting with identities, in memory, in the
- * binary age format. age-encryption's Encrypter/Decrypter do the file key,
- * header MAC and STREAM payload (age-encryption.org/v1, Header MAC, Payload);
- * our recipients and identities only wrap and unwrap the file key. Nothing
- * here touches the disk.
+ * binary age format. Encryption is encrypt.ts's one-pass writer; for
+ * decryption, age-encryption's Decrypter checks the header MAC and the STREAM
+ * payload (age-encryption.org/v1, Header MAC, Payload) while our identities
+ * unwrap the file key. Nothing here touches the disk.
  */
 
-import { Decrypter, Encrypter, type Identity, type Stanza } from "age-encryption";
+import { Decrypter, type Identity, type Stanza } from "age-encryption";
 import { KeyError, WgqtError } from "../errors.js";
+import { encryptSync } from "./encrypt.js";
 import { readHeader } from "./header.js";
 import type { LoadedIdentity } from "./identity.js";
 import type { ParsedRecipient } from "./recipients.js";
@@ -17,15 +18,20 @@ export async function encryptTo(
   plaintext: Uint8Array,
   recipients: readonly ParsedRecipient[],
 ): Promise<Uint8Array> {
+  return encryptToSync(plaintext, recipients);
+}
+
+/** encryptTo without the promise, for callers that encrypt thousands of small files. */
+export function encryptToSync(
+  plaintext: Uint8Array,
+  recipients: readonly ParsedRecipient[],
+): Uint8Array {
   if (recipients.length === 0) throw new KeyError("cannot encrypt to no recipients");
-  const encrypter = new Encrypter();
-  const seen = new Set<string>();
+  const unique = new Map<string, ParsedRecipient["recipient"]>();
   for (const recipient of recipients) {
-    if (seen.has(recipient.normalized)) continue;
-    seen.add(recipient.normalized);
-    encrypter.addRecipient(recipient.recipient);
+    if (!unique.has(recipient.normalized)) unique.set(recipient.normalized, recipient.recipient);
   }
-  return encrypter.encrypt(plaintext);
+  return encryptSync(plaintext, [...unique.values()]);
 }
 
 /**

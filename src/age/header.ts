@@ -145,23 +145,40 @@ function readBody(lines: LineReader): Uint8Array {
  */
 export function writeHeader(stanzas: readonly HeaderStanza[], mac: Uint8Array): Uint8Array {
   if (stanzas.length === 0) throw new KeyError("age header: needs at least one stanza");
-  if (mac.length !== MAC_SIZE) {
-    throw new KeyError(`age header: mac must be ${MAC_SIZE} bytes, got ${mac.length}`);
-  }
-  const lines = [VERSION_LINE];
+  const text = encodeHeaderWithoutMac(
+    stanzas.map((stanza) => ({ args: [stanza.type, ...stanza.args], body: stanza.body })),
+  );
+  return new Uint8Array(Buffer.concat([Buffer.from(text, "latin1"), finishHeader(mac)]));
+}
+
+/**
+ * The header up to and including "---": what the header MAC covers. Stanzas
+ * as age-encryption's Stanza has them, the type first in `args`.
+ */
+export function encodeHeaderWithoutMac(
+  stanzas: readonly { args: readonly string[]; body: Uint8Array }[],
+): string {
+  let text = `${VERSION_LINE}\n`;
   for (const stanza of stanzas) {
-    for (const arg of [stanza.type, ...stanza.args]) {
+    for (const arg of stanza.args) {
       if (!/^[\x21-\x7e]+$/.test(arg)) {
         throw new KeyError(`age header: invalid stanza argument ${quote(arg)}`);
       }
     }
-    lines.push(`-> ${[stanza.type, ...stanza.args].join(" ")}`);
+    text += `-> ${stanza.args.join(" ")}\n`;
     const body = encodeBase64NoPad(stanza.body);
     for (let i = 0; i + COLUMNS_PER_LINE <= body.length; i += COLUMNS_PER_LINE) {
-      lines.push(body.slice(i, i + COLUMNS_PER_LINE));
+      text += `${body.slice(i, i + COLUMNS_PER_LINE)}\n`;
     }
-    lines.push(body.slice(body.length - (body.length % COLUMNS_PER_LINE)));
+    text += `${body.slice(body.length - (body.length % COLUMNS_PER_LINE))}\n`;
   }
-  lines.push(`--- ${encodeBase64NoPad(mac)}`);
-  return new TextEncoder().encode(`${lines.join("\n")}\n`);
+  return `${text}---`;
+}
+
+/** What follows "---": a space, the MAC and the header's closing LF. */
+export function finishHeader(mac: Uint8Array): Uint8Array {
+  if (mac.length !== MAC_SIZE) {
+    throw new KeyError(`age header: mac must be ${MAC_SIZE} bytes, got ${mac.length}`);
+  }
+  return Buffer.from(` ${encodeBase64NoPad(mac)}\n`, "latin1");
 }

@@ -10,6 +10,7 @@ import { bech32 } from "@scure/base";
 import type { Recipient } from "age-encryption";
 import { KeyError, quote } from "../errors.js";
 import { x25519 } from "../keys/x25519.js";
+import type { SyncRecipient } from "./encrypt.js";
 import type { HeaderStanza } from "./header.js";
 import { parseSshPublicKey, type SshKeyType, sshRecipient } from "./ssh.js";
 import { X25519Recipient } from "./x25519-stanza.js";
@@ -24,10 +25,10 @@ export interface ParsedRecipient {
   /** For SSH recipients, the key tag agessh writes in their stanzas. */
   tag?: string;
   /**
-   * What age-encryption's Encrypter.addRecipient takes. parseRecipient always
-   * gives a Recipient object (ours are faster than typage's `age1…` strings).
+   * Wraps file keys for this recipient: for encrypt.ts, and usable with
+   * age-encryption's Encrypter.addRecipient.
    */
-  recipient: Recipient | string;
+  recipient: Recipient & SyncRecipient;
 }
 
 /** The stanza type each recipient kind writes (age-encryption.org/v1; agessh). */

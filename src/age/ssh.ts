@@ -16,16 +16,18 @@ import {
   type KeyObject,
   privateDecrypt,
   publicEncrypt,
-  randomBytes,
 } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { type Identity, type Recipient, Stanza } from "age-encryption";
 import { KeyError, quote } from "../errors.js";
+import { secureRandom } from "../keys/wireguard.js";
 import { type X25519, type X25519Point, type X25519Scalar, x25519 } from "../keys/x25519.js";
 import { decodeBase64, decodeBase64NoPad, encodeBase64, encodeBase64NoPad } from "./base64.js";
+import type { SyncRecipient } from "./encrypt.js";
 import { FILE_KEY_SIZE, openFileKey, sealFileKey, WRAPPED_FILE_KEY_SIZE } from "./file-key.js";
+import { hkdfSha256 } from "./hkdf.js";
 import { readSshPrivateKey } from "./ssh-keyfile.js";
 import { concatBytes, WireReader, wireMpint, wireString } from "./ssh-wire.js";
 
@@ -45,7 +47,7 @@ export interface SshPublicKey {
 /** Source of randomness, injectable so tests can be deterministic. */
 export type RandomSource = (length: number) => Uint8Array;
 
-const defaultRandom: RandomSource = (length) => new Uint8Array(randomBytes(length));
+const defaultRandom: RandomSource = secureRandom;
 
 /** agessh: `const ed25519Label = "age-encryption.org/v1/ssh-ed25519"`. */
 const ED25519_LABEL = new TextEncoder().encode("age-encryption.org/v1/ssh-ed25519");
@@ -185,7 +187,7 @@ function ed25519Tweak(wire: Uint8Array): Uint8Array {
 
 /** agessh: wrap key = HKDF-SHA-256(ikm = tweaked secret, salt = share || recipient, label). */
 function ed25519WrapKey(tweakedSecret: Uint8Array, share: Uint8Array, recipient: Uint8Array) {
-  return hkdf(sha256, tweakedSecret, concatBytes(share, recipient), ED25519_LABEL, 32);
+  return hkdfSha256(tweakedSecret, concatBytes(share, recipient), ED25519_LABEL);
 }
 
 /**
@@ -279,7 +281,7 @@ export class SshRsaRecipient implements Recipient {
 }
 
 /** The Recipient for a parsed SSH public key. */
-export function sshRecipient(key: SshPublicKey): Recipient {
+export function sshRecipient(key: SshPublicKey): Recipient & SyncRecipient {
   return key.type === "ssh-ed25519" ? new SshEd25519Recipient(key) : new SshRsaRecipient(key);
 }
 

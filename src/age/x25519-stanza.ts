@@ -15,8 +15,6 @@
  * node:crypto operation each, with the recipient's point prepared once.
  */
 
-import { hkdf } from "@noble/hashes/hkdf.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { bech32 } from "@scure/base";
 import { type Identity, type Recipient, Stanza } from "age-encryption";
 import { KeyError } from "../errors.js";
@@ -24,13 +22,14 @@ import { type RandomSource, secureRandom } from "../keys/wireguard.js";
 import { type X25519, type X25519Point, type X25519Scalar, x25519 } from "../keys/x25519.js";
 import { decodeBase64NoPad, encodeBase64NoPad } from "./base64.js";
 import { openFileKey, sealFileKey, WRAPPED_FILE_KEY_SIZE } from "./file-key.js";
+import { hkdfSha256 } from "./hkdf.js";
 import { concatBytes } from "./ssh-wire.js";
 
 /** age-encryption.org/v1, X25519 recipient stanza: `info = "age-encryption.org/v1/X25519"`. */
 const X25519_LABEL = new TextEncoder().encode("age-encryption.org/v1/X25519");
 
 function wrapKeyOf(sharedSecret: Uint8Array, share: Uint8Array, recipient: Uint8Array) {
-  return hkdf(sha256, sharedSecret, concatBytes(share, recipient), X25519_LABEL, 32);
+  return hkdfSha256(sharedSecret, concatBytes(share, recipient), X25519_LABEL);
 }
 
 /**

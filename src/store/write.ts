@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { encryptTo } from "../age/crypt.js";
+import { encryptToSync } from "../age/crypt.js";
 import { parseRecipient } from "../age/recipients.js";
 import { pairsOf } from "../config/peers.js";
 import { type Config, sortedNames } from "../config/types.js";
@@ -44,10 +44,22 @@ export async function writeSecret(
   tx: Transaction,
   publicKey?: string,
 ): Promise<ManifestEntry> {
-  const ciphertext = await encryptTo(
+  const ciphertext = encryptToSync(
     keyFileContent(key),
     secret.recipients.map((recipient) => parseRecipient(recipient)),
   );
+  return stageSecret(dir, secret, ciphertext, created, tx, publicKey);
+}
+
+/** Stage an already encrypted secret; returns its manifest entry. */
+export function stageSecret(
+  dir: string,
+  secret: ExpectedSecret,
+  ciphertext: Uint8Array,
+  created: string,
+  tx: Transaction,
+  publicKey?: string,
+): ManifestEntry {
   tx.write(join(dir, secret.file), ciphertext, PUBLIC_MODE);
   const entry: ManifestEntry = {
     kind: secret.kind,
@@ -110,7 +122,11 @@ export function machineEntries(
   return entries;
 }
 
-/** Stage manifest.json, secrets.nix and machines.nix. */
+/**
+ * Stage manifest.json, secrets.nix and machines.nix. `expected`: the
+ * caller's `expectedSecrets(config)`, when it has it (one entry per file of
+ * the fleet: not worth working out twice).
+ */
 export function writeGeneratedFiles(
   config: Config,
   dir: string,
@@ -118,9 +134,10 @@ export function writeGeneratedFiles(
   publicKeys: Record<string, string>,
   existingFiles: ReadonlySet<string>,
   tx: Transaction,
+  expected: ReadonlyMap<string, ExpectedSecret> = expectedSecrets(config),
 ): void {
   tx.write(join(dir, MANIFEST_FILE), serializeManifest(manifest), PUBLIC_MODE);
-  tx.write(join(dir, SECRETS_NIX), renderSecretsNix(expectedSecrets(config).values()), PUBLIC_MODE);
+  tx.write(join(dir, SECRETS_NIX), renderSecretsNix(expected.values()), PUBLIC_MODE);
   tx.write(
     join(dir, MACHINES_NIX),
     renderMachinesNix(machineEntries(config, publicKeys, existingFiles)),
