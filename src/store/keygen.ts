@@ -7,17 +7,13 @@ import { join } from "node:path";
 import { pairsOf, peerPairs } from "../config/peers.js";
 import { type Config, sortedNames } from "../config/types.js";
 import { quote, StoreError, UsageError } from "../errors.js";
-import {
-  generateKeyPair,
-  generatePresharedKey,
-  type RandomSource,
-  secureRandom,
-} from "../keys/wireguard.js";
+import type { RandomSource } from "../keys/wireguard.js";
 import { expectedSecrets, managedMachines } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
 import { type Pair, presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
+import { makeSecrets } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
-import { writeGeneratedFiles, writeKeyPair, writePublicKey, writeSecret } from "./write.js";
+import { stageSecret, writeGeneratedFiles, writePublicKey } from "./write.js";
 
 export interface KeygenPlan {
   /** Machines that get a new keypair. */
@@ -120,7 +116,6 @@ export async function applyKeygen(
   plan: KeygenPlan,
   options: ApplyOptions,
 ): Promise<string[]> {
-  const random = options.random ?? secureRandom;
   const log = options.log ?? (() => {});
   const created = timestamp(options.now);
   const expected = expectedSecrets(config);
@@ -135,23 +130,41 @@ export async function applyKeygen(
     publicKeys[name] = key;
     log(`public key of ${name} (its own, from wgqt.toml)`);
   }
-  for (const name of plan.keypairs) {
-    const keys = generateKeyPair(random);
+  // Every new secret is made and encrypted first (on all cores when there are
+  // many); only ciphertext and public keys come back.
+  const made = await makeSecrets(
+    [
+      ...plan.keypairs.map((name) => ({
+        kind: "keypair" as const,
+        recipients: expected.get(privateKeyFile(name))!.recipients,
+      })),
+      ...plan.presharedKeys.map((peers) => ({
+        kind: "preshared-key" as const,
+        recipients: expected.get(presharedKeyFile(...peers))!.recipients,
+      })),
+    ],
+    options.random === undefined ? {} : { random: options.random },
+  );
+  for (const [index, name] of plan.keypairs.entries()) {
     const secret = expected.get(privateKeyFile(name))!;
-    manifest.files[secret.file] = await writeKeyPair(store.dir, name, secret, keys, created, tx);
-    publicKeys[name] = keys.publicKey;
+    const { ciphertext, publicKey } = made[index]!;
+    writePublicKey(store.dir, name, publicKey!, tx);
+    manifest.files[secret.file] = stageSecret(
+      store.dir,
+      secret,
+      ciphertext,
+      created,
+      tx,
+      publicKey,
+    );
+    publicKeys[name] = publicKey!;
     existing.add(secret.file);
     log(`keypair ${name}`);
   }
-  for (const peers of plan.presharedKeys) {
+  for (const [index, peers] of plan.presharedKeys.entries()) {
     const secret = expected.get(presharedKeyFile(...peers))!;
-    manifest.files[secret.file] = await writeSecret(
-      store.dir,
-      secret,
-      generatePresharedKey(random),
-      created,
-      tx,
-    );
+    const { ciphertext } = made[plan.keypairs.length + index]!;
+    manifest.files[secret.file] = stageSecret(store.dir, secret, ciphertext, created, tx);
     existing.add(secret.file);
     log(`preshared key ${peers.join("+")}`);
   }

@@ -1,0 +1,154 @@
+/**
+ * Making new secrets: a WireGuard keypair or preshared key, encrypted to its
+ * recipients at once, so the plaintext key exists only inside `makeSecret`.
+ *
+ * Keygen for a fleet makes thousands of them, and each costs a few hundred
+ * microseconds of X25519 and ChaCha20 work, so `makeSecrets` spreads large
+ * batches over worker threads (one per CPU; see secrets-worker.ts). A worker
+ * makes its keys itself and returns only ciphertext and public keys: secrets
+ * never cross threads. Small batches (a rotation, a test) stay in this
+ * thread, where starting workers would cost more than it saves.
+ */
+
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { encryptToSync } from "../age/crypt.js";
+import { parseRecipient } from "../age/recipients.js";
+import { KeyError, StoreError } from "../errors.js";
+import {
+  generateKeyPair,
+  generatePresharedKey,
+  keyFileContent,
+  type RandomSource,
+  secureRandom,
+} from "../keys/wireguard.js";
+
+export interface SecretJob {
+  /** A keypair (the private half is encrypted) or a preshared key. */
+  kind: "keypair" | "preshared-key";
+  /** Recipient strings as wgqt.toml holds them (already validated). */
+  recipients: readonly string[];
+}
+
+export interface MadeSecret {
+  ciphertext: Uint8Array;
+  /** For a keypair: its public key, base64. */
+  publicKey?: string;
+}
+
+/** Make one secret and encrypt it; the plaintext goes out of scope here. */
+export function makeSecret(job: SecretJob, random: RandomSource = secureRandom): MadeSecret {
+  const recipients = job.recipients.map((recipient) => parseRecipient(recipient));
+  if (job.kind === "keypair") {
+    const keys = generateKeyPair(random);
+    return {
+      ciphertext: encryptToSync(keyFileContent(keys.privateKey), recipients),
+      publicKey: keys.publicKey,
+    };
+  }
+  return { ciphertext: encryptToSync(keyFileContent(generatePresharedKey(random)), recipients) };
+}
+
+/** Below this many secrets, workers cost more to start than they save. */
+const WORKER_THRESHOLD = 256;
+/** Secrets per message to a worker: big enough to amortize messaging, small enough to balance. */
+const BATCH_SIZE = 128;
+
+/** The compiled worker script; absent when running from TypeScript sources (tests). */
+const workerScript = fileURLToPath(new URL("./secrets-worker.js", import.meta.url));
+
+/** What a worker is sent, and what it answers. */
+export interface WorkerRequest {
+  id: number;
+  jobs: SecretJob[];
+}
+export type WorkerResponse =
+  | { id: number; results: MadeSecret[] }
+  | { id: number; error: { name: string; message: string } };
+
+/**
+ * Make every job's secret, in order. `random` (tests) forces this thread, so
+ * the keys are reproducible; otherwise batches large enough go to workers.
+ */
+export async function makeSecrets(
+  jobs: readonly SecretJob[],
+  options: SecretOptions = {},
+): Promise<MadeSecret[]> {
+  const threads = workerThreads(jobs.length, options);
+  if (threads === 0) return jobs.map((job) => makeSecret(job, options.random));
+  return inWorkers(jobs, threads);
+}
+
+export interface SecretOptions {
+  /** Reproducible keys (tests): everything in this thread. */
+  random?: RandomSource;
+  /** At most this many workers (default: one per CPU). */
+  threads?: number;
+}
+
+/** How many workers `makeSecrets` starts for `count` secrets; 0: none, this thread does it. */
+export function workerThreads(count: number, options: SecretOptions = {}): number {
+  const threads = Math.min(
+    options.threads ?? availableParallelism(),
+    Math.ceil(count / BATCH_SIZE),
+  );
+  const useful = options.random === undefined && count >= WORKER_THRESHOLD && threads >= 2;
+  return useful && existsSync(workerScript) ? threads : 0;
+}
+
+async function inWorkers(jobs: readonly SecretJob[], threads: number): Promise<MadeSecret[]> {
+  const results = new Array<MadeSecret>(jobs.length);
+  const batches: number[] = [];
+  for (let start = 0; start < jobs.length; start += BATCH_SIZE) batches.push(start);
+  let next = 0;
+  const workers: Worker[] = [];
+  try {
+    await Promise.all(
+      Array.from({ length: threads }, async () => {
+        const worker = new Worker(workerScript);
+        workers.push(worker);
+        while (next < batches.length) {
+          const start = batches[next++]!;
+          const batch = jobs.slice(start, start + BATCH_SIZE);
+          const made = await request(worker, { id: start, jobs: batch });
+          for (const [offset, secret] of made.entries()) results[start + offset] = secret;
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+  return results;
+}
+
+function request(worker: Worker, message: WorkerRequest): Promise<MadeSecret[]> {
+  return new Promise((resolve, reject) => {
+    const cleanUp = () => {
+      worker.off("message", onMessage);
+      worker.off("error", onError);
+      worker.off("exit", onExit);
+    };
+    const onMessage = (response: WorkerResponse) => {
+      if (response.id !== message.id) return;
+      cleanUp();
+      if ("error" in response) {
+        const { name, message: text } = response.error;
+        reject(name === "KeyError" ? new KeyError(text) : new StoreError(`making keys: ${text}`));
+      } else resolve(response.results);
+    };
+    const onError = (error: Error) => {
+      cleanUp();
+      reject(new StoreError(`making keys: ${error.message}`));
+    };
+    const onExit = (code: number) => {
+      cleanUp();
+      reject(new StoreError(`making keys: worker stopped (exit code ${code})`));
+    };
+    worker.on("message", onMessage);
+    worker.on("error", onError);
+    worker.on("exit", onExit);
+    worker.postMessage(message);
+  });
+}
