@@ -20,8 +20,8 @@ import { isAbsolute, join, relative, sep } from "node:path";
 import { z } from "zod";
 import { StoreError } from "../errors.js";
 import {
-  mapLimit,
   readIfExists,
+  readIfExistsSync,
   removeFileDurably,
   TEMP_PREFIX,
   writeFileAtomic,
@@ -108,10 +108,8 @@ export class Transaction {
     const journal: Journal = { version: 1, message, writes: [], removes: [] };
     const writes = [...this.#writes].sort(([a], [b]) => (a < b ? -1 : 1));
     // Files that already hold their new bytes are left alone (and out of the commit).
-    const unchanged = await mapLimit(
-      writes,
-      32,
-      async ([path, { bytes }]) => (await readIfExists(path))?.equals(bytes) ?? false,
+    const unchanged = writes.map(
+      ([path, { bytes }]) => readIfExistsSync(path)?.equals(bytes) ?? false,
     );
     for (const [index, [path, { bytes, mode }]] of writes.entries()) {
       if (unchanged[index]) continue;
@@ -178,13 +176,9 @@ async function applyJournal(
     data: Buffer.from(write.content, "base64"),
     mode: write.mode,
   }));
-  const done = recovering
-    ? await mapLimit(
-        writes,
-        32,
-        async ({ path, data }) => (await readIfExists(path))?.equals(data) ?? false,
-      )
-    : writes.map(() => false);
+  const done = writes.map(
+    ({ path, data }) => recovering && (readIfExistsSync(path)?.equals(data) ?? false),
+  );
   const pending = writes.filter((_, index) => !done[index]);
   try {
     await writeFilesAtomic(pending);
