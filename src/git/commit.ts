@@ -3,11 +3,20 @@
  * commits exactly the files it changed"). Only the named paths go into the
  * commit, whatever else the user has staged; a store outside a git work tree
  * is fine and simply not committed.
+ *
+ * The commit is built in a temporary index (HEAD plus the named paths) and
+ * committed from there with plain `git commit`, so the user's hooks run and
+ * their staged changes stay out. Paths reach git on stdin, never as
+ * pathspecs: git matches every pathspec against every index entry, which
+ * takes seconds for a fleet's thousands of files, and long argument lists
+ * hit the system's limit.
  */
 
-import { existsSync } from "node:fs";
-import { join, relative } from "node:path";
-import { type SimpleGit, simpleGit } from "simple-git";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { relative, resolve } from "node:path";
+import { simpleGit } from "simple-git";
 import { StoreError } from "../errors.js";
 
 export interface CommitResult {
@@ -22,6 +31,8 @@ export interface CommitResult {
  * Commit `files` (absolute paths; added, changed or deleted) in the git work
  * tree containing `dir`, with `message`. `env` is only consulted for an
  * author identity (GIT_AUTHOR_NAME/EMAIL); git runs with the process's own.
+ * Paths that neither exist nor are tracked are ignored. Afterwards the
+ * user's index holds the named paths as committed (like `git commit --only`).
  */
 export async function commitFiles(
   dir: string,
@@ -30,41 +41,100 @@ export async function commitFiles(
   env: Record<string, string | undefined> = process.env,
 ): Promise<CommitResult> {
   if (files.length === 0) return { committed: false, reason: "nothing changed" };
-  const git = simpleGit({ baseDir: dir });
-  let top: string;
+  // Inside the git dir: same file system as the repository, ignored by git,
+  // and per worktree. Unique, so concurrent commits cannot share it.
+  const tempName = `wgqt-index-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const repo = simpleGit({ baseDir: dir });
+  let tempIndex: string;
   try {
-    if (!(await git.checkIsRepo())) return { committed: false, reason: "not in a git repository" };
-    top = (await git.revparse(["--show-toplevel"])).trim();
+    const where = await repo.raw(["rev-parse", "--is-inside-work-tree", "--git-path", tempName]);
+    const [inside, gitPath] = where.split("\n");
+    if (inside !== "true" || !gitPath) throw new Error("not in a work tree");
+    tempIndex = resolve(dir, gitPath);
   } catch {
     return { committed: false, reason: "not in a git repository" };
   }
-  const paths = files.map((file) => relative(top, file));
-  // Git's own identity when configured; otherwise commit as "wgqt" rather than fail.
-  const identity: string[] = [];
-  const name = (await git.raw(["config", "--get", "user.name"]).catch(() => "")).trim();
-  const email = (await git.raw(["config", "--get", "user.email"]).catch(() => "")).trim();
-  if (!name && !env.GIT_AUTHOR_NAME) identity.push("-c", "user.name=wgqt");
-  if (!email && !env.GIT_AUTHOR_EMAIL) identity.push("-c", "user.email=wgqt@localhost");
-  const repo = simpleGit({ baseDir: top });
+  // update-index takes paths relative to its working directory, `..` included.
+  const paths = files.map((file) => `${relative(dir, file)}\0`).join("");
+  const temp = (args: string[], input?: string) => gitIn(dir, args, { index: tempIndex, input });
+  const updateIndex = ["update-index", "--add", "--remove", "-z", "--stdin"];
   try {
-    // `add -A` records deletions too; tracked-or-present paths only.
-    const known = await existingOrTracked(repo, top, paths);
-    if (known.length === 0) return { committed: false, reason: "nothing changed" };
-    await repo.raw(["add", "-A", "--", ...known]);
-    const staged = (await repo.raw(["diff", "--cached", "--name-only", "--", ...known])).trim();
-    if (!staged) return { committed: false, reason: "nothing changed" };
-    // `commit -- paths` commits only those paths (git-commit(1) --only).
-    await repo.raw([...identity, "commit", "--quiet", "-m", message, "--", ...known]);
+    const quiet = (args: string[]) =>
+      repo.raw(args).then(
+        (out) => out.trim(),
+        () => "",
+      );
+    const [name, email, head, headTree] = await Promise.all([
+      quiet(["config", "--get", "user.name"]),
+      quiet(["config", "--get", "user.email"]),
+      quiet(["rev-parse", "-q", "--verify", "HEAD^{commit}"]),
+      quiet(["rev-parse", "-q", "--verify", "HEAD^{tree}"]),
+    ]);
+    // Git's own identity when configured; otherwise commit as "wgqt" rather than fail.
+    const identity: string[] = [];
+    if (!name && !env.GIT_AUTHOR_NAME) identity.push("-c", "user.name=wgqt");
+    if (!email && !env.GIT_AUTHOR_EMAIL) identity.push("-c", "user.email=wgqt@localhost");
+
+    if (head) await temp(["read-tree", "HEAD"]);
+    // --remove drops tracked paths that are gone; a path neither present
+    // nor tracked is skipped silently.
+    await temp(updateIndex, paths);
+    if ((await temp(["write-tree"])).trim() === (headTree || EMPTY_TREE)) {
+      // Still bring the user's index in line: a run interrupted after its
+      // commit but before this step is finished by one that finds nothing new.
+      await gitIn(dir, updateIndex, { input: paths });
+      return { committed: false, reason: "nothing changed" };
+    }
+    await temp([...identity, "commit", "--quiet", "-m", message]);
+    // Only now touch the user's index, so a failed commit leaves it as it was.
+    await gitIn(dir, updateIndex, { input: paths });
     const hash = (await repo.revparse(["--short", "HEAD"])).trim();
     return { committed: true, hash };
   } catch (error) {
-    throw new StoreError(`git commit failed: ${(error as Error).message.split("\n")[0]}`);
+    if (error instanceof StoreError) throw error;
+    throw new StoreError(`git commit failed: ${firstLine((error as Error).message)}`);
+  } finally {
+    await rm(tempIndex, { force: true });
   }
 }
 
-async function existingOrTracked(repo: SimpleGit, top: string, paths: string[]): Promise<string[]> {
-  const tracked = new Set(
-    (await repo.raw(["ls-files", "--", ...paths])).split("\n").filter(Boolean),
-  );
-  return paths.filter((path) => tracked.has(path) || existsSync(join(top, path)));
+/** The tree of an empty index, what `write-tree` gives before the first commit. */
+const EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+
+function firstLine(text: string): string {
+  return text.trim().split("\n")[0] ?? "";
+}
+
+/**
+ * Run git in `cwd` with `index` as its index (GIT_INDEX_FILE) and `input` on
+ * stdin, neither of which simple-git offers without lifting its guards on the
+ * environment; resolves with stdout when git exits 0.
+ */
+function gitIn(
+  cwd: string,
+  args: string[],
+  options: { index?: string; input?: string | undefined },
+): Promise<string> {
+  const env =
+    options.index === undefined ? process.env : { ...process.env, GIT_INDEX_FILE: options.index };
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn("git", args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.on("error", (error) => reject(new StoreError(`git commit failed: ${error.message}`)));
+    child.on("close", (code, signal) => {
+      if (code === 0) return resolvePromise(Buffer.concat(stdout).toString("utf8"));
+      const text = firstLine(Buffer.concat(stderr).toString("utf8"));
+      reject(
+        new StoreError(
+          `git commit failed: ${text || `git ${args[0]} ${signal ? `killed by ${signal}` : `exited with ${code}`}`}`,
+        ),
+      );
+    });
+    // git may exit before reading all its input; its exit status says why.
+    child.stdin.on("error", () => {});
+    child.stdin.end(options.input);
+  });
 }
