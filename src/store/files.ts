@@ -94,7 +94,7 @@ const SYNCFS_THRESHOLD = 64;
 /**
  * Replace many files, each atomically, for the transaction (whose journal,
  * already durable, covers a crash part-way): every temp file is written, then
- * each is renamed into place, then all of them are made durable at once.
+ * each is renamed into place. `makeDurable` then flushes them all at once.
  *
  * Key files are a few hundred bytes, so the work is system calls, not data:
  * they are made with synchronous calls (a promise and a thread-pool hop per
@@ -102,13 +102,11 @@ const SYNCFS_THRESHOLD = 64;
  * fsynced one by one before their rename. A reader, or a killed process,
  * still sees the old file or the new one: the rename is atomic and the page
  * cache holds the bytes. Only a power loss could leave a renamed file short,
- * and until `writeFilesAtomic` returns the journal is there to rewrite it.
- * Returns how many files were renamed when it throws part-way (`renamed` on
- * the error), so the caller knows whether anything changed.
+ * and until `makeDurable` has returned the journal is kept to rewrite it.
+ * Says how many files were renamed when it throws part-way (`renamed` on the
+ * error), so the caller knows whether anything changed.
  */
-export async function writeFilesAtomic(
-  files: { path: string; data: Uint8Array; mode: number }[],
-): Promise<void> {
+export function replaceFiles(files: { path: string; data: Uint8Array; mode: number }[]): void {
   const temps = files.map(({ path }) =>
     join(
       dirname(path),
@@ -137,10 +135,6 @@ export async function writeFilesAtomic(
       renameSync(temps[index]!, file.path);
       renamed++;
     }
-    await makeDurable(
-      files.map(({ path }) => path),
-      dirs,
-    );
   } catch (error) {
     for (const temp of temps.slice(renamed)) rmSync(temp, { force: true });
     throw Object.assign(error as Error, { renamed });
@@ -148,12 +142,24 @@ export async function writeFilesAtomic(
 }
 
 /**
- * Flush `files` and the `dirs` holding them to disk. Many files: one
+ * Replace many files, each atomically (`replaceFiles`), and flush them to
+ * disk together (`makeDurable`): for callers without a journal of their own.
+ */
+export async function writeFilesAtomic(
+  files: { path: string; data: Uint8Array; mode: number }[],
+): Promise<void> {
+  replaceFiles(files);
+  await makeDurable(files.map(({ path }) => path));
+}
+
+/**
+ * Flush `files` and the directories holding them to disk. Many files: one
  * syncfs(2) per file system, through coreutils' `sync --file-system` (Node has
  * no syncfs), which costs one journal commit instead of one per file; where
  * that is unavailable, or for a few files, an fsync of each file and directory.
  */
-async function makeDurable(files: string[], dirs: string[]): Promise<void> {
+export async function makeDurable(files: string[]): Promise<void> {
+  const dirs = [...new Set(files.map((path) => dirname(path)))];
   if (files.length >= SYNCFS_THRESHOLD && (await syncFileSystems(dirs))) return;
   await mapLimit(files, IO_CONCURRENCY, fsyncFile);
   await mapLimit(dirs, IO_CONCURRENCY, fsyncDirectory);

@@ -6,7 +6,8 @@
  * 1. writes one journal, `.wgqt-journal.json` next to `wgqt.toml`, holding
  *    every staged change, atomically: that rename is the commit point;
  * 2. applies each change atomically (see files.ts);
- * 3. runs `afterApply` (the CLI's git commit), if given;
+ * 3. runs `afterApply` (the CLI's git commit), if given, while the applied
+ *    files are flushed to disk;
  * 4. removes the journal.
  *
  * Killed before 1, nothing changed. Killed after 1, the next mutating command
@@ -20,12 +21,13 @@ import { isAbsolute, join, relative, sep } from "node:path";
 import { z } from "zod";
 import { StoreError } from "../errors.js";
 import {
+  makeDurable,
   readIfExists,
   readIfExistsSync,
   removeFileDurably,
+  replaceFiles,
   TEMP_PREFIX,
   writeFileAtomic,
-  writeFilesAtomic,
 } from "./files.js";
 
 export const JOURNAL_FILE = ".wgqt-journal.json";
@@ -132,9 +134,9 @@ export class Transaction {
         `${journalPath}: cannot write (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
       );
     }
-    let changed: string[];
+    let applied: Applied;
     try {
-      changed = await applyJournal(this.#root, journal, false);
+      applied = await applyJournal(this.#root, journal, false);
     } catch (error) {
       if (error instanceof ApplyError && error.applied === 0) {
         // Nothing reached the store (read-only, say): withdraw the journal.
@@ -145,10 +147,48 @@ export class Transaction {
         `${error instanceof Error ? error.message : String(error)}; the change is journaled and the next wgqt command that writes finishes it`,
       );
     }
-    await this.#afterApply?.(changed, message);
-    await removeFileDurably(journalPath);
-    return changed;
+    await finish(journalPath, applied, message, this.#afterApply);
+    return applied.changed;
   }
+}
+
+/** What applying a journal changed, and how to make it durable. */
+interface Applied {
+  /** Absolute paths written or removed, sorted. */
+  changed: string[];
+  /** Flush every file the journal writes (the removals are flushed already). */
+  flush(): Promise<void>;
+}
+
+/**
+ * Flush the applied files while `afterApply` (the git commit, which reads
+ * them from the page cache) runs, then remove the journal: only once both
+ * have succeeded, so a failure or a power cut before then leaves the journal
+ * for the next command to replay.
+ */
+async function finish(
+  journalPath: string,
+  applied: Applied,
+  message: string,
+  afterApply: AfterApply | undefined,
+): Promise<void> {
+  const flushed = applied.flush().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  try {
+    await afterApply?.(applied.changed, message);
+  } finally {
+    const error = await flushed;
+    if (error !== undefined) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      // biome-ignore lint/correctness/noUnsafeFinally: a failed flush outranks the commit's result
+      throw new StoreError(
+        `cannot flush the written files to disk (${code}); the change is journaled and the next wgqt command that writes finishes it`,
+      );
+    }
+  }
+  await removeFileDurably(journalPath);
 }
 
 /** A write or removal failed after `applied` changes reached the disk. */
@@ -166,11 +206,7 @@ class ApplyError extends Error {
  * hold their new bytes (the interrupted run got that far), so they are
  * compared first; a fresh commit has just compared them and skips that.
  */
-async function applyJournal(
-  root: string,
-  journal: Journal,
-  recovering: boolean,
-): Promise<string[]> {
+async function applyJournal(root: string, journal: Journal, recovering: boolean): Promise<Applied> {
   const writes = journal.writes.map((write) => ({
     path: join(root, write.path),
     data: Buffer.from(write.content, "base64"),
@@ -181,7 +217,7 @@ async function applyJournal(
   );
   const pending = writes.filter((_, index) => !done[index]);
   try {
-    await writeFilesAtomic(pending);
+    replaceFiles(pending);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     const renamed = (error as { renamed?: number }).renamed ?? 0;
@@ -202,7 +238,8 @@ async function applyJournal(
     }
     changed.push(path);
   }
-  return changed.sort();
+  // All of them: files an interrupted run renamed into place may not be on disk yet.
+  return { changed: changed.sort(), flush: () => makeDurable(writes.map(({ path }) => path)) };
 }
 
 export interface Recovery {
@@ -239,17 +276,16 @@ export async function recoverJournal(
       throw new StoreError(`${journalPath}: names ${JSON.stringify(path)}, outside ${root}`);
     }
   }
-  let files: string[];
+  let applied: Applied;
   try {
-    files = await applyJournal(root, journal, true);
+    applied = await applyJournal(root, journal, true);
   } catch (error) {
     throw new StoreError(
       `finishing an interrupted change: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-  await afterApply?.(files, journal.message);
-  await removeFileDurably(journalPath);
-  return { message: journal.message, files };
+  await finish(journalPath, applied, journal.message, afterApply);
+  return { message: journal.message, files: applied.changed };
 }
 
 async function removeTempFiles(dir: string): Promise<void> {
