@@ -40,8 +40,10 @@ export {
 export { type ExpectedSecret, expectedSecrets } from "./store/expected.js";
 export {
   checkWithIdentities,
+  type FileInspection,
   fileAccess,
   findProblems,
+  findTempFiles,
   type Inspection,
   inspectStore,
   type Problem,
@@ -69,6 +71,7 @@ export type { Manifest, ManifestEntry } from "./store/manifest.js";
 export { applyPrune, type PrunePlan, planPrune } from "./store/prune.js";
 export {
   applyRekey,
+  inspectForRekey,
   type LoadedIdentities,
   loadIdentityFiles,
   planRekey,

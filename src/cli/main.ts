@@ -169,6 +169,10 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
       "identity to decrypt with, repeatable (default: ~/.ssh/id_ed25519, then ~/.ssh/id_rsa)",
       collect,
     )
+    .option(
+      "--check-all",
+      "check every file's header and checksum, not only those manifest.json says are stale (after a merge or edits outside wgqt)",
+    )
     .option("-y, --yes", "do not ask for confirmation")
     .option("--no-commit", "do not commit to git")
     .action(

@@ -10,6 +10,7 @@
  * "X25519 recipient stanza"), so for those we can only count. The manifest
  * fills in what the header cannot say, and is checked against it.
  */
+import { readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { decryptWith, type LoadedIdentity, readHeader, sshKeyTag } from "../age/index.js";
@@ -40,6 +41,22 @@ import { renderMachinesNix, renderSecretsNix } from "./nix.js";
 import { JOURNAL_FILE } from "./transaction.js";
 import { machineEntries, sha256Hex } from "./write.js";
 
+/**
+ * `expectedSecrets(config)`, worked out once per config (a config is never
+ * changed after it is parsed): inspecting, planning and writing each need it,
+ * and it has an entry for every file of the fleet. Callers must not change it.
+ */
+const expectedCache = new WeakMap<Config, ReadonlyMap<string, ExpectedSecret>>();
+
+export function expectedFor(config: Config): ReadonlyMap<string, ExpectedSecret> {
+  let expected = expectedCache.get(config);
+  if (expected === undefined) {
+    expected = expectedSecrets(config);
+    expectedCache.set(config, expected);
+  }
+  return expected;
+}
+
 /** One recipient stanza of a file's header, as far as it names its recipient. */
 export interface StanzaSummary {
   /** `X25519`, `ssh-ed25519`, `ssh-rsa`, or another tool's type. */
@@ -60,10 +77,16 @@ export interface FileFacts {
   headerError?: string;
 }
 
-/** Everything `status` and `verify` look at, read once. */
-export interface Inspection {
+/** Encrypted files read from the store, with the config and store they are judged against. */
+export interface FileInspection {
   config: Config;
   store: KeyStore;
+  /** The `.age` files read, by store-relative path, in byte order. */
+  files: Map<string, FileFacts>;
+}
+
+/** Everything `status` and `verify` look at, read once. */
+export interface Inspection extends FileInspection {
   /** Every `.age` file present, by store-relative path, in byte order. */
   files: Map<string, FileFacts>;
   /** Generated files: what is on disk (undefined when missing) and what wgqt.toml makes. */
@@ -74,26 +97,55 @@ export interface Inspection {
   pendingJournal?: string;
 }
 
+/**
+ * What is on disk for one encrypted file: its bytes, their hash and the
+ * header's stanzas. A file that has gone since the store was listed reads as
+ * empty (and so as unreadable). Synchronous: these files are a few hundred
+ * bytes, and a thread-pool round trip per open, read and close costs several
+ * times the reads themselves across thousands of files.
+ */
+function readFileFacts(dir: string, file: string): FileFacts {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(join(dir, file)));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    bytes = new Uint8Array();
+  }
+  const facts: FileFacts = { file, bytes, sha256: sha256Hex(bytes) };
+  try {
+    facts.stanzas = readHeader(bytes).stanzas.map((stanza) =>
+      stanza.type === "ssh-ed25519" || stanza.type === "ssh-rsa"
+        ? { type: stanza.type, tag: stanza.args[0] ?? "" }
+        : { type: stanza.type },
+    );
+  } catch (error) {
+    if (!(error instanceof WgqtError)) throw error;
+    facts.headerError = error.message;
+  }
+  return facts;
+}
+
+/**
+ * Read the header and hash of the given encrypted files only (store-relative
+ * paths of files present): what `rekey` needs to judge the files it may
+ * rewrite, without reading the whole store.
+ */
+export async function inspectFiles(
+  config: Config,
+  store: KeyStore,
+  files: Iterable<string>,
+): Promise<FileInspection> {
+  const read = new Map<string, FileFacts>();
+  for (const file of [...files].sort()) read.set(file, readFileFacts(store.dir, file));
+  return { config, store, files: read };
+}
+
 /** Read every encrypted file's header and hash, the generated files and any leftover temp files. */
 export async function inspectStore(config: Config, store: KeyStore): Promise<Inspection> {
-  const files = new Map<string, FileFacts>();
-  for (const file of [...store.encryptedFiles].sort()) {
-    const bytes = new Uint8Array((await readIfExists(join(store.dir, file))) ?? []);
-    const facts: FileFacts = { file, bytes, sha256: sha256Hex(bytes) };
-    try {
-      facts.stanzas = readHeader(bytes).stanzas.map((stanza) =>
-        stanza.type === "ssh-ed25519" || stanza.type === "ssh-rsa"
-          ? { type: stanza.type, tag: stanza.args[0] ?? "" }
-          : { type: stanza.type },
-      );
-    } catch (error) {
-      if (!(error instanceof WgqtError)) throw error;
-      facts.headerError = error.message;
-    }
-    files.set(file, facts);
-  }
+  const { files } = await inspectFiles(config, store, store.encryptedFiles);
   const generated = [
-    { file: SECRETS_NIX, expected: renderSecretsNix(expectedSecrets(config).values()) },
+    { file: SECRETS_NIX, expected: renderSecretsNix(expectedFor(config).values()) },
     {
       file: MACHINES_NIX,
       expected: renderMachinesNix(machineEntries(config, store.publicKeys(), store.encryptedFiles)),
@@ -102,6 +154,21 @@ export async function inspectStore(config: Config, store: KeyStore): Promise<Ins
     const current = await readIfExists(join(store.dir, entry.file));
     return current === undefined ? entry : { ...entry, current: current.toString("utf8") };
   });
+  const inspection: Inspection = {
+    config,
+    store,
+    files,
+    generated: await Promise.all(generated),
+    tempFiles: await findTempFiles(store),
+  };
+  const journal = join(config.dir, JOURNAL_FILE);
+  if ((await readIfExists(journal)) !== undefined)
+    inspection.pendingJournal = relative(store.dir, journal);
+  return inspection;
+}
+
+/** Store-relative paths of temp files an interrupted write left in the store, in byte order. */
+export async function findTempFiles(store: KeyStore): Promise<string[]> {
   const tempFiles: string[] = [];
   for (const [sub, prefix] of [
     [store.dir, ""],
@@ -112,17 +179,7 @@ export async function inspectStore(config: Config, store: KeyStore): Promise<Ins
     for (const name of names.sort())
       if (name.startsWith(TEMP_PREFIX)) tempFiles.push(`${prefix}${name}`);
   }
-  const inspection: Inspection = {
-    config,
-    store,
-    files,
-    generated: await Promise.all(generated),
-    tempFiles,
-  };
-  const journal = join(config.dir, JOURNAL_FILE);
-  if ((await readIfExists(journal)) !== undefined)
-    inspection.pendingJournal = relative(store.dir, journal);
-  return inspection;
+  return tempFiles;
 }
 
 /** A store-relative path as the user sees it: relative to `wgqt.toml`'s directory, '/'-separated. */
@@ -138,13 +195,37 @@ export function shortRecipient(recipient: string): string {
   return `${type} …${blob.slice(-10)}`;
 }
 
+/**
+ * Each recipient of a config with its owners, built once per config (a
+ * config is never changed after it is parsed): asked for every recipient of
+ * every file, a scan of all machines each time grows with files × machines.
+ */
+const ownerIndexes = new WeakMap<Config, Map<string, readonly string[]>>();
+
+function ownerIndex(config: Config): Map<string, readonly string[]> {
+  let index = ownerIndexes.get(config);
+  if (index !== undefined) return index;
+  const owners = new Map<string, string[]>();
+  for (const name of Object.keys(config.machines).sort()) {
+    for (const recipient of config.machines[name]!.recipients) {
+      const list = owners.get(recipient);
+      if (list === undefined) owners.set(recipient, [name]);
+      else if (list.at(-1) !== name) list.push(name); // a recipient listed twice by one machine
+    }
+  }
+  for (const recipient of new Set(config.admins)) {
+    const list = owners.get(recipient);
+    if (list === undefined) owners.set(recipient, ["admin"]);
+    else list.push("admin");
+  }
+  index = owners;
+  ownerIndexes.set(config, index);
+  return index;
+}
+
 /** Who a recipient is in `wgqt.toml`: machine names and/or `admin`; empty when no longer there. */
 export function ownersOf(config: Config, recipient: string): string[] {
-  const owners = Object.keys(config.machines)
-    .sort()
-    .filter((name) => config.machines[name]!.recipients.includes(recipient));
-  if (config.admins.includes(recipient)) owners.push("admin");
-  return owners;
+  return ownerIndex(config).get(recipient)?.slice() ?? [];
 }
 
 /** A recipient with who it is: `nyaa's ssh-ed25519 …abc`, `admin age1…`, or the bare key. */
@@ -188,21 +269,25 @@ export interface FileAccess {
   stanzaCount?: number;
 }
 
-/** Every recipient wgqt knows of (wgqt.toml and the manifest), by SSH key tag. */
-/** Per inspection: the same recipients recur in every file, so the map is built once. */
-const tagMaps = new WeakMap<Inspection, Map<string, string>>();
+/**
+ * Every recipient wgqt knows of (wgqt.toml and the manifest), by SSH key tag.
+ * Built once per inspection (the same recipients recur in every file), and
+ * only when a header has a stanza its manifest entry does not account for.
+ */
+const tagMaps = new WeakMap<FileInspection, Map<string, string>>();
 
-function recipientsByTag(inspection: Inspection): Map<string, string> {
+function recipientsByTag(inspection: FileInspection): Map<string, string> {
   const cached = tagMaps.get(inspection);
   if (cached) return cached;
   const byTag = new Map<string, string>();
-  const known = new Set([
-    ...Object.values(inspection.config.machines).flatMap((machine) => machine.recipients),
-    ...inspection.config.admins,
-    ...Object.values(inspection.store.manifest.files).flatMap((entry) => entry.recipients),
-  ]);
+  const known = new Set<string>();
+  for (const machine of Object.values(inspection.config.machines))
+    for (const recipient of machine.recipients) known.add(recipient);
+  for (const recipient of inspection.config.admins) known.add(recipient);
+  const { files } = inspection.store.manifest;
+  for (const file in files) for (const recipient of files[file]!.recipients) known.add(recipient);
   for (const recipient of known) {
-    const tag = recipientKey(recipient)?.tag;
+    const tag = recipientKeyOf(inspection, recipient)?.tag;
     if (tag !== undefined) byTag.set(`${recipient.split(" ")[0]} ${tag}`, recipient);
   }
   tagMaps.set(inspection, byTag);
@@ -214,15 +299,38 @@ function recipientsByTag(inspection: Inspection): Map<string, string> {
  * normalised form wgqt.toml and the manifest hold (`age1…`, `<type> <base64>`);
  * undefined for anything else (a manifest edited by hand).
  */
-function recipientKey(recipient: string): { kind: FileReader["kind"]; tag?: string } | undefined {
+function recipientKey(recipient: string): RecipientKey | undefined {
   if (recipient.startsWith("age1")) return { kind: "x25519" };
   const [type, blob] = recipient.split(" ");
   if ((type !== "ssh-ed25519" && type !== "ssh-rsa") || !blob) return undefined;
   return { kind: type, tag: sshKeyTag(Buffer.from(blob, "base64")) };
 }
 
+interface RecipientKey {
+  kind: FileReader["kind"];
+  tag?: string;
+}
+
+/**
+ * `recipientKey`, worked out once per recipient and inspection: the same few
+ * recipients are listed by thousands of files, and a key tag is a SHA-256.
+ */
+const recipientKeys = new WeakMap<FileInspection, Map<string, RecipientKey | undefined>>();
+
+function recipientKeyOf(inspection: FileInspection, recipient: string): RecipientKey | undefined {
+  let keys = recipientKeys.get(inspection);
+  if (keys === undefined) {
+    keys = new Map();
+    recipientKeys.set(inspection, keys);
+  }
+  if (keys.has(recipient)) return keys.get(recipient);
+  const key = recipientKey(recipient);
+  keys.set(recipient, key);
+  return key;
+}
+
 /** Who can decrypt one file, from its header, backed by the manifest where the header is silent. */
-export function fileAccess(inspection: Inspection, file: string): FileAccess {
+export function fileAccess(inspection: FileInspection, file: string): FileAccess {
   const { config, store } = inspection;
   const facts = inspection.files.get(file);
   const listed = store.manifest.files[file]?.recipients ?? [];
@@ -236,7 +344,7 @@ export function fileAccess(inspection: Inspection, file: string): FileAccess {
   };
   const readers: FileReader[] = [];
   for (const recipient of listed) {
-    const key = recipientKey(recipient);
+    const key = recipientKeyOf(inspection, recipient);
     if (!key) continue;
     const { kind, tag } = key;
     const header: HeaderEvidence =
@@ -264,11 +372,12 @@ export function fileAccess(inspection: Inspection, file: string): FileAccess {
   }
   for (let i = 0; i < Math.min(x25519Listed.length, x25519InHeader); i++)
     take((stanza) => stanza.type === "X25519");
-  const byTag = recipientsByTag(inspection);
   const unattributed: StanzaSummary[] = [];
   for (const stanza of remaining) {
     const recipient =
-      stanza.tag === undefined ? undefined : byTag.get(`${stanza.type} ${stanza.tag}`);
+      stanza.tag === undefined
+        ? undefined
+        : recipientsByTag(inspection).get(`${stanza.type} ${stanza.tag}`);
     if (recipient !== undefined && !readers.some((reader) => reader.recipient === recipient)) {
       readers.push({
         recipient,
@@ -328,17 +437,14 @@ export type Problem =
  * manifest and header agree on it.
  */
 export function staleness(
-  inspection: Inspection,
+  inspection: FileInspection,
   secret: ExpectedSecret,
 ): { added: string[]; removed: string[]; untrusted?: string } | undefined {
   const entry = inspection.store.manifest.files[secret.file];
   const facts = inspection.files.get(secret.file);
   if (!facts) return undefined;
   if (!entry) return { added: [], removed: [], untrusted: "not recorded in manifest.json" };
-  const current = new Set(entry.recipients);
-  const wanted = new Set(secret.recipients);
-  const added = secret.recipients.filter((recipient) => !current.has(recipient));
-  const removed = entry.recipients.filter((recipient) => !wanted.has(recipient));
+  const { added, removed } = recipientChanges(entry.recipients, secret.recipients);
   let untrusted: string | undefined;
   if (facts.sha256 !== entry.sha256)
     untrusted = "changed since wgqt wrote it (sha256 differs from manifest.json)";
@@ -348,8 +454,21 @@ export function staleness(
   return untrusted === undefined ? { added, removed } : { added, removed, untrusted };
 }
 
+/** Recipients wgqt.toml asks for that the manifest does not list, and the other way round. */
+function recipientChanges(
+  listed: readonly string[],
+  wanted: readonly string[],
+): { added: string[]; removed: string[] } {
+  const current = new Set(listed);
+  const asked = new Set(wanted);
+  return {
+    added: wanted.filter((recipient) => !current.has(recipient)),
+    removed: listed.filter((recipient) => !asked.has(recipient)),
+  };
+}
+
 /** What the header says that the manifest does not, in words; undefined when they agree. */
-function headerProblem(inspection: Inspection, file: string): string | undefined {
+function headerProblem(inspection: FileInspection, file: string): string | undefined {
   const facts = inspection.files.get(file);
   if (!facts?.stanzas || !inspection.store.manifest.files[file]) return undefined;
   const access = fileAccess(inspection, file);
@@ -382,7 +501,7 @@ export function findProblems(inspection: Inspection): Problem[] {
   const add = (kind: Exclude<ProblemKind, "stale-recipients">, file: string, text: string) => {
     problems.push({ kind, file, message: `${at(file)}: ${text}` });
   };
-  const expected = expectedSecrets(config);
+  const expected = expectedFor(config);
 
   for (const name of managedMachines(config)) {
     const file = privateKeyFile(name);
@@ -471,13 +590,14 @@ export function findProblems(inspection: Inspection): Problem[] {
       add(
         "checksum-mismatch",
         file,
-        `changed outside wgqt: sha256 differs from manifest.json (wgqt rekey re-encrypts and records it)`,
+        `changed outside wgqt: sha256 differs from manifest.json (wgqt rekey --check-all re-encrypts and records it)`,
       );
     const disagreement = headerProblem(inspection, file);
     if (disagreement)
       add("header-mismatch", file, `header disagrees with manifest.json: ${disagreement}`);
     const secret = expected.get(file);
-    const stale = secret && staleness(inspection, secret);
+    // Recipients only: staleness() would judge the header a second time.
+    const stale = secret && recipientChanges(entry.recipients, secret.recipients);
     if (stale && stale.added.length + stale.removed.length > 0) {
       const parts = [
         ...stale.removed.map(
@@ -530,7 +650,7 @@ export function findProblems(inspection: Inspection): Problem[] {
 
 /** Store-relative `.age` and `.pub` files that nothing in wgqt.toml asks for, in byte order. */
 export function orphanFiles(config: Config, store: KeyStore): string[] {
-  const expected = expectedSecrets(config);
+  const expected = expectedFor(config);
   const orphans = [...store.encryptedFiles].filter((file) => !expected.has(file));
   for (const file of store.publicKeyFiles)
     if (!config.machines[file.slice(0, -4)]) orphans.push(file);
@@ -742,7 +862,24 @@ export function storeStatus(
   problems: Problem[] = findProblems(inspection),
 ): StoreStatus {
   const { config, store } = inspection;
-  const expected = expectedSecrets(config);
+  const expected = expectedFor(config);
+  // Indexed once: looked up per machine and per file, a scan of every secret
+  // or every problem each time would grow with their product.
+  const presharedByMachine = new Map<string, ExpectedSecret[]>();
+  for (const secret of expected.values()) {
+    if (secret.kind !== "preshared-key") continue;
+    for (const machine of new Set(secret.machines)) {
+      const list = presharedByMachine.get(machine);
+      if (list === undefined) presharedByMachine.set(machine, [secret]);
+      else list.push(secret);
+    }
+  }
+  const problemKinds = new Map<string, Set<ProblemKind>>();
+  for (const problem of problems) {
+    const kinds = problemKinds.get(problem.file);
+    if (kinds === undefined) problemKinds.set(problem.file, new Set([problem.kind]));
+    else kinds.add(problem.kind);
+  }
   const machines: MachineStatus[] = Object.keys(config.machines)
     .sort()
     .map((name) => {
@@ -756,14 +893,12 @@ export function storeStatus(
         privateKey: store.encryptedFiles.has(privateFile)
           ? { file: privateFile, created: store.manifest.files[privateFile]?.created ?? null }
           : null,
-        presharedKeys: [...expected.values()]
-          .filter((secret) => secret.kind === "preshared-key" && secret.machines.includes(name))
-          .map((secret) => ({
-            peer: secret.machines[0] === name ? secret.machines[1]! : secret.machines[0]!,
-            file: secret.file,
-            present: store.encryptedFiles.has(secret.file),
-            created: store.manifest.files[secret.file]?.created ?? null,
-          })),
+        presharedKeys: (presharedByMachine.get(name) ?? []).map((secret) => ({
+          peer: secret.machines[0] === name ? secret.machines[1]! : secret.machines[0]!,
+          file: secret.file,
+          present: store.encryptedFiles.has(secret.file),
+          created: store.manifest.files[secret.file]?.created ?? null,
+        })),
       };
     });
   const present = (file: string) =>
@@ -804,11 +939,7 @@ export function storeStatus(
       readers: access.readers,
       unattributed: access.unattributed,
       expectedRecipients: secret ? [...secret.recipients] : null,
-      problems: [
-        ...new Set(
-          problems.filter((problem) => problem.file === file).map((problem) => problem.kind),
-        ),
-      ],
+      problems: [...(problemKinds.get(file) ?? [])],
     };
   });
   return { version: 1, keysDir: displayPath(config, "."), machines, vpns, files, problems };

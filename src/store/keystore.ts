@@ -4,11 +4,11 @@
  * files and the manifest alone: no decryption, no config needed. Other tools
  * use it to populate machines and public keys.
  */
-import { lstat, readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { type Dirent, readFileSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { join, sep } from "node:path";
 import { quote, StoreError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
-import { readIfExists } from "./files.js";
 import { MANIFEST_FILE, PRESHARED_DIR, parseVpnFile, VPN_DIR } from "./layout.js";
 import { emptyManifest, type Manifest, parseManifest } from "./manifest.js";
 
@@ -63,11 +63,16 @@ export interface KeyStore {
   publicKeys(): Record<string, string>;
 }
 
-/** Entries of a directory that must hold only regular files (and `preshared_keys/`, `vpns/`). */
+/**
+ * Entries of a directory that must hold only regular files (and
+ * `preshared_keys/`, `vpns/`), in byte order. The entry types come with the
+ * listing (d_type; Node falls back to lstat where a file system does not give
+ * them), so a store of thousands of files costs no system call per file.
+ */
 async function listRegularFiles(dir: string, allowDirectory?: string): Promise<string[]> {
-  let names: string[];
+  let entries: Dirent[];
   try {
-    names = await readdir(dir);
+    entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return [];
@@ -75,31 +80,48 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
     throw new StoreError(`${dir}: cannot read (${code ?? String(error)})`);
   }
   const files: string[] = [];
-  for (const name of names.sort()) {
+  const misplaced: Dirent[] = [];
+  for (const entry of entries) {
+    const { name } = entry;
     if (!name.endsWith(".age") && !name.endsWith(".pub")) continue;
-    const info = await lstat(join(dir, name));
-    if (info.isSymbolicLink()) {
-      throw new StoreError(
-        `${join(dir, name)}: is a symlink; the key store holds only regular files`,
-      );
-    }
-    if (info.isDirectory() && name !== allowDirectory) {
-      throw new StoreError(`${join(dir, name)}: is a directory where a key file should be`);
-    }
-    if (info.isFile()) files.push(name);
+    if (entry.isSymbolicLink() || (entry.isDirectory() && name !== allowDirectory))
+      misplaced.push(entry);
+    else if (entry.isFile()) files.push(name);
   }
-  return files;
+  // The first offender in byte order is the one reported.
+  const [first] = misplaced.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (first?.isSymbolicLink()) {
+    throw new StoreError(
+      `${join(dir, first.name)}: is a symlink; the key store holds only regular files`,
+    );
+  }
+  if (first) {
+    throw new StoreError(`${join(dir, first.name)}: is a directory where a key file should be`);
+  }
+  return files.sort();
+}
+
+/** A file's bytes, or undefined when it does not exist. */
+function readIfExistsSync(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
 }
 
 /** Open the key store at `dir` (absolute). A missing directory is an empty store. */
 export async function openKeyStore(dir: string): Promise<KeyStore> {
-  const manifestBytes = await readIfExists(join(dir, MANIFEST_FILE)).catch(
-    (error: NodeJS.ErrnoException) => {
-      throw new StoreError(
-        `${join(dir, MANIFEST_FILE)}: cannot read (${error.code ?? String(error)})`,
-      );
-    },
-  );
+  // One read of a file of megabytes, instead of one thread-pool round trip per chunk.
+  let manifestBytes: Buffer | undefined;
+  try {
+    manifestBytes = readIfExistsSync(join(dir, MANIFEST_FILE));
+  } catch (error) {
+    throw new StoreError(
+      `${join(dir, MANIFEST_FILE)}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
+  }
   const manifest = manifestBytes
     ? parseManifest(manifestBytes.toString("utf8"), join(dir, MANIFEST_FILE))
     : emptyManifest();
@@ -116,7 +138,11 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     const machine = name.slice(0, -4);
     if (name.endsWith(".pub")) {
       publicKeyFiles.add(name);
-      const text = (await readIfExists(join(dir, name)))!.toString("utf8").replace(/\r?\n$/, "");
+      // Read synchronously: hundreds of one-line files, where a thread-pool
+      // round trip per open, read and close costs more than the reads.
+      const text = readIfExistsSync(join(dir, name))!
+        .toString("utf8")
+        .replace(/\r?\n$/, "");
       try {
         decodeKey(text, join(dir, name));
       } catch {
@@ -129,19 +155,39 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     }
   }
 
-  const presharedKeys: Record<string, StoredPresharedKey> = {};
-  for (const name of await listRegularFiles(join(dir, PRESHARED_DIR))) {
+  const presharedDir = join(dir, PRESHARED_DIR);
+  const presharedNames: string[] = [];
+  for (const name of await listRegularFiles(presharedDir)) {
     if (!name.endsWith(".age")) continue;
-    const file = `${PRESHARED_DIR}/${name}`;
-    encryptedFiles.add(file);
-    const parts = name.slice(0, -4).split("+");
-    if (parts.length !== 2) continue; // orphan with a foreign name: `verify` reports it
-    presharedKeys[file] = {
-      machines: [parts[0]!, parts[1]!],
-      file: join(dir, file),
-      recipients: [],
-    };
+    encryptedFiles.add(`${PRESHARED_DIR}/${name}`);
+    presharedNames.push(name);
   }
+  /**
+   * One object per pair of the fleet, which no command needs (they go by
+   * `encryptedFiles` and the manifest): made when first asked for.
+   */
+  const presharedKeysOf = (): Record<string, StoredPresharedKey> => {
+    const presharedKeys: Record<string, StoredPresharedKey> = {};
+    for (const name of presharedNames) {
+      const parts = name.slice(0, -4).split("+");
+      if (parts.length !== 2) continue; // orphan with a foreign name: `verify` reports it
+      const file = `${PRESHARED_DIR}/${name}`;
+      const stored: StoredPresharedKey = {
+        machines: [parts[0]!, parts[1]!],
+        // join(dir, file) for a name from the listing, without normalising thousands of paths.
+        file: `${presharedDir}${sep}${name}`,
+        recipients: [],
+      };
+      const entry = Object.hasOwn(manifest.files, file) ? manifest.files[file] : undefined;
+      if (entry?.kind === "preshared-key") {
+        stored.recipients = [...entry.recipients];
+        stored.created = entry.created;
+      }
+      presharedKeys[file] = stored;
+    }
+    return presharedKeys;
+  };
+  let presharedKeys: Record<string, StoredPresharedKey> | undefined;
 
   const vpnKeys: Record<string, StoredVpnKey> = {};
   for (const name of await listRegularFiles(join(dir, VPN_DIR))) {
@@ -153,15 +199,14 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     vpnKeys[file] = { ...parsed, file: join(dir, file), recipients: [] };
   }
 
-  for (const [file, entry] of Object.entries(manifest.files)) {
+  for (const file in manifest.files) {
+    const entry = manifest.files[file]!;
     if (entry.kind === "private-key" && entry.machines[0] && encryptedFiles.has(file)) {
       const machine = machineEntry(entry.machines[0]);
       machine.recipients = [...entry.recipients];
       machine.created = entry.created;
-    } else if (entry.kind === "preshared-key" && presharedKeys[file]) {
-      presharedKeys[file].recipients = [...entry.recipients];
-      presharedKeys[file].created = entry.created;
     } else if (vpnKeys[file]) {
+      // Preshared keys' entries are read by presharedKeysOf (none is under vpns/).
       vpnKeys[file].recipients = [...entry.recipients];
       vpnKeys[file].created = entry.created;
       if (entry.public_key !== undefined) vpnKeys[file].publicKey = entry.public_key;
@@ -173,7 +218,10 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     manifest,
     hasManifest: manifestBytes !== undefined,
     machines,
-    presharedKeys,
+    get presharedKeys() {
+      presharedKeys ??= presharedKeysOf();
+      return presharedKeys;
+    },
     vpnKeys,
     encryptedFiles,
     publicKeyFiles,

@@ -11,6 +11,8 @@ import type { ExpectedSecret } from "./expected.js";
 
 /** A Nix string literal. Escapes `"`, `\` and `${` (Nix manual, "String literals"). */
 export function nixString(value: string): string {
+  // Names, keys and paths almost never need escaping: skip the four passes.
+  if (!/[\\"$\n]/.test(value)) return `"${value}"`;
   return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\$\{/g, "\\${").replace(/\n/g, "\\n")}"`;
 }
 
@@ -52,10 +54,20 @@ export function renderSecretsNix(secrets: Iterable<ExpectedSecret>): string {
     "# agenix rules: each encrypted file and the keys that can decrypt it.",
     "{",
   ];
+  // A recipient recurs in many files (an admin in all of them): quote each once.
+  const keyLines = new Map<string, string>();
   for (const secret of [...secrets].sort((a, b) =>
     a.file < b.file ? -1 : a.file > b.file ? 1 : 0,
   )) {
-    const keys = secret.recipients.map((recipient) => `    ${nixString(recipient)}\n`).join("");
+    let keys = "";
+    for (const recipient of secret.recipients) {
+      let line = keyLines.get(recipient);
+      if (line === undefined) {
+        line = `    ${nixString(recipient)}\n`;
+        keyLines.set(recipient, line);
+      }
+      keys += line;
+    }
     lines.push(`  ${nixString(secret.file)}.publicKeys = [\n${keys}  ];`);
   }
   lines.push("}");
@@ -78,10 +90,20 @@ export function renderMachinesNix(machines: MachineEntry[]): string {
     "# Each machine's WireGuard public key and its encrypted key files.",
     "{",
   ];
+  // Every machine is a peer name in many entries: each attribute name is worked out once.
+  const attrs = new Map<string, string>();
+  const attr = (name: string): string => {
+    let text = attrs.get(name);
+    if (text === undefined) {
+      text = nixAttr(name);
+      attrs.set(name, text);
+    }
+    return text;
+  };
   for (const machine of [...machines].sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   )) {
-    lines.push(`  ${nixAttr(machine.name)} = {`);
+    lines.push(`  ${attr(machine.name)} = {`);
     lines.push(`    publicKey = ${nixString(machine.publicKey)};`);
     lines.push(
       `    privateKeyFile = ${machine.privateKeyFile ? nixRelativePath(machine.privateKeyFile) : "null"};`,
@@ -94,9 +116,7 @@ export function renderMachinesNix(machines: MachineEntry[]): string {
     } else {
       lines.push("    presharedKeyFiles = {");
       for (const peer of peers) {
-        lines.push(
-          `      ${nixAttr(peer)} = ${nixRelativePath(machine.presharedKeyFiles[peer]!)};`,
-        );
+        lines.push(`      ${attr(peer)} = ${nixRelativePath(machine.presharedKeyFiles[peer]!)};`);
       }
       lines.push("    };");
     }

@@ -6,8 +6,9 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/types.js";
-import { orphanFiles } from "./inspect.js";
+import { expectedFor, orphanFiles } from "./inspect.js";
 import type { KeyStore } from "./keystore.js";
+import { copyManifest } from "./manifest.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 import { writeGeneratedFiles } from "./write.js";
 
@@ -20,15 +21,16 @@ export interface PrunePlan {
   manifestEntries: string[];
 }
 
-/** What prune would remove. `tempFiles` comes from `inspectStore`. Pure. */
+/** What prune would remove. `tempFiles` comes from `findTempFiles`. Pure. */
 export function planPrune(
   config: Config,
   store: KeyStore,
   tempFiles: readonly string[] = [],
 ): PrunePlan {
   const orphans = orphanFiles(config, store);
+  const orphaned = new Set(orphans);
   const manifestEntries = Object.keys(store.manifest.files)
-    .filter((file) => orphans.includes(file) || !store.encryptedFiles.has(file))
+    .filter((file) => orphaned.has(file) || !store.encryptedFiles.has(file))
     .sort();
   return { orphans, tempFiles: [...tempFiles], manifestEntries };
 }
@@ -45,7 +47,7 @@ export async function applyPrune(
   options: { message?: string; afterApply?: AfterApply } = {},
 ): Promise<string[]> {
   const tx = new Transaction(config.dir, options.afterApply);
-  const manifest = structuredClone(store.manifest);
+  const manifest = copyManifest(store.manifest);
   const remaining = new Set(store.encryptedFiles);
   const publicKeys = store.publicKeys();
   for (const file of [...plan.orphans, ...plan.tempFiles]) {
@@ -54,6 +56,6 @@ export async function applyPrune(
     if (file.endsWith(".pub") && !file.includes("/")) delete publicKeys[file.slice(0, -4)];
   }
   for (const file of plan.manifestEntries) delete manifest.files[file];
-  writeGeneratedFiles(config, store.dir, manifest, publicKeys, remaining, tx);
+  writeGeneratedFiles(config, store.dir, manifest, publicKeys, remaining, tx, expectedFor(config));
   return tx.commit(options.message ?? "wgqt: prune");
 }

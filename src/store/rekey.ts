@@ -4,6 +4,14 @@
  * `agenix -r` rewrites every file). Every other file keeps its bytes; the
  * secrets inside never change. Planning reads headers only (`planRekey`);
  * `applyRekey` decrypts everything it needs before it writes anything.
+ *
+ * Which files to read comes from manifest.json (`inspectForRekey`): it records
+ * every file's recipients and hash, and is written in the same all-or-nothing
+ * transaction as the files, so a file whose entry already lists what
+ * wgqt.toml asks is left unread, and a rekey costs what it changes, not the
+ * size of the store. The files it does read have their hash and header
+ * checked against the manifest before they are trusted. `checkAll` reads
+ * every file, for a store changed behind wgqt's back (a merge, `agenix -e`).
  */
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -11,10 +19,17 @@ import { decryptWith, type LoadedIdentity, parseIdentities } from "../age/index.
 import type { Config } from "../config/types.js";
 import { KeyError, UsageError, WgqtError } from "../errors.js";
 import { parseKeyFileContent } from "../keys/wireguard.js";
-import { type ExpectedSecret, expectedSecrets } from "./expected.js";
-import { displayPath, type Inspection, staleness } from "./inspect.js";
+import type { ExpectedSecret } from "./expected.js";
+import {
+  displayPath,
+  expectedFor,
+  type FileInspection,
+  inspectFiles,
+  staleness,
+} from "./inspect.js";
 import { timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
+import { copyManifest } from "./manifest.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 import { writeGeneratedFiles, writeSecret } from "./write.js";
 
@@ -36,14 +51,58 @@ export interface RekeyPlan {
 }
 
 /**
- * Which present files need re-encrypting. Missing files are keygen's job and
- * orphans prune's; neither is touched here.
+ * Present files wgqt.toml asks for whose manifest entry does not already say
+ * they are encrypted to what it asks (no entry, other recipients), in byte
+ * order: the only files a rekey may have to rewrite, as far as the manifest
+ * can tell.
  */
-export function planRekey(inspection: Inspection): RekeyPlan {
+export function rekeyCandidates(config: Config, store: KeyStore): string[] {
+  const candidates: string[] = [];
+  for (const secret of expectedFor(config).values()) {
+    if (!store.encryptedFiles.has(secret.file)) continue;
+    const entry = store.manifest.files[secret.file];
+    if (entry === undefined || !sameRecipientList(entry.recipients, secret.recipients))
+      candidates.push(secret.file);
+  }
+  return candidates;
+}
+
+/** The same recipients, whatever the order (as expected.ts's `sameRecipients`), without a set per file. */
+function sameRecipientList(listed: readonly string[], wanted: readonly string[]): boolean {
+  if (listed.length !== wanted.length) return false;
+  for (const recipient of wanted) if (!listed.includes(recipient)) return false;
+  return true;
+}
+
+/**
+ * Read what `planRekey` judges: the candidate files (see `rekeyCandidates`),
+ * or, with `checkAll`, every encrypted file of the store. `inspectStore`'s
+ * result does as well, and reads everything.
+ */
+export async function inspectForRekey(
+  config: Config,
+  store: KeyStore,
+  options: { checkAll?: boolean } = {},
+): Promise<FileInspection> {
+  return inspectFiles(
+    config,
+    store,
+    options.checkAll ? store.encryptedFiles : rekeyCandidates(config, store),
+  );
+}
+
+/**
+ * Which present files need re-encrypting, judged from the files the
+ * inspection read; a present file it did not read is one the manifest vouches
+ * for (see `inspectForRekey`) and stays as it is. Missing files are keygen's
+ * job and orphans prune's; neither is touched here.
+ */
+export function planRekey(inspection: FileInspection): RekeyPlan {
+  const { config, store } = inspection;
   const plan: RekeyPlan = { files: [], unchanged: [] };
-  for (const secret of expectedSecrets(inspection.config).values()) {
-    if (!inspection.files.has(secret.file)) continue;
-    const stale = staleness(inspection, secret);
+  for (const secret of expectedFor(config).values()) {
+    if (!store.encryptedFiles.has(secret.file)) continue;
+    const stale = inspection.files.has(secret.file) ? staleness(inspection, secret) : undefined;
     if (stale) plan.files.push({ secret, ...stale });
     else plan.unchanged.push(secret.file);
   }
@@ -138,7 +197,7 @@ export interface RekeyOptions {
 export async function applyRekey(
   config: Config,
   store: KeyStore,
-  inspection: Inspection,
+  inspection: FileInspection,
   plan: RekeyPlan,
   identities: LoadedIdentities,
   options: RekeyOptions,
@@ -164,7 +223,7 @@ export async function applyRekey(
       throw new KeyError(`${where}: decrypts, but not to a WireGuard key; not re-encrypting it`);
     }
   }
-  const manifest = structuredClone(store.manifest);
+  const manifest = copyManifest(store.manifest);
   const tx = new Transaction(config.dir, options.afterApply);
   for (const { secret } of plan.files) {
     const previous = manifest.files[secret.file];
@@ -185,7 +244,15 @@ export async function applyRekey(
     );
     log(`re-encrypted ${displayPath(config, secret.file)}`);
   }
-  writeGeneratedFiles(config, store.dir, manifest, store.publicKeys(), store.encryptedFiles, tx);
+  writeGeneratedFiles(
+    config,
+    store.dir,
+    manifest,
+    store.publicKeys(),
+    store.encryptedFiles,
+    tx,
+    expectedFor(config),
+  );
   return tx.commit(`wgqt: rekey (${describeRekey(plan)})`);
 }
 

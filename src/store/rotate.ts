@@ -9,10 +9,12 @@ import { pairsOf, peerPairs } from "../config/peers.js";
 import { byteOrder, type Config, vpnsOf } from "../config/types.js";
 import { quote, StoreError, UsageError } from "../errors.js";
 import { generateKeyPair, generatePresharedKey, secureRandom } from "../keys/wireguard.js";
-import { expectedSecrets, managedMachines } from "./expected.js";
+import { managedMachines } from "./expected.js";
+import { expectedFor } from "./inspect.js";
 import { type ApplyOptions, describeCounts, timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { type Pair, pair, presharedKeyFile, privateKeyFile } from "./layout.js";
+import { copyManifest } from "./manifest.js";
 import { Transaction } from "./transaction.js";
 import { writeGeneratedFiles, writeKeyPair, writeSecret } from "./write.js";
 
@@ -87,7 +89,10 @@ export function planRotate(config: Config, request: RotateRequest): RotatePlan {
       );
     }
   }
-  const peers = new Set(peerPairs(config).map((peers) => peers.join("+")));
+  // Every pair of the fleet, as a set: only needed to check the pairs asked for.
+  const peers = requestedPairs.length
+    ? new Set(peerPairs(config).map((peers) => peers.join("+")))
+    : new Set<string>();
   const pairs: Pair[] = [];
   for (const [a, b] of requestedPairs) {
     for (const name of [a, b]) {
@@ -171,7 +176,7 @@ export async function applyRotate(
   const random = options.random ?? secureRandom;
   const log = options.log ?? (() => {});
   const created = timestamp(options.now);
-  const expected = expectedSecrets(config);
+  const expected = expectedFor(config);
   const keypairs = plan.keypairs.map((name) => ({
     name,
     secret: expected.get(privateKeyFile(name))!,
@@ -190,7 +195,7 @@ export async function applyRotate(
     }
   }
 
-  const manifest = structuredClone(store.manifest);
+  const manifest = copyManifest(store.manifest);
   const publicKeys = store.publicKeys();
   const existing = new Set(store.encryptedFiles);
   const tx = new Transaction(config.dir, options.afterApply);
@@ -205,6 +210,6 @@ export async function applyRotate(
     existing.add(secret.file);
     log(`new preshared key ${peers.join("+")}`);
   }
-  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);
+  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx, expected);
   return tx.commit(rotateCommitMessage(plan));
 }

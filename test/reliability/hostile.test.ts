@@ -431,7 +431,8 @@ const CASES: Case[] = [
       b[b.length - 5] = b[b.length - 5]! ^ 0xff;
       writeFileSync(p, b);
     },
-    args: () => ["rekey", "--identity", admin.identityFile, "--yes"],
+    // A plain rekey trusts manifest.json and leaves a file it vouches for unread.
+    args: () => ["rekey", "--check-all", "--identity", admin.identityFile, "--yes"],
     exit: 1,
     message: /tavern\.age/,
   },
@@ -441,7 +442,7 @@ const CASES: Case[] = [
       const p = join(repo, "wireguard_keys", "nyaa.age");
       writeFileSync(p, readFileSync(p).subarray(0, 30));
     },
-    args: () => ["rekey", "--identity", admin.identityFile, "--yes"],
+    args: () => ["rekey", "--check-all", "--identity", admin.identityFile, "--yes"],
     exit: 1,
     message: /nyaa\.age/,
   },

@@ -1,5 +1,5 @@
 /** `wgqt prune [--yes] [--no-commit]` */
-import { displayPath, inspectStore } from "../../store/inspect.js";
+import { displayPath, findTempFiles } from "../../store/inspect.js";
 import { applyPrune, type PrunePlan, planPrune, pruneIsEmpty } from "../../store/prune.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
@@ -29,8 +29,8 @@ export async function pruneCommand(
 ): Promise<number> {
   const context = await openContext(io, global);
   const { config, store, color } = context;
-  const inspection = await inspectStore(config, store);
-  const plan = planPrune(config, store, inspection.tempFiles);
+  // Only the temp files: prune goes by file names, never by what is in the files.
+  const plan = planPrune(config, store, await findTempFiles(store));
   if (pruneIsEmpty(plan)) {
     io.stderr("nothing to prune: every key file is one wgqt.toml asks for\n");
     return 0;

@@ -1,8 +1,12 @@
-/** `wgqt rekey [--identity FILE]… [--yes] [--no-commit]` */
-import { displayPath, inspectStore, shortRecipient } from "../../store/inspect.js";
+/**
+ * `wgqt rekey [--identity FILE]… [--check-all] [--yes] [--no-commit]`. Reads
+ * only the files manifest.json says are stale, unless `--check-all`.
+ */
+import { displayPath, shortRecipient } from "../../store/inspect.js";
 import {
   applyRekey,
   describeRekey,
+  inspectForRekey,
   type LoadedIdentities,
   loadIdentityFiles,
   planRekey,
@@ -14,6 +18,7 @@ import type { GlobalOptions } from "../main.js";
 
 interface RekeyOptions {
   identity?: string[];
+  checkAll?: boolean;
   yes?: boolean;
   commit: boolean;
 }
@@ -37,7 +42,7 @@ export async function rekeyCommand(
 ): Promise<number> {
   const context = await openContext(io, global);
   const { config, store } = context;
-  const inspection = await inspectStore(config, store);
+  const inspection = await inspectForRekey(config, store, { checkAll: options.checkAll });
   const plan = planRekey(inspection);
   let identities: LoadedIdentities = { sources: [], identities: [], warnings: [] };
   if (plan.files.length === 0) {

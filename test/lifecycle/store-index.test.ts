@@ -1,0 +1,234 @@
+/**
+ * The shortcuts that keep rotate, rekey, status and verify in proportion to
+ * what they change must not change an answer: the recipient → owners index
+ * against a scan of every machine, manifest.json written without a deep sorted
+ * copy against the definition of the format, manifest.json read without zod
+ * against zod, and rekey's candidates from the manifest against reading every
+ * file.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Config, MachineConfig } from "../../src/config/types.js";
+import { ownersOf } from "../../src/store/inspect.js";
+import {
+  copyManifest,
+  type Manifest,
+  type ManifestEntry,
+  parseManifest,
+  serializeGeneric,
+  serializeManifest,
+} from "../../src/store/manifest.js";
+
+/** What ownersOf answered before it had an index: a scan of every machine, per call. */
+function ownersByScan(config: Config, recipient: string): string[] {
+  const owners = Object.keys(config.machines)
+    .sort()
+    .filter((name) => config.machines[name]!.recipients.includes(recipient));
+  if (config.admins.includes(recipient)) owners.push("admin");
+  return owners;
+}
+
+const RECIPIENTS = [
+  "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
+  "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj",
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBXakiPrSA5DLi33Y47oo00vObMSZ07HqCeLOvCgXsOo",
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDgR/z9Md2m6jU97Cdk24MMC4DtwKuINNZLrHHtP1QCV",
+  "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7",
+];
+
+const recipients = fc.array(fc.constantFrom(...RECIPIENTS), { maxLength: 4 });
+
+/** Only what ownersOf reads of a config; the index is per config object. */
+const configs = fc
+  .record({
+    machines: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9-]{0,6}$/), recipients, {
+      maxKeys: 8,
+    }),
+    admins: recipients,
+  })
+  .map(
+    ({ machines, admins }) =>
+      ({
+        admins,
+        machines: Object.fromEntries(
+          Object.entries(machines).map(([name, list]) => [
+            name,
+            { name, recipients: list } satisfies MachineConfig,
+          ]),
+        ),
+        proxies: {},
+      }) as unknown as Config,
+  );
+
+describe("ownersOf", () => {
+  it("gives what a scan of every machine gives, for every recipient, asked any number of times", () => {
+    fc.assert(
+      fc.property(configs, (config) => {
+        for (const recipient of [...RECIPIENTS, "age1unknown"]) {
+          expect(ownersOf(config, recipient)).toEqual(ownersByScan(config, recipient));
+          // Asked again (from the index): the same, and a list of the caller's own.
+          const again = ownersOf(config, recipient);
+          expect(again).toEqual(ownersByScan(config, recipient));
+          again.push("changed by the caller");
+          expect(ownersOf(config, recipient)).toEqual(ownersByScan(config, recipient));
+        }
+      }),
+    );
+  });
+
+  it("lists a machine once, and admin last, when a recipient is both", () => {
+    const config = {
+      admins: [RECIPIENTS[0], RECIPIENTS[0]],
+      machines: {
+        tavern: { name: "tavern", recipients: [RECIPIENTS[0], RECIPIENTS[0]] },
+        archive: { name: "archive", recipients: [RECIPIENTS[0]] },
+      },
+      proxies: {},
+    } as unknown as Config;
+    expect(ownersOf(config, RECIPIENTS[0]!)).toEqual(["archive", "tavern", "admin"]);
+  });
+});
+
+const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
+/** Entries as commands make them: keys in the order of the code that builds them. */
+const entries: fc.Arbitrary<ManifestEntry> = fc
+  .record(
+    {
+      kind: fc.constantFrom(
+        "private-key",
+        "preshared-key",
+        "vpn-private-key",
+        "vpn-preshared-key",
+      ) as fc.Arbitrary<ManifestEntry["kind"]>,
+      machines: fc.array(fc.string(), { maxLength: 3 }),
+      recipients: fc.array(fc.string(), { maxLength: 3 }),
+      created: fc.string(),
+      sha256: hex64,
+      public_key: fc.option(fc.string(), { nil: undefined }),
+    },
+    { requiredKeys: ["kind", "machines", "recipients", "created", "sha256"] },
+  )
+  .chain((entry) =>
+    // Any key order: read from disk (sorted), or made by a command (not).
+    fc
+      .shuffledSubarray(Object.keys(entry), { minLength: Object.keys(entry).length })
+      .map(
+        (order) =>
+          Object.fromEntries(
+            order.map((key) => [key, entry[key as keyof ManifestEntry]]),
+          ) as ManifestEntry,
+      ),
+  );
+/** File names, including ones that sort or stringify awkwardly. */
+const fileNames = fc.oneof(
+  fc.stringMatching(/^[a-z0-9+]{1,8}\.age$/).map((name) => `preshared_keys/${name}`),
+  fc.string(),
+  fc.constantFrom("0", "7", "10", "4294967295", "__proto__", "toJSON", "constructor", ""),
+);
+const manifests: fc.Arbitrary<Manifest> = fc
+  .array(fc.tuple(fileNames, entries), { maxLength: 12 })
+  .map((pairs) => {
+    const files: Record<string, ManifestEntry> = {};
+    for (const [name, entry] of pairs)
+      Object.defineProperty(files, name, {
+        value: entry,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    return { version: 1, files } as Manifest;
+  });
+
+describe("manifest.json", () => {
+  it("is written byte for byte as the sorted deep copy writes it", () => {
+    fc.assert(
+      fc.property(manifests, fc.boolean(), (manifest, versionFirst) => {
+        const ordered = versionFirst
+          ? manifest
+          : ({ files: manifest.files, version: 1 } as unknown as Manifest);
+        expect(serializeManifest(ordered)).toBe(serializeGeneric(ordered));
+      }),
+    );
+  });
+
+  it("is written as the sorted deep copy writes it when names sort or stringify awkwardly", () => {
+    const entry = (created: string) => ({
+      created,
+      kind: "private-key" as const,
+      machines: [],
+      recipients: ["age1x"],
+      sha256: "0".repeat(64),
+    });
+    for (const names of [["__proto__"], ["a.age", "__proto__"], ["10", "9"], ["9", "10", "a"]]) {
+      const files: Record<string, ManifestEntry> = {};
+      for (const name of names)
+        Object.defineProperty(files, name, {
+          value: entry(name),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      const manifest = { files, version: 1 } as unknown as Manifest;
+      expect(serializeManifest(manifest), names.join(" ")).toBe(serializeGeneric(manifest));
+    }
+  });
+
+  it("reads back to what was written, and writes again to the same bytes", () => {
+    fc.assert(
+      fc.property(manifests, (manifest) => {
+        const text = serializeManifest(manifest);
+        const read = parseManifest(text, "manifest.json");
+        expect(serializeManifest(read)).toBe(text);
+        // A copy whose entries are replaced leaves the original as it was.
+        const copy = copyManifest(read);
+        for (const file of Object.keys(copy.files))
+          copy.files[file] = { ...copy.files[file]!, created: "changed" };
+        expect(serializeManifest(read)).toBe(text);
+      }),
+    );
+  });
+
+  it("is refused with zod's words when it is not a manifest", () => {
+    const good = {
+      version: 1,
+      files: {
+        "a.age": {
+          created: "2025-01-01T00:00:00Z",
+          kind: "private-key",
+          machines: ["a"],
+          recipients: ["age1x"],
+          sha256: "0".repeat(64),
+        },
+      },
+    };
+    const bad: [unknown, string][] = [
+      [{ ...good, version: 2 }, "version"],
+      [{ ...good, extra: true }, "(top level)"],
+      [
+        { version: 1, files: { "a.age": { ...good.files["a.age"], sha256: "0".repeat(63) } } },
+        "files.a.age.sha256",
+      ],
+      [
+        { version: 1, files: { "a.age": { ...good.files["a.age"], sha256: "G".repeat(64) } } },
+        "files.a.age.sha256",
+      ],
+      [
+        { version: 1, files: { "a.age": { ...good.files["a.age"], kind: "other" } } },
+        "files.a.age.kind",
+      ],
+      [
+        { version: 1, files: { "a.age": { ...good.files["a.age"], recipients: [1] } } },
+        "files.a.age.recipients.0",
+      ],
+      [
+        { version: 1, files: { "a.age": { ...good.files["a.age"], public_key: 1 } } },
+        "files.a.age.public_key",
+      ],
+      [{ version: 1, files: { "a.age": { ...good.files["a.age"], other: "" } } }, "files.a.age"],
+    ];
+    expect(parseManifest(JSON.stringify(good), "m.json")).toEqual(good);
+    for (const [json, where] of bad) {
+      expect(() => parseManifest(JSON.stringify(json), "m.json")).toThrow(`m.json: ${where}: `);
+    }
+  });
+});
