@@ -6,7 +6,7 @@
  * unwrap the file key. Nothing here touches the disk.
  */
 
-import { Decrypter, type Identity, type Stanza } from "age-encryption";
+import type { Identity, Stanza } from "age-encryption";
 import { KeyError, WgqtError } from "../errors.js";
 import { encryptSync } from "./encrypt.js";
 import { readHeader } from "./header.js";
@@ -56,6 +56,8 @@ export async function decryptWith(
   // Record whether an identity claimed the file key, to tell "not for us" from
   // a file whose header MAC or payload is damaged.
   let matched = false;
+  // Loaded here, not at start-up: commands that only encrypt never need it.
+  const { Decrypter } = await import("age-encryption");
   const decrypter = new Decrypter();
   for (const identity of identities) {
     const tracking: Identity = {

@@ -20,7 +20,7 @@ import {
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
-import { type Identity, type Recipient, Stanza } from "age-encryption";
+import type { Identity, Recipient, Stanza } from "age-encryption";
 import { KeyError, quote } from "../errors.js";
 import { secureRandom } from "../keys/wireguard.js";
 import { type X25519, type X25519Point, type X25519Scalar, x25519 } from "../keys/x25519.js";
@@ -229,7 +229,7 @@ export class SshEd25519Recipient implements Recipient {
     if (tweaked === null) throw this.#invalid();
     const wrapKey = ed25519WrapKey(tweaked, share, this.#theirPublicKey);
     const body = sealFileKey(wrapKey, fileKey);
-    return [new Stanza(["ssh-ed25519", this.key.tag, encodeBase64NoPad(share)], body)];
+    return [{ args: ["ssh-ed25519", this.key.tag, encodeBase64NoPad(share)], body }];
   }
 
   /** Q = X25519(tweak, P). */
@@ -276,7 +276,7 @@ export class SshRsaRecipient implements Recipient {
       },
       fileKey,
     );
-    return [new Stanza(["ssh-rsa", this.key.tag], new Uint8Array(body))];
+    return [{ args: ["ssh-rsa", this.key.tag], body: new Uint8Array(body) }];
   }
 }
 

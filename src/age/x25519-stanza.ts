@@ -16,7 +16,7 @@
  */
 
 import { bech32 } from "@scure/base";
-import { type Identity, type Recipient, Stanza } from "age-encryption";
+import type { Identity, Recipient, Stanza } from "age-encryption";
 import { KeyError } from "../errors.js";
 import { type RandomSource, secureRandom } from "../keys/wireguard.js";
 import { type X25519, type X25519Point, type X25519Scalar, x25519 } from "../keys/x25519.js";
@@ -55,7 +55,7 @@ export class X25519Recipient implements Recipient {
     const shared = this.#curve.multiply(ephemeral, this.#point);
     if (shared === null) throw new KeyError("X25519 recipient is a low-order point");
     const body = sealFileKey(wrapKeyOf(shared, share, this.publicKey), fileKey);
-    return [new Stanza(["X25519", encodeBase64NoPad(share)], body)];
+    return [{ args: ["X25519", encodeBase64NoPad(share)], body }];
   }
 }
 

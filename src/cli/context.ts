@@ -7,7 +7,6 @@ import { Chalk, type ChalkInstance } from "chalk";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { UsageError } from "../errors.js";
-import { commitFiles } from "../git/commit.js";
 import { type KeyStore, openKeyStore } from "../store/keystore.js";
 import type { AfterApply } from "../store/transaction.js";
 import type { CliIO } from "./io.js";
@@ -77,6 +76,8 @@ export async function commitChanges(
     io.stderr(`${color.dim("not committed (--no-commit)")}\n`);
     return;
   }
+  // Loaded only to commit: git's library is not needed with --no-commit.
+  const { commitFiles } = await import("../git/commit.js");
   const result = await commitFiles(config.dir, files, message, io.env);
   if (result.committed) io.stderr(`${color.green("committed")} ${result.hash}: ${message}\n`);
   else if (result.reason !== "nothing changed")
