@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import {
   closeSync,
   fchmodSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -120,7 +121,9 @@ export function replaceFiles(files: { path: string; data: Uint8Array; mode: numb
       const fd = openSync(temps[index]!, "wx", file.mode);
       try {
         writeFileSync(fd, file.data);
-        fchmodSync(fd, file.mode); // the umask must not loosen or tighten what we asked for
+        // The umask may have taken bits off the mode asked for. fchmod only
+        // then: it costs far more than the fstat (it dirties the inode again).
+        if ((fstatSync(fd).mode & 0o7777) !== file.mode) fchmodSync(fd, file.mode);
       } finally {
         closeSync(fd);
       }
