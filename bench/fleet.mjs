@@ -1,6 +1,9 @@
 // Synthetic fleets for `npm run bench`: n machines m0000…, every
 // 10th one (m0000, m0010, …) a gateway with an endpoint and a proxy
 // p000, p001, … whose clients are all the non-gateway machines; one admin.
+// A partitioned fleet (`fleetShape(n, { partitioned: true })`) has the same
+// machines in n/10 separate networks instead: each gateway's proxy has the
+// nine machines after it (m0001…m0009 behind m0000, and so on).
 //
 // Keys: real ssh-ed25519 host keys made with ssh-keygen, but only a handful,
 // reused across machines (making hundreds would only slow the setup down).
@@ -25,13 +28,15 @@ export const machineName = (i) => `m${String(i).padStart(4, "0")}`;
 export const proxyName = (j) => `p${String(j).padStart(3, "0")}`;
 
 /** Who is what, and how much work keygen has, for n machines. */
-export function fleetShape(n) {
+export function fleetShape(n, { partitioned = false } = {}) {
   const gateways = [];
   const clients = [];
   for (let i = 0; i < n; i++) (i % 10 === 0 ? gateways : clients).push(machineName(i));
-  const presharedKeys = gateways.length * clients.length; // one per gateway–client pair
+  // One per gateway–client pair.
+  const presharedKeys = partitioned ? clients.length : gateways.length * clients.length;
   return {
     n,
+    partitioned,
     gateways,
     clients,
     proxies: gateways.length,
@@ -102,8 +107,14 @@ export function fleetToml(shape, keys, { overrides = {}, publicKeys = false } = 
     if (i % 10 === 0) lines.push(`endpoint = "${name}.example.org"`);
     lines.push("");
   }
-  const clients = shape.clients.map((name) => JSON.stringify(name)).join(", ");
+  const everyClient = shape.clients.map((name) => JSON.stringify(name)).join(", ");
   shape.gateways.forEach((gateway, j) => {
+    const clients = shape.partitioned
+      ? Array.from({ length: 9 }, (_, k) => j * 10 + 1 + k)
+          .filter((i) => i < shape.n)
+          .map((i) => JSON.stringify(machineName(i)))
+          .join(", ")
+      : everyClient;
     lines.push(`[proxies.${proxyName(j)}]`, `gateway = "${gateway}"`, `clients = [${clients}]`, "");
   });
   return lines.join("\n");

@@ -104,16 +104,24 @@ export async function diagnostics(root, keys, workDir, { quick = false } = {}) {
     out.encryptError = String(error);
   }
   try {
-    const { writeFileAtomic } = await dist("store/files.js");
-    const dir = mkdtempSync(join(workDir, "atomic-"));
-    let i = 0;
-    const bytes = new Uint8Array(300);
-    out.writeFileAtomicMs = await perCallAsync(
-      () => writeFileAtomic(join(dir, `f${i++}.age`), bytes),
-      iterations(100),
-      3,
-    );
-    rmSync(dir, { recursive: true, force: true });
+    // How the transaction writes a keygen's files: all at once, then one flush.
+    const { makeDurable, replaceFiles } = await dist("store/files.js");
+    const count = Math.round(2000 * scale);
+    const times = [];
+    for (let run = 0; run < 3; run++) {
+      const dir = mkdtempSync(join(workDir, "batch-"));
+      const files = Array.from({ length: count }, (_, i) => ({
+        path: join(dir, `f${i}.age`),
+        data: new Uint8Array(300),
+        mode: 0o644,
+      }));
+      const start = process.hrtime.bigint();
+      replaceFiles(files);
+      await makeDurable(files.map(({ path }) => path));
+      times.push(Number(process.hrtime.bigint() - start) / 1e6 / count);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    out.batchWritePerFileMs = median(times);
   } catch (error) {
     out.writeError = String(error);
   }

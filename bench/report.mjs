@@ -86,7 +86,7 @@ export function evaluateTargets(rows, { largeN, targetN = 400 }) {
   const renderAt =
     planRender && planRender.n !== 1000
       ? ` (at n = ${planRender.n}; the target is for n = 1000)`
-      : "";
+      : " (n = 1000, 100 networks)";
   add(`plan + render: under 1 s of CPU${renderAt}`, ["plan-render"], () => ({
     measured:
       planRender.cpuMs === null ? "CPU time not measured" : `${formatMs(planRender.cpuMs)} CPU`,
