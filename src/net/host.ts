@@ -19,7 +19,14 @@ import {
   vpnPresharedKeyFile,
 } from "../store/layout.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
-import { endpointWithPort, type Plan, type PlanNetwork, type PlanVpn, type Role } from "./plan.js";
+import {
+  endpointWithPort,
+  type Plan,
+  type PlanMember,
+  type PlanNetwork,
+  type PlanVpn,
+  type Role,
+} from "./plan.js";
 import { hostRouting, type InterfaceRouting, routingKey } from "./routing.js";
 
 export const PERSISTENT_KEEPALIVE = 25;
@@ -96,19 +103,63 @@ export function plannedHosts(plan: Plan): string[] {
   return [...hosts].sort(byteOrder);
 }
 
+/** A host's part in one network: the network and the host's own member entry. */
+interface Membership {
+  network: PlanNetwork;
+  self: PlanMember;
+}
+
+/** Which networks and VPNs each machine is in, indexed once per plan. */
+interface PlanIndex {
+  /** Per machine, its networks in plan order. */
+  networks: Map<string, Membership[]>;
+  /** Per machine, its VPNs in plan order. */
+  vpns: Map<string, PlanVpn[]>;
+}
+
+/**
+ * Rendering a fleet asks for every host's view of one plan. Finding a host's
+ * networks by scanning every member of every network would make that
+ * quadratic in the fleet; a plan is never changed after it is made, so each
+ * plan is indexed once.
+ */
+const planIndexes = new WeakMap<Plan, PlanIndex>();
+
+function planIndex(plan: Plan): PlanIndex {
+  let index = planIndexes.get(plan);
+  if (index !== undefined) return index;
+  index = { networks: new Map(), vpns: new Map() };
+  for (const network of plan.networks) {
+    for (const member of network.members) {
+      const memberships = index.networks.get(member.machine) ?? [];
+      // A machine is listed once per network; the first entry is the one that counts.
+      if (memberships.at(-1)?.network === network) continue;
+      memberships.push({ network, self: member });
+      index.networks.set(member.machine, memberships);
+    }
+  }
+  for (const vpn of plan.vpns ?? []) {
+    for (const machine of new Set(vpn.machines)) {
+      index.vpns.set(machine, [...(index.vpns.get(machine) ?? []), vpn]);
+    }
+  }
+  planIndexes.set(plan, index);
+  return index;
+}
+
 /** The view of `host`; throws when a peer's public key is missing. */
 export function hostView(plan: Plan, config: Config, host: string): HostView {
   const machine = config.machines[host];
   if (machine === undefined) throw new UsageError(`machine ${quote(host)} is not in wgqt.toml`);
-  const networks = plan.networks.filter((network) =>
-    network.members.some((member) => member.machine === host),
-  );
-  const vpns = (plan.vpns ?? []).filter((vpn) => vpn.machines.includes(host));
+  const index = planIndex(plan);
+  const memberships = index.networks.get(host) ?? [];
   const interfaces = [
-    ...vpns.map((vpn) => vpnInterface(vpn)),
-    ...networks.map((network) => hostInterface(network, config, host)),
+    ...(index.vpns.get(host) ?? []).map((vpn) => vpnInterface(vpn)),
+    ...memberships.map(({ network, self }) => hostInterface(network, self, config, host)),
   ];
-  const preferred = new Set(networks.filter((network) => network.default).map((n) => n.name));
+  const preferred = new Set(
+    memberships.filter(({ network }) => network.default).map(({ network }) => network.name),
+  );
   const seen = new Set<string>();
   for (const entry of interfaces) {
     if (seen.has(entry.name)) {
@@ -131,10 +182,13 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
       preferred: preferred.has(entry.name),
     })),
   );
+  // Interface names are unique (checked above), and so are the routing entries'.
+  const routingByName = new Map(routing.map((routed) => [routed.name, routed]));
+  const vpns = interfaces.filter((entry) => entry.kind === "vpn");
   for (const entry of interfaces) {
-    const found = routing.find((routed) => routed.name === entry.name);
+    const found = routingByName.get(entry.name);
     if (found !== undefined) entry.routing = found;
-    if (found?.bridge !== undefined) checkBridge(plan, host, interfaces, found.bridge.cidr);
+    if (found?.bridge !== undefined) checkBridge(plan, host, vpns, found.bridge.cidr);
   }
   interfaces.sort((a, b) => routingKey(a.kind, a.id) - routingKey(b.kind, b.id));
   return {
@@ -178,54 +232,66 @@ function cidrRange(cidr: string): [number, number] {
   return [start, start + size - 1];
 }
 
-/** Each plan's network ranges, computed once: every bridge of every host is checked against them. */
-const networkRanges = new WeakMap<Plan, [string, string, number, number][]>();
+/** A bridge subnet's range, and the first network of the plan (in plan order) it overlaps. */
+interface BridgeSubnet {
+  first: number;
+  last: number;
+  overlaps?: PlanNetwork;
+}
+
+/**
+ * Bridge subnets derive from routing keys, so a fleet has few distinct ones
+ * however many hosts carry them: each is checked against the plan's networks
+ * once, not once per host.
+ */
+const bridgeSubnets = new WeakMap<Plan, Map<string, BridgeSubnet>>();
+
+function bridgeSubnet(plan: Plan, bridge: string): BridgeSubnet {
+  let subnets = bridgeSubnets.get(plan);
+  if (subnets === undefined) {
+    subnets = new Map();
+    bridgeSubnets.set(plan, subnets);
+  }
+  let subnet = subnets.get(bridge);
+  if (subnet === undefined) {
+    const [first, last] = cidrRange(bridge);
+    const overlaps = plan.networks.find((network) => {
+      const [start, end] = cidrRange(network.cidr);
+      return start <= last && end >= first;
+    });
+    subnet = { first, last, ...(overlaps === undefined ? {} : { overlaps }) };
+    subnets.set(bridge, subnet);
+  }
+  return subnet;
+}
 
 /** A bridge subnet must not overlap any network of the fleet nor the host's VPN addresses. */
-function checkBridge(plan: Plan, host: string, interfaces: HostInterface[], bridge: string): void {
-  const [first, last] = cidrRange(bridge);
-  let networks = networkRanges.get(plan);
-  if (networks === undefined) {
-    networks = plan.networks.map((network) => [
-      `network ${network.name}`,
-      network.cidr,
-      ...cidrRange(network.cidr),
-    ]);
-    networkRanges.set(plan, networks);
-  }
-  const others = [
-    ...networks,
-    ...interfaces
-      .filter((entry) => entry.kind === "vpn")
-      .map(
-        (entry) =>
-          [`VPN ${entry.name}`, entry.cidr, ...cidrRange(entry.cidr)] as [
-            string,
-            string,
-            number,
-            number,
-          ],
-      ),
-  ];
-  for (const [what, cidr, start, end] of others) {
-    if (start <= last && end >= first) {
-      throw new ConfigError(
-        `${quote(host)}: bridge subnet ${bridge} overlaps ${what} (${cidr}); bridges use 10.20.0.0/14, so move ipv4_start or the VPN elsewhere`,
-      );
-    }
+function checkBridge(plan: Plan, host: string, vpns: HostInterface[], bridge: string): void {
+  const overlap = (what: string, cidr: string) =>
+    new ConfigError(
+      `${quote(host)}: bridge subnet ${bridge} overlaps ${what} (${cidr}); bridges use 10.20.0.0/14, so move ipv4_start or the VPN elsewhere`,
+    );
+  const { first, last, overlaps } = bridgeSubnet(plan, bridge);
+  if (overlaps !== undefined) throw overlap(`network ${overlaps.name}`, overlaps.cidr);
+  for (const vpn of vpns) {
+    const [start, end] = cidrRange(vpn.cidr);
+    if (start <= last && end >= first) throw overlap(`VPN ${vpn.name}`, vpn.cidr);
   }
 }
 
-function hostInterface(network: PlanNetwork, config: Config, host: string): HostInterface {
-  const self = network.members.find((member) => member.machine === host)!;
-  const publicKey = (machine: string): string => {
-    const key = network.members.find((member) => member.machine === machine)?.publicKey;
-    if (key === undefined) {
+function hostInterface(
+  network: PlanNetwork,
+  self: PlanMember,
+  config: Config,
+  host: string,
+): HostInterface {
+  const publicKey = (member: PlanMember | undefined, machine: string): string => {
+    if (member?.publicKey === undefined) {
       throw new WgqtError(
         `machine ${quote(machine)} has no public key (needed by ${quote(host)} on ${quote(network.name)}); run wgqt keygen --machine ${machine}`,
       );
     }
-    return key;
+    return member.publicKey;
   };
   const peers: HostPeer[] =
     self.role === "gateway"
@@ -233,14 +299,17 @@ function hostInterface(network: PlanNetwork, config: Config, host: string): Host
           .filter((member) => member.role === "client")
           .map((client) => ({
             machine: client.machine,
-            publicKey: publicKey(client.machine),
+            publicKey: publicKey(client, client.machine),
             presharedKeyFile: presharedKeyFile(host, client.machine),
             allowedIPs: [`${client.address}/32`],
           }))
       : [
           {
             machine: network.gateway,
-            publicKey: publicKey(network.gateway),
+            publicKey: publicKey(
+              network.members.find((member) => member.machine === network.gateway),
+              network.gateway,
+            ),
             presharedKeyFile: presharedKeyFile(host, network.gateway),
             allowedIPs: ["0.0.0.0/0"],
             endpoint: endpointWithPort(config.machines[network.gateway]!.endpoint!, network.port),

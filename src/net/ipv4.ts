@@ -14,7 +14,7 @@ export function parseIpv4(text: string): number | undefined {
 
 /** Format an address integer (0 … 2^32 - 1) as a dotted quad. */
 export function formatIpv4(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
+  return `${Math.floor(value / 0x1000000) % 256}.${Math.floor(value / 0x10000) % 256}.${Math.floor(value / 0x100) % 256}.${Math.floor(value) % 256}`;
 }
 
 /** Smallest power of two ≥ n (the seed's `ip.nearestPow2`, which rounds up). */

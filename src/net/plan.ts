@@ -119,6 +119,18 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
   });
   proxies.sort((a, b) => b.machines - a.machines || byteOrder(a.name, b.name));
 
+  // A machine is a member of many networks; its key is checked once.
+  const checkedKeys = new Map<string, string | undefined>();
+  const publicKeyOf = (machine: string): string | undefined => {
+    if (checkedKeys.has(machine)) return checkedKeys.get(machine);
+    const key = checkedPublicKey(
+      machine,
+      publicKeys[machine] ?? config.machines[machine]?.publicKey,
+    );
+    checkedKeys.set(machine, key);
+    return key;
+  };
+
   let next = ipv4Start;
   const networks = proxies.map(({ name, proxy, machines }, id): PlanNetwork => {
     const size = nextPow2(machines + 2);
@@ -145,10 +157,7 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
     }
     next = start + size;
     const member = (machine: string, role: Role, offset: number): PlanMember => {
-      const publicKey = checkedPublicKey(
-        machine,
-        publicKeys[machine] ?? config.machines[machine]?.publicKey,
-      );
+      const publicKey = publicKeyOf(machine);
       return {
         machine,
         role,

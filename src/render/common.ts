@@ -24,7 +24,10 @@ export const DEFAULT_SECRETS_DIR = "/etc/wireguard/wgqt";
 
 /** The on-host path of a decrypted store file (see DEFAULT_SECRETS_DIR). */
 export function onHostKeyPath(secretsDir: string, storeFile: string): string {
-  return `${secretsDir.replace(/\/+$/, "")}/${storeFile.replace(/\.age$/, ".key")}`;
+  // Called for every peer of every host: skip the replacements when there is nothing to replace.
+  const dir = secretsDir.endsWith("/") ? secretsDir.replace(/\/+$/, "") : secretsDir;
+  const file = storeFile.endsWith(".age") ? `${storeFile.slice(0, -".age".length)}.key` : storeFile;
+  return `${dir}/${file}`;
 }
 
 /** Check a secrets directory option: absolute, no whitespace (it goes into shell lines). */

@@ -48,14 +48,12 @@ export interface NetworkdOptions {
 type Section = [name: string, entries: [string, string | number][], comment?: string];
 
 function ini(header: string[], sections: Section[]): string {
-  const blocks = sections.map(([name, entries, comment]) =>
-    [
-      ...(comment === undefined ? [] : [`# ${comment}`]),
-      `[${name}]`,
-      ...entries.map(([key, value]) => `${key}=${value}`),
-    ].join("\n"),
-  );
-  return `${[commentLines(header), ...blocks].join("\n\n")}\n`;
+  let text = commentLines(header);
+  for (const [name, entries, comment] of sections) {
+    text += comment === undefined ? `\n\n[${name}]` : `\n\n# ${comment}\n[${name}]`;
+    for (const [key, value] of entries) text += `\n${key}=${value}`;
+  }
+  return `${text}\n`;
 }
 
 export function renderNetworkd(

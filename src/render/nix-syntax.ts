@@ -22,9 +22,16 @@ export type NixValue =
   | NixExpression
   | NixLines
   | NixValue[]
-  | { [key: string]: NixValue };
+  | { [key: string]: NixValue }
+  /** An attribute set in insertion order, for one with many names: an object that big is slow to build. */
+  | Map<string, NixValue>;
+
+/** What may need escaping in a string: `\`, `"`, a newline, and `$` (when `{` follows). */
+const NIX_STRING_SPECIAL = /[\\"$\n]/;
 
 export function nixString(text: string): string {
+  // Names, addresses and keys need no escaping: most strings skip the replacements.
+  if (!NIX_STRING_SPECIAL.test(text)) return `"${text}"`;
   return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\$\{/g, "\\${").replace(/\n/g, "\\n")}"`;
 }
 
@@ -53,26 +60,59 @@ export function nixPath(relative: string): NixExpression {
   return new NixExpression(`(./. + ${nixString(`/${literal}`)})`);
 }
 
-export function printNix(value: NixValue, indent = ""): string {
-  const inner = `${indent}  `;
+/** A string, number, boolean or expression as it prints; undefined for lists, sets and indented strings. */
+function scalar(value: NixValue): string | undefined {
   if (typeof value === "string") return nixString(value);
   if (typeof value === "number") return String(value);
   if (typeof value === "boolean") return value ? "true" : "false";
   if (value instanceof NixExpression) return value.text;
+  return undefined;
+}
+
+/**
+ * Each value's text is appended piece by piece to one string: V8 keeps it as
+ * a rope and copies it once, when the file is written, where joining each
+ * nested level would copy a deep value's text again at every level.
+ */
+export function printNix(value: NixValue, indent = ""): string {
+  const text = scalar(value);
+  if (text !== undefined) return text;
+  const inner = `${indent}  `;
   if (value instanceof NixLines) {
-    const body = value.lines.map((line) =>
-      line === "" ? "" : `${inner}${line.replace(/''/g, "'''").replace(/\$\{/g, "''${")}`,
-    );
-    return `''\n${body.join("\n")}\n${indent}''`;
+    let out = "''\n";
+    for (const [index, line] of value.lines.entries()) {
+      if (index > 0) out += "\n";
+      if (line === "") continue;
+      out += inner;
+      out +=
+        line.includes("''") || line.includes("${")
+          ? line.replace(/''/g, "'''").replace(/\$\{/g, "''${")
+          : line;
+    }
+    return `${out}\n${indent}''`;
   }
   if (Array.isArray(value)) {
     if (value.length === 0) return "[ ]";
-    return `[\n${value.map((item) => `${inner}${printNix(item, inner)}`).join("\n")}\n${indent}]`;
+    let out = "[\n";
+    for (const item of value) {
+      out += inner;
+      out += printNix(item, inner);
+      out += "\n";
+    }
+    return `${out}${indent}]`;
   }
-  const keys = Object.keys(value);
-  if (keys.length === 0) return "{ }";
-  const lines = keys.map(
-    (key) => `${inner}${nixAttribute(key)} = ${printNix(value[key]!, inner)};`,
-  );
-  return `{\n${lines.join("\n")}\n${indent}}`;
+  let out = "{\n";
+  if (value instanceof Map) {
+    for (const [key, item] of value) out += attribute(inner, key, item);
+  } else {
+    const set = value as { [key: string]: NixValue };
+    for (const key of Object.keys(set)) out += attribute(inner, key, set[key]!);
+  }
+  // Nothing after the brace: an empty set.
+  return out === "{\n" ? "{ }" : `${out}${indent}}`;
+}
+
+/** `<indent>name = value;` and a newline. */
+function attribute(indent: string, key: string, value: NixValue): string {
+  return `${indent}${nixAttribute(key)} = ${printNix(value, indent)};\n`;
 }

@@ -34,7 +34,6 @@ import {
   NixLines,
   type NixValue,
   nixAttribute,
-  nixAttributePath,
   nixPath,
   nixString,
   printNix,
@@ -53,7 +52,11 @@ export interface NixosOptions {
 
 export const OPTIONS_FILE = "options.nix";
 export const ENTRY_FILE = "default.nix";
-export const hostFile = (host: string) => `hosts/${host}.nix`;
+const HOSTS_DIR = "hosts";
+export const hostFile = (host: string) => `${HOSTS_DIR}/${host}.nix`;
+/** The output directory and the options module, as seen from a host's module. */
+const OUT_FROM_HOST_FILE = posix.relative(HOSTS_DIR, ".");
+const OPTIONS_FROM_HOST_FILE = posix.relative(HOSTS_DIR, OPTIONS_FILE);
 
 /**
  * agenix secret names: `wgqt-<machine>`, `wgqt-psk-<a>+<b>`, and for VPN keys
@@ -73,7 +76,7 @@ export function secretName(storeFile: string): string {
 }
 
 const secretPath = (storeFile: string) =>
-  new NixExpression(`config.${nixAttributePath(["age", "secrets", secretName(storeFile)])}.path`);
+  new NixExpression(`config.age.secrets.${nixAttribute(secretName(storeFile))}.path`);
 
 /** A host's module and the options module it imports. */
 export function renderNixos(
@@ -86,32 +89,32 @@ export function renderNixos(
   const keysDir = options.keysDir ?? config.keysDirSetting;
   const secretsDir = checkSecretsDir(options.secretsDir ?? DEFAULT_SECRETS_DIR);
   const file = hostFile(host);
-  const fromHostFile = (storeFile: string) =>
-    nixPath(
-      posix.normalize(posix.join(posix.relative(posix.dirname(file), "."), keysDir, storeFile)),
-    );
+  // The key store as seen from the host's file; joining normalizes it with each store file.
+  const storeFromHostFile = posix.join(OUT_FROM_HOST_FILE, keysDir);
+  const fromHostFile = (storeFile: string) => nixPath(posix.join(storeFromHostFile, storeFile));
 
   // The host's own key only when a proxy interface uses it (a VPN has the provider's).
   const usesHostKey = view.interfaces.some((entry) => entry.privateKeyFile === undefined);
+  const interfaceFiles = new Set<string>();
+  for (const entry of view.interfaces) {
+    if (entry.privateKeyFile !== undefined) interfaceFiles.add(entry.privateKeyFile);
+    for (const peer of entry.peers) {
+      if (peer.presharedKeyFile !== undefined) interfaceFiles.add(peer.presharedKeyFile);
+    }
+  }
   const storeFiles = [
     ...(view.privateKeyFile === undefined || !usesHostKey ? [] : [view.privateKeyFile]),
-    ...new Set(
-      view.interfaces.flatMap((entry) => [
-        ...(entry.privateKeyFile === undefined ? [] : [entry.privateKeyFile]),
-        ...entry.peers.flatMap((peer) =>
-          peer.presharedKeyFile === undefined ? [] : [peer.presharedKeyFile],
-        ),
-      ]),
-    ),
+    ...interfaceFiles,
   ];
-  const secrets: Record<string, NixValue> = {};
-  for (const storeFile of storeFiles.sort((a, b) => byName(secretName(a), secretName(b)))) {
-    secrets[secretName(storeFile)] = {
+  const secrets = new Map<string, NixValue>();
+  const named = storeFiles.map((storeFile) => ({ storeFile, name: secretName(storeFile) }));
+  for (const { storeFile, name } of named.sort((a, b) => byName(a.name, b.name))) {
+    secrets.set(name, {
       file: fromHostFile(storeFile),
       owner: "root",
       group: "root",
       mode: "0400",
-    };
+    });
   }
   const hostPrivateKey =
     view.privateKeyFile === undefined
@@ -168,7 +171,7 @@ export function renderNixos(
     );
   }
   const configValue: Record<string, NixValue> = {};
-  if (Object.keys(secrets).length > 0) configValue.age = { secrets };
+  if (secrets.size > 0) configValue.age = { secrets };
   configValue.networking = networking;
 
   const gateways = view.interfaces.filter((entry) => entry.role === "gateway");
@@ -221,17 +224,13 @@ export function renderNixos(
     ...gatewayNotes(gateways),
     ...bridgeNotes(bridged),
   ];
-  const content = [
-    commentLines(notes),
-    "{ config, lib, pkgs, ... }:",
-    printNix({
-      imports: [nixPath(posix.relative(posix.dirname(file), OPTIONS_FILE))],
-      config: configValue,
-    }),
-  ].join("\n");
+  const module = printNix({
+    imports: [nixPath(OPTIONS_FROM_HOST_FILE)],
+    config: configValue,
+  });
   return [
-    { path: file, content: `${content}\n` },
-    { path: OPTIONS_FILE, content: optionsModule() },
+    { path: file, content: `${commentLines(notes)}\n{ config, lib, pkgs, ... }:\n${module}\n` },
+    { path: OPTIONS_FILE, content: OPTIONS_MODULE },
   ];
 }
 
@@ -286,12 +285,14 @@ function routingService(view: HostView, routed: HostInterface[]): NixValue {
   const stop: string[] = [];
   for (const entry of routed) {
     for (const rule of entry.routing!.rules) {
-      start.push(`rule ${ipRuleArguments(rule)}`);
-      stop.push(`ip -4 rule del ${ipRuleArguments(rule)} || true`);
+      const selector = ipRuleArguments(rule);
+      start.push(`rule ${selector}`);
+      stop.push(`ip -4 rule del ${selector} || true`);
     }
     for (const route of entry.routing!.routes) {
-      start.push(`ip -4 route replace ${ipRouteArguments(route)}`);
-      stop.push(`ip -4 route del ${ipRouteArguments(route)} || true`);
+      const selector = ipRouteArguments(route);
+      start.push(`ip -4 route replace ${selector}`);
+      stop.push(`ip -4 route del ${selector} || true`);
     }
     const bridge = entry.routing!.bridge;
     if (bridge !== undefined) {
@@ -380,6 +381,9 @@ export function optionsModule(): string {
   ];
   return `${lines.join("\n")}\n`;
 }
+
+/** The same for every host: printed once. */
+const OPTIONS_MODULE = optionsModule();
 
 /** The entry module: every host's module, each applied only on its own hostName. */
 export function renderNixosEntry(plan: Plan): RenderedFile {

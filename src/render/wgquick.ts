@@ -213,16 +213,16 @@ function hooks(
     if (entry.routing.table !== undefined)
       up.push("sysctl -q -w net.ipv4.conf.all.src_valid_mark=1");
     for (const rule of entry.routing.rules) {
+      const selector = ipRuleArguments(rule);
       // Left behind when the interface died without PostDown: replace, do not fail.
       // wg-quick runs hooks under `set -e`: the delete must not fail the line.
-      up.push(
-        `ip -4 rule del ${ipRuleArguments(rule)} 2>/dev/null || true; ip -4 rule add ${ipRuleArguments(rule)}`,
-      );
-      down.push(`ip -4 rule del ${ipRuleArguments(rule)}`);
+      up.push(`ip -4 rule del ${selector} 2>/dev/null || true; ip -4 rule add ${selector}`);
+      down.push(`ip -4 rule del ${selector}`);
     }
     for (const route of entry.routing.routes) {
-      up.push(`ip -4 route replace ${ipRouteArguments(route)}`);
-      down.push(`ip -4 route del ${ipRouteArguments(route)}`);
+      const selector = ipRouteArguments(route);
+      up.push(`ip -4 route replace ${selector}`);
+      down.push(`ip -4 route del ${selector}`);
     }
     const bridge = entry.routing.bridge;
     if (bridge !== undefined) {

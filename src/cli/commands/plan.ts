@@ -75,16 +75,22 @@ function table(plan: Plan): string {
       ]);
     });
   }
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows
-    .map(
-      (row) =>
-        `${row
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join("  ")
-          .trimEnd()}\n`,
-    )
-    .join("");
+  // A fleet's table has a row per member: widths by a loop (spreading every
+  // row into Math.max would pass too many arguments for a large fleet).
+  const widths = rows[0]!.map(() => 0);
+  for (const row of rows) {
+    row.forEach((cell, column) => {
+      widths[column] = Math.max(widths[column]!, cell.length);
+    });
+  }
+  let text = "";
+  for (const row of rows) {
+    text += `${row
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join("  ")
+      .trimEnd()}\n`;
+  }
+  return text;
 }
 
 export async function planCommand(

@@ -4,7 +4,9 @@
  * decrypted and inlined only for an explicit export of one host
  * (`--identity`, e.g. for a phone), which goes to stdout only.
  */
-import { join, relative, resolve } from "node:path";
+import { readdirSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { setImmediate } from "node:timers/promises";
 import { decryptWith } from "../../age/crypt.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
 import { parseKeyFileContent } from "../../keys/wireguard.js";
@@ -17,12 +19,21 @@ import {
   render,
   renderNixosEntry,
 } from "../../render/index.js";
-import { readIfExists, writeFileAtomic } from "../../store/files.js";
+import { readIfExists, readIfExistsSync, writeFilesAtomic } from "../../store/files.js";
 import { loadIdentityFiles } from "../../store/rekey.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 import { currentPlans, describeRenumbering, PLAN_FILE } from "./plan.js";
+
+/**
+ * How many bytes, and at most how many files, are written and flushed
+ * together (see OutputWriter): few flushes, but a batch of many small files
+ * (networkd's) still kept short, since its paths and buffers stay in memory
+ * until it is written.
+ */
+const WRITE_BATCH_BYTES = 16 * 1024 * 1024;
+const WRITE_BATCH_FILES = 2048;
 
 interface RenderOptions {
   machine?: string[];
@@ -71,24 +82,20 @@ export async function renderCommand(
   const keysDir = relative(outDir ?? config.dir, config.keysDir) || ".";
 
   if (outDir !== undefined) {
-    // Written host by host, so a large fleet's files are never all in memory at once.
+    // Rendered host by host and written in batches, so a large fleet's files
+    // are never all in memory at once.
     const hosts = machines.length ? machines : plannedHosts(plan);
-    const seen = new Set<string>();
-    let written = 0;
-    const writeOut = async (file: RenderedFile) => {
-      if (seen.has(file.path)) return; // shared files (options.nix) come with every host
-      seen.add(file.path);
-      const path = join(outDir, file.path);
-      if ((await readIfExists(path))?.equals(Buffer.from(file.content))) return;
-      await writeFileAtomic(path, file.content, file.mode ?? 0o644);
-      written++;
-    };
+    const out = new OutputWriter(outDir);
     for (const machine of hosts) {
-      for (const file of render(plan, config, { format, machine, keysDir })) await writeOut(file);
+      for (const file of render(plan, config, { format, machine, keysDir })) await out.add(file);
+      // Let the event loop turn: V8 finishes its garbage collections in tasks
+      // there, and without them the heap grows host after host.
+      await setImmediate();
     }
-    if (format === "nixos" && machines.length === 0) await writeOut(renderNixosEntry(plan));
+    if (format === "nixos" && machines.length === 0) await out.add(renderNixosEntry(plan));
+    await out.flush();
     io.stderr(
-      `${color.green("rendered")} ${seen.size} files under ${outDir} (${written} changed)\n`,
+      `${color.green("rendered")} ${out.files} files under ${outDir} (${out.written} changed)\n`,
     );
     return 0;
   }
@@ -117,6 +124,82 @@ export async function renderCommand(
     io.stdout(file.content);
   }
   return 0;
+}
+
+/**
+ * Writes rendered files under `--out`, each only when its content changed.
+ * Files are replaced atomically in batches, each batch made durable at once
+ * (one syncfs for a large batch) rather than with an fsync per file: a
+ * fleet's configuration is thousands of files. A crash part-way leaves each
+ * file old or new, as a crash between two files would; running render again
+ * completes it.
+ */
+class OutputWriter {
+  /** Distinct paths rendered. */
+  files = 0;
+  /** Paths whose content changed, written. */
+  written = 0;
+  private readonly seen = new Set<string>();
+  /** Each output directory's entries, listed once: most files of a fresh render do not exist yet. */
+  private readonly listings = new Map<string, Set<string>>();
+  /**
+   * The batch's bytes, one buffer reused from batch to batch: a buffer per
+   * file would be freed only by a later garbage collection, and a large
+   * fleet's output would pile up in memory until then.
+   */
+  private readonly arena = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+  private used = 0;
+  private batch: { path: string; data: Buffer; mode: number }[] = [];
+
+  constructor(private readonly outDir: string) {}
+
+  async add(file: RenderedFile): Promise<void> {
+    if (this.seen.has(file.path)) return; // shared files (options.nix) come with every host
+    this.seen.add(file.path);
+    this.files++;
+    const size = Buffer.byteLength(file.content);
+    if (size > this.arena.length - this.used) await this.flush();
+    // A file larger than the whole arena gets a buffer of its own.
+    const inArena = size <= this.arena.length;
+    const data = inArena
+      ? this.arena.subarray(this.used, this.used + size)
+      : Buffer.allocUnsafe(size);
+    data.write(file.content);
+    const path = join(this.outDir, file.path);
+    if (this.exists(path) && readIfExistsSync(path)?.equals(data)) return;
+    if (inArena) this.used += size;
+    this.batch.push({ path, data, mode: file.mode ?? 0o644 });
+    if (this.batch.length >= WRITE_BATCH_FILES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.used = 0;
+    await writeFilesAtomic(batch);
+    this.written += batch.length;
+  }
+
+  private exists(path: string): boolean {
+    const dir = dirname(path);
+    let names = this.listings.get(dir);
+    if (names === undefined) {
+      names = new Set(listDirectory(dir));
+      this.listings.set(dir, names);
+    }
+    return names.has(basename(path));
+  }
+}
+
+/** A directory's entries; none when it does not exist yet. */
+function listDirectory(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
 }
 
 /** Decrypt the files a host's configuration needs, keyed by store file, for an export. */
