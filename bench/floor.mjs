@@ -20,7 +20,7 @@
 // file writes are not in it: it is what the arithmetic alone costs. The
 // agessh-as-written count (3 per ssh-ed25519 stanza) is reported as well.
 import { diffieHellman, generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { median } from "./measure.mjs";
 
@@ -124,6 +124,21 @@ export async function diagnostics(root, keys, workDir, { quick = false } = {}) {
     out.batchWritePerFileMs = median(times);
   } catch (error) {
     out.writeError = String(error);
+  }
+  try {
+    // What this machine's file system charges for creating a file: render
+    // --out creates one per host, keygen one per key.
+    const dir = mkdtempSync(join(workDir, "create-"));
+    const content = "x".repeat(3500);
+    const count = 1000;
+    const before = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) writeFileSync(join(dir, `f${i}.nix`), content);
+    out.createFileMs = Number(process.hrtime.bigint() - start) / 1e6 / count;
+    out.createFileKernelMs = process.cpuUsage(before).system / 1000 / count;
+    rmSync(dir, { recursive: true, force: true });
+  } catch (error) {
+    out.createError = String(error);
   }
   return out;
 }

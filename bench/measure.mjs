@@ -85,10 +85,12 @@ export function runOnce(command, args, { cwd, env, timeoutMs = 30 * 60_000, stat
       activeChildren.delete(child.pid);
       if (poller) clearInterval(poller);
       let cpuMs = null;
+      let sysMs = null;
       let rssMb = null;
       if (wrapped) {
         const stats = readStatFile(statFile);
         cpuMs = stats.cpuMs;
+        sysMs = stats.sysMs;
         rssMb = stats.rssMb;
         rmSync(statFile, { force: true });
       } else {
@@ -98,6 +100,7 @@ export function runOnce(command, args, { cwd, env, timeoutMs = 30 * 60_000, stat
       resolve({
         wallMs,
         cpuMs,
+        sysMs,
         rssMb,
         code,
         signal,
@@ -115,10 +118,11 @@ function readStatFile(path) {
   try {
     const lines = readFileSync(path, "utf8").trim().split("\n");
     const [rssKb, user, system] = lines[lines.length - 1].trim().split(/\s+/).map(Number);
-    if (![rssKb, user, system].every(Number.isFinite)) return { cpuMs: null, rssMb: null };
-    return { cpuMs: (user + system) * 1000, rssMb: rssKb / 1024 };
+    if (![rssKb, user, system].every(Number.isFinite))
+      return { cpuMs: null, sysMs: null, rssMb: null };
+    return { cpuMs: (user + system) * 1000, sysMs: system * 1000, rssMb: rssKb / 1024 };
   } catch {
-    return { cpuMs: null, rssMb: null };
+    return { cpuMs: null, sysMs: null, rssMb: null };
   }
 }
 
@@ -209,6 +213,7 @@ export async function measureRow(row, { runs, budgetMs, run, check, log = () => 
 export function summarize(row, results, notes = [], wanted = results.length) {
   const walls = results.map((r) => r.wallMs);
   const cpus = results.map((r) => r.cpuMs).filter((v) => v !== null);
+  const sys = results.map((r) => r.sysMs).filter((v) => v !== null && v !== undefined);
   const rss = results.map((r) => r.rssMb).filter((v) => v !== null);
   const out = {
     ...row,
@@ -216,6 +221,8 @@ export function summarize(row, results, notes = [], wanted = results.length) {
     runs: results.length,
     wallMs: { median: median(walls), min: Math.min(...walls), max: Math.max(...walls), all: walls },
     cpuMs: cpus.length ? median(cpus) : null,
+    /** Of the CPU time, what the kernel spent (system calls: file creation, fsync). */
+    sysMs: sys.length ? median(sys) : null,
     peakRssMb: rss.length ? Math.max(...rss) : null,
     stdoutBytes: results[0]?.stdoutBytes ?? 0,
   };
