@@ -4,7 +4,7 @@
  * out of it, and a rejected commit leaves the user's index as it was.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { StoreError } from "../../src/errors.js";
@@ -86,6 +86,11 @@ function staged(repo: string): string {
 
 function head(repo: string): string {
   return git(repo, "rev-parse", "HEAD").trim();
+}
+
+function countObjects(repo: string): Record<string, number> {
+  const lines = git(repo, "count-objects", "-v").trim().split("\n");
+  return Object.fromEntries(lines.map((line) => line.split(": ")).map(([k, v]) => [k, Number(v)]));
 }
 
 /** Temporary indexes commitFiles left in the git dir (none, ever). */
@@ -212,6 +217,34 @@ describe("commitFiles", () => {
     expect(changed).toContain("M\twgqt.toml");
     expect(git(repo, "status", "--porcelain").trim()).toBe("");
     expect(leftovers(repo)).toEqual([]);
+    // The contents went in as one pack, not as a loose object per file, and
+    // the repository is sound.
+    const objects = countObjects(repo);
+    expect(objects["in-pack"]).toBeGreaterThanOrEqual(6001);
+    expect(objects.count).toBeLessThan(10);
+    git(repo, "fsck", "--strict", "--no-progress");
+  });
+
+  it("still lets git decide a large commit's contents and modes", async () => {
+    const repo = repoWith({ "wgqt.toml": "v1\n", ".gitattributes": "*.txt filter=upper\n" });
+    git(repo, "config", "filter.upper.clean", "tr a-z A-Z");
+    const contents: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) contents[`out/f${i}.txt`] = `file ${i}\n`;
+    const files = write(repo, contents);
+    chmodSync(files[0] as string, 0o755);
+    const gone = write(repo, { "old.txt": "x" });
+    git(repo, "add", "old.txt");
+    git(repo, "commit", "-q", "-m", "old");
+    rmSync(gone[0] as string);
+
+    expect((await commitFiles(repo, [...files, ...gone], "wgqt: render")).committed).toBe(true);
+
+    expect(git(repo, "show", "HEAD:out/f7.txt")).toBe("FILE 7\n");
+    expect(git(repo, "ls-tree", "HEAD", "out/f0.txt", "out/f1.txt")).toMatch(
+      /^100755 blob \S+\tout\/f0.txt\n100644 blob \S+\tout\/f1.txt\n$/,
+    );
+    expect(headFiles(repo)).toContain("D\told.txt");
+    expect(git(repo, "status", "--porcelain").trim()).toBe("");
   });
 
   it("fails with StoreError when a hook rejects the commit, leaving the user's index alone", async () => {
