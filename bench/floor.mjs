@@ -20,7 +20,7 @@
 // file writes are not in it: it is what the arithmetic alone costs. The
 // agessh-as-written count (3 per ssh-ed25519 stanza) is reported as well.
 import { diffieHellman, generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { median } from "./measure.mjs";
 
@@ -119,7 +119,8 @@ export async function diagnostics(root, keys, workDir, { quick = false } = {}) {
       replaceFiles(files);
       await makeDurable(files.map(({ path }) => path));
       times.push(Number(process.hrtime.bigint() - start) / 1e6 / count);
-      rmSync(dir, { recursive: true, force: true });
+      // Left for the scratch directory's clean-up: deleting files now would
+      // make the file system slower at creating the next ones (run.mjs, discard).
     }
     out.batchWritePerFileMs = median(times);
   } catch (error) {
@@ -136,7 +137,6 @@ export async function diagnostics(root, keys, workDir, { quick = false } = {}) {
     for (let i = 0; i < count; i++) writeFileSync(join(dir, `f${i}.nix`), content);
     out.createFileMs = Number(process.hrtime.bigint() - start) / 1e6 / count;
     out.createFileKernelMs = process.cpuUsage(before).system / 1000 / count;
-    rmSync(dir, { recursive: true, force: true });
   } catch (error) {
     out.createError = String(error);
   }
