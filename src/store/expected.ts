@@ -106,6 +106,22 @@ export function expectedSecrets(config: Config): Map<string, ExpectedSecret> {
   return new Map(secrets.map((secret) => [secret.file, secret]));
 }
 
+/**
+ * `expectedSecrets(config)`, worked out once per config (a config is never
+ * changed after it is parsed): inspecting, planning and writing each need it,
+ * and it has an entry for every file of the fleet. Callers must not change it.
+ */
+const expectedCache = new WeakMap<Config, ReadonlyMap<string, ExpectedSecret>>();
+
+export function expectedFor(config: Config): ReadonlyMap<string, ExpectedSecret> {
+  let expected = expectedCache.get(config);
+  if (expected === undefined) {
+    expected = expectedSecrets(config);
+    expectedCache.set(config, expected);
+  }
+  return expected;
+}
+
 /** Same recipients, whatever the order (order does not change who can decrypt). */
 export function sameRecipients(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;

@@ -17,12 +17,7 @@ import { decryptWith, type LoadedIdentity, readHeader, sshKeyTag } from "../age/
 import { type Config, vpnsOf } from "../config/types.js";
 import { WgqtError } from "../errors.js";
 import { parseKeyFileContent, publicKeyOf } from "../keys/wireguard.js";
-import {
-  type ExpectedSecret,
-  expectedSecrets,
-  managedMachines,
-  type SecretKind,
-} from "./expected.js";
+import { type ExpectedSecret, expectedFor, managedMachines, type SecretKind } from "./expected.js";
 import { readIfExists, TEMP_PREFIX } from "./files.js";
 import type { KeyStore } from "./keystore.js";
 import {
@@ -40,22 +35,6 @@ import {
 import { renderMachinesNix, renderSecretsNix } from "./nix.js";
 import { JOURNAL_FILE } from "./transaction.js";
 import { machineEntries, sha256Hex } from "./write.js";
-
-/**
- * `expectedSecrets(config)`, worked out once per config (a config is never
- * changed after it is parsed): inspecting, planning and writing each need it,
- * and it has an entry for every file of the fleet. Callers must not change it.
- */
-const expectedCache = new WeakMap<Config, ReadonlyMap<string, ExpectedSecret>>();
-
-export function expectedFor(config: Config): ReadonlyMap<string, ExpectedSecret> {
-  let expected = expectedCache.get(config);
-  if (expected === undefined) {
-    expected = expectedSecrets(config);
-    expectedCache.set(config, expected);
-  }
-  return expected;
-}
 
 /** One recipient stanza of a file's header, as far as it names its recipient. */
 export interface StanzaSummary {

@@ -8,9 +8,10 @@ import { pairsOf, peerPairs } from "../config/peers.js";
 import { type Config, sortedNames } from "../config/types.js";
 import { quote, StoreError, UsageError } from "../errors.js";
 import type { RandomSource } from "../keys/wireguard.js";
-import { expectedSecrets, managedMachines } from "./expected.js";
+import { expectedFor, managedMachines } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
 import { type Pair, presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
+import { copyManifest } from "./manifest.js";
 import { makeSecrets } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 import { stageSecret, writeGeneratedFiles, writePublicKey } from "./write.js";
@@ -118,8 +119,8 @@ export async function applyKeygen(
 ): Promise<string[]> {
   const log = options.log ?? (() => {});
   const created = timestamp(options.now);
-  const expected = expectedSecrets(config);
-  const manifest = structuredClone(store.manifest);
+  const expected = expectedFor(config);
+  const manifest = copyManifest(store.manifest);
   const publicKeys = store.publicKeys();
   const existing = new Set(store.encryptedFiles);
   const tx = new Transaction(config.dir, options.afterApply);
@@ -168,7 +169,7 @@ export async function applyKeygen(
     existing.add(secret.file);
     log(`preshared key ${peers.join("+")}`);
   }
-  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);
+  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx, expected);
   return tx.commit(
     options.message ??
       `wgqt: keygen (${describeCounts(plan.keypairs.length, plan.presharedKeys.length)})`,

@@ -6,7 +6,8 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/types.js";
-import { expectedFor, orphanFiles } from "./inspect.js";
+import { expectedFor } from "./expected.js";
+import { orphanFiles } from "./inspect.js";
 import type { KeyStore } from "./keystore.js";
 import { copyManifest } from "./manifest.js";
 import { type AfterApply, Transaction } from "./transaction.js";

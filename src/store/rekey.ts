@@ -19,14 +19,8 @@ import { decryptWith, type LoadedIdentity, parseIdentities } from "../age/index.
 import type { Config } from "../config/types.js";
 import { KeyError, UsageError, WgqtError } from "../errors.js";
 import { parseKeyFileContent } from "../keys/wireguard.js";
-import type { ExpectedSecret } from "./expected.js";
-import {
-  displayPath,
-  expectedFor,
-  type FileInspection,
-  inspectFiles,
-  staleness,
-} from "./inspect.js";
+import { type ExpectedSecret, expectedFor } from "./expected.js";
+import { displayPath, type FileInspection, inspectFiles, staleness } from "./inspect.js";
 import { timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { copyManifest } from "./manifest.js";

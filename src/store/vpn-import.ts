@@ -23,10 +23,11 @@ import type { Config } from "../config/types.js";
 import { DEFAULT_ALLOWED_IPS, MAX_VPN_ID, MIN_VPN_ID } from "../config/vpn.js";
 import { quote, StoreError, UsageError } from "../errors.js";
 import { publicKeyOf } from "../keys/wireguard.js";
-import { expectedSecrets } from "./expected.js";
+import { expectedFor } from "./expected.js";
 import { type ApplyOptions, timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { vpnKeyFile, vpnPresharedKeyFile } from "./layout.js";
+import { copyManifest } from "./manifest.js";
 import { Transaction } from "./transaction.js";
 import { PUBLIC_MODE, writeGeneratedFiles, writeSecret } from "./write.js";
 
@@ -179,13 +180,13 @@ export async function applyVpnImport(
   options: ApplyOptions,
 ): Promise<string[]> {
   const created = timestamp(options.now);
-  const expected = expectedSecrets(plan.config);
+  const expected = expectedFor(plan.config);
   const keyFile = vpnKeyFile(plan.name);
   const pskFile = vpnPresharedKeyFile(plan.name);
   const keySecret = expected.get(keyFile)!;
   if (keySecret.recipients.length === 0)
     throw new StoreError(`${keyFile}: nobody to encrypt to; nothing was imported`);
-  const manifest = structuredClone(store.manifest);
+  const manifest = copyManifest(store.manifest);
   const existing = new Set(store.encryptedFiles);
   const tx = new Transaction(config.dir, options.afterApply);
   tx.write(config.path, plan.configText, PUBLIC_MODE);
@@ -212,6 +213,6 @@ export async function applyVpnImport(
     delete manifest.files[pskFile];
     existing.delete(pskFile);
   }
-  writeGeneratedFiles(plan.config, store.dir, manifest, store.publicKeys(), existing, tx);
+  writeGeneratedFiles(plan.config, store.dir, manifest, store.publicKeys(), existing, tx, expected);
   return tx.commit(options.message ?? vpnImportMessage(plan));
 }

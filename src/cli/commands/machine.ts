@@ -9,6 +9,7 @@ import { type Config, sortedNames, vpnsOf } from "../../config/types.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
 import { openKeyStore } from "../../store/keystore.js";
 import { presharedKeyFile, privateKeyFile, publicKeyFile } from "../../store/layout.js";
+import { copyManifest } from "../../store/manifest.js";
 import { Transaction } from "../../store/transaction.js";
 import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
@@ -135,7 +136,7 @@ export async function machineRemoveCommand(
     await gitCommitStep(io, config, options.commit)(files, message);
   });
   tx.write(config.path, text, PUBLIC_MODE);
-  const manifest = structuredClone(store.manifest);
+  const manifest = copyManifest(store.manifest);
   const remainingFiles = new Set(store.encryptedFiles);
   const publicKeys = store.publicKeys();
   for (const file of present) {
