@@ -116,7 +116,7 @@ for (const tool of ["ssh-keygen", "age-keygen"]) {
     process.exit(1);
   }
 }
-if (!existsSync(join(root, "dist", "cli", "main.js"))) {
+if (!existsSync(join(root, "dist", "bundle", "main.js"))) {
   log("bench: dist/ is missing; run `npm run bench` (it builds first) or `npm run build`");
   process.exit(1);
 }
