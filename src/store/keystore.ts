@@ -10,7 +10,7 @@ import { join, sep } from "node:path";
 import { quote, StoreError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
 import { MANIFEST_FILE, PRESHARED_DIR, parseVpnFile, VPN_DIR } from "./layout.js";
-import { emptyManifest, type Manifest, parseManifest } from "./manifest.js";
+import { emptyManifest, type Manifest, readManifest } from "./manifest.js";
 
 export interface StoredMachine {
   name: string;
@@ -123,7 +123,7 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     );
   }
   const manifest = manifestBytes
-    ? parseManifest(manifestBytes.toString("utf8"), join(dir, MANIFEST_FILE))
+    ? readManifest(manifestBytes, join(dir, MANIFEST_FILE))
     : emptyManifest();
 
   const machines: Record<string, StoredMachine> = {};

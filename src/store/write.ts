@@ -21,7 +21,7 @@ import {
   publicKeyFile,
   SECRETS_NIX,
 } from "./layout.js";
-import { type Manifest, type ManifestEntry, serializeManifest } from "./manifest.js";
+import { type Manifest, type ManifestEntry, manifestBytes } from "./manifest.js";
 import { type MachineEntry, renderMachinesNix, renderSecretsNix } from "./nix.js";
 import type { Transaction } from "./transaction.js";
 
@@ -136,7 +136,7 @@ export function writeGeneratedFiles(
   tx: Transaction,
   expected: ReadonlyMap<string, ExpectedSecret> = expectedSecrets(config),
 ): void {
-  tx.write(join(dir, MANIFEST_FILE), serializeManifest(manifest), PUBLIC_MODE);
+  tx.write(join(dir, MANIFEST_FILE), manifestBytes(manifest), PUBLIC_MODE);
   tx.write(join(dir, SECRETS_NIX), renderSecretsNix(expected.values()), PUBLIC_MODE);
   tx.write(
     join(dir, MACHINES_NIX),

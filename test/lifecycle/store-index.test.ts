@@ -2,7 +2,8 @@
  * The shortcuts that keep rotate, rekey, status and verify in proportion to
  * what they change must not change an answer: the recipient → owners index
  * against a scan of every machine, manifest.json written without a deep sorted
- * copy against the definition of the format, manifest.json read without zod
+ * copy, or by splicing changed entries into the bytes read, against the
+ * definition of the format, manifest.json read without zod
  * against zod, and rekey's candidates from the manifest against reading every
  * file.
  */
@@ -14,7 +15,9 @@ import {
   copyManifest,
   type Manifest,
   type ManifestEntry,
+  manifestBytes,
   parseManifest,
+  readManifest,
   serializeGeneric,
   serializeManifest,
 } from "../../src/store/manifest.js";
@@ -125,6 +128,16 @@ const fileNames = fc.oneof(
   fc.string(),
   fc.constantFrom("0", "7", "10", "4294967295", "__proto__", "toJSON", "constructor", ""),
 );
+/** Set a property as JSON.parse would, even one named `__proto__`. */
+function put(files: Record<string, ManifestEntry>, name: string, entry: ManifestEntry): void {
+  Object.defineProperty(files, name, {
+    value: entry,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
 const manifests: fc.Arbitrary<Manifest> = fc
   .array(fc.tuple(fileNames, entries), { maxLength: 12 })
   .map((pairs) => {
@@ -186,6 +199,81 @@ describe("manifest.json", () => {
         expect(serializeManifest(read)).toBe(text);
       }),
     );
+  });
+
+  it("is written, after changes to a manifest read from disk, as the sorted deep copy writes it", () => {
+    const edits = fc.array(fc.tuple(fc.nat(), fc.constantFrom("replace", "delete")), {
+      maxLength: 6,
+    });
+    const additions = fc.array(fc.tuple(fileNames, entries), { maxLength: 4 });
+    fc.assert(
+      fc.property(manifests, edits, additions, (manifest, changes, added) => {
+        const read = readManifest(Buffer.from(serializeGeneric(manifest)), "manifest.json");
+        const copy = copyManifest(read);
+        const names = Object.keys(read.files);
+        for (const [index, change] of changes) {
+          if (names.length === 0) break;
+          const name = names[index % names.length]!;
+          if (change === "delete") delete copy.files[name];
+          else put(copy.files, name, { ...read.files[name]!, created: `changed ${index}` });
+        }
+        for (const [name, entry] of added) put(copy.files, name, entry);
+        expect(manifestBytes(copy).toString("utf8")).toBe(serializeGeneric(copy));
+        // The manifest read is left as it was.
+        expect(manifestBytes(read).toString("utf8")).toBe(serializeGeneric(read));
+      }),
+    );
+  });
+
+  const entry = (created: string): ManifestEntry => ({
+    created,
+    kind: "preshared-key",
+    machines: ["a", "b"],
+    recipients: ["age1x"],
+    sha256: "0".repeat(64),
+  });
+  const threeFiles = (): Manifest => ({
+    version: 1,
+    files: { "a.age": entry("1"), "b.age": entry("2"), "c.age": entry("3") },
+  });
+
+  it("copies the entries a change leaves alone byte for byte from the file read", () => {
+    // "\u0031" reads as "1": only a splice keeps it as it was written.
+    const text = serializeGeneric(threeFiles()).replace('"created": "1"', '"created": "\\u0031"');
+    const read = readManifest(Buffer.from(text), "manifest.json");
+    expect(read.files["a.age"]!.created).toBe("1");
+    const copy = copyManifest(read);
+    copy.files["b.age"] = entry("new");
+    delete copy.files["c.age"];
+    copy.files["ab.age"] = entry("added");
+    const written = manifestBytes(copy).toString("utf8");
+    expect(written).toContain('"created": "\\u0031"');
+    expect(JSON.parse(written)).toEqual(copy);
+    expect(written.replace("\\u0031", "1")).toBe(serializeGeneric(copy));
+  });
+
+  it("is written in full when the file read is not laid out as wgqt writes it", () => {
+    for (const text of [
+      JSON.stringify(threeFiles()),
+      JSON.stringify(threeFiles(), null, 4),
+      // Entries out of order, or the entry to replace written differently: never spliced.
+      serializeGeneric(threeFiles()).replace('"a.age"', '"d.age"'),
+      serializeGeneric(threeFiles()).replace('"created": "2"', '"created":"2"'),
+    ]) {
+      const read = readManifest(Buffer.from(text), "manifest.json");
+      const copy = copyManifest(read);
+      copy.files["b.age"] = entry("new");
+      expect(manifestBytes(copy).toString("utf8"), text).toBe(serializeGeneric(copy));
+    }
+  });
+
+  it("is written right even when the manifest read was changed in place before the copy", () => {
+    const read = readManifest(Buffer.from(serializeGeneric(threeFiles())), "manifest.json");
+    read.files["a.age"] = entry("changed in place");
+    delete read.files["c.age"];
+    const copy = copyManifest(read);
+    copy.files["b.age"] = entry("new");
+    expect(manifestBytes(copy).toString("utf8")).toBe(serializeGeneric(copy));
   });
 
   it("is refused with zod's words when it is not a manifest", () => {
