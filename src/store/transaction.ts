@@ -16,6 +16,7 @@
  * `.age` beside an old `.pub`, a key the manifest does not know) nor a
  * finished change left uncommitted.
  */
+import { statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { z } from "zod";
@@ -110,16 +111,15 @@ export class Transaction {
     const journal: Journal = { version: 1, message, writes: [], removes: [] };
     const writes = [...this.#writes].sort(([a], [b]) => (a < b ? -1 : 1));
     // Files that already hold their new bytes are left alone (and out of the commit).
-    const unchanged = writes.map(
-      ([path, { bytes }]) => readIfExistsSync(path)?.equals(bytes) ?? false,
-    );
-    for (const [index, [path, { bytes, mode }]] of writes.entries()) {
-      if (unchanged[index]) continue;
+    const pending: PendingWrite[] = [];
+    for (const [path, { bytes, mode }] of writes) {
+      if (holds(path, bytes)) continue;
       journal.writes.push({
         path: relative(this.#root, path),
         mode,
         content: bytes.toString("base64"),
       });
+      pending.push({ path, data: bytes, mode });
     }
     for (const path of [...this.#removes].sort()) {
       if ((await readIfExists(path)) !== undefined)
@@ -136,7 +136,7 @@ export class Transaction {
     }
     let applied: Applied;
     try {
-      applied = await applyJournal(this.#root, journal, false);
+      applied = await applyJournal(this.#root, journal, pending);
     } catch (error) {
       if (error instanceof ApplyError && error.applied === 0) {
         // Nothing reached the store (read-only, say): withdraw the journal.
@@ -201,21 +201,41 @@ class ApplyError extends Error {
   }
 }
 
+interface PendingWrite {
+  path: string;
+  data: Buffer;
+  mode: number;
+}
+
+/** Whether `path` already holds exactly `bytes` (a missing file does not). */
+function holds(path: string, bytes: Buffer): boolean {
+  // A stat that answers "missing" without an exception, and a size check
+  // before reading: keygen stages thousands of files that do not exist yet.
+  const stats = statSync(path, { throwIfNoEntry: false });
+  if (stats === undefined || stats.size !== bytes.length) return false;
+  return readIfExistsSync(path)?.equals(bytes) ?? false;
+}
+
 /**
- * Write and remove what `journal` says. `recovering`: some files may already
- * hold their new bytes (the interrupted run got that far), so they are
- * compared first; a fresh commit has just compared them and skips that.
+ * Write and remove what `journal` says. `staged`: a fresh commit's own
+ * writes, the journal's in memory, already compared with the files. Without
+ * it (recovering), they are decoded from the journal and compared first:
+ * some files may already hold their new bytes (the interrupted run got that
+ * far).
  */
-async function applyJournal(root: string, journal: Journal, recovering: boolean): Promise<Applied> {
-  const writes = journal.writes.map((write) => ({
-    path: join(root, write.path),
-    data: Buffer.from(write.content, "base64"),
-    mode: write.mode,
-  }));
-  const done = writes.map(
-    ({ path, data }) => recovering && (readIfExistsSync(path)?.equals(data) ?? false),
-  );
-  const pending = writes.filter((_, index) => !done[index]);
+async function applyJournal(
+  root: string,
+  journal: Journal,
+  staged?: PendingWrite[],
+): Promise<Applied> {
+  const writes =
+    staged ??
+    journal.writes.map((write) => ({
+      path: join(root, write.path),
+      data: Buffer.from(write.content, "base64"),
+      mode: write.mode,
+    }));
+  const pending = staged ?? writes.filter(({ path, data }) => !holds(path, data));
   try {
     replaceFiles(pending);
   } catch (error) {
@@ -278,7 +298,7 @@ export async function recoverJournal(
   }
   let applied: Applied;
   try {
-    applied = await applyJournal(root, journal, true);
+    applied = await applyJournal(root, journal);
   } catch (error) {
     throw new StoreError(
       `finishing an interrupted change: ${error instanceof Error ? error.message : String(error)}`,
