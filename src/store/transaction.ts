@@ -4,7 +4,8 @@
  * and public data only: plaintext keys never get here), then `commit()`:
  *
  * 1. writes one journal, `.wgqt-journal.json` next to `wgqt.toml`, holding
- *    every staged change, atomically: that rename is the commit point;
+ *    every staged change, atomically: that rename is the commit point
+ *    (`encodeJournal` says what it holds);
  * 2. applies each change atomically (see files.ts);
  * 3. runs `afterApply` (the CLI's git commit), if given, while the applied
  *    files are flushed to disk;
@@ -33,16 +34,86 @@ import {
 
 export const JOURNAL_FILE = ".wgqt-journal.json";
 
-const journalSchema = z.strictObject({
-  version: z.literal(1),
+/** What a journal holds: paths relative to the root, the bytes of each file written. */
+interface Journal {
   /** What the change was, for the git commit made after recovery. */
-  message: z.string(),
-  writes: z.array(
-    z.strictObject({ path: z.string(), mode: z.number().int(), content: z.string() }),
-  ),
-  removes: z.array(z.string()),
-});
-type Journal = z.infer<typeof journalSchema>;
+  message: string;
+  writes: { path: string; mode: number; data: Buffer }[];
+  removes: string[];
+}
+
+/**
+ * The journal's first line. Version 2 lists each write's size; the files'
+ * bytes follow the line back to back, in that order, as they are: the
+ * journal of a keygen of thousands of files is about as big as the files,
+ * and is written without first encoding them into one long string.
+ * Version 1 (a single JSON document, contents in base64) is still read.
+ */
+const headSchema = z.discriminatedUnion("version", [
+  z.strictObject({
+    version: z.literal(2),
+    message: z.string(),
+    writes: z.array(
+      z.strictObject({
+        path: z.string(),
+        mode: z.number().int(),
+        size: z.number().int().nonnegative(),
+      }),
+    ),
+    removes: z.array(z.string()),
+  }),
+  z.strictObject({
+    version: z.literal(1),
+    message: z.string(),
+    writes: z.array(
+      z.strictObject({ path: z.string(), mode: z.number().int(), content: z.string() }),
+    ),
+    removes: z.array(z.string()),
+  }),
+]);
+
+function encodeJournal({ message, writes, removes }: Journal): Buffer {
+  const head = {
+    version: 2,
+    message,
+    writes: writes.map(({ path, mode, data }) => ({ path, mode, size: data.length })),
+    removes,
+  };
+  return Buffer.concat([
+    Buffer.from(`${JSON.stringify(head)}\n`),
+    ...writes.map(({ data }) => data),
+  ]);
+}
+
+/** The journal in `bytes`, or undefined when they are not a whole wgqt journal. */
+function decodeJournal(bytes: Buffer): Journal | undefined {
+  const newline = bytes.indexOf(0x0a);
+  const headEnd = newline < 0 ? bytes.length : newline;
+  let head: z.infer<typeof headSchema>;
+  try {
+    head = headSchema.parse(JSON.parse(bytes.subarray(0, headEnd).toString("utf8")));
+  } catch {
+    return undefined;
+  }
+  const { message, removes } = head;
+  if (head.version === 1) {
+    if (bytes.subarray(headEnd).toString("utf8").trim() !== "") return undefined;
+    const writes = head.writes.map(({ path, mode, content }) => ({
+      path,
+      mode,
+      data: Buffer.from(content, "base64"),
+    }));
+    return { message, writes, removes };
+  }
+  let offset = headEnd + 1;
+  const writes = head.writes.map(({ path, mode, size }) => {
+    const data = bytes.subarray(offset, offset + size);
+    offset += size;
+    return { path, mode, data };
+  });
+  // Exactly the bytes the head announces, no fewer and no more.
+  return offset === bytes.length ? { message, writes, removes } : undefined;
+}
 
 interface StagedWrite {
   bytes: Buffer;
@@ -108,18 +179,12 @@ export class Transaction {
    * paths whose content actually changed (for the git commit), sorted.
    */
   async commit(message: string): Promise<string[]> {
-    const journal: Journal = { version: 1, message, writes: [], removes: [] };
+    const journal: Journal = { message, writes: [], removes: [] };
     const writes = [...this.#writes].sort(([a], [b]) => (a < b ? -1 : 1));
     // Files that already hold their new bytes are left alone (and out of the commit).
-    const pending: PendingWrite[] = [];
     for (const [path, { bytes, mode }] of writes) {
-      if (holds(path, bytes)) continue;
-      journal.writes.push({
-        path: relative(this.#root, path),
-        mode,
-        content: bytes.toString("base64"),
-      });
-      pending.push({ path, data: bytes, mode });
+      if (!holds(path, bytes))
+        journal.writes.push({ path: relative(this.#root, path), mode, data: bytes });
     }
     for (const path of [...this.#removes].sort()) {
       if ((await readIfExists(path)) !== undefined)
@@ -128,7 +193,7 @@ export class Transaction {
     if (journal.writes.length === 0 && journal.removes.length === 0) return [];
     const journalPath = join(this.#root, JOURNAL_FILE);
     try {
-      await writeFileAtomic(journalPath, `${JSON.stringify(journal)}\n`, 0o644);
+      await writeFileAtomic(journalPath, encodeJournal(journal), 0o644);
     } catch (error) {
       throw new StoreError(
         `${journalPath}: cannot write (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
@@ -136,7 +201,7 @@ export class Transaction {
     }
     let applied: Applied;
     try {
-      applied = await applyJournal(this.#root, journal, pending);
+      applied = await applyJournal(this.#root, journal, false);
     } catch (error) {
       if (error instanceof ApplyError && error.applied === 0) {
         // Nothing reached the store (read-only, say): withdraw the journal.
@@ -201,12 +266,6 @@ class ApplyError extends Error {
   }
 }
 
-interface PendingWrite {
-  path: string;
-  data: Buffer;
-  mode: number;
-}
-
 /** Whether `path` already holds exactly `bytes` (a missing file does not). */
 function holds(path: string, bytes: Buffer): boolean {
   // A stat that answers "missing" without an exception, and a size check
@@ -217,25 +276,17 @@ function holds(path: string, bytes: Buffer): boolean {
 }
 
 /**
- * Write and remove what `journal` says. `staged`: a fresh commit's own
- * writes, the journal's in memory, already compared with the files. Without
- * it (recovering), they are decoded from the journal and compared first:
- * some files may already hold their new bytes (the interrupted run got that
- * far).
+ * Write and remove what `journal` says. `recovering`: some files may already
+ * hold their new bytes (the interrupted run got that far), so they are
+ * compared first; a fresh commit has just compared them and skips that.
  */
-async function applyJournal(
-  root: string,
-  journal: Journal,
-  staged?: PendingWrite[],
-): Promise<Applied> {
-  const writes =
-    staged ??
-    journal.writes.map((write) => ({
-      path: join(root, write.path),
-      data: Buffer.from(write.content, "base64"),
-      mode: write.mode,
-    }));
-  const pending = staged ?? writes.filter(({ path, data }) => !holds(path, data));
+async function applyJournal(root: string, journal: Journal, recovering: boolean): Promise<Applied> {
+  const writes = journal.writes.map(({ path, data, mode }) => ({
+    path: join(root, path),
+    data,
+    mode,
+  }));
+  const pending = recovering ? writes.filter(({ path, data }) => !holds(path, data)) : writes;
   try {
     replaceFiles(pending);
   } catch (error) {
@@ -281,12 +332,10 @@ export async function recoverJournal(
 ): Promise<Recovery | undefined> {
   for (const dir of [root, ...dirs]) await removeTempFiles(dir);
   const journalPath = join(root, JOURNAL_FILE);
-  const text = await readIfExists(journalPath);
-  if (text === undefined) return undefined;
-  let journal: Journal;
-  try {
-    journal = journalSchema.parse(JSON.parse(text.toString("utf8")));
-  } catch {
+  const bytes = await readIfExists(journalPath);
+  if (bytes === undefined) return undefined;
+  const journal = decodeJournal(bytes);
+  if (journal === undefined) {
     // Only a complete journal is ever renamed into place; this is not ours.
     throw new StoreError(`${journalPath}: not a wgqt journal; move it away to continue`);
   }
@@ -298,7 +347,7 @@ export async function recoverJournal(
   }
   let applied: Applied;
   try {
-    applied = await applyJournal(root, journal);
+    applied = await applyJournal(root, journal, true);
   } catch (error) {
     throw new StoreError(
       `finishing an interrupted change: ${error instanceof Error ? error.message : String(error)}`,

@@ -1,0 +1,103 @@
+/**
+ * The journal behind every write: what a commit leaves when it is cut short
+ * is read back byte for byte by the next command (recoverJournal), in the
+ * current layout (a JSON line, then the files' bytes) and in the earlier one
+ * (one JSON document, contents in base64); anything else is refused and
+ * nothing is written.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { JOURNAL_FILE, recoverJournal, Transaction } from "../../src/store/transaction.js";
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "wgqt-tx-"));
+  mkdirSync(join(root, "keys"));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+/** Bytes a text format could not carry: NUL, newlines, invalid UTF-8. */
+const binary = Buffer.from([0x00, 0x0a, 0xff, 0xfe, 0x22, 0x5c, 0x0a, 0x0d, 0x80]);
+
+describe("Transaction", () => {
+  it("writes what changed, leaves what already holds its bytes alone, and leaves no journal", async () => {
+    writeFileSync(join(root, "keys", "same.pub"), "same\n");
+    writeFileSync(join(root, "keys", "old.pub"), "old\n");
+    const tx = new Transaction(root);
+    tx.write(join(root, "keys", "same.pub"), "same\n");
+    tx.write(join(root, "keys", "old.pub"), "new\n");
+    tx.write(join(root, "keys", "a.age"), binary);
+    const changed = await tx.commit("test");
+    expect(changed).toEqual([join(root, "keys", "a.age"), join(root, "keys", "old.pub")]);
+    expect(readFileSync(join(root, "keys", "a.age"))).toEqual(binary);
+    expect(readFileSync(join(root, "keys", "old.pub"), "utf8")).toBe("new\n");
+    expect(existsSync(join(root, JOURNAL_FILE))).toBe(false);
+  });
+
+  it("leaves a journal the next command finishes byte for byte when it is cut short", async () => {
+    writeFileSync(join(root, "keys", "gone.age"), "x");
+    const big = Buffer.alloc(3 * 1024 * 1024, 0x41);
+    const tx = new Transaction(root, async () => {
+      throw new Error("killed");
+    });
+    tx.write(join(root, "keys", "a.age"), binary);
+    tx.write(join(root, "keys", "manifest.json"), big);
+    tx.write(join(root, "keys", "empty.pub"), "");
+    tx.remove(join(root, "keys", "gone.age"));
+    await expect(tx.commit("wgqt: test change")).rejects.toThrow("killed");
+    expect(existsSync(join(root, JOURNAL_FILE))).toBe(true);
+    // As if the interrupted run had applied nothing.
+    for (const name of ["a.age", "manifest.json", "empty.pub"]) rmSync(join(root, "keys", name));
+    writeFileSync(join(root, "keys", "gone.age"), "x");
+
+    const recovered = await recoverJournal(root);
+    expect(recovered?.message).toBe("wgqt: test change");
+    expect(recovered?.files).toEqual(
+      ["a.age", "empty.pub", "gone.age", "manifest.json"].map((name) => join(root, "keys", name)),
+    );
+    expect(readFileSync(join(root, "keys", "a.age"))).toEqual(binary);
+    expect(readFileSync(join(root, "keys", "manifest.json"))).toEqual(big);
+    expect(readFileSync(join(root, "keys", "empty.pub"))).toHaveLength(0);
+    expect(existsSync(join(root, "keys", "gone.age"))).toBe(false);
+    expect(existsSync(join(root, JOURNAL_FILE))).toBe(false);
+  });
+
+  it("finishes a journal in the earlier layout (one JSON document, base64 contents)", async () => {
+    const journal = {
+      version: 1,
+      message: "wgqt: earlier",
+      writes: [{ path: "keys/a.age", mode: 0o644, content: binary.toString("base64") }],
+      removes: [],
+    };
+    writeFileSync(join(root, JOURNAL_FILE), `${JSON.stringify(journal)}\n`);
+    const recovered = await recoverJournal(root);
+    expect(recovered?.message).toBe("wgqt: earlier");
+    expect(readFileSync(join(root, "keys", "a.age"))).toEqual(binary);
+  });
+
+  it("refuses a journal whose bytes are not exactly what its first line announces", async () => {
+    const head = (size: number) =>
+      `${JSON.stringify({
+        version: 2,
+        message: "m",
+        writes: [{ path: "keys/a.age", mode: 0o644, size }],
+        removes: [],
+      })}\n`;
+    for (const bytes of [
+      Buffer.concat([Buffer.from(head(10)), binary]), // short: cut off
+      Buffer.concat([Buffer.from(head(4)), binary]), // trailing bytes
+      Buffer.from(head(0).trimEnd()), // head only, no newline
+      Buffer.from("not json\n"),
+    ]) {
+      writeFileSync(join(root, JOURNAL_FILE), bytes);
+      await expect(recoverJournal(root)).rejects.toThrow(/not a wgqt journal/);
+      expect(existsSync(join(root, "keys", "a.age"))).toBe(false);
+    }
+    // The same journal, whole, is applied.
+    writeFileSync(join(root, JOURNAL_FILE), Buffer.concat([Buffer.from(head(9)), binary]));
+    await recoverJournal(root);
+    expect(readFileSync(join(root, "keys", "a.age"))).toEqual(binary);
+  });
+});
