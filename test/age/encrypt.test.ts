@@ -7,7 +7,7 @@
 import { hkdfSync, randomBytes } from "node:crypto";
 import { Decrypter } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encryptToSync } from "../../src/age/crypt.js";
+import { decryptWith, encryptToSync } from "../../src/age/crypt.js";
 import { encryptSync } from "../../src/age/encrypt.js";
 import { readHeader } from "../../src/age/header.js";
 import { hkdfSha256 } from "../../src/age/hkdf.js";
@@ -57,6 +57,8 @@ describe("encryptSync", () => {
         expect(new Uint8Array(result.stdout), `size ${size}`).toEqual(plaintext);
       }
       expect(await typage.decrypt(file), `size ${size}`).toEqual(plaintext);
+      const identities = parseIdentities(age.text, age.path);
+      expect(await decryptWith(file, identities, "f"), `size ${size}`).toEqual(plaintext);
     }
   });
 
