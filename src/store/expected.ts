@@ -32,28 +32,32 @@ export interface ExpectedSecret {
   recipients: string[];
 }
 
-function unique(list: string[]): string[] {
-  return [...new Set(list)];
+/**
+ * The lists joined in order, each recipient once. Lists are a few entries
+ * long and a fleet has one per file, so a scan beats building a Set.
+ */
+function unique(...lists: readonly (readonly string[] | undefined)[]): string[] {
+  const out: string[] = [];
+  for (const list of lists) {
+    for (const item of list ?? []) if (!out.includes(item)) out.push(item);
+  }
+  return out;
 }
 
 export function privateKeyRecipients(config: Config, machine: string): string[] {
-  return unique([...(config.machines[machine]?.recipients ?? []), ...config.admins]);
+  return unique(config.machines[machine]?.recipients, config.admins);
 }
 
 export function presharedKeyRecipients(config: Config, [a, b]: Pair): string[] {
-  return unique([
-    ...(config.machines[a]?.recipients ?? []),
-    ...(config.machines[b]?.recipients ?? []),
-    ...config.admins,
-  ]);
+  return unique(config.machines[a]?.recipients, config.machines[b]?.recipients, config.admins);
 }
 
 /** A VPN's keys go to every machine that uses it, and the admins. */
 export function vpnRecipients(config: Config, vpn: VpnConfig): string[] {
-  return unique([
-    ...vpn.machines.flatMap((machine) => config.machines[machine]?.recipients ?? []),
-    ...config.admins,
-  ]);
+  return unique(
+    ...vpn.machines.map((machine) => config.machines[machine]?.recipients),
+    config.admins,
+  );
 }
 
 /** Machines whose private key wgqt keeps (all but those with their own `public_key`). */
