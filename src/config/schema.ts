@@ -4,7 +4,7 @@
  * checked in `load.ts` after this.
  */
 import { isIPv4 } from "node:net";
-import { z } from "zod";
+import * as z from "zod";
 
 const ipv4 = z.string().refine((value) => isIPv4(value), { message: "not an IPv4 address" });
 

@@ -5,7 +5,7 @@
  * allocators — is listed from `diffPlans(old, new)` before anything is
  * written. Pure.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { byteOrder } from "../config/types.js";
 import { StoreError } from "../errors.js";
 import type { PlanJson } from "./plan.js";

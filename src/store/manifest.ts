@@ -12,7 +12,7 @@
  * (rotate, rekey, keygen --machine) writes it by splicing those entries into
  * the bytes it read (`manifestBytes`) instead of serializing all of them.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { StoreError } from "../errors.js";
 
 const entrySchema = z.strictObject({

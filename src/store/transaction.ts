@@ -20,7 +20,7 @@
 import { statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { StoreError } from "../errors.js";
 import {
   makeDurable,
