@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench`: wgqt's keygen, rotate, rekey, plan, render and
+// `npm run bench`: wgqt's keygen (whole fleet and one new machine), rotate, rekey, plan, render and
 // start-up, measured as a user runs them (bin/wgqt in a child process), side by
 // side with the shell baseline (bench/baseline.sh) and the X25519 floor
 // (bench/floor.mjs), all in one run so the ratios mean something.
@@ -39,7 +39,15 @@ import { availableParallelism, release, tmpdir, totalmem } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { baselineJobs, fleetShape, fleetToml, hostKeyOf, makeKeys } from "./fleet.mjs";
+import {
+  baselineJobs,
+  fleetShape,
+  fleetToml,
+  hostKeyOf,
+  machineName,
+  makeKeys,
+  proxyName,
+} from "./fleet.mjs";
 import { diagnostics, floorOps, x25519NodeOp } from "./floor.mjs";
 import {
   activeChildren,
@@ -476,12 +484,29 @@ function floorRow(shape, x25519Ms) {
   });
 }
 
-/** rotate one client, and rekey after its host key changed, on copies of a keygen'd store. */
+/**
+ * The fleet's wgqt.toml with one more machine, `name`, a client of the first
+ * proxy: what a user has after `wgqt machine add` and an edit.
+ */
+function withNewClient(shape, keys, name) {
+  const proxy = `[proxies.${proxyName(0)}]\ngateway = "${shape.gateways[0]}"\nclients = [`;
+  const toml = fleetToml(shape, keys);
+  if (!toml.includes(proxy)) throw new Error(`bench: no ${proxy} in the fleet's wgqt.toml`);
+  const machine = `[machines.${name}]\nrecipients = [${JSON.stringify(keys.client[0].recipient)}]\n\n`;
+  return toml.replace(proxy, `${machine}${proxy}${JSON.stringify(name)}, `);
+}
+
+/**
+ * On copies of a keygen'd store: keygen for one new machine (the canonical
+ * call), rotate one client, and rekey after its host key changed.
+ */
 async function rotateAndRekey(shape, keys, store) {
   const client = shape.clients[0];
+  const newcomer = machineName(shape.n);
   const pairs = shape.gateways.length;
   if (!store) {
     for (const [id, label] of [
+      ["keygen-one", `keygen --machine ${newcomer}`],
       ["rotate", `rotate --machine ${client}`],
       ["rekey", "rekey (1 host key changed)"],
     ]) {
@@ -489,6 +514,46 @@ async function rotateAndRekey(shape, keys, store) {
     }
     return;
   }
+
+  // Each run on a fresh copy of the store: the second would find nothing to make.
+  log(`n = ${shape.n}: keygen --machine ${newcomer} (a new client of ${proxyName(0)})`);
+  const grown = withNewClient(shape, keys, newcomer);
+  let before;
+  let copy;
+  record(
+    await measureRow(
+      {
+        id: "keygen-one",
+        label: `keygen --machine ${newcomer}`,
+        n: shape.n,
+        files: 2,
+        expect: "keypair + 1 PSK",
+      },
+      {
+        runs,
+        budgetMs,
+        log,
+        run: (i) => {
+          if (copy) discard(copy);
+          copy = join(work, `keygen-one-${i}`);
+          cpSync(store, copy, { recursive: true });
+          writeFileSync(join(copy, "wgqt.toml"), grown);
+          if (i === 0) before = snapshot(join(copy, "wireguard_keys"));
+          settle();
+          return node(
+            ["keygen", "--machine", newcomer, "--yes", "--no-commit"],
+            copy,
+            STEP_TIMEOUT_MS,
+          );
+        },
+        check: (i) =>
+          i === 0
+            ? describeChanges(changedFiles(before, snapshot(join(copy, "wireguard_keys"))))
+            : undefined,
+      },
+    ),
+  );
+  if (copy) discard(copy);
   const rotateDir = join(work, "rotate");
   const rekeyDir = join(work, "rekey");
   cpSync(store, rotateDir, { recursive: true });
@@ -496,7 +561,6 @@ async function rotateAndRekey(shape, keys, store) {
   discard(store);
 
   log(`n = ${shape.n}: rotate --machine ${client}`);
-  let before;
   record(
     await measureRow(
       {
