@@ -518,10 +518,9 @@ async function rotateAndRekey(shape, keys, store) {
   // Each run on a fresh copy of the store: the second would find nothing to make.
   log(`n = ${shape.n}: keygen --machine ${newcomer} (a new client of ${proxyName(0)})`);
   const grown = withNewClient(shape, keys, newcomer);
-  let before;
   let copy;
   record(
-    await measureRow(
+    await measureOnStore(
       {
         id: "keygen-one",
         label: `keygen --machine ${newcomer}`,
@@ -529,28 +528,14 @@ async function rotateAndRekey(shape, keys, store) {
         files: 2,
         expect: "keypair + 1 PSK",
       },
-      {
-        runs,
-        budgetMs,
-        log,
-        run: (i) => {
-          if (copy) discard(copy);
-          copy = join(work, `keygen-one-${i}`);
-          cpSync(store, copy, { recursive: true });
-          writeFileSync(join(copy, "wgqt.toml"), grown);
-          if (i === 0) before = snapshot(join(copy, "wireguard_keys"));
-          settle();
-          return node(
-            ["keygen", "--machine", newcomer, "--yes", "--no-commit"],
-            copy,
-            STEP_TIMEOUT_MS,
-          );
-        },
-        check: (i) =>
-          i === 0
-            ? describeChanges(changedFiles(before, snapshot(join(copy, "wireguard_keys"))))
-            : undefined,
+      (i) => {
+        if (copy) discard(copy);
+        copy = join(work, `keygen-one-${i}`);
+        cpSync(store, copy, { recursive: true });
+        writeFileSync(join(copy, "wgqt.toml"), grown);
+        return copy;
       },
+      ["keygen", "--machine", newcomer, "--yes", "--no-commit"],
     ),
   );
   if (copy) discard(copy);
@@ -562,7 +547,7 @@ async function rotateAndRekey(shape, keys, store) {
 
   log(`n = ${shape.n}: rotate --machine ${client}`);
   record(
-    await measureRow(
+    await measureOnStore(
       {
         id: "rotate",
         label: `rotate --machine ${client}`,
@@ -570,24 +555,8 @@ async function rotateAndRekey(shape, keys, store) {
         files: 1 + pairs,
         expect: `keypair + ${pairs} PSKs`,
       },
-      {
-        runs,
-        budgetMs,
-        log,
-        run: (i) => {
-          if (i === 0) before = snapshot(join(rotateDir, "wireguard_keys"));
-          settle();
-          return node(
-            ["rotate", "--machine", client, "--yes", "--no-commit"],
-            rotateDir,
-            STEP_TIMEOUT_MS,
-          );
-        },
-        check: (i) =>
-          i === 0
-            ? describeChanges(changedFiles(before, snapshot(join(rotateDir, "wireguard_keys"))))
-            : undefined,
-      },
+      () => rotateDir,
+      ["rotate", "--machine", client, "--yes", "--no-commit"],
     ),
   );
 
@@ -596,7 +565,7 @@ async function rotateAndRekey(shape, keys, store) {
   // key and its PSKs, re-encrypted; the admin's age identity decrypts them.
   log(`n = ${shape.n}: rekey after ${client}'s host key changed`);
   record(
-    await measureRow(
+    await measureOnStore(
       {
         id: "rekey",
         label: "rekey (1 host key changed)",
@@ -604,31 +573,42 @@ async function rotateAndRekey(shape, keys, store) {
         files: 1 + pairs,
         expect: `${1 + pairs} files re-encrypted`,
       },
-      {
-        runs,
-        budgetMs,
-        log,
-        run: (i) => {
-          const newKey = keys.spare[i % keys.spare.length];
-          writeFileSync(
-            join(rekeyDir, "wgqt.toml"),
-            fleetToml(shape, keys, { overrides: { [client]: newKey } }),
-          );
-          if (i === 0) before = snapshot(join(rekeyDir, "wireguard_keys"));
-          settle();
-          return node(
-            ["rekey", "--identity", keys.adminIdentity, "--yes", "--no-commit"],
-            rekeyDir,
-            STEP_TIMEOUT_MS,
-          );
-        },
-        check: (i) =>
-          i === 0
-            ? describeChanges(changedFiles(before, snapshot(join(rekeyDir, "wireguard_keys"))))
-            : undefined,
+      (i) => {
+        const newKey = keys.spare[i % keys.spare.length];
+        writeFileSync(
+          join(rekeyDir, "wgqt.toml"),
+          fleetToml(shape, keys, { overrides: { [client]: newKey } }),
+        );
+        return rekeyDir;
       },
+      ["rekey", "--identity", keys.adminIdentity, "--yes", "--no-commit"],
     ),
   );
+}
+
+/**
+ * Measure `wgqt args` on a fleet: `prepare(i)` readies run i's fleet
+ * directory (untimed) and returns it. The first run's changes to the store
+ * are described in the row's note.
+ */
+function measureOnStore(row, prepare, args) {
+  let dir;
+  let before;
+  return measureRow(row, {
+    runs,
+    budgetMs,
+    log,
+    run: (i) => {
+      dir = prepare(i);
+      if (i === 0) before = snapshot(join(dir, "wireguard_keys"));
+      settle();
+      return node(args, dir, STEP_TIMEOUT_MS);
+    },
+    check: (i) =>
+      i === 0
+        ? describeChanges(changedFiles(before, snapshot(join(dir, "wireguard_keys"))))
+        : undefined,
+  });
 }
 
 /**

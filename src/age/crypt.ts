@@ -12,6 +12,7 @@ import { encryptSync } from "./encrypt.js";
 import { readHeader } from "./header.js";
 import type { LoadedIdentity } from "./identity.js";
 import type { ParsedRecipient } from "./recipients.js";
+import { concatBytes } from "./ssh-wire.js";
 
 /** Encrypt `plaintext` to every recipient (duplicates by normalized form dropped). */
 export async function encryptTo(
@@ -81,14 +82,7 @@ export async function decryptWith(
     });
     const chunks: Uint8Array[] = [];
     for await (const chunk of await decrypter.decrypt(input)) chunks.push(chunk);
-    if (chunks.length === 1) return chunks[0]!;
-    const plaintext = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-    let offset = 0;
-    for (const chunk of chunks) {
-      plaintext.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return plaintext;
+    return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks);
   } catch (error) {
     if (error instanceof WgqtError) throw prefixed(error, source);
     if (!matched) {

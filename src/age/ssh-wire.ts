@@ -78,7 +78,7 @@ export class WireReader {
   }
 }
 
-/** Concatenate SSH wire fields. */
+/** Concatenate byte arrays (SSH wire fields, a payload's chunks). */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;

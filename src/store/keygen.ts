@@ -169,7 +169,7 @@ export async function applyKeygen(
     existing.add(secret.file);
     log(`preshared key ${peers.join("+")}`);
   }
-  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx, expected);
+  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);
   return tx.commit(
     options.message ??
       `wgqt: keygen (${describeCounts(plan.keypairs.length, plan.presharedKeys.length)})`,

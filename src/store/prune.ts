@@ -6,7 +6,6 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/types.js";
-import { expectedFor } from "./expected.js";
 import { orphanFiles } from "./inspect.js";
 import type { KeyStore } from "./keystore.js";
 import { copyManifest } from "./manifest.js";
@@ -57,6 +56,6 @@ export async function applyPrune(
     if (file.endsWith(".pub") && !file.includes("/")) delete publicKeys[file.slice(0, -4)];
   }
   for (const file of plan.manifestEntries) delete manifest.files[file];
-  writeGeneratedFiles(config, store.dir, manifest, publicKeys, remaining, tx, expectedFor(config));
+  writeGeneratedFiles(config, store.dir, manifest, publicKeys, remaining, tx);
   return tx.commit(options.message ?? "wgqt: prune");
 }

@@ -238,15 +238,7 @@ export async function applyRekey(
     );
     log(`re-encrypted ${displayPath(config, secret.file)}`);
   }
-  writeGeneratedFiles(
-    config,
-    store.dir,
-    manifest,
-    store.publicKeys(),
-    store.encryptedFiles,
-    tx,
-    expectedFor(config),
-  );
+  writeGeneratedFiles(config, store.dir, manifest, store.publicKeys(), store.encryptedFiles, tx);
   return tx.commit(`wgqt: rekey (${describeRekey(plan)})`);
 }
 

@@ -209,6 +209,6 @@ export async function applyRotate(
     existing.add(secret.file);
     log(`new preshared key ${peers.join("+")}`);
   }
-  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx, expected);
+  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);
   return tx.commit(rotateCommitMessage(plan));
 }

@@ -49,25 +49,18 @@ interface Journal {
  * and is written without first encoding them into one long string.
  * Version 1 (a single JSON document, contents in base64) is still read.
  */
+const written = { path: z.string(), mode: z.number().int() };
 const headSchema = z.discriminatedUnion("version", [
   z.strictObject({
     version: z.literal(2),
     message: z.string(),
-    writes: z.array(
-      z.strictObject({
-        path: z.string(),
-        mode: z.number().int(),
-        size: z.number().int().nonnegative(),
-      }),
-    ),
+    writes: z.array(z.strictObject({ ...written, size: z.number().int().nonnegative() })),
     removes: z.array(z.string()),
   }),
   z.strictObject({
     version: z.literal(1),
     message: z.string(),
-    writes: z.array(
-      z.strictObject({ path: z.string(), mode: z.number().int(), content: z.string() }),
-    ),
+    writes: z.array(z.strictObject({ ...written, content: z.string() })),
     removes: z.array(z.string()),
   }),
 ]);

@@ -213,6 +213,6 @@ export async function applyVpnImport(
     delete manifest.files[pskFile];
     existing.delete(pskFile);
   }
-  writeGeneratedFiles(plan.config, store.dir, manifest, store.publicKeys(), existing, tx, expected);
+  writeGeneratedFiles(plan.config, store.dir, manifest, store.publicKeys(), existing, tx);
   return tx.commit(options.message ?? vpnImportMessage(plan));
 }

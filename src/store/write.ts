@@ -12,7 +12,7 @@ import { parseRecipient } from "../age/recipients.js";
 import { pairsOf } from "../config/peers.js";
 import { type Config, sortedNames } from "../config/types.js";
 import { keyFileContent } from "../keys/wireguard.js";
-import { type ExpectedSecret, expectedSecrets } from "./expected.js";
+import { type ExpectedSecret, expectedFor } from "./expected.js";
 import {
   MACHINES_NIX,
   MANIFEST_FILE,
@@ -123,9 +123,9 @@ export function machineEntries(
 }
 
 /**
- * Stage manifest.json, secrets.nix and machines.nix. `expected`: the
- * caller's `expectedSecrets(config)`, when it has it (one entry per file of
- * the fleet: not worth working out twice).
+ * Stage manifest.json, secrets.nix and machines.nix. The expected files come
+ * from `expectedFor`, which a command that planned with the same config has
+ * already worked out.
  */
 export function writeGeneratedFiles(
   config: Config,
@@ -134,8 +134,8 @@ export function writeGeneratedFiles(
   publicKeys: Record<string, string>,
   existingFiles: ReadonlySet<string>,
   tx: Transaction,
-  expected: ReadonlyMap<string, ExpectedSecret> = expectedSecrets(config),
 ): void {
+  const expected = expectedFor(config);
   tx.write(join(dir, MANIFEST_FILE), manifestBytes(manifest), PUBLIC_MODE);
   tx.write(join(dir, SECRETS_NIX), renderSecretsNix(expected.values()), PUBLIC_MODE);
   tx.write(
