@@ -4,7 +4,7 @@
  * files and the manifest alone: no decryption, no config needed. Other tools
  * use it to populate machines and public keys.
  */
-import { type Dirent, readFileSync } from "node:fs";
+import { type Dirent, readFileSync, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { quote, StoreError } from "../errors.js";
@@ -111,20 +111,37 @@ function readIfExistsSync(path: string): Buffer | undefined {
   }
 }
 
-/** Open the key store at `dir` (absolute). A missing directory is an empty store. */
+/**
+ * Open the key store at `dir` (absolute). A missing directory is an empty store.
+ *
+ * The listing and the `.pub` files are read at once; manifest.json (8 MB
+ * for a fleet of 400) only when something asks for what it holds: the
+ * manifest itself, `machines`, `presharedKeys` or `vpnKeys`. Planning and
+ * rendering need only the public keys (`publicKeys()`) and never read it.
+ */
 export async function openKeyStore(dir: string): Promise<KeyStore> {
-  // One read of a file of megabytes, instead of one thread-pool round trip per chunk.
-  let manifestBytes: Buffer | undefined;
-  try {
-    manifestBytes = readIfExistsSync(join(dir, MANIFEST_FILE));
-  } catch (error) {
-    throw new StoreError(
-      `${join(dir, MANIFEST_FILE)}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+  const manifestPath = join(dir, MANIFEST_FILE);
+  const cannotRead = (error: unknown) =>
+    new StoreError(
+      `${manifestPath}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
     );
+  let hasManifest: boolean;
+  try {
+    hasManifest = statSync(manifestPath, { throwIfNoEntry: false }) !== undefined;
+  } catch (error) {
+    throw cannotRead(error);
   }
-  const manifest = manifestBytes
-    ? readManifest(manifestBytes, join(dir, MANIFEST_FILE))
-    : emptyManifest();
+  const readManifestFile = (): Manifest => {
+    if (!hasManifest) return emptyManifest();
+    // One read of a file of megabytes, instead of one thread-pool round trip per chunk.
+    let bytes: Buffer | undefined;
+    try {
+      bytes = readIfExistsSync(manifestPath);
+    } catch (error) {
+      throw cannotRead(error);
+    }
+    return bytes ? readManifest(bytes, manifestPath) : emptyManifest();
+  };
 
   const machines: Record<string, StoredMachine> = {};
   const machineEntry = (name: string): StoredMachine => {
@@ -178,7 +195,8 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
         file: `${presharedDir}${sep}${name}`,
         recipients: [],
       };
-      const entry = Object.hasOwn(manifest.files, file) ? manifest.files[file] : undefined;
+      const { files } = loaded();
+      const entry = Object.hasOwn(files, file) ? files[file] : undefined;
       if (entry?.kind === "preshared-key") {
         stored.recipients = [...entry.recipients];
         stored.created = entry.created;
@@ -199,30 +217,45 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     vpnKeys[file] = { ...parsed, file: join(dir, file), recipients: [] };
   }
 
-  for (const file in manifest.files) {
-    const entry = manifest.files[file]!;
-    if (entry.kind === "private-key" && entry.machines[0] && encryptedFiles.has(file)) {
-      const machine = machineEntry(entry.machines[0]);
-      machine.recipients = [...entry.recipients];
-      machine.created = entry.created;
-    } else if (vpnKeys[file]) {
-      // Preshared keys' entries are read by presharedKeysOf (none is under vpns/).
-      vpnKeys[file].recipients = [...entry.recipients];
-      vpnKeys[file].created = entry.created;
-      if (entry.public_key !== undefined) vpnKeys[file].publicKey = entry.public_key;
+  /** The manifest, read on first use, with what it says filled into `machines` and `vpnKeys`. */
+  let manifest: Manifest | undefined;
+  const loaded = (): Manifest => {
+    if (manifest !== undefined) return manifest;
+    manifest = readManifestFile();
+    for (const file in manifest.files) {
+      const entry = manifest.files[file]!;
+      if (entry.kind === "private-key" && entry.machines[0] && encryptedFiles.has(file)) {
+        const machine = machineEntry(entry.machines[0]);
+        machine.recipients = [...entry.recipients];
+        machine.created = entry.created;
+      } else if (vpnKeys[file]) {
+        // Preshared keys' entries are read by presharedKeysOf (none is under vpns/).
+        vpnKeys[file].recipients = [...entry.recipients];
+        vpnKeys[file].created = entry.created;
+        if (entry.public_key !== undefined) vpnKeys[file].publicKey = entry.public_key;
+      }
     }
-  }
+    return manifest;
+  };
 
   return {
     dir,
-    manifest,
-    hasManifest: manifestBytes !== undefined,
-    machines,
+    get manifest() {
+      return loaded();
+    },
+    hasManifest,
+    get machines() {
+      loaded();
+      return machines;
+    },
     get presharedKeys() {
       presharedKeys ??= presharedKeysOf();
       return presharedKeys;
     },
-    vpnKeys,
+    get vpnKeys() {
+      loaded();
+      return vpnKeys;
+    },
     encryptedFiles,
     publicKeyFiles,
     publicKeys() {

@@ -4,13 +4,18 @@
  * against a scan of every machine, manifest.json written without a deep sorted
  * copy, or by splicing changed entries into the bytes read, against the
  * definition of the format, manifest.json read without zod
- * against zod, and rekey's candidates from the manifest against reading every
- * file.
+ * against zod, rekey's candidates from the manifest against reading every
+ * file, and the key store read without its manifest until asked for it.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Config, MachineConfig } from "../../src/config/types.js";
+import { generateKeyPair } from "../../src/keys/wireguard.js";
 import { ownersOf } from "../../src/store/inspect.js";
+import { openKeyStore } from "../../src/store/keystore.js";
 import {
   copyManifest,
   type Manifest,
@@ -317,6 +322,52 @@ describe("manifest.json", () => {
     expect(parseManifest(JSON.stringify(good), "m.json")).toEqual(good);
     for (const [json, where] of bad) {
       expect(() => parseManifest(JSON.stringify(json), "m.json")).toThrow(`m.json: ${where}: `);
+    }
+  });
+});
+
+describe("openKeyStore", () => {
+  it("reads manifest.json only when something asks for what it holds", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wgqt-store-"));
+    try {
+      const { publicKey } = generateKeyPair();
+      writeFileSync(join(dir, "tavern.pub"), `${publicKey}\n`);
+      writeFileSync(join(dir, "tavern.age"), "not looked at here\n");
+      writeFileSync(join(dir, "manifest.json"), "{");
+      const broken = await openKeyStore(dir);
+      // Planning and rendering need only the public keys: a broken manifest does not stop them.
+      expect(broken.hasManifest).toBe(true);
+      expect(broken.publicKeys()).toEqual({ tavern: publicKey });
+      expect(() => broken.manifest).toThrow(/manifest\.json: not valid JSON/);
+      expect(() => broken.machines).toThrow(/manifest\.json: not valid JSON/);
+      expect(() => broken.vpnKeys).toThrow(/manifest\.json: not valid JSON/);
+
+      const manifest: Manifest = {
+        version: 1,
+        files: {
+          "tavern.age": {
+            kind: "private-key",
+            machines: ["tavern"],
+            recipients: [RECIPIENTS[0]!],
+            created: "2026-01-02T03:04:05Z",
+            sha256: "0".repeat(64),
+            public_key: publicKey,
+          },
+        },
+      };
+      writeFileSync(join(dir, "manifest.json"), serializeManifest(manifest));
+      const store = await openKeyStore(dir);
+      // Asked for a machine first, the manifest is read then, and what it says is filled in.
+      expect(store.machines.tavern).toEqual({
+        name: "tavern",
+        publicKey,
+        privateKeyFile: join(dir, "tavern.age"),
+        recipients: [RECIPIENTS[0]],
+        created: "2026-01-02T03:04:05Z",
+      });
+      expect(store.manifest).toEqual(manifest);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -156,6 +156,7 @@ export async function machineListCommand(
   options: { json?: boolean },
 ): Promise<number> {
   const { config, store, color } = await openContext(io, global);
+  const publicKeys = store.publicKeys();
   const rows = sortedNames(config.machines).map((name) => {
     const machine = config.machines[name]!;
     const networks = [
@@ -169,7 +170,7 @@ export async function machineListCommand(
     ].sort();
     return {
       name,
-      publicKey: store.machines[name]?.publicKey ?? null,
+      publicKey: publicKeys[name] ?? null,
       ownKey: machine.publicKey !== undefined,
       recipients: machine.recipients,
       endpoint: machine.endpoint ?? null,
