@@ -179,17 +179,19 @@ export function parseConfig(text: string, path: string): Config {
 
 /** A host name or an IP address, without a port (ports are allocated per network). */
 function endpointProblemOf(endpoint: string): string | undefined {
-  if (isIP(endpoint)) return undefined;
+  // Host names (and IPv4 addresses, which read as one) first: node's IPv6
+  // check is a long regular expression, compiled on first use.
+  if (
+    /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(
+      endpoint,
+    ) ||
+    isIP(endpoint)
+  ) {
+    return undefined;
+  }
   if (/^[^:]+:\d+$/.test(endpoint))
     return "give the host without a port (wgqt allocates ports per network)";
-  if (
-    !/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(
-      endpoint,
-    )
-  ) {
-    return "not a host name or IP address";
-  }
-  return undefined;
+  return "not a host name or IP address";
 }
 
 /** Walk from `start` up to the root looking for `wgqt.toml`. */

@@ -253,6 +253,18 @@ describe("parseConfig", () => {
   ])("rejects %s", (_what, text, expected) => {
     expect(errorOf(text)).toMatch(expected);
   });
+
+  it.each([
+    "tavern.example.org",
+    "tavern.example.org.",
+    "tavern",
+    "192.0.2.7",
+    "2001:db8::7",
+    "::1",
+  ])("takes the endpoint %s", (endpoint) => {
+    const config = parseConfig(machine("tavern", `endpoint = "${endpoint}"`), PATH);
+    expect(config.machines.tavern!.endpoint).toBe(endpoint);
+  });
 });
 
 describe("parseConfig: [vpns.*]", () => {
