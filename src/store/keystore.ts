@@ -4,11 +4,12 @@
  * files and the manifest alone: no decryption, no config needed. Other tools
  * use it to populate machines and public keys.
  */
-import { type Dirent, readFileSync, statSync } from "node:fs";
+import { type Dirent, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { quote, StoreError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
+import { readIfExistsSync } from "./files.js";
 import { MANIFEST_FILE, PRESHARED_DIR, parseVpnFile, VPN_DIR } from "./layout.js";
 import { emptyManifest, type Manifest, readManifest } from "./manifest.js";
 
@@ -99,16 +100,6 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
     throw new StoreError(`${join(dir, first.name)}: is a directory where a key file should be`);
   }
   return files.sort();
-}
-
-/** A file's bytes, or undefined when it does not exist. */
-function readIfExistsSync(path: string): Buffer | undefined {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
 }
 
 /**

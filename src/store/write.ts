@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { encryptToSync } from "../age/crypt.js";
 import { parseRecipient } from "../age/recipients.js";
-import { peerPairs } from "../config/peers.js";
+import { pairsOf } from "../config/peers.js";
 import { byteOrder, type Config, sortedNames } from "../config/types.js";
 import { keyFileContent } from "../keys/wireguard.js";
 import { type ExpectedSecret, expectedFor } from "./expected.js";
@@ -104,25 +104,17 @@ export function machineEntries(
   publicKeys: Record<string, string>,
   existingFiles: ReadonlySet<string>,
 ): MachineEntry[] {
-  // Each pair's file is named and looked up once, for both of its machines.
-  const peersOf = new Map<string, [string, string][]>();
-  const add = (machine: string, peer: string, file: string) => {
-    const list = peersOf.get(machine);
-    if (list === undefined) peersOf.set(machine, [[peer, file]]);
-    else list.push([peer, file]);
-  };
-  for (const [a, b] of peerPairs(config)) {
-    const file = presharedKeyFile(a, b);
-    if (!existingFiles.has(file)) continue;
-    add(a, b, file);
-    add(b, a, file);
-  }
   const entries: MachineEntry[] = [];
   for (const name of sortedNames(config.machines)) {
     const publicKey = publicKeys[name];
     if (!publicKey) continue;
     const machine = config.machines[name]!;
-    const presharedKeyFiles = (peersOf.get(name) ?? []).sort(([x], [y]) => byteOrder(x, y));
+    const presharedKeyFiles: [string, string][] = [];
+    for (const [a, b] of pairsOf(config, name)) {
+      const file = presharedKeyFile(a, b);
+      if (existingFiles.has(file)) presharedKeyFiles.push([a === name ? b : a, file]);
+    }
+    presharedKeyFiles.sort(([x], [y]) => byteOrder(x, y));
     const entry: MachineEntry = { name, publicKey, presharedKeyFiles };
     if (existingFiles.has(privateKeyFile(name)) && machine.publicKey === undefined)
       entry.privateKeyFile = privateKeyFile(name);
