@@ -37,10 +37,10 @@ async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Atomically replace `path` with `data`, created with `mode`. */
+/** Atomically replace `path` with `data` (or its pieces, in order), created with `mode`. */
 export async function writeFileAtomic(
   path: string,
-  data: Uint8Array | string,
+  data: Uint8Array | string | readonly Uint8Array[],
   mode = 0o644,
 ): Promise<void> {
   const dir = dirname(path);
@@ -51,7 +51,14 @@ export async function writeFileAtomic(
   );
   const handle = await open(temp, "wx", mode);
   try {
-    await handle.writeFile(data);
+    if (typeof data === "string" || data instanceof Uint8Array) await handle.writeFile(data);
+    else {
+      // Pieces (a journal: its first line, then every file) go out in one
+      // writev rather than being joined into one buffer first.
+      const size = data.reduce((sum, piece) => sum + piece.length, 0);
+      const { bytesWritten } = await handle.writev(data);
+      if (bytesWritten !== size) throw new Error(`short write (${bytesWritten} of ${size} bytes)`);
+    }
     await handle.chmod(mode); // the umask must not loosen or tighten what we asked for
     await handle.sync();
   } catch (error) {

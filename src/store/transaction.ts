@@ -65,17 +65,15 @@ const headSchema = z.discriminatedUnion("version", [
   }),
 ]);
 
-function encodeJournal({ message, writes, removes }: Journal): Buffer {
+/** The journal's bytes, in pieces: its first line, then each file's bytes. */
+function encodeJournal({ message, writes, removes }: Journal): Buffer[] {
   const head = {
     version: 2,
     message,
     writes: writes.map(({ path, mode, data }) => ({ path, mode, size: data.length })),
     removes,
   };
-  return Buffer.concat([
-    Buffer.from(`${JSON.stringify(head)}\n`),
-    ...writes.map(({ data }) => data),
-  ]);
+  return [Buffer.from(`${JSON.stringify(head)}\n`), ...writes.map(({ data }) => data)];
 }
 
 /** The journal in `bytes`, or undefined when they are not a whole wgqt journal. */
@@ -145,12 +143,19 @@ export class Transaction {
     }
   }
 
-  /** Stage `data` for `path` (absolute). Later stages of one path replace earlier ones. */
+  /**
+   * Stage `data` for `path` (absolute). Later stages of one path replace
+   * earlier ones. Bytes are kept as given, not copied (a manifest is
+   * megabytes): the caller must not change them afterwards.
+   */
   write(path: string, data: Uint8Array | string, mode = 0o644): void {
     this.#checkInside(path);
     this.#removes.delete(path);
     this.#writes.set(path, {
-      bytes: typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data),
+      bytes:
+        typeof data === "string"
+          ? Buffer.from(data, "utf8")
+          : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
       mode,
     });
   }

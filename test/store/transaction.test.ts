@@ -36,6 +36,17 @@ describe("Transaction", () => {
     expect(existsSync(join(root, JOURNAL_FILE))).toBe(false);
   });
 
+  it("writes exactly the bytes of a view into a larger buffer, in the journal and in place", async () => {
+    const backing = new Uint8Array([9, 9, 1, 2, 3, 9, 9]);
+    const view = new Uint8Array(backing.buffer, 2, 3);
+    const tx = new Transaction(root, async () => {
+      expect(readFileSync(join(root, JOURNAL_FILE)).subarray(-3)).toEqual(Buffer.from([1, 2, 3]));
+    });
+    tx.write(join(root, "keys", "view.age"), view);
+    await tx.commit("test");
+    expect(readFileSync(join(root, "keys", "view.age"))).toEqual(Buffer.from([1, 2, 3]));
+  });
+
   it("leaves a journal the next command finishes byte for byte when it is cut short", async () => {
     writeFileSync(join(root, "keys", "gone.age"), "x");
     const big = Buffer.alloc(3 * 1024 * 1024, 0x41);
