@@ -157,17 +157,23 @@ export async function machineListCommand(
 ): Promise<number> {
   const { config, store, color } = await openContext(io, global);
   const publicKeys = store.publicKeys();
+  // Each machine's networks, from one pass over them (not one per machine).
+  const networksOf = new Map<string, string[]>();
+  const joins = (network: string, machines: Iterable<string>) => {
+    for (const machine of new Set(machines)) {
+      const list = networksOf.get(machine);
+      if (list) list.push(network);
+      else networksOf.set(machine, [network]);
+    }
+  };
+  for (const name of sortedNames(config.proxies)) {
+    const proxy = config.proxies[name]!;
+    joins(name, [proxy.gateway, ...proxy.clients]);
+  }
+  for (const vpn of vpnsOf(config)) joins(vpn.name, vpn.machines);
   const rows = sortedNames(config.machines).map((name) => {
     const machine = config.machines[name]!;
-    const networks = [
-      ...sortedNames(config.proxies).filter(
-        (proxy) =>
-          config.proxies[proxy]!.gateway === name || config.proxies[proxy]!.clients.includes(name),
-      ),
-      ...vpnsOf(config)
-        .filter((vpn) => vpn.machines.includes(name))
-        .map((vpn) => vpn.name),
-    ].sort();
+    const networks = [...(networksOf.get(name) ?? [])].sort();
     return {
       name,
       publicKey: publicKeys[name] ?? null,
