@@ -122,6 +122,8 @@ export function replaceFiles(files: { path: string; data: Uint8Array; mode: numb
     ),
   );
   const dirs = [...new Set(files.map(({ path }) => dirname(path)))];
+  // Modes the umask was seen to leave alone: it is the same for every file.
+  const unmasked = new Set<number>();
   try {
     for (const dir of dirs) mkdirSync(dir, { recursive: true });
     for (const [index, file] of files.entries()) {
@@ -130,7 +132,10 @@ export function replaceFiles(files: { path: string; data: Uint8Array; mode: numb
         writeFileSync(fd, file.data);
         // The umask may have taken bits off the mode asked for. fchmod only
         // then: it costs far more than the fstat (it dirties the inode again).
-        if ((fstatSync(fd).mode & 0o7777) !== file.mode) fchmodSync(fd, file.mode);
+        if (!unmasked.has(file.mode)) {
+          if ((fstatSync(fd).mode & 0o7777) === file.mode) unmasked.add(file.mode);
+          else fchmodSync(fd, file.mode);
+        }
       } finally {
         closeSync(fd);
       }

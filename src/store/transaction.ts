@@ -17,9 +17,9 @@
  * `.age` beside an old `.pub`, a key the manifest does not know) nor a
  * finished change left uncommitted.
  */
-import { statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import * as z from "zod";
 import { StoreError } from "../errors.js";
 import {
@@ -180,8 +180,9 @@ export class Transaction {
     const journal: Journal = { message, writes: [], removes: [] };
     const writes = [...this.#writes].sort(([a], [b]) => (a < b ? -1 : 1));
     // Files that already hold their new bytes are left alone (and out of the commit).
+    const absent = absentFiles(writes.map(([path]) => path));
     for (const [path, { bytes, mode }] of writes) {
-      if (!holds(path, bytes))
+      if (absent.has(path) || !holds(path, bytes))
         journal.writes.push({ path: relative(this.#root, path), mode, data: bytes });
     }
     for (const path of [...this.#removes].sort()) {
@@ -264,6 +265,37 @@ class ApplyError extends Error {
   }
 }
 
+/** From this many staged files in one directory on, one listing beats a stat each. */
+const LISTING_THRESHOLD = 64;
+
+/**
+ * Those of `paths` known not to exist, from one listing of each directory
+ * holding many of them: a keygen stages thousands of new files, and a failed
+ * lookup in a large directory costs about as much as listing it whole.
+ */
+function absentFiles(paths: readonly string[]): Set<string> {
+  const byDir = new Map<string, string[]>();
+  for (const path of paths) {
+    const dir = dirname(path);
+    const list = byDir.get(dir);
+    if (list) list.push(path);
+    else byDir.set(dir, [path]);
+  }
+  const absent = new Set<string>();
+  for (const [dir, inDir] of byDir) {
+    if (inDir.length < LISTING_THRESHOLD) continue;
+    let names: Set<string>;
+    try {
+      names = new Set(readdirSync(dir));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      names = new Set();
+    }
+    for (const path of inDir) if (!names.has(basename(path))) absent.add(path);
+  }
+  return absent;
+}
+
 /** Whether `path` already holds exactly `bytes` (a missing file does not). */
 function holds(path: string, bytes: Buffer): boolean {
   // A stat that answers "missing" without an exception, and a size check
@@ -284,7 +316,11 @@ async function applyJournal(root: string, journal: Journal, recovering: boolean)
     data,
     mode,
   }));
-  const pending = recovering ? writes.filter(({ path, data }) => !holds(path, data)) : writes;
+  let pending = writes;
+  if (recovering) {
+    const absent = absentFiles(writes.map(({ path }) => path));
+    pending = writes.filter(({ path, data }) => absent.has(path) || !holds(path, data));
+  }
   try {
     replaceFiles(pending);
   } catch (error) {

@@ -5,11 +5,21 @@
  * (one JSON document, contents in base64); anything else is refused and
  * nothing is written.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { JOURNAL_FILE, recoverJournal, Transaction } from "../../src/store/transaction.js";
+import { ok, ROOT } from "../helpers/run.js";
 
 let root: string;
 beforeEach(() => {
@@ -45,6 +55,32 @@ describe("Transaction", () => {
     tx.write(join(root, "keys", "view.age"), view);
     await tx.commit("test");
     expect(readFileSync(join(root, "keys", "view.age"))).toEqual(Buffer.from([1, 2, 3]));
+  });
+
+  it("gives every file the mode asked for, whatever the umask takes off", () => {
+    // process.umask cannot be set from a test worker: a child process runs the
+    // built transaction under umask 077 and stages 100 files, most of them new.
+    writeFileSync(join(root, "keys", "f000.age"), "old");
+    const script = `
+      import { Transaction } from ${JSON.stringify(join(ROOT, "dist/store/transaction.js"))};
+      const tx = new Transaction(process.argv[1]);
+      for (let i = 0; i < 100; i++)
+        tx.write(process.argv[1] + "/keys/f" + String(i).padStart(3, "0") + ".age", "x" + i, 0o644);
+      await tx.commit("modes");`;
+    ok("sh", [
+      "-c",
+      'umask 077 && exec "$0" --input-type=module -e "$1" "$2"',
+      process.execPath,
+      script,
+      root,
+    ]);
+    const modes = new Set(
+      readdirSync(join(root, "keys")).map(
+        (name) => statSync(join(root, "keys", name)).mode & 0o7777,
+      ),
+    );
+    expect([...modes].map((mode) => mode.toString(8))).toEqual(["644"]);
+    expect(readdirSync(join(root, "keys"))).toHaveLength(100);
   });
 
   it("leaves a journal the next command finishes byte for byte when it is cut short", async () => {
