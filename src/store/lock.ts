@@ -8,7 +8,9 @@
 import { randomBytes } from "node:crypto";
 import { link, open, readFile, rename, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { StoreError } from "../errors.js";
+import { TEMP_PREFIX } from "./files.js";
 
 export const LOCK_FILE = ".wgqt.lock";
 
@@ -32,21 +34,51 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * Create the lock holding `content`, or return false if it exists. The
+ * content is written to a temp file first and linked into place: link(2)
+ * fails when the lock exists, like an exclusive open, but no process ever
+ * reads (and no kill ever leaves) a lock file without its owner in it. A
+ * temp file a kill leaves behind is cleared by the next command (see
+ * recoverJournal). Where hard links are not supported, the lock is created
+ * and then written.
+ */
 async function tryCreate(path: string, content: string): Promise<boolean> {
+  const temp = join(
+    dirname(path),
+    `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
+  );
   try {
-    const handle = await open(path, "wx", 0o644);
+    await writeNew(temp, content);
     try {
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      await link(temp, path);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // The lock's holder clears temp files, ours too: try again.
+      if (code === "ENOENT") return false;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw error;
+      await writeNew(path, content);
+      return true;
     }
-    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw new StoreError(
       `${path}: cannot create the lock (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
     );
+  } finally {
+    await unlink(temp).catch(() => {});
+  }
+}
+
+/** Create `path` (it must not exist) holding `content`, flushed to disk. */
+async function writeNew(path: string, content: string): Promise<void> {
+  const handle = await open(path, "wx", 0o644);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
@@ -73,7 +105,9 @@ async function breakStale(path: string, staleText: string): Promise<void> {
 export async function acquireLock(path: string): Promise<() => Promise<void>> {
   const host = hostname();
   const content = `${process.pid} ${host}\n`;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  // Each failed attempt found the lock gone when it looked (released, or
+  // stale and broken): under contention that can happen a few times running.
+  for (let attempt = 0; attempt < 100; attempt++) {
     if (await tryCreate(path, content)) {
       return async () => {
         const current = await readFile(path, "utf8").catch(() => "");

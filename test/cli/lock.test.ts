@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeIdentity, makeRepo, makeTempDir, removeDir } from "../helpers/fleet.js";
-import { TEST_ENV, WGQT, wgqt } from "../helpers/run.js";
+import { ROOT, TEST_ENV, WGQT, wgqt } from "../helpers/run.js";
 
 let repo: string;
 let idDir: string;
@@ -62,6 +62,50 @@ describe("the fleet lock", () => {
     );
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(lockPath())).toBe(false);
+  });
+
+  it("is never seen without its owner: contending takers only ever find it held or free", async () => {
+    // Three processes take and release the lock of one directory 300 times
+    // each; a lock created empty and written after would now and then be
+    // read in between ("unreadable lock file").
+    const dir = makeTempDir("wgqt-lock-");
+    const script = `
+      import { acquireLock } from ${JSON.stringify(join(ROOT, "dist/store/lock.js"))};
+      let held = 0, busy = 0;
+      for (let i = 0; i < 300; i++) {
+        try { const release = await acquireLock(process.argv[1] + "/.wgqt.lock"); held++; await release(); }
+        catch (error) { if (!/store is locked by pid/.test(error.message)) throw error; busy++; }
+      }
+      console.log(JSON.stringify({ held, busy }));`;
+    const takers = Array.from(
+      { length: 3 },
+      () =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, ["--input-type=module", "-e", script, dir]);
+          let stdout = "";
+          let stderr = "";
+          child.stdout.on("data", (chunk) => {
+            stdout += chunk;
+          });
+          child.stderr.on("data", (chunk) => {
+            stderr += chunk;
+          });
+          child.on("close", (status) => resolve({ status, stdout, stderr }));
+        }),
+    );
+    try {
+      const results = await Promise.all(takers);
+      for (const result of results) {
+        expect(result.status, result.stderr).toBe(0);
+        const { held, busy } = JSON.parse(result.stdout);
+        expect(held + busy).toBe(300);
+        expect(held).toBeGreaterThan(0);
+      }
+      // Released, and no temp file left behind.
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      removeDir(dir);
+    }
   });
 
   it("lets exactly one of two concurrent keygens do the work", async () => {
