@@ -37,6 +37,14 @@ async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** A new temp file name beside `path` (the process's pid in it, and randomness). */
+export function tempPathFor(path: string): string {
+  return join(
+    dirname(path),
+    `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
+  );
+}
+
 /** Atomically replace `path` with `data` (or its pieces, in order), created with `mode`. */
 export async function writeFileAtomic(
   path: string,
@@ -45,10 +53,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const temp = join(
-    dir,
-    `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
-  );
+  const temp = tempPathFor(path);
   const handle = await open(temp, "wx", mode);
   try {
     if (typeof data === "string" || data instanceof Uint8Array) await handle.writeFile(data);
@@ -115,12 +120,7 @@ const SYNCFS_THRESHOLD = 64;
  * error), so the caller knows whether anything changed.
  */
 export function replaceFiles(files: { path: string; data: Uint8Array; mode: number }[]): void {
-  const temps = files.map(({ path }) =>
-    join(
-      dirname(path),
-      `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
-    ),
-  );
+  const temps = files.map(({ path }) => tempPathFor(path));
   const dirs = [...new Set(files.map(({ path }) => dirname(path)))];
   // Modes the umask was seen to leave alone: it is the same for every file.
   const unmasked = new Set<number>();

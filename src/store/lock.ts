@@ -8,9 +8,8 @@
 import { randomBytes } from "node:crypto";
 import { link, open, readFile, rename, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
-import { basename, dirname, join } from "node:path";
 import { StoreError } from "../errors.js";
-import { TEMP_PREFIX } from "./files.js";
+import { tempPathFor } from "./files.js";
 
 export const LOCK_FILE = ".wgqt.lock";
 
@@ -44,10 +43,7 @@ function alive(pid: number): boolean {
  * and then written.
  */
 async function tryCreate(path: string, content: string): Promise<boolean> {
-  const temp = join(
-    dirname(path),
-    `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
-  );
+  const temp = tempPathFor(path);
   try {
     await writeNew(temp, content);
     try {
