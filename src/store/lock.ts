@@ -6,7 +6,7 @@
  * same stale lock only one succeeds.
  */
 import { randomBytes } from "node:crypto";
-import { link, open, readFile, rename, unlink } from "node:fs/promises";
+import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { StoreError } from "../errors.js";
 import { tempPathFor } from "./files.js";
@@ -95,6 +95,20 @@ async function breakStale(path: string, staleText: string): Promise<void> {
 }
 
 /**
+ * An empty lock file is one being written (for microseconds, where hard links
+ * are not supported), or one a process was killed while writing (earlier
+ * versions created the lock and then wrote it). Empty for longer than this,
+ * it is the latter.
+ */
+const ABANDONED_EMPTY_MS = 10_000;
+
+/** How long ago the empty lock at `path` was last modified, in ms (0 if it is gone). */
+async function emptyFor(path: string): Promise<number> {
+  const stats = await stat(path).catch(() => undefined);
+  return stats === undefined || stats.size !== 0 ? 0 : Date.now() - stats.mtimeMs;
+}
+
+/**
  * Take the lock at `path` or fail with "store is locked by pid N". Returns
  * the function that releases it.
  */
@@ -113,7 +127,10 @@ export async function acquireLock(path: string): Promise<() => Promise<void>> {
     const text = await readFile(path, "utf8").catch(() => undefined);
     if (text === undefined) continue; // released meanwhile
     const owner = parseOwner(text);
-    if (owner && owner.host === host && !alive(owner.pid)) {
+    if (
+      (owner && owner.host === host && !alive(owner.pid)) ||
+      (text === "" && (await emptyFor(path)) > ABANDONED_EMPTY_MS)
+    ) {
       await breakStale(path, text);
       continue;
     }

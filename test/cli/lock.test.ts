@@ -1,6 +1,6 @@
 /** Two wgqt processes never interleave on one fleet; a dead process's lock is cleared. */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -60,6 +60,21 @@ describe("the fleet lock", () => {
       "--recipient",
       readFileSync(join(idDir, "host.recipient"), "utf8").trim(),
     );
+    expect(result.status, result.stderr).toBe(0);
+    expect(existsSync(lockPath())).toBe(false);
+  });
+
+  it("clears an empty lock left long ago by a killed process, and refuses a fresh one", () => {
+    writeFileSync(lockPath(), "");
+    // prune takes the lock and, with no keys yet, changes nothing.
+    const fresh = wgqt(repo, "prune", "--yes", "--no-commit");
+    expect(fresh.status).toBe(1);
+    expect(fresh.stderr).toBe(
+      `wgqt: ${lockPath()}: unreadable lock file; remove it if no wgqt is running\n`,
+    );
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(lockPath(), minuteAgo, minuteAgo);
+    const result = wgqt(repo, "prune", "--yes", "--no-commit");
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(lockPath())).toBe(false);
   });
