@@ -198,6 +198,8 @@ const git = (cwd, ...args) =>
 
 const rows = [];
 const notes = [];
+/** Creating one small file slower than this (ms) means the measurements are skewed. */
+const SLOW_CREATE_MS = 0.2;
 function record(row) {
   rows.push(row);
   return row;
@@ -749,6 +751,14 @@ async function main() {
   log("X25519 floor and in-process diagnostics");
   const x25519Ms = x25519NodeOp({ iterations: quick ? 1000 : 3000 });
   const diag = await diagnostics(root, keys, work, { quick });
+  if (diag.createFileMs > SLOW_CREATE_MS) {
+    // ext4 checks each recently freed inode before reusing one: after a large
+    // deletion (a test suite, an earlier benchmark's cleanup) creating files
+    // is many times slower for minutes, and every command here creates files.
+    const warning = `creating a file took ${formatMs(diag.createFileMs)} at the start (usually well under ${formatMs(SLOW_CREATE_MS)}): the file system is probably still busy after a large deletion, so every time that involves writing files is inflated; rerun in a few minutes`;
+    log(`bench: warning: ${warning}`);
+    notes.push(`warning: ${warning}`);
+  }
 
   await startup();
   let kept;
