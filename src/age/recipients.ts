@@ -9,7 +9,7 @@
 import { bech32 } from "@scure/base";
 import type { Recipient } from "age-encryption";
 import { KeyError, quote } from "../errors.js";
-import { x25519 } from "../keys/x25519.js";
+import { type X25519Scalar, x25519 } from "../keys/x25519.js";
 import type { SyncRecipient } from "./encrypt.js";
 import type { HeaderStanza } from "./header.js";
 import { parseSshPublicKey, type SshKeyType, sshRecipient } from "./ssh.js";
@@ -132,8 +132,12 @@ function parseAgeRecipient(value: string, text: string): ParsedRecipient {
  */
 function x25519KeyIsUsable(publicKey: Uint8Array): boolean {
   const curve = x25519();
-  return curve.multiply(curve.scalar(PROBE_SCALAR), curve.point(publicKey)) !== null;
+  probe ??= curve.scalar(PROBE_SCALAR);
+  return curve.multiply(probe, curve.point(publicKey)) !== null;
 }
+
+/** PROBE_SCALAR, prepared once (preparing a scalar costs about a multiplication). */
+let probe: X25519Scalar | undefined;
 
 /**
  * Whether a header stanza could belong to this recipient. SSH stanzas carry the

@@ -12,6 +12,7 @@
 
 import {
   constants,
+  createHash,
   createPublicKey,
   type KeyObject,
   privateDecrypt,
@@ -62,7 +63,7 @@ const SUPPORTED = "use ssh-ed25519, ssh-rsa or an age1… recipient";
 
 /** The agessh key tag of a public key blob. */
 export function sshKeyTag(wire: Uint8Array): string {
-  return encodeBase64NoPad(sha256(wire).subarray(0, 4));
+  return encodeBase64NoPad(createHash("sha256").update(wire).digest().subarray(0, 4));
 }
 
 /**
@@ -119,24 +120,25 @@ function blobFields(wire: Uint8Array): BlobFields | string {
 }
 
 /**
- * The Montgomery form of each ssh-ed25519 key decodePublicKeyBlob accepted, so
- * that SshEd25519Recipient does not decode the point (a square root) again.
+ * The ssh-ed25519 keys decodePublicKeyBlob found usable, so that
+ * SshEd25519Recipient does not decode the point (a square root) again.
  */
-const montgomeryForms = new WeakMap<SshPublicKey, Uint8Array>();
+const usableKeys = new WeakSet<SshPublicKey>();
 
 /** Decode and validate a public key blob; a string is the reason it is refused. */
 function decodePublicKeyBlob(wire: Uint8Array): SshPublicKey | string {
   const fields = blobFields(wire);
   if (typeof fields === "string") return fields;
-  const montgomery = fields.type === "ssh-ed25519" ? ed25519Montgomery(fields.key) : undefined;
-  if (montgomery === null) return "ed25519 key is not a usable curve point";
+  if (fields.type === "ssh-ed25519" && !ed25519IsUsable(fields.key)) {
+    return "ed25519 key is not a usable curve point";
+  }
   if (fields.type === "ssh-rsa") {
     const problem = rsaProblem(fields.modulus, fields.exponent);
     if (problem !== null) return problem;
   }
   const { type } = fields;
   const key = { type, wire, tag: sshKeyTag(wire), normalized: `${type} ${encodeBase64(wire)}` };
-  if (montgomery !== undefined) montgomeryForms.set(key, montgomery);
+  if (type === "ssh-ed25519") usableKeys.add(key);
   return key;
 }
 
@@ -153,28 +155,35 @@ function rsaProblem(modulus: Uint8Array, exponent: Uint8Array): string | null {
 }
 
 /**
- * The Curve25519 u-coordinate of an Ed25519 public key, u = (1 + y) / (1 - y)
- * (agessh `ed25519PublicKeyToCurve25519`, RFC 7748 §4.1 birational map), or null
- * for keys that do not decode or have small order (useless for key agreement).
+ * Whether an Ed25519 public key decodes to a curve point that is not of small
+ * order (such a key is useless for key agreement). Decoding takes a square
+ * root: the one costly step of reading a config's ssh-ed25519 recipients.
  */
-function ed25519Montgomery(publicKey: Uint8Array): Uint8Array | null {
+function ed25519IsUsable(publicKey: Uint8Array): boolean {
   try {
-    const point = ed25519.Point.fromBytes(publicKey);
-    if (point.isSmallOrder()) return null;
-    // utils.toMontgomery would decode the point (a square root) a second time.
-    // y ≠ 1 here: that is the identity, which has small order.
-    const { Fp } = ed25519.Point;
-    return Fp.toBytes(Fp.div(1n + point.y, 1n - point.y));
+    return !ed25519.Point.fromBytes(publicKey).isSmallOrder();
   } catch {
-    return null;
+    return false;
   }
 }
 
-function ed25519MontgomeryOf(wire: Uint8Array): Uint8Array | null {
+/**
+ * The Curve25519 u-coordinate of a usable Ed25519 public key, u = (1 + y) /
+ * (1 - y) (agessh `ed25519PublicKeyToCurve25519`, RFC 7748 §4.1 birational
+ * map). y is the encoding with its top bit (x's sign) cleared, so no square
+ * root is needed; y ≠ 1, as that is the identity, which has small order.
+ */
+function ed25519Montgomery(publicKey: Uint8Array): Uint8Array {
+  const { Fp } = ed25519.Point;
+  const encoded = Uint8Array.from(publicKey);
+  encoded[31]! &= 0x7f;
+  const y = Fp.fromBytes(encoded);
+  return Fp.toBytes(Fp.div(Fp.add(Fp.ONE, y), Fp.sub(Fp.ONE, y)));
+}
+
+function ed25519KeyOf(wire: Uint8Array): Uint8Array | null {
   const fields = blobFields(wire);
-  return typeof fields !== "string" && fields.type === "ssh-ed25519"
-    ? ed25519Montgomery(fields.key)
-    : null;
+  return typeof fields !== "string" && fields.type === "ssh-ed25519" ? fields.key : null;
 }
 
 /**
@@ -199,30 +208,34 @@ function ed25519WrapKey(tweakedSecret: Uint8Array, share: Uint8Array, recipient:
  * X25519 multiplies the point by the clamped scalar, and multiplications
  * commute, so that is X25519(ephemeral, X25519(tweak, P)): the same bytes, with
  * Q = X25519(tweak, P) computed once per key and one multiplication per stanza
- * after the share. Q is never the all-zero point: ed25519Montgomery refuses
+ * after the share. Q is never the all-zero point: the constructor refuses
  * small-order keys, and a clamped scalar is 8·m with 0 < m < ℓ, which cannot
- * send 8·P (of order ℓ) to the identity. Q is computed on the first wrap:
- * `wgqt plan` and `render` parse every recipient but encrypt nothing.
+ * send 8·P (of order ℓ) to the identity. P and Q are computed on the first
+ * wrap: `wgqt plan` and `render` parse every recipient but encrypt nothing.
  */
 export class SshEd25519Recipient implements Recipient {
   readonly key: SshPublicKey;
-  #theirPublicKey: Uint8Array;
+  #edwards: Uint8Array;
+  #theirPublicKey: Uint8Array | undefined;
   #curve: X25519;
   #tweakedPoint: X25519Point | undefined;
   #random: RandomSource;
 
   constructor(key: SshPublicKey, random: RandomSource = defaultRandom) {
-    const montgomery = montgomeryForms.get(key) ?? ed25519MontgomeryOf(key.wire);
-    if (montgomery === null) throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
+    const edwards = ed25519KeyOf(key.wire);
+    if (edwards === null || !(usableKeys.has(key) || ed25519IsUsable(edwards))) {
+      throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
+    }
     this.key = key;
-    this.#theirPublicKey = montgomery;
+    this.#edwards = edwards;
     this.#curve = x25519();
     this.#random = random;
   }
 
   wrapFileKey(fileKey: Uint8Array): Stanza[] {
     const curve = this.#curve;
-    this.#tweakedPoint ??= this.#computeTweakedPoint();
+    this.#theirPublicKey ??= ed25519Montgomery(this.#edwards);
+    this.#tweakedPoint ??= this.#computeTweakedPoint(this.#theirPublicKey);
     const ephemeral = curve.scalar(this.#random(32));
     const share = ephemeral.publicKey;
     const tweaked = curve.multiply(ephemeral, this.#tweakedPoint);
@@ -233,10 +246,10 @@ export class SshEd25519Recipient implements Recipient {
   }
 
   /** Q = X25519(tweak, P). */
-  #computeTweakedPoint(): X25519Point {
+  #computeTweakedPoint(theirs: Uint8Array): X25519Point {
     const curve = this.#curve;
     const tweak = curve.scalar(ed25519Tweak(this.key.wire));
-    const tweaked = curve.multiply(tweak, curve.point(this.#theirPublicKey));
+    const tweaked = curve.multiply(tweak, curve.point(theirs));
     if (tweaked === null) throw this.#invalid();
     return curve.point(tweaked);
   }

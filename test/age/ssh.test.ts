@@ -293,6 +293,55 @@ describe("ssh stanzas and the Identity contract", () => {
     );
   });
 
+  it("converts every ed25519 key to its Montgomery form as agessh does (property over keys)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        (seed, ephemeral) => {
+          const edKey = ed25519.getPublicKey(seed);
+          const wire = Buffer.concat([sshString("ssh-ed25519"), sshString(edKey)]);
+          const publicKey = parseSshPublicKey(line("ssh-ed25519", wire));
+          const [stanza] = new SshEd25519Recipient(publicKey, () => ephemeral).wrapFileKey(fileKey);
+          const expected = agesshWrap(wire, ephemeral, fileKey);
+          expect(stanza!.args).toEqual(["ssh-ed25519", publicKey.tag, expected.share]);
+          expect(stanza!.body).toEqual(expected.body);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it("refuses keys that are not curve points, also when built by hand", () => {
+    // The first y that decodes to no point (x² has no root), and p itself (not canonical).
+    let notOnCurve: Uint8Array | undefined;
+    for (let y = 2; notOnCurve === undefined; y++) {
+      const bytes = new Uint8Array(32);
+      bytes[0] = y;
+      try {
+        ed25519.Point.fromBytes(bytes);
+      } catch {
+        notOnCurve = bytes;
+      }
+    }
+    const p = new Uint8Array(32).fill(0xff);
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    for (const bad of [notOnCurve, p, identityPoint()]) {
+      const wire = Buffer.concat([sshString("ssh-ed25519"), sshString(bad)]);
+      expect(() => parseSshPublicKey(line("ssh-ed25519", wire))).toThrow(
+        /not a usable curve point/,
+      );
+      const handMade = {
+        type: "ssh-ed25519" as const,
+        wire,
+        tag: "AAAAAA",
+        normalized: line("ssh-ed25519", wire),
+      };
+      expect(() => new SshEd25519Recipient(handMade)).toThrow(/invalid ssh-ed25519 key/);
+    }
+  });
+
   it("returns null for stanzas of other keys and other types", async () => {
     const identity = parseSshIdentity(ed.privateText, "ed");
     const other = new SshEd25519Recipient(parseSshPublicKey(ed2.publicText)).wrapFileKey(fileKey);
