@@ -59,8 +59,21 @@ export async function generateKeys(config: Config): Promise<TunnelKeys> {
   return makeTunnelStore(config);
 }
 
+/** Stores made so far and not yet removed. */
+const stores = new Set<string>();
+
+/**
+ * Remove every store made so far: a suite's afterAll (a test process can be
+ * ended without its exit handlers running, so those are only a fallback).
+ */
+export function removeTunnelStores(): void {
+  for (const dir of stores) rmSync(dir, { recursive: true, force: true });
+  stores.clear();
+}
+
 export async function makeTunnelStore(config: Config): Promise<TunnelStore> {
   const dir = makeTempDir("wgqt-tunnel-store-");
+  stores.add(dir);
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   const identities: Record<string, TestIdentity> = {};
   Object.keys(config.machines).forEach((name, index) => {

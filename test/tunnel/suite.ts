@@ -24,7 +24,7 @@ import { type Host, Lab, tunnelSkipReason } from "../helpers/netns.js";
 import { seedConfig } from "../net/fleet.js";
 import { applyNetworkd } from "./apply-networkd.js";
 import { applyWgQuick } from "./apply-wgquick.js";
-import { generateKeys, otherPresharedKey } from "./keys.js";
+import { generateKeys, otherPresharedKey, removeTunnelStores } from "./keys.js";
 
 const UPLINK = { lighthouse: "198.51.100.1", tavern: "198.51.100.5" } as const;
 const CLIENT_LAN = { archive: "192.0.2.1", nyaa: "192.0.2.5", spark: "192.0.2.9" } as const;
@@ -121,7 +121,13 @@ export function proxyTunnelSuite(format: "wg-quick" | "networkd"): void {
         }
       });
 
-      afterAll(() => lab?.cleanup());
+      afterAll(async () => {
+        try {
+          await lab?.cleanup();
+        } finally {
+          removeTunnelStores();
+        }
+      });
 
       /**
        * True when `to` answers within the deadline: a first handshake may wait

@@ -33,7 +33,7 @@ import { wgqt } from "../helpers/run.js";
 import { makeConfig } from "../net/fleet.js";
 import { applyNetworkd } from "./apply-networkd.js";
 import { applyWgQuick } from "./apply-wgquick.js";
-import { makeTunnelStore } from "./keys.js";
+import { makeTunnelStore, removeTunnelStores } from "./keys.js";
 
 const PROVIDER = "198.51.100.1";
 const TAVERN = "198.51.100.5";
@@ -213,7 +213,13 @@ export function vpnTunnelSuite(format: "wg-quick" | "networkd"): void {
         );
       });
 
-      afterAll(() => lab?.cleanup());
+      afterAll(async () => {
+        try {
+          await lab?.cleanup();
+        } finally {
+          removeTunnelStores();
+        }
+      });
 
       /** A reachable peer gets 8 s (a first handshake may wait for WireGuard's 5 s retry). */
       const ping = async (from: string, to: string, deadline = 8) =>
