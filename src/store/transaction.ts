@@ -178,12 +178,12 @@ export class Transaction {
    */
   async commit(message: string): Promise<string[]> {
     const journal: Journal = { message, writes: [], removes: [] };
-    const writes = [...this.#writes].sort(([a], [b]) => (a < b ? -1 : 1));
+    const writes = [...this.#writes]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([path, { bytes, mode }]) => ({ path, data: bytes, mode }));
     // Files that already hold their new bytes are left alone (and out of the commit).
-    const absent = absentFiles(writes.map(([path]) => path));
-    for (const [path, { bytes, mode }] of writes) {
-      if (absent.has(path) || !holds(path, bytes))
-        journal.writes.push({ path: relative(this.#root, path), mode, data: bytes });
+    for (const { path, mode, data } of notHeldYet(writes)) {
+      journal.writes.push({ path: relative(this.#root, path), mode, data });
     }
     for (const path of [...this.#removes].sort()) {
       if ((await readIfExists(path)) !== undefined)
@@ -269,37 +269,38 @@ class ApplyError extends Error {
 const LISTING_THRESHOLD = 64;
 
 /**
- * Those of `paths` known not to exist, from one listing of each directory
- * holding many of them: a keygen stages thousands of new files, and a failed
- * lookup in a large directory costs about as much as listing it whole.
+ * Those of `writes` whose file does not already hold exactly their bytes, in
+ * order. A keygen stages thousands of new files, and a failed lookup in a
+ * large directory costs about as much as listing it whole: a directory
+ * holding many of them is listed once, and only the files found there are
+ * compared.
  */
-function absentFiles(paths: readonly string[]): Set<string> {
-  const byDir = new Map<string, string[]>();
-  for (const path of paths) {
-    const dir = dirname(path);
-    const list = byDir.get(dir);
-    if (list) list.push(path);
-    else byDir.set(dir, [path]);
+function notHeldYet<T extends { path: string; data: Buffer }>(writes: readonly T[]): T[] {
+  const perDir = new Map<string, number>();
+  for (const { path } of writes) perDir.set(dirname(path), (perDir.get(dirname(path)) ?? 0) + 1);
+  const listings = new Map<string, Set<string>>();
+  for (const [dir, count] of perDir)
+    if (count >= LISTING_THRESHOLD) listings.set(dir, listing(dir));
+  return writes.filter(({ path, data }) => {
+    const names = listings.get(dirname(path));
+    return (names !== undefined && !names.has(basename(path))) || !holds(path, data);
+  });
+}
+
+/** The names in `dir`; none when it does not exist. */
+function listing(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(dir));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return new Set();
+    throw error;
   }
-  const absent = new Set<string>();
-  for (const [dir, inDir] of byDir) {
-    if (inDir.length < LISTING_THRESHOLD) continue;
-    let names: Set<string>;
-    try {
-      names = new Set(readdirSync(dir));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      names = new Set();
-    }
-    for (const path of inDir) if (!names.has(basename(path))) absent.add(path);
-  }
-  return absent;
 }
 
 /** Whether `path` already holds exactly `bytes` (a missing file does not). */
 function holds(path: string, bytes: Buffer): boolean {
   // A stat that answers "missing" without an exception, and a size check
-  // before reading: keygen stages thousands of files that do not exist yet.
+  // before reading.
   const stats = statSync(path, { throwIfNoEntry: false });
   if (stats === undefined || stats.size !== bytes.length) return false;
   return readIfExistsSync(path)?.equals(bytes) ?? false;
@@ -316,11 +317,7 @@ async function applyJournal(root: string, journal: Journal, recovering: boolean)
     data,
     mode,
   }));
-  let pending = writes;
-  if (recovering) {
-    const absent = absentFiles(writes.map(({ path }) => path));
-    pending = writes.filter(({ path, data }) => absent.has(path) || !holds(path, data));
-  }
+  const pending = recovering ? notHeldYet(writes) : writes;
   try {
     replaceFiles(pending);
   } catch (error) {
