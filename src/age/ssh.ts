@@ -120,10 +120,10 @@ function blobFields(wire: Uint8Array): BlobFields | string {
 }
 
 /**
- * The ssh-ed25519 keys decodePublicKeyBlob found usable, so that
- * SshEd25519Recipient does not decode the point (a square root) again.
+ * The Ed25519 key of each ssh-ed25519 key decodePublicKeyBlob found usable,
+ * so that SshEd25519Recipient does not decode the point (a square root) again.
  */
-const usableKeys = new WeakSet<SshPublicKey>();
+const usableKeys = new WeakMap<SshPublicKey, Uint8Array>();
 
 /** Decode and validate a public key blob; a string is the reason it is refused. */
 function decodePublicKeyBlob(wire: Uint8Array): SshPublicKey | string {
@@ -138,7 +138,7 @@ function decodePublicKeyBlob(wire: Uint8Array): SshPublicKey | string {
   }
   const { type } = fields;
   const key = { type, wire, tag: sshKeyTag(wire), normalized: `${type} ${encodeBase64(wire)}` };
-  if (type === "ssh-ed25519") usableKeys.add(key);
+  if (fields.type === "ssh-ed25519") usableKeys.set(key, fields.key);
   return key;
 }
 
@@ -181,9 +181,12 @@ function ed25519Montgomery(publicKey: Uint8Array): Uint8Array {
   return Fp.toBytes(Fp.div(Fp.add(Fp.ONE, y), Fp.sub(Fp.ONE, y)));
 }
 
-function ed25519KeyOf(wire: Uint8Array): Uint8Array | null {
+/** The Ed25519 key in an ssh-ed25519 blob, or null when there is none or it is not usable. */
+function usableEd25519KeyOf(wire: Uint8Array): Uint8Array | null {
   const fields = blobFields(wire);
-  return typeof fields !== "string" && fields.type === "ssh-ed25519" ? fields.key : null;
+  return typeof fields !== "string" && fields.type === "ssh-ed25519" && ed25519IsUsable(fields.key)
+    ? fields.key
+    : null;
 }
 
 /**
@@ -222,10 +225,8 @@ export class SshEd25519Recipient implements Recipient {
   #random: RandomSource;
 
   constructor(key: SshPublicKey, random: RandomSource = defaultRandom) {
-    const edwards = ed25519KeyOf(key.wire);
-    if (edwards === null || !(usableKeys.has(key) || ed25519IsUsable(edwards))) {
-      throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
-    }
+    const edwards = usableKeys.get(key) ?? usableEd25519KeyOf(key.wire);
+    if (edwards === null) throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
     this.key = key;
     this.#edwards = edwards;
     this.#curve = x25519();
