@@ -5,21 +5,15 @@
 // machines in n/10 separate networks instead: each gateway's proxy has the
 // nine machines after it (m0001…m0009 behind m0000, and so on).
 //
-// Keys: real ssh-ed25519 host keys made with ssh-keygen, but only a handful,
-// reused across machines (making hundreds would only slow the setup down).
-// Gateways draw from one set and clients from another, so the two machines of a
-// pair never share a key: every preshared key file really has three stanzas
-// (two hosts + the admin), as in a fleet where every host has its own key.
-// wgqt parses the recipients of every file anew, so the reuse does not make it
-// faster; age -R does the same.
+// Keys: one real ssh-ed25519 host key per machine, made with ssh-keygen, as in
+// a real fleet: every recipient is decoded and converted once, and every
+// preshared key file has three stanzas (two hosts + the admin).
 
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const GATEWAY_KEYS = 4;
-export const CLIENT_KEYS = 6;
 /** Host keys used only as the "new" key of the machine whose key changes (rekey). */
 export const SPARE_KEYS = 2;
 
@@ -50,33 +44,35 @@ export function fleetShape(n, { partitioned = false } = {}) {
   };
 }
 
-/** ssh-ed25519 host keys and an age admin identity, under `dir/keys`. */
-export function makeKeys(dir) {
+/**
+ * ssh-ed25519 host keys for machines m0000…m(hosts − 1), spare ones, and an age
+ * admin identity, under `dir/keys`.
+ */
+export function makeKeys(dir, hosts) {
   const keys = join(dir, "keys");
   mkdirSync(keys, { recursive: true });
-  const host = (name) => {
+  const make = (name) => {
     const path = join(keys, name);
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path]);
     const line = readFileSync(`${path}.pub`, "utf8").trim();
     return { name, file: `${path}.pub`, privateFile: path, recipient: line };
   };
-  const gateway = Array.from({ length: GATEWAY_KEYS }, (_, i) => host(`gateway-${i}`));
-  const client = Array.from({ length: CLIENT_KEYS }, (_, i) => host(`client-${i}`));
-  const spare = Array.from({ length: SPARE_KEYS }, (_, i) => host(`spare-${i}`));
+  const host = Array.from({ length: hosts }, (_, i) => make(machineName(i)));
+  const spare = Array.from({ length: SPARE_KEYS }, (_, i) => make(`spare-${i}`));
   const adminIdentity = join(keys, "admin.key");
   execFileSync("age-keygen", ["-o", adminIdentity], { stdio: "ignore" });
   const admin = execFileSync("age-keygen", ["-y", adminIdentity], { encoding: "utf8" }).trim();
   const adminFile = join(keys, "admin.txt");
   writeFileSync(adminFile, `${admin}\n`);
-  return { gateway, client, spare, admin, adminFile, adminIdentity };
+  return { host, spare, admin, adminFile, adminIdentity };
 }
 
-/** The host key machine `name` gets (`overrides[name]` replaces it). */
-export function hostKeyOf(shape, keys, name, overrides = {}) {
+/** The host key machine `name` (m0000, m0001, …) gets (`overrides[name]` replaces it). */
+export function hostKeyOf(keys, name, overrides = {}) {
   if (overrides[name]) return overrides[name];
-  const g = shape.gateways.indexOf(name);
-  if (g >= 0) return keys.gateway[g % keys.gateway.length];
-  return keys.client[shape.clients.indexOf(name) % keys.client.length];
+  const key = keys.host[Number(name.slice(1))];
+  if (!key) throw new Error(`bench: no host key made for ${name}`);
+  return key;
 }
 
 /** A random, valid WireGuard (X25519) public key, base64. */
@@ -100,10 +96,7 @@ export function fleetToml(shape, keys, { overrides = {}, publicKeys = false } = 
     const name = machineName(i);
     lines.push(`[machines.${name}]`);
     if (publicKeys) lines.push(`public_key = ${JSON.stringify(randomPublicKey())}`);
-    else
-      lines.push(
-        `recipients = [${JSON.stringify(hostKeyOf(shape, keys, name, overrides).recipient)}]`,
-      );
+    else lines.push(`recipients = [${JSON.stringify(hostKeyOf(keys, name, overrides).recipient)}]`);
     if (i % 10 === 0) lines.push(`endpoint = "${name}.example.org"`);
     lines.push("");
   }
@@ -129,7 +122,7 @@ export function baselineJobs(shape, keys, presharedEvery = 1) {
   const keypairs = shape.gateways
     .concat(shape.clients)
     .sort()
-    .map((name) => `K ${name} ${hostKeyOf(shape, keys, name).file} ${keys.adminFile}`);
+    .map((name) => `K ${name} ${hostKeyOf(keys, name).file} ${keys.adminFile}`);
   const preshared = [];
   let index = 0;
   for (const gateway of shape.gateways) {
@@ -137,7 +130,7 @@ export function baselineJobs(shape, keys, presharedEvery = 1) {
       if (index++ % presharedEvery !== 0) continue;
       const [a, b] = [gateway, client].sort();
       preshared.push(
-        `P ${a} ${b} ${hostKeyOf(shape, keys, a).file} ${hostKeyOf(shape, keys, b).file} ${keys.adminFile}`,
+        `P ${a} ${b} ${hostKeyOf(keys, a).file} ${hostKeyOf(keys, b).file} ${keys.adminFile}`,
       );
     }
   }

@@ -82,7 +82,7 @@ export async function diagnostics(root, keys, workDir, { quick = false } = {}) {
     out.nobleError = String(error);
   }
   const dist = (path) => import(new URL(`../dist/${path}`, `file://${root}/`).href);
-  const recipients = [keys.gateway[0].recipient, keys.client[0].recipient, keys.admin];
+  const recipients = [keys.host[0].recipient, keys.host[1].recipient, keys.admin];
   const plaintext = new TextEncoder().encode(`${"A".repeat(43)}=\n`);
   try {
     const { parseRecipient } = await dist("age/recipients.js");
