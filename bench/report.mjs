@@ -6,7 +6,7 @@ const ratio = (value) =>
 const percent = (value) => `${(value * 100).toFixed(value < 0.1 ? 2 : 1)} %`;
 
 /**
- * Issue 7's targets, judged on the rows of this run. `largeN` is the biggest
+ * The performance targets, judged on the rows of this run. `largeN` is the biggest
  * fleet measured (400; 100 with --quick, which the verdict then says).
  */
 export function evaluateTargets(rows, { largeN, targetN = 400 }) {

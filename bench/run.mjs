@@ -241,9 +241,11 @@ function changedFiles(before, after) {
   return { count, removed: removed.length, total: changed.length };
 }
 
-const describeChanges = ({ count, removed }) =>
-  `changed ${count.age} key .age + ${count.psk} PSK .age + ${count.pub} .pub + ${count.other} generated` +
-  (removed ? `, removed ${removed}` : "");
+const describeChanges = ({ count, removed, total }) =>
+  total === 0 && removed === 0
+    ? "changed nothing"
+    : `changed ${count.age} key .age + ${count.psk} PSK .age + ${count.pub} .pub + ${count.other} generated` +
+      (removed ? `, removed ${removed}` : "");
 
 /**
  * The store keygen (or the baseline) wrote has the right files, and the
@@ -510,6 +512,8 @@ async function rotateAndRekey(shape, keys, store) {
     for (const [id, label] of [
       ["keygen-one", `keygen --machine ${newcomer}`],
       ["rotate", `rotate --machine ${client}`],
+      ["list", "machine list"],
+      ["rotate-gateway", `rotate --machine ${shape.gateways[1]}`],
       ["rekey", "rekey (1 host key changed)"],
     ]) {
       record({ id, label, n: shape.n, status: "n/a", note: "no keygen'd store (keygen failed)" });
@@ -559,6 +563,32 @@ async function rotateAndRekey(shape, keys, store) {
       },
       () => rotateDir,
       ["rotate", "--machine", client, "--yes", "--no-commit"],
+    ),
+  );
+
+  // What rotate costs beyond the fixed part every command on this fleet pays:
+  // `machine list` reads wgqt.toml and the .pub files and changes nothing, and
+  // a gateway's rotation renews 9 times the client's secrets.
+  const gateway = shape.gateways[1];
+  log(`n = ${shape.n}: machine list; rotate --machine ${gateway}`);
+  record(
+    await measureOnStore(
+      { id: "list", label: "machine list", n: shape.n, files: 0, expect: "reads the fleet" },
+      () => rotateDir,
+      ["machine", "list"],
+    ),
+  );
+  record(
+    await measureOnStore(
+      {
+        id: "rotate-gateway",
+        label: `rotate --machine ${gateway}`,
+        n: shape.n,
+        files: 1 + shape.clients.length,
+        expect: `keypair + ${shape.clients.length} PSKs`,
+      },
+      () => rotateDir,
+      ["rotate", "--machine", gateway, "--yes", "--no-commit"],
     ),
   );
 
@@ -804,6 +834,18 @@ async function main() {
     const allCores = floorLarge.wallMs.median / machine.nproc;
     diagLines.push(
       `the X25519 floor on all ${machine.nproc} cores: ${formatMs(allCores)}, so no keygen here can be more than ${ratioText(shellLarge.wallMs.median / allCores)} faster than the shell baseline (30× would need ${formatMs(shellLarge.wallMs.median / 30)})`,
+    );
+  }
+  const [list, rotateClient, rotateGateway] = ["list", "rotate", "rotate-gateway"].map((id) =>
+    rows.find((row) => row.id === id && row.status === "ok"),
+  );
+  if (list && rotateClient && rotateGateway) {
+    const perFile =
+      (rotateGateway.wallMs.median - rotateClient.wallMs.median) /
+      (rotateGateway.files - rotateClient.files);
+    const fixed = rotateClient.wallMs.median - perFile * rotateClient.files;
+    diagLines.push(
+      `rotate at n = ${list.n}: ${formatMs(perFile)} per secret renewed (${rotateClient.files} → ${rotateGateway.files} secrets: ${formatMs(rotateClient.wallMs.median)} → ${formatMs(rotateGateway.wallMs.median)}), on top of ${formatMs(fixed)} that does not depend on the machine; \`machine list\` on the same store takes ${formatMs(list.wallMs.median)} (${keygenLarge?.status === "ok" ? `${((100 * list.wallMs.median) / keygenLarge.wallMs.median).toFixed(1)} %` : "?"} of keygen)`,
     );
   }
   const commitLarge = rows.find((row) => row.id === `keygen-commit-${largeN}`);
