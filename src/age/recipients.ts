@@ -12,7 +12,13 @@ import { KeyError, quote } from "../errors.js";
 import { type X25519Scalar, x25519 } from "../keys/x25519.js";
 import type { SyncRecipient } from "./encrypt.js";
 import type { HeaderStanza } from "./header.js";
-import { parseSshPublicKey, type SshKeyType, sshRecipient } from "./ssh.js";
+import {
+  type Ed25519X25519Form,
+  parseSshPublicKey,
+  SshEd25519Recipient,
+  type SshKeyType,
+  sshRecipient,
+} from "./ssh.js";
 import { X25519Recipient } from "./x25519-stanza.js";
 
 export type RecipientKind = "x25519" | SshKeyType;
@@ -58,13 +64,60 @@ const PARSED_LIMIT = 4096;
 export function parseRecipient(text: string): ParsedRecipient {
   const known = parsed.get(text);
   if (known !== undefined) return known;
-  const recipient = Object.freeze(parseRecipientText(text));
+  return remember(text, Object.freeze(parseRecipientText(text)));
+}
+
+function remember(text: string, recipient: ParsedRecipient): ParsedRecipient {
   if (parsed.size >= PARSED_LIMIT) {
     const oldest = parsed.keys().next();
     if (!oldest.done) parsed.delete(oldest.value);
   }
   parsed.set(text, recipient);
   return recipient;
+}
+
+/**
+ * An ssh-ed25519 recipient parsed and converted in one thread, as plain data
+ * another thread can take over (`takeOverRecipients`): decoding the key's
+ * point and converting it to X25519 cost about 0.5 ms per key and thread,
+ * which a worker encrypting to hundreds of host keys would otherwise repeat.
+ */
+export interface RecipientHandoff {
+  /** The recipient text as given to parseRecipient. */
+  text: string;
+  wire: Uint8Array;
+  tag: string;
+  normalized: string;
+  form: Ed25519X25519Form;
+}
+
+/**
+ * Parse each of `texts` in this thread (throwing KeyError for a bad one, as
+ * parseRecipient does) and hand over the ssh-ed25519 ones with their X25519
+ * form computed. Other kinds are cheap to parse again and are left out.
+ */
+export function handOffRecipients(texts: Iterable<string>): RecipientHandoff[] {
+  const handoffs: RecipientHandoff[] = [];
+  for (const text of new Set(texts)) {
+    const { recipient } = parseRecipient(text);
+    if (!(recipient instanceof SshEd25519Recipient)) continue;
+    const { wire, tag, normalized } = recipient.key;
+    handoffs.push({ text, wire, tag, normalized, form: recipient.x25519Form() });
+  }
+  return handoffs;
+}
+
+/**
+ * Take over recipients another thread parsed (`handOffRecipients`):
+ * parseRecipient then returns them for the same texts without parsing again.
+ */
+export function takeOverRecipients(handoffs: readonly RecipientHandoff[]): void {
+  for (const { text, wire, tag, normalized, form } of handoffs) {
+    if (parsed.has(text)) continue;
+    const key = { type: "ssh-ed25519" as const, wire, tag, normalized };
+    const recipient = SshEd25519Recipient.withX25519Form(key, form);
+    remember(text, Object.freeze({ kind: key.type, normalized, tag, recipient }));
+  }
 }
 
 function parseRecipientText(text: string): ParsedRecipient {

@@ -45,6 +45,15 @@ export interface SshPublicKey {
   normalized: string;
 }
 
+/**
+ * An ssh-ed25519 key's X25519 side, what encrypting to it needs: P, its
+ * Montgomery u-coordinate, and Q = X25519(tweak, P) (see SshEd25519Recipient).
+ */
+export interface Ed25519X25519Form {
+  montgomery: Uint8Array;
+  tweaked: Uint8Array;
+}
+
 /** Source of randomness, injectable so tests can be deterministic. */
 export type RandomSource = (length: number) => Uint8Array;
 
@@ -215,6 +224,8 @@ function ed25519WrapKey(tweakedSecret: Uint8Array, share: Uint8Array, recipient:
  * small-order keys, and a clamped scalar is 8·m with 0 < m < ℓ, which cannot
  * send 8·P (of order ℓ) to the identity. P and Q are computed on the first
  * wrap: `wgqt plan` and `render` parse every recipient but encrypt nothing.
+ * Another thread encrypting to the same key can start from them
+ * (`x25519Form`, `withX25519Form`) instead of computing them again.
  */
 export class SshEd25519Recipient implements Recipient {
   readonly key: SshPublicKey;
@@ -233,17 +244,59 @@ export class SshEd25519Recipient implements Recipient {
     this.#random = random;
   }
 
+  /**
+   * A recipient for `key` that starts from P and Q as `x25519Form()` of a
+   * recipient for the same key computed them (in another thread: they are
+   * plain bytes), skipping the point decoding and conversion. The key itself
+   * must have been checked by that recipient; its blob layout is checked here.
+   */
+  static withX25519Form(
+    key: SshPublicKey,
+    form: Ed25519X25519Form,
+    random: RandomSource = defaultRandom,
+  ): SshEd25519Recipient {
+    const fields = blobFields(key.wire);
+    if (
+      typeof fields === "string" ||
+      fields.type !== "ssh-ed25519" ||
+      form.montgomery.length !== 32 ||
+      form.tweaked.length !== 32
+    ) {
+      throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
+    }
+    usableKeys.set(key, fields.key);
+    const recipient = new SshEd25519Recipient(key, random);
+    recipient.#theirPublicKey = Uint8Array.from(form.montgomery);
+    recipient.#tweakedPoint = recipient.#curve.point(form.tweaked);
+    return recipient;
+  }
+
+  /** P (the key's Montgomery form) and Q = X25519(tweak, P), computed once. */
+  x25519Form(): Ed25519X25519Form {
+    const tweaked = this.#prepare();
+    return {
+      montgomery: Uint8Array.from(this.#theirPublicKey!),
+      tweaked: Uint8Array.from(tweaked.u),
+    };
+  }
+
   wrapFileKey(fileKey: Uint8Array): Stanza[] {
     const curve = this.#curve;
-    this.#theirPublicKey ??= ed25519Montgomery(this.#edwards);
-    this.#tweakedPoint ??= this.#computeTweakedPoint(this.#theirPublicKey);
+    const tweakedPoint = this.#prepare();
     const ephemeral = curve.scalar(this.#random(32));
     const share = ephemeral.publicKey;
-    const tweaked = curve.multiply(ephemeral, this.#tweakedPoint);
+    const tweaked = curve.multiply(ephemeral, tweakedPoint);
     if (tweaked === null) throw this.#invalid();
-    const wrapKey = ed25519WrapKey(tweaked, share, this.#theirPublicKey);
+    const wrapKey = ed25519WrapKey(tweaked, share, this.#theirPublicKey!);
     const body = sealFileKey(wrapKey, fileKey);
     return [{ args: ["ssh-ed25519", this.key.tag, encodeBase64NoPad(share)], body }];
+  }
+
+  /** Q, computing P and Q on first use. */
+  #prepare(): X25519Point {
+    this.#theirPublicKey ??= ed25519Montgomery(this.#edwards);
+    this.#tweakedPoint ??= this.#computeTweakedPoint(this.#theirPublicKey);
+    return this.#tweakedPoint;
   }
 
   /** Q = X25519(tweak, P). */

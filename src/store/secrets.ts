@@ -15,7 +15,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { encryptToSync } from "../age/crypt.js";
-import { parseRecipient } from "../age/recipients.js";
+import { handOffRecipients, parseRecipient, type RecipientHandoff } from "../age/recipients.js";
 import { KeyError, StoreError } from "../errors.js";
 import {
   generateKeyPair,
@@ -63,6 +63,8 @@ const workerScript = fileURLToPath(new URL("./secrets-worker.js", import.meta.ur
 export interface WorkerRequest {
   id: number;
   jobs: SecretJob[];
+  /** With a worker's first batch: the jobs' recipients, parsed and converted in this thread. */
+  recipients?: RecipientHandoff[];
 }
 export type WorkerResponse =
   | { id: number; results: MadeSecret[] }
@@ -103,16 +105,21 @@ async function inWorkers(jobs: readonly SecretJob[], threads: number): Promise<M
   const batches: number[] = [];
   for (let start = 0; start < jobs.length; start += BATCH_SIZE) batches.push(start);
   let next = 0;
-  const workers: Worker[] = [];
+  // The workers start up while this thread prepares the recipients for them,
+  // once, instead of each worker decoding and converting every host key.
+  const workers = Array.from({ length: threads }, () => new Worker(workerScript));
   try {
+    const recipients = handOffRecipients(jobs.flatMap((job) => job.recipients));
     await Promise.all(
-      Array.from({ length: threads }, async () => {
-        const worker = new Worker(workerScript);
-        workers.push(worker);
+      workers.map(async (worker) => {
+        let first = true;
         while (next < batches.length) {
           const start = batches[next++]!;
           const batch = jobs.slice(start, start + BATCH_SIZE);
-          const made = await request(worker, { id: start, jobs: batch });
+          const message: WorkerRequest = { id: start, jobs: batch };
+          if (first) message.recipients = recipients;
+          first = false;
+          const made = await request(worker, message);
           for (const [offset, secret] of made.entries()) results[start + offset] = secret;
         }
       }),

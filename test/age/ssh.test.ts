@@ -312,6 +312,40 @@ describe("ssh stanzas and the Identity contract", () => {
     );
   });
 
+  it("starts from another recipient's X25519 form with the same stanzas (agessh's formula)", () => {
+    const publicKey = parseSshPublicKey(ed.publicText);
+    const form = structuredClone(new SshEd25519Recipient(publicKey).x25519Form());
+    const copy = { ...publicKey, wire: Uint8Array.from(publicKey.wire) };
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (ephemeral) => {
+        const recipient = SshEd25519Recipient.withX25519Form(copy, form, () => ephemeral);
+        const [stanza] = recipient.wrapFileKey(fileKey);
+        const expected = agesshWrap(publicKey.wire, ephemeral, fileKey);
+        expect(stanza!.args).toEqual(["ssh-ed25519", publicKey.tag, expected.share]);
+        expect(stanza!.body).toEqual(expected.body);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it("encrypts with the X25519 form it is given, not one it computes again", async () => {
+    // ed's key with ed2's form: only ed2's identity opens the stanza (under ed's tag).
+    const form = new SshEd25519Recipient(parseSshPublicKey(ed2.publicText)).x25519Form();
+    const mixed = SshEd25519Recipient.withX25519Form(parseSshPublicKey(ed.publicText), form);
+    const [stanza] = mixed.wrapFileKey(fileKey);
+    const own = parseSshIdentity(ed.privateText, "ed");
+    await expect(async () => own.unwrapFileKey([stanza!])).rejects.toThrow(/does not decrypt/);
+    expect(() =>
+      SshEd25519Recipient.withX25519Form(parseSshPublicKey(rsa.publicText), form),
+    ).toThrow(/invalid ssh-ed25519 key/);
+    expect(() =>
+      SshEd25519Recipient.withX25519Form(parseSshPublicKey(ed.publicText), {
+        montgomery: form.montgomery,
+        tweaked: new Uint8Array(31),
+      }),
+    ).toThrow(/invalid ssh-ed25519 key/);
+  });
+
   it("refuses keys that are not curve points, also when built by hand", () => {
     // The first y that decodes to no point (x² has no root), and p itself (not canonical).
     let notOnCurve: Uint8Array | undefined;

@@ -85,6 +85,48 @@ describe("makeSecrets", () => {
     }
   });
 
+  it("hands every host key to the workers parsed, and each file opens with its own hosts' keys", async () => {
+    const hosts = await Promise.all(
+      ["a", "b", "c", "d"].map((name) => sshKeygen(dir.path, `host-${name}`, ["-t", "ed25519"])),
+    );
+    const pairs = hosts.flatMap((first, i) => hosts.slice(i + 1).map((second) => [first, second]));
+    const jobs = Array.from({ length: 300 }, (_, i) => {
+      const members = i % 2 === 0 ? [hosts[i % hosts.length]!] : pairs[i % pairs.length]!;
+      return {
+        kind: i % 2 === 0 ? ("keypair" as const) : ("preshared-key" as const),
+        // The recipient texts as wgqt.toml holds them, comments included.
+        recipients: [...members.map((member) => member.publicText.trim()), admin.recipient],
+        members,
+      };
+    });
+    const made = await built.makeSecrets(
+      jobs.map(({ kind, recipients }) => ({ kind, recipients })),
+      { threads: 2 },
+    );
+    for (const [index, job] of jobs.entries()) {
+      for (const member of job.members) {
+        const decrypter = new Decrypter();
+        for (const identity of parseIdentities(member.privateText, member.privatePath))
+          decrypter.addIdentity(identity);
+        const key = parseKeyFileContent(
+          await decrypter.decrypt(made[index]!.ciphertext),
+          `secret ${index}`,
+        );
+        if (job.kind === "keypair") {
+          expect(runOk("wg", ["pubkey"], `${key}\n`).toString().trim()).toBe(
+            made[index]!.publicKey,
+          );
+        }
+      }
+    }
+    // The reference CLI on files from both workers, with each of their hosts' keys.
+    for (const index of [1, 2, 131, 298, 299]) {
+      for (const member of jobs[index]!.members) {
+        expect(ageDecrypt(member.privatePath, made[index]!.ciphertext).stderr).toBe("");
+      }
+    }
+  });
+
   it("reports a bad recipient from a worker as a one-line KeyError", async () => {
     const jobs = Array.from({ length: 300 }, () => ({
       kind: "preshared-key" as const,
