@@ -59,12 +59,17 @@ const PARSED_LIMIT = 4096;
 
 /**
  * Parse one recipient. Throws KeyError quoting the value (never a secret key).
- * Repeated calls with the same text return the same frozen object.
+ * Repeated calls with the same text, or with its normalized form, return the
+ * same frozen object.
  */
 export function parseRecipient(text: string): ParsedRecipient {
   const known = parsed.get(text);
   if (known !== undefined) return known;
-  return remember(text, Object.freeze(parseRecipientText(text)));
+  const recipient = remember(text, Object.freeze(parseRecipientText(text)));
+  // The config keeps recipients normalized (no comment): the next call for
+  // this key usually brings that form.
+  if (!parsed.has(recipient.normalized)) remember(recipient.normalized, recipient);
+  return recipient;
 }
 
 function remember(text: string, recipient: ParsedRecipient): ParsedRecipient {

@@ -68,6 +68,10 @@ describe("parseRecipient", () => {
       expect(parseRecipient(text)).toBe(first);
       expect(Object.isFrozen(first)).toBe(true);
     }
+    // And for its normalized form, which is how wgqt.toml's recipients are kept.
+    const withComment = parseRecipient(ed.publicText);
+    expect(withComment.normalized).not.toBe(ed.publicText.trim());
+    expect(parseRecipient(withComment.normalized)).toBe(withComment);
     // Keyed by the exact text: another spelling parses to an equal, separate object.
     const spaced = parseRecipient(` ${ageKey.recipient}`);
     expect(spaced).not.toBe(parseRecipient(ageKey.recipient));
