@@ -4,7 +4,7 @@
 // side with the shell baseline (bench/baseline.sh) and the X25519 floor
 // (bench/floor.mjs), all in one run so the ratios mean something.
 //
-//   node bench/run.mjs [--quick] [--runs N] [--budget SECONDS] [--keep]
+//   node bench/run.mjs [--quick] [--runs N] [--budget SECONDS] [--keep] [--out FILE]
 //
 // --quick        n = 25 and 100 only (rotate, rekey, plan and render on n = 100), 3 runs
 // --runs N       runs per measurement (default 5, 3 with --quick; start-up: at least 10)
@@ -16,6 +16,7 @@
 // --shell-limit S  measure the shell baseline on a sample when a full run is estimated
 //                to take longer than S seconds (default 180)
 // --keep         keep the scratch directory (fleets, stores, rendered files)
+// --out FILE     write the results there instead of bench/results/
 //
 // Prints the table to stdout (progress to stderr) and writes bench/results/latest.json
 // (bench/results/quick.json with --quick).
@@ -36,7 +37,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { availableParallelism, release, tmpdir, totalmem } from "node:os";
-import { join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
@@ -74,6 +75,7 @@ const { values: options } = parseArgs({
     keep: { type: "boolean", default: false },
     timeout: { type: "string", default: "120" },
     "shell-limit": { type: "string", default: "180" },
+    out: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -89,7 +91,9 @@ if (options.help) {
   process.exit(0);
 }
 const quick = options.quick;
-const resultsFile = join(root, "bench", "results", resultsName(quick));
+const resultsFile = options.out
+  ? resolve(options.out)
+  : join(root, "bench", "results", resultsName(quick));
 const runs = Number(options.runs ?? (quick ? 3 : 5));
 const budgetSeconds = Number(options.budget ?? 45);
 const budgetMs = budgetSeconds > 0 ? budgetSeconds * 1000 : Number.POSITIVE_INFINITY;
@@ -894,7 +898,7 @@ async function main() {
     diagnostics: diagLines,
     table: text,
   };
-  mkdirSync(join(root, "bench", "results"), { recursive: true });
+  mkdirSync(dirname(resultsFile), { recursive: true });
   // Microseconds are plenty; and the file is committed, so it is laid out the
   // way the project's formatter (Biome, which checks bench/**) wants it.
   const rounded = (_key, value) =>

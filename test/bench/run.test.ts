@@ -1,0 +1,117 @@
+/**
+ * `npm run bench` end to end, in its quick form with one run per measurement:
+ * every measurement the README's table shows runs and passes the benchmark's
+ * own checks (the reference `age` and `wg` read the stores it times, rotate
+ * and rekey change the files they should), the targets are judged, and the
+ * results are written where `--out` says. Times are not looked at: they mean
+ * nothing on a machine running the rest of the suite at the same time.
+ */
+
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeTempDir, type TempDir } from "../age/helpers.js";
+
+const script = fileURLToPath(new URL("../../bench/run.mjs", import.meta.url));
+
+interface Row {
+  id: string;
+  status: string;
+  note?: string;
+  wallMs?: { median: number };
+}
+interface Results {
+  mode: string;
+  rows: Row[];
+  targets: { target: string; measured: string; pass: boolean | null }[];
+  diagnostics: string[];
+}
+
+let dir: TempDir;
+let run: ReturnType<typeof spawnSync>;
+let results: Results;
+let scratchBefore: Set<string>;
+
+const scratch = () =>
+  new Set(readdirSync(tmpdir()).filter((name) => name.startsWith("wgqt-bench-")));
+
+beforeAll(async () => {
+  dir = await makeTempDir();
+  scratchBefore = scratch();
+  run = spawnSync(
+    process.execPath,
+    [script, "--quick", "--runs", "1", "--out", join(dir.path, "quick.json")],
+    { encoding: "utf8", timeout: 240_000 },
+  );
+  if (existsSync(join(dir.path, "quick.json"))) {
+    results = JSON.parse(readFileSync(join(dir.path, "quick.json"), "utf8"));
+  }
+}, 300_000);
+afterAll(async () => dir?.remove());
+
+describe("npm run bench --quick", () => {
+  it("exits 0, prints the table and the verdicts, and writes the results to --out", () => {
+    expect(run.status, String(run.stderr).slice(-2000)).toBe(0);
+    expect(run.stdout).toMatch(/^measurement +n +files +runs +median/m);
+    expect(run.stdout).toMatch(/^performance target +measured +verdict/m);
+    expect(results.mode).toBe("quick");
+  });
+
+  it("measures everything, and every measurement passes its checks", () => {
+    const ids = results.rows.map((row) => row.id);
+    for (const id of [
+      "startup-node",
+      "startup-help",
+      "keygen-nc-25",
+      "keygen-commit-25",
+      "shell-25",
+      "floor-25",
+      "keygen-nc-100",
+      "keygen-commit-100",
+      "shell-100",
+      "floor-100",
+      "keygen-one",
+      "rotate",
+      "list",
+      "rotate-gateway",
+      "rekey",
+      "plan",
+      "render",
+      "plan-render",
+    ]) {
+      expect(ids).toContain(id);
+    }
+    for (const row of results.rows) {
+      expect(row.status, `${row.id}: ${row.note}`).toBe("ok");
+      expect(row.note ?? "", row.id).not.toMatch(/CHECK FAILED/);
+      expect(row.wallMs?.median, row.id).toBeGreaterThan(0);
+    }
+  });
+
+  it("changes exactly the files each command should", () => {
+    const note = (id: string) => results.rows.find((row) => row.id === id)?.note;
+    // n = 100: 10 gateways, so a client has 10 preshared keys and a gateway 90.
+    expect(note("keygen-one")).toMatch(/^changed 1 key \.age \+ 1 PSK \.age \+ 1 \.pub/);
+    expect(note("rotate")).toMatch(/^changed 1 key \.age \+ 10 PSK \.age \+ 1 \.pub/);
+    expect(note("rotate-gateway")).toMatch(/^changed 1 key \.age \+ 90 PSK \.age \+ 1 \.pub/);
+    expect(note("rekey")).toMatch(/^changed 1 key \.age \+ 10 PSK \.age \+ 0 \.pub/);
+    expect(note("list")).toBe("changed nothing");
+  });
+
+  it("judges all nine targets and explains rotate's cost", () => {
+    expect(results.targets).toHaveLength(9);
+    for (const target of results.targets) {
+      expect(target.measured, target.target).not.toMatch(/^n\/a/);
+      expect(typeof target.pass, target.target).toBe("boolean");
+    }
+    expect(results.diagnostics.join("\n")).toMatch(/per secret renewed/);
+  });
+
+  it("leaves no scratch directory behind", () => {
+    const left = [...scratch()].filter((name) => !scratchBefore.has(name));
+    expect(left).toEqual([]);
+  });
+});
