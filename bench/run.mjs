@@ -510,6 +510,7 @@ function withNewClient(shape, keys, name) {
  */
 async function rotateAndRekey(shape, keys, store) {
   const client = shape.clients[0];
+  const gateway = shape.gateways[1];
   const newcomer = machineName(shape.n);
   const pairs = shape.gateways.length;
   if (!store) {
@@ -517,7 +518,7 @@ async function rotateAndRekey(shape, keys, store) {
       ["keygen-one", `keygen --machine ${newcomer}`],
       ["rotate", `rotate --machine ${client}`],
       ["list", "machine list"],
-      ["rotate-gateway", `rotate --machine ${shape.gateways[1]}`],
+      ["rotate-gateway", `rotate --machine ${gateway}`],
       ["rekey", "rekey (1 host key changed)"],
     ]) {
       record({ id, label, n: shape.n, status: "n/a", note: "no keygen'd store (keygen failed)" });
@@ -573,7 +574,6 @@ async function rotateAndRekey(shape, keys, store) {
   // What rotate costs beyond the fixed part every command on this fleet pays:
   // `machine list` reads wgqt.toml and the .pub files and changes nothing, and
   // a gateway's rotation renews 9 times the client's secrets.
-  const gateway = shape.gateways[1];
   log(`n = ${shape.n}: machine list; rotate --machine ${gateway}`);
   record(
     await measureOnStore(
@@ -780,7 +780,7 @@ async function main() {
   log(
     `wgqt bench (${quick ? "quick" : "full"}): ${machine.nproc} × ${machine.cpu}, node ${machine.node}; scratch ${work}`,
   );
-  // One host key per machine, and one for the machine keygen adds (m0400).
+  // One host key per machine, and one for the machine `keygen --machine` adds.
   const keys = makeKeys(work, largeN + 1);
   const overheadMs = await wrapperOverhead(work);
   log("X25519 floor and in-process diagnostics");

@@ -129,8 +129,9 @@ function blobFields(wire: Uint8Array): BlobFields | string {
 }
 
 /**
- * The Ed25519 key of each ssh-ed25519 key decodePublicKeyBlob found usable,
- * so that SshEd25519Recipient does not decode the point (a square root) again.
+ * The Ed25519 key of each ssh-ed25519 key decodePublicKeyBlob found usable
+ * (or that another thread found usable and handed over, withX25519Form), so
+ * that SshEd25519Recipient does not decode the point (a square root) again.
  */
 const usableKeys = new WeakMap<SshPublicKey, Uint8Array>();
 

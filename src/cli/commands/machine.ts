@@ -173,7 +173,7 @@ export async function machineListCommand(
   for (const vpn of vpnsOf(config)) joins(vpn.name, vpn.machines);
   const rows = sortedNames(config.machines).map((name) => {
     const machine = config.machines[name]!;
-    const networks = [...(networksOf.get(name) ?? [])].sort();
+    const networks = (networksOf.get(name) ?? []).sort();
     return {
       name,
       publicKey: publicKeys[name] ?? null,
