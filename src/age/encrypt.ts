@@ -15,9 +15,8 @@
  * age-encryption's Encrypter writes the same bytes, but through web streams
  * and JavaScript HMAC/HKDF: about 0.5 ms of overhead per file, more than the
  * X25519 work a key file needs. wgqt writes tens of thousands of 45-byte key
- * files, so it writes them here with node:crypto (OpenSSL) and leaves
- * decryption, where that overhead does not matter, to age-encryption's
- * Decrypter. test/age/encrypt.test.ts checks every file against `age -d` and
+ * files, so it writes them here with node:crypto (OpenSSL); crypt.ts reads
+ * them back the same way. test/age/encrypt.test.ts checks every file against `age -d` and
  * age-encryption's Decrypter, and byte for byte against age-encryption's own
  * encryption with the same randomness.
  */
@@ -35,9 +34,11 @@ export interface SyncRecipient {
 }
 
 const FILE_KEY_SIZE = 16;
-const PAYLOAD_NONCE_SIZE = 16;
-const CHUNK_SIZE = 64 * 1024;
-const TAG_SIZE = 16;
+export const PAYLOAD_NONCE_SIZE = 16;
+/** Plaintext bytes per STREAM chunk. */
+export const CHUNK_SIZE = 64 * 1024;
+/** Poly1305 tag bytes after each chunk. */
+export const TAG_SIZE = 16;
 const EMPTY = new Uint8Array(0);
 
 /**

@@ -36,13 +36,26 @@ export function sealFileKey(wrapKey: Uint8Array, fileKey: Uint8Array): Uint8Arra
  */
 export function openFileKey(wrapKey: Uint8Array, body: Uint8Array): Uint8Array | null {
   if (body.length !== WRAPPED_FILE_KEY_SIZE) return null;
-  const decipher = createDecipheriv("chacha20-poly1305", wrapKey, ZERO_NONCE, {
+  return openChaCha20Poly1305(wrapKey, ZERO_NONCE, body);
+}
+
+/**
+ * ChaCha20-Poly1305 decryption of `sealed` (ciphertext, then the 16-byte
+ * tag), or null when it does not authenticate under `key` and `nonce`.
+ */
+export function openChaCha20Poly1305(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+): Uint8Array | null {
+  if (sealed.length < TAG_SIZE) return null;
+  const decipher = createDecipheriv("chacha20-poly1305", key, nonce, {
     authTagLength: TAG_SIZE,
   });
-  decipher.setAuthTag(body.subarray(body.length - TAG_SIZE));
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
   try {
     const opened = Buffer.concat([
-      decipher.update(body.subarray(0, body.length - TAG_SIZE)),
+      decipher.update(sealed.subarray(0, sealed.length - TAG_SIZE)),
       decipher.final(),
     ]);
     return new Uint8Array(opened);

@@ -5,6 +5,7 @@
  */
 
 import { randomBytes } from "node:crypto";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decryptWith, encryptTo } from "../../src/age/crypt.js";
 import { readHeader } from "../../src/age/header.js";
@@ -216,6 +217,84 @@ describe("decryptWith on damaged input", () => {
         );
         expect(ageDecrypt(key.identityPath, damaged).status, name).not.toBe(0);
       }
+    }
+  });
+
+  it("opens or refuses every one-chunk file exactly as age-encryption's Decrypter does", async () => {
+    // decryptWith opens a payload of one STREAM chunk itself; the Decrypter
+    // (which reads every size) is the reference for each cut, extension and
+    // bit flip of files from age -e and from us, empty plaintext included.
+    const [ed, , , , age] = keys;
+    const { Decrypter } = await import("age-encryption");
+    const reference = async (file: Uint8Array, key: TestKey) => {
+      const decrypter = new Decrypter();
+      for (const identity of identitiesOf(key)) decrypter.addIdentity(identity);
+      try {
+        return await decrypter.decrypt(file);
+      } catch {
+        return null;
+      }
+    };
+    const ours = async (file: Uint8Array, key: TestKey) => {
+      try {
+        return await decryptWith(file, identitiesOf(key), "f.age");
+      } catch (error) {
+        expect(error, "only KeyErrors").toBeInstanceOf(KeyError);
+        expect((error as Error).message).toMatch(/^f\.age: /);
+        return null;
+      }
+    };
+    const files = [
+      ageEncrypt(ed!.cliFlags, new Uint8Array(0)),
+      ageEncrypt(age!.cliFlags, secret()),
+      await encryptTo(new Uint8Array(randomBytes(45)), [
+        parseRecipient(ed!.recipient),
+        parseRecipient(age!.recipient),
+      ]),
+    ];
+    const mutation = fc.oneof(
+      fc.record({ cut: fc.nat() }),
+      fc.record({ extra: fc.uint8Array({ minLength: 1, maxLength: 40 }) }),
+      fc.record({ flip: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...files.keys()),
+        mutation,
+        fc.constantFrom(ed!, age!),
+        async (index, change, key) => {
+          const file = files[index]!;
+          let damaged: Uint8Array;
+          if ("cut" in change) damaged = file.subarray(0, change.cut % file.length);
+          else if ("extra" in change) damaged = new Uint8Array([...file, ...change.extra]);
+          else {
+            damaged = file.slice();
+            damaged[change.flip % file.length]! ^= 1 << change.bit;
+          }
+          expect(await ours(damaged, key)).toEqual(await reference(damaged, key));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Unchanged, each opens with both keys it is for (the first with ed only).
+    expect(await ours(files[0]!, ed!)).toEqual(new Uint8Array(0));
+    expect(await ours(files[2]!, age!)).toEqual(await reference(files[2]!, age!));
+  });
+
+  it("refuses a one-chunk file cut short or extended, as age -d does", async () => {
+    const [, , , , age] = keys;
+    const file = ageEncrypt(age!.cliFlags, secret());
+    const { length } = readHeader(file);
+    for (const [name, damaged] of [
+      ["one byte short", file.subarray(0, file.length - 1)],
+      ["no payload", file.subarray(0, length)],
+      ["nonce only", file.subarray(0, length + 16)],
+      ["one byte more", new Uint8Array([...file, 0])],
+    ] as const) {
+      await expect(decryptWith(damaged, identitiesOf(age!), "f.age"), name).rejects.toThrow(
+        /^f\.age: damaged age file: /,
+      );
+      expect(ageDecrypt(age!.identityPath, damaged).status, name).not.toBe(0);
     }
   });
 
