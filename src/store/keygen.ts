@@ -14,7 +14,7 @@ import { type Pair, presharedKeyFile, privateKeyFile, publicKeyFile } from "./la
 import { copyManifest } from "./manifest.js";
 import { makeSecrets } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
-import { stageSecret, writeGeneratedFiles, writePublicKey } from "./write.js";
+import { type Staging, stageMade, writeGeneratedFiles, writePublicKey } from "./write.js";
 
 export interface KeygenPlan {
   /** Machines that get a new keypair. */
@@ -146,27 +146,14 @@ export async function applyKeygen(
     ],
     options.random === undefined ? {} : { random: options.random },
   );
+  const staging: Staging = { dir: store.dir, tx, manifest, publicKeys, existing, created };
   for (const [index, name] of plan.keypairs.entries()) {
-    const secret = expected.get(privateKeyFile(name))!;
-    const { ciphertext, publicKey } = made[index]!;
-    writePublicKey(store.dir, name, publicKey!, tx);
-    manifest.files[secret.file] = stageSecret(
-      store.dir,
-      secret,
-      ciphertext,
-      created,
-      tx,
-      publicKey,
-    );
-    publicKeys[name] = publicKey!;
-    existing.add(secret.file);
+    stageMade(staging, expected.get(privateKeyFile(name))!, made[index]!);
     log(`keypair ${name}`);
   }
   for (const [index, peers] of plan.presharedKeys.entries()) {
     const secret = expected.get(presharedKeyFile(...peers))!;
-    const { ciphertext } = made[plan.keypairs.length + index]!;
-    manifest.files[secret.file] = stageSecret(store.dir, secret, ciphertext, created, tx);
-    existing.add(secret.file);
+    stageMade(staging, secret, made[plan.keypairs.length + index]!);
     log(`preshared key ${peers.join("+")}`);
   }
   writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);

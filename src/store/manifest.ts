@@ -211,6 +211,8 @@ function entryText(name: string, entry: ManifestEntry): string {
   return `\n    ${JSON.stringify(name)}: ${JSON.stringify(sortKeys(entry), null, 2).replace(/\n/g, "\n    ")}`;
 }
 
+/** Manifests of at least this many entries are written whole when a quarter of them change. */
+const WHOLE_FROM = 64;
 const HEAD = Buffer.from('{\n  "files": {');
 const TAIL = Buffer.from('\n  },\n  "version": 1\n}\n');
 const ENTRY_START = Buffer.from('\n    "');
@@ -276,6 +278,12 @@ function spliced(
   for (const list of [names, added]) {
     for (const name of list) if (name === "__proto__" || isIndex(name)) return undefined;
   }
+  // Each entry replaced or removed is serialized twice here (its old text is
+  // checked before it is cut out): when a large share of a large manifest
+  // changes (a rotate --all, an admin added), writing it whole is cheaper.
+  let changed = added.length;
+  for (let i = 0; i < count; i++) if (files[names[i]!] !== entries[i]) changed++;
+  if (count >= WHOLE_FROM && changed * 4 > count) return undefined;
 
   const parts: Buffer[] = [HEAD];
   let empty = true;

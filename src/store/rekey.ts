@@ -24,8 +24,9 @@ import { displayPath, type FileInspection, inspectFiles, staleness } from "./ins
 import { timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { copyManifest } from "./manifest.js";
+import { makeSecrets } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
-import { writeGeneratedFiles, writeSecret } from "./write.js";
+import { stageSecret, writeGeneratedFiles } from "./write.js";
 
 export interface RekeyFile {
   secret: ExpectedSecret;
@@ -217,9 +218,19 @@ export async function applyRekey(
       throw new KeyError(`${where}: decrypts, but not to a WireGuard key; not re-encrypting it`);
     }
   }
+  // Encrypted again on all cores when there are many (an admin added to a
+  // fleet re-encrypts every file).
+  const made = await makeSecrets(
+    plan.files.map(({ secret }) => ({
+      kind: "re-encrypt" as const,
+      key: keys.get(secret.file)!,
+      recipients: secret.recipients,
+    })),
+  );
+  keys.clear();
   const manifest = copyManifest(store.manifest);
   const tx = new Transaction(config.dir, options.afterApply);
-  for (const { secret } of plan.files) {
+  for (const [index, { secret }] of plan.files.entries()) {
     const previous = manifest.files[secret.file];
     const created = previous?.created ?? timestamp(options.now);
     const publicKey =
@@ -228,10 +239,10 @@ export async function applyRekey(
         : secret.kind === "vpn-private-key"
           ? previous?.public_key
           : undefined;
-    manifest.files[secret.file] = await writeSecret(
+    manifest.files[secret.file] = stageSecret(
       store.dir,
       secret,
-      keys.get(secret.file)!,
+      made[index]!.ciphertext,
       created,
       tx,
       publicKey,

@@ -8,14 +8,14 @@
 import { pairsOf, peerPairs } from "../config/peers.js";
 import { byteOrder, type Config, vpnsOf } from "../config/types.js";
 import { quote, StoreError, UsageError } from "../errors.js";
-import { generateKeyPair, generatePresharedKey, secureRandom } from "../keys/wireguard.js";
 import { expectedFor, managedMachines } from "./expected.js";
 import { type ApplyOptions, describeCounts, timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { type Pair, pair, presharedKeyFile, privateKeyFile } from "./layout.js";
 import { copyManifest } from "./manifest.js";
+import { makeSecrets } from "./secrets.js";
 import { Transaction } from "./transaction.js";
-import { writeGeneratedFiles, writeKeyPair, writeSecret } from "./write.js";
+import { type Staging, stageMade, writeGeneratedFiles } from "./write.js";
 
 /** What to rotate, as the user asked for it. */
 export interface RotateRequest {
@@ -172,19 +172,16 @@ export async function applyRotate(
   plan: RotatePlan,
   options: ApplyOptions,
 ): Promise<string[]> {
-  const random = options.random ?? secureRandom;
   const log = options.log ?? (() => {});
   const created = timestamp(options.now);
   const expected = expectedFor(config);
   const keypairs = plan.keypairs.map((name) => ({
     name,
     secret: expected.get(privateKeyFile(name))!,
-    keys: generateKeyPair(random),
   }));
   const presharedKeys = plan.presharedKeys.map((peers) => ({
     peers,
     secret: expected.get(presharedKeyFile(...peers))!,
-    key: generatePresharedKey(random),
   }));
   for (const { secret } of [...keypairs, ...presharedKeys]) {
     if (secret.recipients.length === 0) {
@@ -193,20 +190,33 @@ export async function applyRotate(
       );
     }
   }
+  // Every new key is made and encrypted first, as keygen does (on all cores
+  // when there are many: `--all` renews every file of the fleet).
+  const made = await makeSecrets(
+    [
+      ...keypairs.map(({ secret }) => ({
+        kind: "keypair" as const,
+        recipients: secret.recipients,
+      })),
+      ...presharedKeys.map(({ secret }) => ({
+        kind: "preshared-key" as const,
+        recipients: secret.recipients,
+      })),
+    ],
+    options.random === undefined ? {} : { random: options.random },
+  );
 
   const manifest = copyManifest(store.manifest);
   const publicKeys = store.publicKeys();
   const existing = new Set(store.encryptedFiles);
   const tx = new Transaction(config.dir, options.afterApply);
-  for (const { name, secret, keys } of keypairs) {
-    manifest.files[secret.file] = await writeKeyPair(store.dir, name, secret, keys, created, tx);
-    publicKeys[name] = keys.publicKey;
-    existing.add(secret.file);
+  const staging: Staging = { dir: store.dir, tx, manifest, publicKeys, existing, created };
+  for (const [index, { name, secret }] of keypairs.entries()) {
+    stageMade(staging, secret, made[index]!);
     log(`new keypair ${name}`);
   }
-  for (const { peers, secret, key } of presharedKeys) {
-    manifest.files[secret.file] = await writeSecret(store.dir, secret, key, created, tx);
-    existing.add(secret.file);
+  for (const [index, { peers, secret }] of presharedKeys.entries()) {
+    stageMade(staging, secret, made[keypairs.length + index]!);
     log(`new preshared key ${peers.join("+")}`);
   }
   writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);

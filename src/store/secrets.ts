@@ -1,13 +1,16 @@
 /**
- * Making new secrets: a WireGuard keypair or preshared key, encrypted to its
- * recipients at once, so the plaintext key exists only inside `makeSecret`.
+ * Making secrets: a WireGuard keypair or preshared key, encrypted to its
+ * recipients at once, so the plaintext key exists only inside `makeSecret`;
+ * and re-encrypting a key a rekey decrypted.
  *
  * Keygen for a fleet makes thousands of them, and each costs a few hundred
  * microseconds of X25519 and ChaCha20 work, so `makeSecrets` spreads large
  * batches over worker threads (one per CPU; see secrets-worker.ts). A worker
- * makes its keys itself and returns only ciphertext and public keys: secrets
- * never cross threads. Small batches (a rotation, a test) stay in this
- * thread, where starting workers would cost more than it saves.
+ * makes new keys itself and returns only ciphertext and public keys: new
+ * secrets never cross threads. A rekey's keys were decrypted in this thread
+ * and are sent, in memory, to the worker that re-encrypts them. Small batches
+ * (a rotation of one machine, a test) stay in this thread, where starting
+ * workers would cost more than it saves.
  */
 
 import { existsSync } from "node:fs";
@@ -25,12 +28,19 @@ import {
   secureRandom,
 } from "../keys/wireguard.js";
 
-export interface SecretJob {
-  /** A keypair (the private half is encrypted) or a preshared key. */
-  kind: "keypair" | "preshared-key";
-  /** Recipient strings as wgqt.toml holds them (already validated). */
-  recipients: readonly string[];
-}
+export type SecretJob =
+  | {
+      /** A new keypair (the private half is encrypted) or preshared key. */
+      kind: "keypair" | "preshared-key";
+      /** Recipient strings as wgqt.toml holds them (already validated). */
+      recipients: readonly string[];
+    }
+  | {
+      /** An existing key (base64), encrypted again (rekey). */
+      kind: "re-encrypt";
+      key: string;
+      recipients: readonly string[];
+    };
 
 export interface MadeSecret {
   ciphertext: Uint8Array;
@@ -38,7 +48,7 @@ export interface MadeSecret {
   publicKey?: string;
 }
 
-/** Make one secret and encrypt it; the plaintext goes out of scope here. */
+/** Make (or take) one secret and encrypt it; the plaintext goes out of scope here. */
 export function makeSecret(job: SecretJob, random: RandomSource = secureRandom): MadeSecret {
   const recipients = job.recipients.map((recipient) => parseRecipient(recipient));
   if (job.kind === "keypair") {
@@ -48,7 +58,8 @@ export function makeSecret(job: SecretJob, random: RandomSource = secureRandom):
       publicKey: keys.publicKey,
     };
   }
-  return { ciphertext: encryptToSync(keyFileContent(generatePresharedKey(random)), recipients) };
+  const key = job.kind === "re-encrypt" ? job.key : generatePresharedKey(random);
+  return { ciphertext: encryptToSync(keyFileContent(key), recipients) };
 }
 
 /** Below this many secrets, workers cost more to start than they save. */

@@ -109,6 +109,8 @@ function decodeJournal(bytes: Buffer): Journal | undefined {
 interface StagedWrite {
   bytes: Buffer;
   mode: number;
+  /** No file can hold these bytes yet: not compared with what is there. */
+  fresh: boolean;
 }
 
 /** What runs once a transaction's files are in place, before its journal goes (a git commit). */
@@ -146,9 +148,11 @@ export class Transaction {
   /**
    * Stage `data` for `path` (absolute). Later stages of one path replace
    * earlier ones. Bytes are kept as given, not copied (a manifest is
-   * megabytes): the caller must not change them afterwards.
+   * megabytes): the caller must not change them afterwards. `fresh`: bytes
+   * no file can hold already (a new encryption, with its own random file key
+   * and shares), so the commit does not read the file there to compare.
    */
-  write(path: string, data: Uint8Array | string, mode = 0o644): void {
+  write(path: string, data: Uint8Array | string, mode = 0o644, { fresh = false } = {}): void {
     this.#checkInside(path);
     this.#removes.delete(path);
     this.#writes.set(path, {
@@ -157,6 +161,7 @@ export class Transaction {
           ? Buffer.from(data, "utf8")
           : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
       mode,
+      fresh,
     });
   }
 
@@ -180,10 +185,16 @@ export class Transaction {
     const journal: Journal = { message, writes: [], removes: [] };
     const writes = [...this.#writes]
       .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([path, { bytes, mode }]) => ({ path, data: bytes, mode }));
+      .map(([path, { bytes, mode, fresh }]) => ({ path, data: bytes, mode, fresh }));
     // Files that already hold their new bytes are left alone (and out of the commit).
-    for (const { path, mode, data } of notHeldYet(writes)) {
-      journal.writes.push({ path: relative(this.#root, path), mode, data });
+    const differing = new Set(notHeldYet(writes.filter(({ fresh }) => !fresh)));
+    for (const write of writes) {
+      if (!write.fresh && !differing.has(write)) continue;
+      journal.writes.push({
+        path: relative(this.#root, write.path),
+        mode: write.mode,
+        data: write.data,
+      });
     }
     for (const path of [...this.#removes].sort()) {
       if ((await readIfExists(path)) !== undefined)

@@ -23,6 +23,7 @@ import {
 } from "./layout.js";
 import { type Manifest, type ManifestEntry, manifestBytes } from "./manifest.js";
 import { type MachineEntry, renderMachinesNix, renderSecretsNix } from "./nix.js";
+import type { MadeSecret } from "./secrets.js";
 import type { Transaction } from "./transaction.js";
 
 /** Public files are world-readable; encrypted files too (they are committed to git). */
@@ -60,7 +61,8 @@ export function stageSecret(
   tx: Transaction,
   publicKey?: string,
 ): ManifestEntry {
-  tx.write(join(dir, secret.file), ciphertext, PUBLIC_MODE);
+  // A new encryption: never what the file there holds.
+  tx.write(join(dir, secret.file), ciphertext, PUBLIC_MODE, { fresh: true });
   const entry: ManifestEntry = {
     kind: secret.kind,
     machines: [...secret.machines],
@@ -72,17 +74,42 @@ export function stageSecret(
   return entry;
 }
 
-/** Stage a machine's new keypair (its `.pub` and encrypted `.age`); returns the manifest entry. */
-export async function writeKeyPair(
-  dir: string,
-  machine: string,
-  secret: ExpectedSecret,
-  keys: { privateKey: string; publicKey: string },
-  created: string,
-  tx: Transaction,
-): Promise<ManifestEntry> {
-  writePublicKey(dir, machine, keys.publicKey, tx);
-  return writeSecret(dir, secret, keys.privateKey, created, tx, keys.publicKey);
+/**
+ * What a command that makes keys stages them into: the transaction, and the
+ * manifest, public keys and present `.age` files the generated files are
+ * written from (the command's copies, updated as keys are staged).
+ */
+export interface Staging {
+  dir: string;
+  tx: Transaction;
+  manifest: Manifest;
+  publicKeys: Record<string, string>;
+  existing: Set<string>;
+  /** The manifest's `created` for every key made now. */
+  created: string;
+}
+
+/**
+ * Stage a secret `makeSecrets` made: its `.age`, and for a keypair (it comes
+ * with its public key) the machine's `.pub`.
+ */
+export function stageMade(staging: Staging, secret: ExpectedSecret, made: MadeSecret): void {
+  const { dir, tx, created } = staging;
+  const { ciphertext, publicKey } = made;
+  if (publicKey !== undefined) {
+    const machine = secret.machines[0]!;
+    writePublicKey(dir, machine, publicKey, tx);
+    staging.publicKeys[machine] = publicKey;
+  }
+  staging.manifest.files[secret.file] = stageSecret(
+    dir,
+    secret,
+    ciphertext,
+    created,
+    tx,
+    publicKey,
+  );
+  staging.existing.add(secret.file);
 }
 
 /** Stage `<machine>.pub`: the base64 key and a newline, like `wg pubkey`. */

@@ -257,6 +257,28 @@ describe("manifest.json", () => {
     expect(written.replace("\\u0031", "1")).toBe(serializeGeneric(copy));
   });
 
+  it("is written whole, still as the sorted deep copy writes it, when most of a large one changes", () => {
+    const files: Record<string, ManifestEntry> = {};
+    for (let i = 0; i < 200; i++) files[`m${String(i).padStart(3, "0")}.age`] = entry(String(i));
+    // "\u0031" reads as "1": only a splice would keep it as it was written.
+    const text = serializeGeneric({ version: 1, files }).replace(
+      '"created": "1"',
+      '"created": "\\u0031"',
+    );
+    for (const replaced of [49, 51, 200]) {
+      const read = readManifest(Buffer.from(text), "manifest.json");
+      const copy = copyManifest(read);
+      for (let i = 0; i < replaced; i++) {
+        const name = `m${String(199 - i).padStart(3, "0")}.age`;
+        copy.files[name] = entry(`new ${i}`);
+      }
+      const written = manifestBytes(copy).toString("utf8");
+      expect(written.replace("\\u0031", "1"), `${replaced}`).toBe(serializeGeneric(copy));
+      // Up to a quarter of the entries changed: spliced (the escape is kept).
+      expect(written.includes("\\u0031"), `${replaced}`).toBe(replaced <= 50);
+    }
+  });
+
   it("is written in full when the file read is not laid out as wgqt writes it", () => {
     for (const text of [
       JSON.stringify(threeFiles()),

@@ -46,6 +46,27 @@ describe("Transaction", () => {
     expect(existsSync(join(root, JOURNAL_FILE))).toBe(false);
   });
 
+  it("writes a fresh file without comparing it, among many others that are compared", async () => {
+    // 100 files in one directory: the commit lists it instead of a stat each.
+    const dir = join(root, "keys");
+    for (let i = 0; i < 100; i++) writeFileSync(join(dir, `f${i}.age`), `${i}\n`);
+    const tx = new Transaction(root);
+    for (let i = 0; i < 100; i++) {
+      // Even files: same bytes as on disk; odd ones: new bytes. Every 10th is fresh.
+      tx.write(join(dir, `f${i}.age`), i % 2 ? `new ${i}\n` : `${i}\n`, 0o644, {
+        fresh: i % 10 === 0,
+      });
+    }
+    const changed = await tx.commit("test");
+    const expected = Array.from({ length: 100 }, (_, i) => i)
+      .filter((i) => i % 2 === 1 || i % 10 === 0)
+      .map((i) => join(dir, `f${i}.age`))
+      .sort();
+    expect(changed).toEqual(expected);
+    expect(readFileSync(join(dir, "f10.age"), "utf8")).toBe("10\n");
+    expect(readFileSync(join(dir, "f11.age"), "utf8")).toBe("new 11\n");
+  });
+
   it("writes exactly the bytes of a view into a larger buffer, in the journal and in place", async () => {
     const backing = new Uint8Array([9, 9, 1, 2, 3, 9, 9]);
     const view = new Uint8Array(backing.buffer, 2, 3);
