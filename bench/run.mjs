@@ -520,6 +520,8 @@ async function rotateAndRekey(shape, keys, store) {
       ["list", "machine list"],
       ["rotate-gateway", `rotate --machine ${gateway}`],
       ["rekey", "rekey (1 host key changed)"],
+      ["rotate-all", "rotate --all"],
+      ["rekey-all", "rekey (admin added)"],
     ]) {
       record({ id, label, n: shape.n, status: "n/a", note: "no keygen'd store (keygen failed)" });
     }
@@ -616,6 +618,48 @@ async function rotateAndRekey(shape, keys, store) {
           fleetToml(shape, keys, { overrides: { [client]: newKey } }),
         );
         return rekeyDir;
+      },
+      ["rekey", "--identity", keys.adminIdentity, "--yes", "--no-commit"],
+    ),
+  );
+
+  // The whole-fleet operations, each as much work as keygen: every key
+  // renewed (rotate --all), and every file re-encrypted for one more admin
+  // (a different new admin each run, so every run re-encrypts all of them).
+  log(`n = ${shape.n}: rotate --all`);
+  record(
+    await measureOnStore(
+      {
+        id: "rotate-all",
+        label: "rotate --all",
+        n: shape.n,
+        files: shape.files,
+        expect: `${shape.keypairs} keypairs + ${shape.presharedKeys} PSKs`,
+      },
+      () => rotateDir,
+      ["rotate", "--all", "--yes", "--no-commit"],
+    ),
+  );
+  log(`n = ${shape.n}: rekey after an admin was added`);
+  const toml = fleetToml(shape, keys);
+  const admins = `admins = [${JSON.stringify(keys.admin)}]`;
+  if (!toml.includes(admins)) throw new Error(`bench: no ${admins} in the fleet's wgqt.toml`);
+  record(
+    await measureOnStore(
+      {
+        id: "rekey-all",
+        label: "rekey (admin added)",
+        n: shape.n,
+        files: shape.files,
+        expect: `${shape.files} files re-encrypted`,
+      },
+      (i) => {
+        const identity = join(work, `admin-${i}.key`);
+        execFileSync("age-keygen", ["-o", identity], { stdio: "ignore" });
+        const added = execFileSync("age-keygen", ["-y", identity], { encoding: "utf8" }).trim();
+        const both = `admins = [${JSON.stringify(keys.admin)}, ${JSON.stringify(added)}]`;
+        writeFileSync(join(rotateDir, "wgqt.toml"), toml.replace(admins, both));
+        return rotateDir;
       },
       ["rekey", "--identity", keys.adminIdentity, "--yes", "--no-commit"],
     ),
@@ -850,6 +894,19 @@ async function main() {
     const fixed = rotateClient.wallMs.median - perFile * rotateClient.files;
     diagLines.push(
       `rotate at n = ${list.n}: ${formatMs(perFile)} per secret renewed (${rotateClient.files} → ${rotateGateway.files} secrets: ${formatMs(rotateClient.wallMs.median)} → ${formatMs(rotateGateway.wallMs.median)}), on top of ${formatMs(fixed)} that does not depend on the machine; \`machine list\` on the same store takes ${formatMs(list.wallMs.median)} (${keygenLarge?.status === "ok" ? `${((100 * list.wallMs.median) / keygenLarge.wallMs.median).toFixed(1)} %` : "?"} of keygen)`,
+    );
+  }
+  const wholeFleet = ["rotate-all", "rekey-all"]
+    .map((id) => rows.find((row) => row.id === id && row.status === "ok"))
+    .filter((row) => row !== undefined);
+  if (keygenLarge?.status === "ok" && wholeFleet.length) {
+    diagLines.push(
+      `whole-fleet changes at n = ${largeN}, as many files as keygen: ${wholeFleet
+        .map(
+          (row) =>
+            `${row.label} ${formatMs(row.wallMs.median)} (${ratioText(row.wallMs.median / keygenLarge.wallMs.median)} keygen's time)`,
+        )
+        .join(", ")}; rekey also decrypts every file first, and writes one stanza more per file`,
     );
   }
   const commitLarge = rows.find((row) => row.id === `keygen-commit-${largeN}`);

@@ -78,6 +78,8 @@ describe("npm run bench --quick", () => {
       "list",
       "rotate-gateway",
       "rekey",
+      "rotate-all",
+      "rekey-all",
       "plan",
       "render",
       "plan-render",
@@ -99,6 +101,9 @@ describe("npm run bench --quick", () => {
     expect(note("rotate-gateway")).toMatch(/^changed 1 key \.age \+ 90 PSK \.age \+ 1 \.pub/);
     expect(note("rekey")).toMatch(/^changed 1 key \.age \+ 10 PSK \.age \+ 0 \.pub/);
     expect(note("list")).toBe("changed nothing");
+    // The whole fleet: 100 keypairs and 10 × 90 PSKs.
+    expect(note("rotate-all")).toMatch(/^changed 100 key \.age \+ 900 PSK \.age \+ 100 \.pub/);
+    expect(note("rekey-all")).toMatch(/^changed 100 key \.age \+ 900 PSK \.age \+ 0 \.pub/);
   });
 
   it("judges all nine targets and explains rotate's cost", () => {
@@ -108,6 +113,7 @@ describe("npm run bench --quick", () => {
       expect(typeof target.pass, target.target).toBe("boolean");
     }
     expect(results.diagnostics.join("\n")).toMatch(/per secret renewed/);
+    expect(results.diagnostics.join("\n")).toMatch(/whole-fleet changes at n = 100/);
   });
 
   it("leaves no scratch directory behind", () => {
