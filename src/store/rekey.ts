@@ -24,7 +24,7 @@ import { displayPath, type FileInspection, inspectFiles, staleness } from "./ins
 import { timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { copyManifest } from "./manifest.js";
-import { makeSecrets } from "./secrets.js";
+import { BATCH_SIZE, type MadeSecret, type SecretJob, secretPool } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 import { stageSecret, writeGeneratedFiles } from "./write.js";
 
@@ -183,6 +183,31 @@ export interface RekeyOptions {
   afterApply?: AfterApply;
 }
 
+/** The WireGuard key in a store file (base64), decrypted with the first identity that opens it. */
+async function decryptKey(
+  config: Config,
+  identities: LoadedIdentities,
+  secret: ExpectedSecret,
+  bytes: Uint8Array,
+): Promise<string> {
+  const where = displayPath(config, secret.file);
+  let plaintext: Uint8Array;
+  try {
+    plaintext = await decryptWith(bytes, identities.identities, where);
+  } catch (error) {
+    if (!(error instanceof KeyError)) throw error;
+    throw new KeyError(
+      `${error.message}; identities from ${identities.sources.map((source) => source.file).join(", ")} (pass --identity with an admin's key)`,
+    );
+  }
+  try {
+    return parseKeyFileContent(plaintext, where);
+  } catch {
+    // The decoder's message would quote the plaintext.
+    throw new KeyError(`${where}: decrypts, but not to a WireGuard key; not re-encrypting it`);
+  }
+}
+
 /**
  * Re-encrypt the planned files to the recipients wgqt.toml asks for. Every
  * file is decrypted first, so a file no identity opens stops the run before
@@ -198,36 +223,35 @@ export async function applyRekey(
   options: RekeyOptions,
 ): Promise<string[]> {
   const log = options.log ?? (() => {});
-  const keys = new Map<string, string>();
-  for (const { secret } of plan.files) {
-    const where = displayPath(config, secret.file);
-    const facts = inspection.files.get(secret.file)!;
-    let plaintext: Uint8Array;
-    try {
-      plaintext = await decryptWith(facts.bytes, identities.identities, where);
-    } catch (error) {
-      if (!(error instanceof KeyError)) throw error;
-      throw new KeyError(
-        `${error.message}; identities from ${identities.sources.map((source) => source.file).join(", ")} (pass --identity with an admin's key)`,
-      );
+  // Decrypted keys go to the workers (on all cores when there are many: an
+  // admin added to a fleet re-encrypts every file) a batch at a time, so they
+  // re-encrypt one batch while this thread decrypts the next.
+  const pool = secretPool(plan.files.map(({ secret }) => secret));
+  const parts: Promise<MadeSecret[]>[] = [];
+  const handOver = (jobs: SecretJob[]) => {
+    const part = pool.make(jobs);
+    part.catch(() => {}); // awaited below; refused when a later file stops the run
+    parts.push(part);
+  };
+  let made: MadeSecret[];
+  try {
+    let batch: SecretJob[] = [];
+    for (const { secret } of plan.files) {
+      const { bytes } = inspection.files.get(secret.file)!;
+      const key = await decryptKey(config, identities, secret, bytes);
+      batch.push({ kind: "re-encrypt", key, recipients: secret.recipients });
+      if (batch.length === BATCH_SIZE) {
+        handOver(batch);
+        batch = [];
+        // Let the workers' answers in, so they get their next batches.
+        await new Promise(setImmediate);
+      }
     }
-    try {
-      keys.set(secret.file, parseKeyFileContent(plaintext, where));
-    } catch {
-      // The decoder's message would quote the plaintext.
-      throw new KeyError(`${where}: decrypts, but not to a WireGuard key; not re-encrypting it`);
-    }
+    handOver(batch);
+    made = (await Promise.all(parts)).flat();
+  } finally {
+    await pool.close();
   }
-  // Encrypted again on all cores when there are many (an admin added to a
-  // fleet re-encrypts every file).
-  const made = await makeSecrets(
-    plan.files.map(({ secret }) => ({
-      kind: "re-encrypt" as const,
-      key: keys.get(secret.file)!,
-      recipients: secret.recipients,
-    })),
-  );
-  keys.clear();
   const manifest = copyManifest(store.manifest);
   const tx = new Transaction(config.dir, options.afterApply);
   for (const [index, { secret }] of plan.files.entries()) {

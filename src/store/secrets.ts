@@ -65,7 +65,7 @@ export function makeSecret(job: SecretJob, random: RandomSource = secureRandom):
 /** Below this many secrets, workers cost more to start than they save. */
 const WORKER_THRESHOLD = 256;
 /** Secrets per message to a worker: big enough to amortize messaging, small enough to balance. */
-const BATCH_SIZE = 128;
+export const BATCH_SIZE = 128;
 
 /** The compiled worker script; absent when running from TypeScript sources (tests). */
 const workerScript = fileURLToPath(new URL("./secrets-worker.js", import.meta.url));
@@ -89,9 +89,43 @@ export async function makeSecrets(
   jobs: readonly SecretJob[],
   options: SecretOptions = {},
 ): Promise<MadeSecret[]> {
-  const threads = workerThreads(jobs.length, options);
-  if (threads === 0) return jobs.map((job) => makeSecret(job, options.random));
-  return inWorkers(jobs, threads);
+  const pool = secretPool(jobs, options);
+  try {
+    return await pool.make(jobs);
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * Where secrets are made: this thread, or worker threads that take batches as
+ * they come, so a caller can hand over some jobs while it prepares the next
+ * (a rekey decrypts a batch while the workers re-encrypt the one before).
+ */
+export interface SecretPool {
+  /** Make these jobs' secrets, in order. */
+  make(jobs: readonly SecretJob[]): Promise<MadeSecret[]>;
+  /** Stop the workers; call once every `make` has settled. */
+  close(): Promise<void>;
+}
+
+/**
+ * A pool for `planned`: the jobs it will be given, or as many with the same
+ * recipients (their count decides whether workers are worth starting, and the
+ * workers are handed their recipients).
+ */
+export function secretPool(
+  planned: readonly { readonly recipients: readonly string[] }[],
+  options: SecretOptions = {},
+): SecretPool {
+  const threads = workerThreads(planned.length, options);
+  if (threads === 0) {
+    return {
+      make: async (jobs) => jobs.map((job) => makeSecret(job, options.random)),
+      close: async () => {},
+    };
+  }
+  return new WorkerPool(threads, planned);
 }
 
 export interface SecretOptions {
@@ -111,62 +145,111 @@ export function workerThreads(count: number, options: SecretOptions = {}): numbe
   return useful && existsSync(workerScript) ? threads : 0;
 }
 
-async function inWorkers(jobs: readonly SecretJob[], threads: number): Promise<MadeSecret[]> {
-  const results = new Array<MadeSecret>(jobs.length);
-  const batches: number[] = [];
-  for (let start = 0; start < jobs.length; start += BATCH_SIZE) batches.push(start);
-  let next = 0;
-  // The workers start up while this thread prepares the recipients for them,
-  // once, instead of each worker decoding and converting every host key.
-  const workers = Array.from({ length: threads }, () => new Worker(workerScript));
-  try {
-    const recipients = handOffRecipients(jobs.flatMap((job) => job.recipients));
-    await Promise.all(
-      workers.map(async (worker) => {
-        let first = true;
-        while (next < batches.length) {
-          const start = batches[next++]!;
-          const batch = jobs.slice(start, start + BATCH_SIZE);
-          const message: WorkerRequest = { id: start, jobs: batch };
-          if (first) message.recipients = recipients;
-          first = false;
-          const made = await request(worker, message);
-          for (const [offset, secret] of made.entries()) results[start + offset] = secret;
-        }
-      }),
-    );
-  } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
-  }
-  return results;
+/** Batches each worker holds at once: one to work on, one waiting, so it never idles on us. */
+const IN_FLIGHT = 2;
+
+interface Batch {
+  jobs: SecretJob[];
+  resolve(results: MadeSecret[]): void;
+  reject(error: Error): void;
 }
 
-function request(worker: Worker, message: WorkerRequest): Promise<MadeSecret[]> {
-  return new Promise((resolve, reject) => {
-    const cleanUp = () => {
-      worker.off("message", onMessage);
-      worker.off("error", onError);
-      worker.off("exit", onExit);
-    };
-    const onMessage = (response: WorkerResponse) => {
-      if (response.id !== message.id) return;
-      cleanUp();
-      if ("error" in response) {
-        const { name, message: text } = response.error;
-        reject(name === "KeyError" ? new KeyError(text) : new StoreError(`making keys: ${text}`));
-      } else resolve(response.results);
-    };
-    const onError = (error: Error) => {
-      cleanUp();
-      reject(new StoreError(`making keys: ${error.message}`));
-    };
-    const onExit = (code: number) => {
-      cleanUp();
-      reject(new StoreError(`making keys: worker stopped (exit code ${code})`));
-    };
-    worker.on("message", onMessage);
-    worker.on("error", onError);
-    worker.on("exit", onExit);
-    worker.postMessage(message);
-  });
+/** Worker threads fed from one queue of batches, each worker holding up to IN_FLIGHT. */
+class WorkerPool implements SecretPool {
+  readonly #workers: { worker: Worker; pending: Map<number, Batch>; started: boolean }[];
+  readonly #queue: Batch[] = [];
+  #planned: readonly { readonly recipients: readonly string[] }[] | undefined;
+  #recipients: RecipientHandoff[] | undefined;
+  #nextId = 0;
+  #failed: Error | undefined;
+
+  constructor(threads: number, planned: readonly { readonly recipients: readonly string[] }[]) {
+    this.#planned = planned;
+    this.#workers = Array.from({ length: threads }, () => {
+      const entry = {
+        worker: new Worker(workerScript),
+        pending: new Map<number, Batch>(),
+        started: false,
+      };
+      entry.worker.on("message", (response: WorkerResponse) => {
+        const batch = entry.pending.get(response.id);
+        if (batch === undefined) return;
+        entry.pending.delete(response.id);
+        if ("error" in response) {
+          const { name, message } = response.error;
+          this.#fail(
+            name === "KeyError" ? new KeyError(message) : new StoreError(`making keys: ${message}`),
+          );
+          batch.reject(this.#failed!);
+        } else {
+          batch.resolve(response.results);
+          this.#dispatch();
+        }
+      });
+      entry.worker.on("error", (error: Error) =>
+        this.#fail(new StoreError(`making keys: ${error.message}`)),
+      );
+      entry.worker.on("exit", (code: number) =>
+        this.#fail(new StoreError(`making keys: worker stopped (exit code ${code})`)),
+      );
+      return entry;
+    });
+  }
+
+  make(jobs: readonly SecretJob[]): Promise<MadeSecret[]> {
+    const parts: Promise<MadeSecret[]>[] = [];
+    for (let start = 0; start < jobs.length; start += BATCH_SIZE) {
+      parts.push(
+        new Promise((resolve, reject) => {
+          if (this.#failed) reject(this.#failed);
+          else this.#queue.push({ jobs: jobs.slice(start, start + BATCH_SIZE), resolve, reject });
+        }),
+      );
+    }
+    const made = Promise.all(parts).then((results) => results.flat());
+    try {
+      this.#dispatch();
+    } catch (error) {
+      // Preparing the recipients failed (a bad one): every batch fails with it.
+      this.#fail(error instanceof Error ? error : new StoreError(String(error)));
+    }
+    return made;
+  }
+
+  async close(): Promise<void> {
+    this.#fail(new StoreError("making keys: stopped"));
+    await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
+  }
+
+  /** Give each worker batches until it holds IN_FLIGHT of them. */
+  #dispatch(): void {
+    for (const entry of this.#workers) {
+      while (entry.pending.size < IN_FLIGHT && this.#queue.length > 0 && !this.#failed) {
+        const batch = this.#queue.shift()!;
+        const id = this.#nextId++;
+        const message: WorkerRequest = { id, jobs: batch.jobs };
+        if (!entry.started) {
+          // The workers started while this thread went on; the recipients are
+          // parsed and converted here once, for all of them, on first use.
+          this.#recipients ??= handOffRecipients(this.#planned!.flatMap((job) => job.recipients));
+          this.#planned = undefined;
+          message.recipients = this.#recipients;
+          entry.started = true;
+        }
+        entry.pending.set(id, batch);
+        entry.worker.postMessage(message);
+      }
+    }
+  }
+
+  /** The first failure ends the pool: every batch waiting or in a worker is refused with it. */
+  #fail(error: Error): void {
+    if (this.#failed) return;
+    this.#failed = error;
+    for (const batch of this.#queue.splice(0)) batch.reject(error);
+    for (const { pending } of this.#workers) {
+      for (const batch of pending.values()) batch.reject(error);
+      pending.clear();
+    }
+  }
 }

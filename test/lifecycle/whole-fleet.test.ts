@@ -5,10 +5,13 @@
  * file without changing the secret inside. Proven with the reference `age`
  * and `wg` tools, file by file.
  */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ageEncrypt } from "../age/helpers.js";
 import type { IdentityKind } from "../helpers/fleet.js";
 import { gitLog } from "../helpers/fleet.js";
-import { changedFiles, Fleet, type Proxy, snapshot } from "../helpers/lifecycle.js";
+import { changedFiles, Fleet, type Proxy as ProxySpec, snapshot } from "../helpers/lifecycle.js";
 import { ok } from "../helpers/run.js";
 
 const GATEWAYS = Array.from({ length: 6 }, (_, i) => `gw${i}`);
@@ -22,7 +25,7 @@ const BIG_FLEET = {
   ]),
   admins: { admin: "x25519" as IdentityKind },
   proxies: Object.fromEntries(
-    GATEWAYS.map((gateway, i) => [`exit${i}`, { gateway, clients: [...CLIENTS] } as Proxy]),
+    GATEWAYS.map((gateway, i) => [`exit${i}`, { gateway, clients: [...CLIENTS] } as ProxySpec]),
   ),
 };
 const SECRETS = GATEWAYS.length + CLIENTS.length + GATEWAYS.length * CLIENTS.length;
@@ -84,10 +87,29 @@ describe("a whole fleet, 314 secrets", () => {
     keysBefore = keys;
   });
 
-  it("rekey after an admin is added: every file re-encrypted for the new admin, no key changed", () => {
+  it("rekey stops at a file late in the run that no identity opens, and writes nothing", () => {
     fleet.identity("second", "x25519");
     fleet.admins = ["admin", "second"];
     fleet.writeConfig("add an admin");
+    // The last PSK, replaced by one only its gateway can read: the batches
+    // before it are with the workers when this thread reaches it.
+    const last = `preshared_keys/${GATEWAYS.at(-1)}+${CLIENTS.at(-1)}.age`;
+    const original = readFileSync(join(fleet.keys, last));
+    const gateway = fleet.ids[GATEWAYS.at(-1)!]!;
+    writeFileSync(
+      join(fleet.keys, last),
+      ageEncrypt(["-r", gateway.recipient.split(" ").slice(0, 2).join(" ")], Buffer.from("x")),
+    );
+    const before = snapshot(fleet.keys);
+    const result = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile, "--yes");
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`${last.replace(/[+.]/g, "\\$&")}: `));
+    expect(result.stderr).not.toMatch(/Unhandled|at .*\.js:\d+/);
+    expect(changedFiles(before, snapshot(fleet.keys))).toEqual([]);
+    writeFileSync(join(fleet.keys, last), original);
+  });
+
+  it("rekey after an admin is added: every file re-encrypted for the new admin, no key changed", () => {
     const before = snapshot(fleet.keys);
     const result = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile, "--yes");
     expect(result.status, result.stderr).toBe(0);
