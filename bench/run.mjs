@@ -650,20 +650,16 @@ async function rotateAndRekey(shape, keys, store) {
   // (a different new admin each run, so every run re-encrypts all of them).
   log(`n = ${shape.n}: rotate --all`);
   record(
-    await measureOnStore(
-      {
-        id: "rotate-all",
-        label: "rotate --all",
-        n: shape.n,
-        files: shape.files,
-        expect: `${shape.keypairs} keypairs + ${shape.presharedKeys} PSKs`,
-      },
-      () => {
-        keepReplaced(join(rotateDir, "wireguard_keys"));
-        return rotateDir;
-      },
-      ["rotate", "--all", "--yes", "--no-commit"],
-    ),
+    await measureOnStore({
+      id: "rotate-all",
+      label: "rotate --all",
+      n: shape.n,
+      files: shape.files,
+      expect: `${shape.keypairs} keypairs + ${shape.presharedKeys} PSKs`,
+    }, () => {
+      keepReplaced(join(rotateDir, "wireguard_keys"));
+      return rotateDir;
+    }, ["rotate", "--all", "--yes", "--no-commit"]),
   );
   log(`n = ${shape.n}: rekey after an admin was added`);
   const toml = fleetToml(shape, keys);
