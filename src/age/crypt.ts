@@ -7,10 +7,10 @@
  * key either way. Nothing here touches the disk.
  */
 
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import type { Identity, Stanza } from "age-encryption";
 import { KeyError, WgqtError } from "../errors.js";
-import { CHUNK_SIZE, encryptSync, PAYLOAD_NONCE_SIZE, TAG_SIZE } from "./encrypt.js";
+import { CHUNK_SIZE, encryptSync, headerMac, PAYLOAD_NONCE_SIZE, TAG_SIZE } from "./encrypt.js";
 import { openChaCha20Poly1305 } from "./file-key.js";
 import { type AgeHeader, readHeader } from "./header.js";
 import { hkdfSha256 } from "./hkdf.js";
@@ -110,10 +110,7 @@ async function openOneChunk(
   // The MAC covers the header up to and including "---" (not the space, the
   // base64 MAC or the LF after it).
   const macInput = file.subarray(0, header.length - MAC_LINE_TAIL);
-  const mac = createHmac("sha256", hkdfSha256(fileKey, EMPTY, "header"))
-    .update(macInput)
-    .digest();
-  if (!timingSafeEqual(mac, header.mac)) return "invalid header HMAC";
+  if (!timingSafeEqual(headerMac(fileKey, macInput), header.mac)) return "invalid header HMAC";
   const payload = file.subarray(header.length);
   if (payload.length < PAYLOAD_NONCE_SIZE + TAG_SIZE) return "payload is truncated";
   const nonce = payload.subarray(0, PAYLOAD_NONCE_SIZE);
@@ -129,7 +126,6 @@ async function openOneChunk(
 const LAST_CHUNK_NONCE = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 /** " " + 43 base64 characters of the 32-byte MAC + LF. */
 const MAC_LINE_TAIL = 45;
-const EMPTY = new Uint8Array(0);
 
 /** Larger files: age-encryption's Decrypter reads the STREAM chunk by chunk. */
 async function decryptStreamed(

@@ -16,8 +16,8 @@
  * and JavaScript HMAC/HKDF: about 0.5 ms of overhead per file, more than the
  * X25519 work a key file needs. wgqt writes tens of thousands of 45-byte key
  * files, so it writes them here with node:crypto (OpenSSL); crypt.ts reads
- * them back the same way. test/age/encrypt.test.ts checks every file against `age -d` and
- * age-encryption's Decrypter, and byte for byte against age-encryption's own
+ * them back the same way. test/age/encrypt.test.ts checks every file against
+ * `age -d` and age-encryption's Decrypter, and byte for byte against age-encryption's own
  * encryption with the same randomness.
  */
 
@@ -41,6 +41,13 @@ export const CHUNK_SIZE = 64 * 1024;
 export const TAG_SIZE = 16;
 const EMPTY = new Uint8Array(0);
 
+/** The header MAC: HMAC-SHA-256 under HKDF(file key, "header") of the header up to "---". */
+export function headerMac(fileKey: Uint8Array, headerWithoutMac: Uint8Array): Buffer {
+  return createHmac("sha256", hkdfSha256(fileKey, EMPTY, "header"))
+    .update(headerWithoutMac)
+    .digest();
+}
+
 /**
  * Encrypt `plaintext` to `recipients` (at least one), all in memory.
  * `random` is for tests that need reproducible files; it supplies the file key
@@ -55,9 +62,7 @@ export function encryptSync(
   const fileKey = random(FILE_KEY_SIZE);
   const stanzas = recipients.flatMap((recipient) => recipient.wrapFileKey(fileKey));
   const header = Buffer.from(encodeHeaderWithoutMac(stanzas), "latin1");
-  const mac = createHmac("sha256", hkdfSha256(fileKey, EMPTY, "header"))
-    .update(header)
-    .digest();
+  const mac = headerMac(fileKey, header);
   const nonce = random(PAYLOAD_NONCE_SIZE);
   const payloadKey = hkdfSha256(fileKey, nonce, "payload");
   const parts: Uint8Array[] = [header, finishHeader(mac), nonce];
