@@ -34,6 +34,9 @@ export const measurementMethod = hasGnuTime
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux, for /proc/<pid>/stat
 
+/** How long a run's output may stay open after the command exited. */
+const CLOSE_GRACE_MS = 10_000;
+
 /** Process group ids of the children running now (run.mjs stops them on Ctrl-C). */
 export const activeChildren = new Set();
 
@@ -79,8 +82,29 @@ export function runOnce(command, args, { cwd, env, timeoutMs = 30 * 60_000, stat
     child.on("error", (error) => {
       stderrChunks.push(Buffer.from(String(error)));
     });
-    child.on("close", (code, signal) => {
-      const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
+    // 'close' waits for stdout and stderr to end as well; a descendant left
+    // running with them open would keep the run (and the benchmark) waiting
+    // forever. A grace period after the exit, then the pipes are dropped.
+    // (git, for one, may leave a detached `gc --auto` behind.) The run's wall
+    // time is then taken at the exit.
+    let grace;
+    let exitedAt;
+    child.on("exit", () => {
+      exitedAt = process.hrtime.bigint();
+      grace = setTimeout(() => {
+        stderrChunks.push(Buffer.from("\n(output still open 10 s after the command exited)\n"));
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(child.exitCode, child.signalCode, exitedAt);
+      }, CLOSE_GRACE_MS);
+    });
+    let finished = false;
+    child.on("close", (code, signal) => finish(code, signal, process.hrtime.bigint()));
+    function finish(code, signal, end) {
+      if (finished) return;
+      finished = true;
+      const wallMs = Number(end - start) / 1e6;
+      clearTimeout(grace);
       clearTimeout(timer);
       activeChildren.delete(child.pid);
       if (poller) clearInterval(poller);
@@ -109,7 +133,7 @@ export function runOnce(command, args, { cwd, env, timeoutMs = 30 * 60_000, stat
         timedOut,
         timeoutMs,
       });
-    });
+    }
   });
 }
 
