@@ -43,9 +43,14 @@ export const activeChildren = new Set();
 /**
  * Run one command once. Resolves (never rejects) with
  * { wallMs, cpuMs, rssMb, code, signal, stdoutBytes, stderr, timedOut }.
- * A run still going after `timeoutMs` is killed (its process group, by id).
+ * A run still going after `timeoutMs` is killed (its process group, by id);
+ * one whose output stays open `closeGraceMs` after it exited is done.
  */
-export function runOnce(command, args, { cwd, env, timeoutMs = 30 * 60_000, statFile } = {}) {
+export function runOnce(
+  command,
+  args,
+  { cwd, env, timeoutMs = 30 * 60_000, statFile, closeGraceMs = CLOSE_GRACE_MS } = {},
+) {
   return new Promise((resolve) => {
     const wrapped = hasGnuTime && statFile !== undefined;
     const [file, argv] = wrapped
@@ -92,11 +97,11 @@ export function runOnce(command, args, { cwd, env, timeoutMs = 30 * 60_000, stat
     child.on("exit", () => {
       exitedAt = process.hrtime.bigint();
       grace = setTimeout(() => {
-        stderrChunks.push(Buffer.from("\n(output still open 10 s after the command exited)\n"));
+        stderrChunks.push(Buffer.from("\n(output still open after the command exited)\n"));
         child.stdout.destroy();
         child.stderr.destroy();
         finish(child.exitCode, child.signalCode, exitedAt);
-      }, CLOSE_GRACE_MS);
+      }, closeGraceMs);
     });
     let finished = false;
     child.on("close", (code, signal) => finish(code, signal, process.hrtime.bigint()));
@@ -184,7 +189,8 @@ function failureLine(stderr) {
  * `budgetMs` (at least one run always happens; the row says how many ran).
  *
  * `run(i)` performs run i (setup it does before `runOnce` is not timed) and
- * resolves with a runOnce() result, or with { skip: "reason" }.
+ * resolves with a runOnce() result, or with { skip: "reason" }; a result may
+ * carry `spentMs`, the time it really took when its wallMs is extrapolated.
  * `check(i, result)` (optional, untimed) may return a note, e.g. a validation.
  */
 export async function measureRow(row, { runs, budgetMs, run, check, log = () => {} }) {
@@ -221,7 +227,7 @@ export async function measureRow(row, { runs, budgetMs, run, check, log = () => 
         runs: results.length,
       };
     }
-    spent += result.wallMs;
+    spent += result.spentMs ?? result.wallMs;
     results.push(result);
     const note = check ? await check(i, result) : undefined;
     if (note) notes.push(note);
