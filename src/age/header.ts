@@ -48,29 +48,35 @@ function headerError(message: string): KeyError {
   return new KeyError(`age header: ${message}`);
 }
 
-/** Splits the header into LF-terminated lines of printable ASCII. */
+/**
+ * Splits the header into LF-terminated lines of printable ASCII. Indexed
+ * loops and one Buffer view: status, verify and rekey read the headers of
+ * every file of a store, thousands of them.
+ */
 class LineReader {
-  #bytes: Uint8Array;
+  #bytes: Buffer;
   offset = 0;
   number = 0;
 
   constructor(bytes: Uint8Array) {
-    this.#bytes = bytes;
+    this.#bytes = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** The next line without its LF; throws if there is none or it is not SP/VCHAR text. */
   next(): string {
     this.number++;
-    const end = this.#bytes.indexOf(LF, this.offset);
+    const bytes = this.#bytes;
+    const start = this.offset;
+    const end = bytes.indexOf(LF, start);
     if (end < 0) throw headerError(`ends at line ${this.number} before the "---" mac line`);
-    const line = this.#bytes.subarray(this.offset, end);
-    for (const byte of line) {
+    for (let i = start; i < end; i++) {
+      const byte = bytes[i]!;
       if (byte < 0x20 || byte > 0x7e) {
         throw headerError(`line ${this.number} has a byte that is not printable ASCII`);
       }
     }
     this.offset = end + 1;
-    return Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString("latin1");
+    return bytes.toString("latin1", start, end);
   }
 
   startsWith(text: string): boolean {
@@ -136,7 +142,7 @@ function readBody(lines: LineReader): Uint8Array {
     chunks.push(chunk);
     if (line.length < COLUMNS_PER_LINE) break;
   }
-  return new Uint8Array(Buffer.concat(chunks));
+  return chunks.length === 1 ? chunks[0]! : new Uint8Array(Buffer.concat(chunks));
 }
 
 /**
