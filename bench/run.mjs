@@ -547,6 +547,8 @@ async function rotateAndRekey(shape, keys, store) {
       ["rekey", "rekey (1 host key changed)"],
       ["rotate-all", "rotate --all"],
       ["rekey-all", "rekey (admin added)"],
+      ["status", "status --json"],
+      ["verify", "verify"],
     ]) {
       record({ id, label, n: shape.n, status: "n/a", note: "no keygen'd store (keygen failed)" });
     }
@@ -689,6 +691,28 @@ async function rotateAndRekey(shape, keys, store) {
       ["rekey", "--identity", keys.adminIdentity, "--yes", "--no-commit"],
     ),
   );
+
+  // The commands that read every file of the store (its header, not its
+  // secret) and change nothing: the fleet overview and the consistency check.
+  log(`n = ${shape.n}: status --json; verify`);
+  for (const [id, args] of [
+    ["status", ["status", "--json"]],
+    ["verify", ["verify"]],
+  ]) {
+    record(
+      await measureOnStore(
+        {
+          id,
+          label: args.join(" "),
+          n: shape.n,
+          files: shape.files,
+          expect: "reads every file's header",
+        },
+        () => rotateDir,
+        args,
+      ),
+    );
+  }
 }
 
 /**

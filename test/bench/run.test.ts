@@ -80,6 +80,8 @@ describe("npm run bench --quick", () => {
       "rekey",
       "rotate-all",
       "rekey-all",
+      "status",
+      "verify",
       "plan",
       "render",
       "plan-render",
@@ -100,7 +102,7 @@ describe("npm run bench --quick", () => {
     expect(note("rotate")).toMatch(/^changed 1 key \.age \+ 10 PSK \.age \+ 1 \.pub/);
     expect(note("rotate-gateway")).toMatch(/^changed 1 key \.age \+ 90 PSK \.age \+ 1 \.pub/);
     expect(note("rekey")).toMatch(/^changed 1 key \.age \+ 10 PSK \.age \+ 0 \.pub/);
-    expect(note("list")).toBe("changed nothing");
+    for (const id of ["list", "status", "verify"]) expect(note(id)).toBe("changed nothing");
     // The whole fleet: 100 keypairs and 10 × 90 PSKs.
     expect(note("rotate-all")).toMatch(/^changed 100 key \.age \+ 900 PSK \.age \+ 100 \.pub/);
     expect(note("rekey-all")).toMatch(/^changed 100 key \.age \+ 900 PSK \.age \+ 0 \.pub/);
