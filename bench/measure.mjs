@@ -87,11 +87,10 @@ export function runOnce(
     child.on("error", (error) => {
       stderrChunks.push(Buffer.from(String(error)));
     });
-    // 'close' waits for stdout and stderr to end as well; a descendant left
-    // running with them open would keep the run (and the benchmark) waiting
-    // forever. A grace period after the exit, then the pipes are dropped.
-    // (git, for one, may leave a detached `gc --auto` behind.) The run's wall
-    // time is then taken at the exit.
+    // 'close' waits for stdout and stderr to end as well, so a process left
+    // behind with them open (git may leave a detached `gc --auto`) would keep
+    // the run, and the benchmark, waiting. After a grace period the pipes are
+    // dropped and the run's wall time is taken at the exit.
     let grace;
     let exitedAt;
     child.on("exit", () => {

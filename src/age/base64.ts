@@ -13,6 +13,8 @@
  */
 
 const UNPADDED = /^[A-Za-z0-9+/]*$/;
+/** The alphabet in order: a digit's index is its 6-bit value. */
+const DIGIT_VALUES = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const PADDED = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Encode as age's unpadded standard base64. */
@@ -39,8 +41,6 @@ export function decodeBase64NoPad(text: string): Uint8Array | null {
   }
   return new Uint8Array(Buffer.from(text, "base64"));
 }
-
-const DIGIT_VALUES = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /** Encode as padded standard base64, the way OpenSSH writes key blobs. */
 export function encodeBase64(bytes: Uint8Array): string {
