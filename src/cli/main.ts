@@ -225,6 +225,8 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
       "wg-quick: decrypt and inline keys (export for phones), repeatable",
       collect,
     )
+    .option("--mobile", "with --identity: a self-contained file for the WireGuard apps")
+    .option("--interface <name>", "wg-quick: only this interface (one tunnel per phone QR code)")
     .action(lazy(io, async () => (await import("./commands/render.js")).renderCommand));
 
   return program;

@@ -93,16 +93,21 @@ export function renderWgQuick(
     const privateKeyFile = interfaceKeyFile(view, entry);
     const dns = options.mobile ? (entry.dns ?? []) : hostDns(entry);
     const lines = [
-      commentLines([
-        ...generatedNotice(describeInterface(host, entry)),
-        ...keyNotice(inline, secretsDir, privateKeyFile, usesOwnKey(view, entry)),
-        ...(entry.role === "gateway" && !options.mobile ? uplinkNotice(entry) : []),
-        ...(entry.routing?.table !== undefined && !options.mobile ? routingNotice(entry) : []),
-      ]),
+      // A phone's file becomes a QR code: every byte makes the code denser, so one line.
+      options.mobile
+        ? commentLines([`wgqt: ${describeInterface(host, entry)}`])
+        : commentLines([
+            ...generatedNotice(describeInterface(host, entry)),
+            ...keyNotice(inline, secretsDir, privateKeyFile, usesOwnKey(view, entry)),
+            ...(entry.role === "gateway" ? uplinkNotice(entry) : []),
+            ...(entry.routing?.table !== undefined ? routingNotice(entry) : []),
+          ]),
       "[Interface]",
       `Address = ${entry.addressWithPrefix}`,
     ];
-    if (entry.listenPort !== undefined) lines.push(`ListenPort = ${entry.listenPort}`);
+    // A phone roams behind NATs and only ever connects first: a fixed port buys it nothing.
+    if (entry.listenPort !== undefined && !options.mobile)
+      lines.push(`ListenPort = ${entry.listenPort}`);
     if (dns.length > 0) lines.push(`DNS = ${dns.join(", ")}`);
     if (inline) lines.push(`PrivateKey = ${secret(privateKeyFile)}`);
     if (entry.routing !== undefined && !options.mobile) {

@@ -1,8 +1,11 @@
 /**
- * `wgqt render [--machine NAME]… [--format F] [--out DIR] [--identity FILE]… [--mobile]`:
- * each host's WireGuard configuration. Keys are referenced by path; they are
- * decrypted and inlined only for an explicit export of one host
- * (`--identity`, e.g. for a phone), which goes to stdout only.
+ * `wgqt render [--machine NAME]… [--format F] [--out DIR] [--identity FILE]…
+ * [--mobile] [--interface NAME]`: each host's WireGuard configuration. Keys are
+ * referenced by path; they are decrypted and inlined only for an explicit
+ * export of one host (`--identity`, e.g. for a phone), which goes to stdout
+ * only. A `--mobile` export is one tunnel, exactly one wg-quick file and
+ * nothing else on stdout, so it can be piped into `qrencode` whole: the
+ * WireGuard apps import one tunnel per QR code.
  */
 import { readdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -41,6 +44,7 @@ interface RenderOptions {
   out?: string;
   identity?: string[];
   mobile?: boolean;
+  interface?: string;
 }
 
 export async function renderCommand(
@@ -59,6 +63,8 @@ export async function renderCommand(
     throw new UsageError("--identity: exporting keys is only for --format wg-quick");
   if (options.mobile && !exporting)
     throw new UsageError("--mobile: needs --identity to decrypt the keys it inlines");
+  if (options.interface !== undefined && format !== "wg-quick")
+    throw new UsageError("--interface: picks one wg-quick file; only for --format wg-quick");
   // Exported keys are plaintext: print them for the user to pipe (qrencode,
   // a password manager), never write them to a file ourselves.
   if (exporting && options.out !== undefined)
@@ -100,6 +106,8 @@ export async function renderCommand(
     return 0;
   }
 
+  if (options.mobile && machines.length !== 1)
+    throw new UsageError("--mobile: export one host at a time (--machine NAME)");
   const files: RenderedFile[] = [];
   for (const machine of machines.length ? machines : [undefined]) {
     if (exporting && machine === undefined) {
@@ -119,11 +127,38 @@ export async function renderCommand(
       }),
     );
   }
-  for (const file of files) {
-    if (files.length > 1) io.stdout(`==> ${file.path} <==\n`);
+  const shown = pickInterface(files, options.interface, options.mobile === true, machines[0]);
+  for (const file of shown) {
+    if (shown.length > 1) io.stdout(`==> ${file.path} <==\n`);
     io.stdout(file.content);
   }
   return 0;
+}
+
+/**
+ * The files `--interface` names (wg-quick's `<host>/<interface>.conf`), or all
+ * of them; a `--mobile` export must come down to one file.
+ */
+function pickInterface(
+  files: RenderedFile[],
+  name: string | undefined,
+  mobile: boolean,
+  machine: string | undefined,
+): RenderedFile[] {
+  const interfaceOf = (file: RenderedFile) => basename(file.path).replace(/\.conf$/, "");
+  const picked = name === undefined ? files : files.filter((file) => interfaceOf(file) === name);
+  const names = files.map(interfaceOf).join(", ");
+  if (picked.length === 0) {
+    throw new UsageError(
+      `--interface: ${quote(machine ?? "")} has no interface ${quote(name)} (it has ${names || "none"})`,
+    );
+  }
+  if (mobile && picked.length > 1) {
+    throw new UsageError(
+      `--mobile: ${quote(machine ?? "")} has ${picked.length} tunnels (${names}); a phone imports one per QR code: add --interface NAME`,
+    );
+  }
+  return picked;
 }
 
 /**
