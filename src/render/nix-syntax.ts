@@ -15,12 +15,21 @@ export class NixLines {
   constructor(readonly lines: string[]) {}
 }
 
+/** A function applied to a value: `lib.mkIf cond { … }`, the value printed at its place's indentation. */
+export class NixCall {
+  constructor(
+    readonly fn: string,
+    readonly argument: NixValue,
+  ) {}
+}
+
 export type NixValue =
   | string
   | number
   | boolean
   | NixExpression
   | NixLines
+  | NixCall
   | NixValue[]
   | { [key: string]: NixValue }
   /** An attribute set in insertion order, for one with many names: an object that big is slow to build. */
@@ -77,6 +86,7 @@ function scalar(value: NixValue): string | undefined {
 export function printNix(value: NixValue, indent = ""): string {
   const text = scalar(value);
   if (text !== undefined) return text;
+  if (value instanceof NixCall) return `${value.fn} ${printNix(value.argument, indent)}`;
   const inner = `${indent}  `;
   if (value instanceof NixLines) {
     let out = "''\n";

@@ -1,19 +1,28 @@
 /**
  * NixOS modules, importable next to agenix:
  *
- * - `hosts/<host>.nix`: one host's module — `networking.wireguard.interfaces`
+ * - `hosts/<host>.nix`: one host's module, whose `config` applies only where
+ *   `networking.hostName` is that host — `networking.wireguard.interfaces`
  *   (the seed 000's proxies.nix, with the peers it never reached), the
- *   `age.secrets` the keys come from (root, 0400), NAT, forwarding and the
- *   firewall port on gateways, policy routing on clients, and the seed's
+ *   `age.secrets` the keys come from, NAT, forwarding and the firewall port
+ *   on gateways, policy routing on clients, and the seed's
  *   `networking.wgqt.interfaces.<net>.{address,port}` for use elsewhere;
  * - `options.nix`: declares `networking.wgqt.interfaces` (imported by both);
- * - `default.nix`: the entry module, picking the host by `networking.hostName`.
+ * - `default.nix`: the entry module, importing every host's module. They are
+ *   ordinary modules (NixOS passes them `pkgs` and the rest itself), so any
+ *   one of them can also be imported on its own.
+ *
+ * Both backends of `networking.wireguard` work: the script backend
+ * (`wireguard-<net>.service`) and systemd-networkd
+ * (`networking.wireguard.useNetworkd`, where networkd creates the interfaces
+ * from `systemd.network.netdevs`). Where they differ, the module asks
+ * `config.networking.wireguard.useNetworkd` (false on NixOS without that
+ * option): the key files' group, the firewall mark, what the routing unit
+ * starts before.
  *
  * No secret is ever in the output: `age.secrets.<name>.file` is a path to the
  * `.age` file in the key store (relative to the output directory) and
  * WireGuard reads `config.age.secrets.<name>.path`, where agenix decrypts it.
- * The modules use little of lib (mkOption, types, mkIf, mkMerge, mkDefault)
- * so they evaluate against a stub as well as nixpkgs.
  */
 import { posix } from "node:path";
 import type { Config } from "../config/types.js";
@@ -30,6 +39,7 @@ import {
   type RenderedFile,
 } from "./common.js";
 import {
+  NixCall,
   NixExpression,
   NixLines,
   type NixValue,
@@ -112,8 +122,8 @@ export function renderNixos(
     secrets.set(name, {
       file: fromHostFile(storeFile),
       owner: "root",
-      group: "root",
-      mode: "0400",
+      group: new NixExpression("keyGroup"),
+      mode: new NixExpression("keyMode"),
     });
   }
   const hostPrivateKey =
@@ -190,8 +200,8 @@ export function renderNixos(
   const sysctl: Record<string, NixValue> = {};
   if (gateways.length > 0 || bridged.length > 0) sysctl["net.ipv4.ip_forward"] = 1;
   if (routed.length > 0) {
-    // wg-quick(8) sets this for fwmark routing too: rp_filter honours the mark.
-    sysctl["net.ipv4.conf.all.src_valid_mark"] = 1;
+    // routing.ts: the reverse-path check must see the mark wgqt-connmark restores.
+    Object.assign(sysctl, ROUTING_SYSCTLS);
     // Replies arrive on the tunnel the policy chose, not the main table's; the
     // sane.vpn seed needs the same.
     networking.firewall = {
@@ -199,7 +209,7 @@ export function renderNixos(
       checkReversePath: new NixExpression(`lib.mkDefault ${nixString("loose")}`),
     };
     configValue.systemd = {
-      services: { "wgqt-routing": routingService(view, routed) },
+      services: routingServices(view, routed),
       // The rules and unreachable routes are added outside networkd (by
       // wgqt-routing); with networkd enabled it would otherwise remove them
       // as foreign when it starts, and traffic would leak (networkd.conf(5)).
@@ -207,6 +217,21 @@ export function renderNixos(
         config: {
           networkConfig: { ManageForeignRoutingPolicyRules: false, ManageForeignRoutes: false },
         },
+        // networking.wireguard's networkd backend passes fwMark to FirewallMark=, which
+        // networkd takes as an integer only (systemd.netdev(5); wg(8) takes hex too). It
+        // names <net>'s netdev "40-<net>"; were that to change, this would be a netdev
+        // without Name= and Kind=, which NixOS refuses: an error, not a missing mark.
+        netdevs: new NixCall(
+          "lib.mkIf useNetworkd",
+          Object.fromEntries(
+            [...routed]
+              .sort((a, b) => byName(a.name, b.name))
+              .map((entry) => [
+                `40-${entry.name}`,
+                { wireguardConfig: { FirewallMark: entry.routing!.fwmark } },
+              ]),
+          ),
+        ),
       },
     };
   }
@@ -215,10 +240,13 @@ export function renderNixos(
   const notes = [
     ...generatedNotice(`the NixOS module of ${host}`),
     "",
+    `Applies only where networking.hostName is ${nixString(host)}: import it on that machine, or`,
+    "default.nix, which imports every host's module, on all of them.",
     "Secrets are referenced, never included: age.secrets.*.file are the key store's .age files.",
     ...(view.privateKeyFile === undefined && usesHostKey
       ? [
-          `Bring-your-own key: put ${host}'s private key at ${onHostKeyPath(secretsDir, `${host}.age`)}.`,
+          `Bring-your-own key: put ${host}'s private key at ${onHostKeyPath(secretsDir, `${host}.age`)}`,
+          "(root-only; with networking.wireguard.useNetworkd, readable by the systemd-network group).",
         ]
       : []),
     ...gatewayNotes(gateways),
@@ -226,13 +254,31 @@ export function renderNixos(
   ];
   const module = printNix({
     imports: [nixPath(OPTIONS_FROM_HOST_FILE)],
-    config: configValue,
+    config: new NixCall(`lib.mkIf (config.networking.hostName == ${nixString(host)})`, configValue),
   });
   return [
-    { path: file, content: `${commentLines(notes)}\n{ config, lib, pkgs, ... }:\n${module}\n` },
+    {
+      path: file,
+      content: `${commentLines(notes)}\n{ config, lib, pkgs, ... }:\n${BACKEND_BINDINGS}\n${module}\n`,
+    },
     { path: OPTIONS_FILE, content: OPTIONS_MODULE },
   ];
 }
+
+/**
+ * What differs between the backends of networking.wireguard, bound at the top
+ * of each host's module (`or false`: NixOS without the option has scripts only).
+ */
+const BACKEND_BINDINGS = [
+  "let",
+  "  # networking.wireguard.useNetworkd: systemd-networkd creates the interfaces, not",
+  "  # wireguard-<net>.service, and reads PrivateKeyFile= and PresharedKeyFile= as the",
+  "  # systemd-network user (systemd.netdev(5)); the scripts read them as root.",
+  "  useNetworkd = config.networking.wireguard.useNetworkd or false;",
+  '  keyGroup = if useNetworkd then "systemd-network" else "root";',
+  '  keyMode = if useNetworkd then "0440" else "0400";',
+  "in",
+].join("\n");
 
 function bridgeNotes(bridged: HostInterface[]): string[] {
   return bridged.map((entry) => {
@@ -258,7 +304,8 @@ function wireguardInterface(entry: HostInterface, privateKey: string | NixExpres
   if (entry.listenPort !== undefined) value.listenPort = entry.listenPort;
   value.privateKeyFile = privateKey;
   if (entry.routing !== undefined) {
-    value.fwMark = hexMark(entry.routing.fwmark);
+    // wg(8) fwmark; the networkd backend gets the mark from systemd.network.netdevs.
+    value.fwMark = new NixCall("lib.mkIf (!useNetworkd)", hexMark(entry.routing.fwmark));
     if (entry.routing.table !== undefined) value.table = String(entry.routing.table);
   }
   value.peers = entry.peers.map((peer) => {
@@ -276,23 +323,119 @@ function wireguardInterface(entry: HostInterface, privateKey: string | NixExpres
 }
 
 /**
- * routing.ts's rules and kill-switch routes as a oneshot unit, separate from
- * the wireguard-<net> units so the rules (and the unreachable defaults) stay
- * when a tunnel's unit fails: its traffic is dropped, not leaked.
+ * The routing units of a host with policy-routed tunnels: `wgqt-routing`,
+ * `wgqt-connmark`, and `wgqt-routing-<net>` for each tunnel without the kill
+ * switch.
+ */
+function routingServices(view: HostView, routed: HostInterface[]): Record<string, NixValue> {
+  const services: Record<string, NixValue> = {
+    "wgqt-connmark": connectionMarkService(view),
+    "wgqt-routing": routingService(view, routed),
+  };
+  for (const entry of routed) {
+    const routing = entry.routing!;
+    if (routing.table !== undefined && !routing.killswitch) {
+      services[`wgqt-routing-${entry.name}`] = tunnelRoutingService(entry);
+    }
+  }
+  return services;
+}
+
+/** `ip rule`/`ip route` lines that add a tunnel's rules and routes, and those that remove them. */
+function ruleScripts(entry: HostInterface): [start: string[], stop: string[]] {
+  const start: string[] = [];
+  const stop: string[] = [];
+  for (const rule of entry.routing!.rules) {
+    const selector = ipRuleArguments(rule);
+    start.push(`ip -4 rule del ${selector} 2>/dev/null || true`, `ip -4 rule add ${selector}`);
+    stop.push(`ip -4 rule del ${selector} || true`);
+  }
+  for (const route of entry.routing!.routes) {
+    const selector = ipRouteArguments(route);
+    start.push(`ip -4 route replace ${selector}`);
+    stop.push(`ip -4 route del ${selector} || true`);
+  }
+  return [start, stop];
+}
+
+/** systemd.device(5) unit of a network interface: `sys-subsystem-net-devices-<name>.device`, systemd-escaped. */
+export function interfaceDeviceUnit(name: string): string {
+  // systemd.unit(5) escaping of a path element: "-" and anything outside [A-Za-z0-9:_.] become \xNN.
+  const escaped = [...name]
+    .map((char, index) =>
+      /[A-Za-z0-9:_]/.test(char) || (char === "." && index > 0)
+        ? char
+        : `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`,
+    )
+    .join("");
+  return `sys-subsystem-net-devices-${escaped}.device`;
+}
+
+/**
+ * A tunnel without the kill switch (routing.ts): its rules and unreachable
+ * default live while its interface exists — bound to the interface's device
+ * unit (systemd.unit(5) BindsTo=), so `systemctl stop wireguard-<net>` (or the
+ * networkd backend deleting the link) removes them and plain routing returns.
+ */
+function tunnelRoutingService(entry: HostInterface): NixValue {
+  const device = interfaceDeviceUnit(entry.name);
+  const [start, stop] = ruleScripts(entry);
+  return {
+    description: `wgqt policy routing for ${entry.name}, while the interface exists (killswitch = false)`,
+    wantedBy: [device],
+    bindsTo: [device],
+    after: [device],
+    path: [new NixExpression("pkgs.iproute2")],
+    serviceConfig: { Type: "oneshot", RemainAfterExit: true },
+    script: new NixLines(start),
+    preStop: new NixLines(stop),
+  };
+}
+
+/**
+ * routing.ts's CONNECTION_MARK_RULES, loaded with nft(8) whatever the
+ * firewall backend: at priority mangle - 1 they run before both the iptables
+ * firewall's rpfilter match and the nftables one (mangle + 10). With
+ * networking.nftables.enable, nftables.service flushes the whole ruleset when
+ * it starts, restarts or reloads; PartOf= and ReloadPropagatedFrom= load the
+ * table again after it (systemd.unit(5)).
+ */
+function connectionMarkService(view: HostView): NixValue {
+  const nftables = "config.networking.nftables.enable";
+  const load = new NixLines(["nft -f - <<'EOF'", ...nftConnectionMarkScript(), "EOF"]);
+  return {
+    description: `wgqt: ${view.machine}'s WireGuard replies keep their tunnel's mark (reverse-path filtering)`,
+    wantedBy: ["multi-user.target"],
+    wants: ["network-pre.target"],
+    before: ["network-pre.target"],
+    after: new NixExpression(`lib.optional ${nftables} "nftables.service"`),
+    partOf: new NixExpression(`lib.optional ${nftables} "nftables.service"`),
+    unitConfig: new NixCall(`lib.mkIf ${nftables}`, { ReloadPropagatedFrom: "nftables.service" }),
+    path: [new NixExpression("pkgs.nftables")],
+    serviceConfig: { Type: "oneshot", RemainAfterExit: true },
+    // A changed table replaces the old one in one transaction (nft -f): no moment without it.
+    reloadIfChanged: true,
+    script: load,
+    reload: load,
+    preStop: new NixLines([`nft delete table ${NFT_TABLE} || true`]),
+  };
+}
+
+/**
+ * routing.ts's rules and unreachable routes of the tunnels with the kill
+ * switch, and the bridges' firewall rules, as a oneshot unit separate from
+ * the wireguard-<net> units: the rules (and the unreachable defaults) stay
+ * when a tunnel's unit stops or fails, so its traffic is dropped, not leaked,
+ * until `systemctl stop wgqt-routing` lifts them.
  */
 function routingService(view: HostView, routed: HostInterface[]): NixValue {
-  const start = ['rule() { ip -4 rule del "$@" 2>/dev/null || true; ip -4 rule add "$@"; }'];
+  const start: string[] = [];
   const stop: string[] = [];
   for (const entry of routed) {
-    for (const rule of entry.routing!.rules) {
-      const selector = ipRuleArguments(rule);
-      start.push(`rule ${selector}`);
-      stop.push(`ip -4 rule del ${selector} || true`);
-    }
-    for (const route of entry.routing!.routes) {
-      const selector = ipRouteArguments(route);
-      start.push(`ip -4 route replace ${selector}`);
-      stop.push(`ip -4 route del ${selector} || true`);
+    if (entry.routing!.killswitch) {
+      const [add, remove] = ruleScripts(entry);
+      start.push(...add);
+      stop.push(...remove);
     }
     const bridge = entry.routing!.bridge;
     if (bridge !== undefined) {
@@ -313,7 +456,13 @@ function routingService(view: HostView, routed: HostInterface[]): NixValue {
     description: `wgqt policy routing for ${view.machine}'s WireGuard tunnels`,
     wantedBy: ["multi-user.target"],
     after: ["network-pre.target"],
-    before: routed.map((entry) => `wireguard-${entry.name}.service`).sort(byName),
+    // Up before any tunnel is: wireguard-<net>.service, or networkd, which creates them all.
+    before: new NixExpression(
+      `if useNetworkd then [ "systemd-networkd.service" ] else [ ${routed
+        .map((entry) => nixString(`wireguard-${entry.name}.service`))
+        .sort(byName)
+        .join(" ")} ]`,
+    ),
     path: [
       new NixExpression("pkgs.iproute2"),
       ...(bridges ? [new NixExpression("pkgs.iptables")] : []),
@@ -385,28 +534,20 @@ export function optionsModule(): string {
 /** The same for every host: printed once. */
 const OPTIONS_MODULE = optionsModule();
 
-/** The entry module: every host's module, each applied only on its own hostName. */
+/**
+ * The entry module: imports every host's module, each of which applies only
+ * on its own hostName. Plain imports, so the module system hands each one
+ * its arguments (`pkgs` among them, from `_module.args`) as to any module.
+ */
 export function renderNixosEntry(plan: Plan): RenderedFile {
-  const hosts = plannedHosts(plan);
   const lines = [
     commentLines([
       ...generatedNotice("the NixOS entry module"),
       "",
-      "Import this on every machine: it applies hosts/<networking.hostName>.nix.",
+      "Import this on every machine (imports = [ agenix.nixosModules.default ./wgqt ];):",
+      "hosts/<host>.nix applies only where networking.hostName is <host>.",
     ]),
-    "{ config, lib, ... }@args:",
-    "let",
-    "  hosts = {",
-    ...hosts.map((host) => `    ${nixAttribute(host)} = ${nixPath(hostFile(host)).text};`),
-    "  };",
-    "in",
-    "{",
-    `  imports = [ ${nixPath(OPTIONS_FILE).text} ];`,
-    "  config = lib.mkMerge (map",
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: Nix interpolation, not JavaScript's.
-    "    (name: lib.mkIf (config.networking.hostName == name) (import hosts.${name} args).config)",
-    "    (builtins.attrNames hosts));",
-    "}",
+    printNix({ imports: [OPTIONS_FILE, ...plannedHosts(plan).map(hostFile)].map(nixPath) }),
   ];
   return { path: ENTRY_FILE, content: `${lines.join("\n")}\n` };
 }

@@ -1,20 +1,28 @@
 /**
- * The NixOS output evaluated by a real Nix: `nix-instantiate --eval --strict
- * --json` applies each host's module (and the entry module) to a stub
- * { config, lib, pkgs } — nixpkgs is not installed here, so test/render/nix/
- * holds the few lib functions the modules use — and the values must match the
- * plan. The modules are written to a temporary directory next to a fake key
- * store, so the `age.secrets.*.file` paths are checked to resolve to it.
+ * wgqt's NixOS output under the real NixOS module system. nix/eval-nixos.nix
+ * runs `lib.evalModules` over the real nixpkgs lib and the real declarations
+ * of every option the output sets (../shared/nixos-ref, see its README), with
+ * agenix's module and the rendered directory imported the way the README tells
+ * users to, `networking.hostName` set, for every host of each golden fleet on
+ * both WireGuard backends (scripts, networkd) and both firewall backends
+ * (iptables, nftables). One `nix-instantiate --eval --strict --json` per fleet
+ * forces what wgqt sets and what the real modules make of it (their units,
+ * networkd's netdevs, agenix's activation script), so the module system's
+ * type checks and the modules' assertions judge the output; the values must
+ * then match the plan, and mean the same on either backend.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostView, plannedHosts } from "../../src/net/host.js";
-import { plan } from "../../src/net/plan.js";
-import { render } from "../../src/render/index.js";
+import type { Config } from "../../src/config/types.js";
+import { type HostView, hostSecretFiles, hostView, plannedHosts } from "../../src/net/host.js";
+import { type Plan, plan } from "../../src/net/plan.js";
+import { hexMark } from "../../src/net/routing.js";
+import { type RenderedFile, render } from "../../src/render/index.js";
+import { nixString } from "../../src/render/nix-syntax.js";
 import { secretName } from "../../src/render/nixos.js";
 import {
   seedConfig,
@@ -25,373 +33,536 @@ import {
   vpnSecrets,
 } from "../net/fleet.js";
 
-const NIX = join(dirname(fileURLToPath(import.meta.url)), "nix");
+const HERE = dirname(fileURLToPath(import.meta.url));
+const HARNESS = join(HERE, "nix", "eval-nixos.nix");
+/** CI keeps it beside the project: ../shared/nixos-ref from the project root. */
+const NIXOS_REF = join(HERE, "..", "..", "..", "shared", "nixos-ref");
+const refMissing = existsSync(join(NIXOS_REF, "nixpkgs-lib", "lib", "default.nix"))
+  ? undefined
+  : `${NIXOS_REF} is absent: no real NixOS declarations to evaluate against`;
 
-let nixMissing: string | undefined;
-try {
-  execFileSync("nix-instantiate", ["--version"], { stdio: "ignore" });
-} catch {
-  nixMissing = "nix-instantiate is not installed";
+const BACKENDS = {
+  "scripts-iptables": { useNetworkd: false, nftables: false },
+  "scripts-nftables": { useNetworkd: false, nftables: true },
+  "networkd-iptables": { useNetworkd: true, nftables: false },
+  "networkd-nftables": { useNetworkd: true, nftables: true },
+} as const;
+type Backend = keyof typeof BACKENDS;
+/** A machine of no fleet: every host's module must leave it alone. */
+const STRANGER = "stranger";
+
+interface Peer {
+  publicKey: string;
+  presharedKeyFile: string | null;
+  allowedIPs: string[];
+  endpoint: string | null;
+  persistentKeepalive: number | null;
+}
+interface WireguardInterface {
+  ips: string[];
+  listenPort: number | null;
+  mtu: number | null;
+  privateKeyFile: string | null;
+  fwMark: string | null;
+  table: string;
+  peers: Peer[];
+}
+interface Service {
+  description: string;
+  wantedBy: string[];
+  after: string[];
+  before: string[];
+  path: string[];
+  script: string;
+  preStop: string;
+}
+type UnitSection = Record<string, unknown>;
+interface Netdev {
+  netdevConfig: UnitSection;
+  wireguardConfig: UnitSection;
+  wireguardPeers: UnitSection[];
+}
+interface Secret {
+  name: string;
+  file: string;
+  fileExists: boolean;
+  path: string;
+  owner: string;
+  group: string;
+  mode: string;
+}
+interface Evaluated {
+  failedAssertions: string[];
+  warnings: string[];
+  networking: {
+    wireguard: {
+      enable: boolean;
+      useNetworkd: boolean;
+      interfaces: Record<string, WireguardInterface>;
+    };
+    wgqt: {
+      interfaces: Record<string, { address: string; port: number }>;
+      bridges: Record<
+        string,
+        { device: string; address: string; prefixLength: number; dns: string[] }
+      >;
+    };
+    nat: { enable: boolean; internalInterfaces: string[]; externalInterface: string | null };
+    firewall: {
+      enable: boolean;
+      backend: string;
+      allowedUDPPorts: number[];
+      checkReversePath: boolean | string;
+    };
+    bridges: Record<string, { interfaces: string[] }>;
+    interfaces: Record<
+      string,
+      { ipv4: { addresses: { address: string; prefixLength: number }[] } }
+    >;
+    nameservers: string[];
+  };
+  sysctl: Record<string, unknown>;
+  secrets: Record<string, Secret>;
+  agenixInstall: string | null;
+  wgqtOptions: Record<string, { type: string; default: unknown; fields: Record<string, string> }>;
+  systemd: {
+    services: Record<string, Service>;
+    timers: Record<string, unknown>;
+    network: {
+      enable: boolean;
+      config: { networkConfig: UnitSection };
+      netdevs: Record<string, Netdev>;
+      networks: Record<string, { matchConfig: UnitSection; address: string[] }>;
+    };
+  };
+}
+interface Evaluation {
+  backends: Record<Backend, Record<string, Evaluated>>;
+  alone: Record<string, Evaluated>;
 }
 
-function evaluate(expression: string): unknown {
-  const output = execFileSync(
-    "nix-instantiate",
-    ["--eval", "--strict", "--json", "--expr", expression],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
+/**
+ * nix-instantiate's error (--show-trace) as far as it helps: what the checks
+ * traced (systemd-lib's reasons), the message, and the options being
+ * evaluated, innermost first.
+ */
+function nixError(error: unknown): Error {
+  const stderr = String((error as { stderr?: unknown }).stderr ?? error);
+  const lines = stderr.split("\n");
+  const start = lines.findIndex((line) => line.startsWith("error:"));
+  const traced = lines.slice(0, Math.max(start, 0)).filter((line) => line.startsWith("trace: "));
+  const message = lines.slice(start).filter((line, index, all) => {
+    const beforeTrace = all.slice(0, index + 1).every((previous) => !previous.includes("…"));
+    return (beforeTrace && line.trim() !== "") || /^\s*… while evaluating the option/.test(line);
+  });
+  return new Error(`NixOS evaluation failed:\n${[...traced, ...message].join("\n")}`);
+}
+
+interface Fleet {
+  name: string;
+  config: Config;
+  publicKeys: Record<string, string>;
+  secrets: Record<string, string>;
+}
+
+/** The fleet's store (stand-in .age files) and its rendered output, then one evaluation of all of it. */
+function evaluateFleet(fleet: Fleet): {
+  root: string;
+  planned: Plan;
+  files: RenderedFile[];
+  result: Evaluation | Error;
+  seconds: number;
+} {
+  const planned = plan(fleet.config, fleet.publicKeys);
+  // <root>/wireguard_keys/… is the store, <root>/nixos/ the output directory.
+  const root = mkdtempSync(join(tmpdir(), `wgqt-nixos-${fleet.name}-`));
+  for (const storeFile of Object.keys(fleet.secrets)) {
+    mkdirSync(dirname(join(root, "wireguard_keys", storeFile)), { recursive: true });
+    writeFileSync(join(root, "wireguard_keys", storeFile), "age-encryption.org/v1 (a stand-in)\n");
+  }
+  const files = render(planned, fleet.config, { format: "nixos", keysDir: "../wireguard_keys" });
+  for (const file of files) {
+    mkdirSync(dirname(join(root, "nixos", file.path)), { recursive: true });
+    writeFileSync(join(root, "nixos", file.path), file.content);
+  }
+  const hosts = [...plannedHosts(planned), STRANGER];
+  const list = (items: string[]) => `[ ${items.map(nixString).join(" ")} ]`;
+  const expression = `import ${nixString(HARNESS)} { ref = ${nixString(NIXOS_REF)}; out = ${nixString(join(root, "nixos"))}; hosts = ${list(hosts)}; alone = ${list(plannedHosts(planned))}; }`;
+  const started = performance.now();
+  let result: Evaluation | Error;
+  try {
+    // --readonly-mode: interpolating a path (agenix's script names each .age file) only computes its store path.
+    const output = execFileSync(
+      "nix-instantiate",
+      ["--readonly-mode", "--show-trace", "--eval", "--strict", "--json", "--expr", expression],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 },
+    );
+    result = JSON.parse(output) as Evaluation;
+  } catch (error) {
+    result = nixError(error);
+  }
+  return { root, planned, files, result, seconds: (performance.now() - started) / 1000 };
+}
+
+const backendNames = Object.keys(BACKENDS) as Backend[];
+const scriptsCreating = (evaluated: Evaluated, name: string) =>
+  Object.entries(evaluated.systemd.services)
+    .filter(([, service]) => service.script.includes(`link add dev "${name}" type wireguard`))
+    .map(([unit]) => `${unit}.service`);
+const netdevOf = (evaluated: Evaluated, name: string) =>
+  Object.values(evaluated.systemd.network.netdevs).find(
+    (netdev) => netdev.netdevConfig.Name === name,
+  );
+
+/** The tests every golden fleet gets; `extra` adds the fleet's own. */
+function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => void): void {
+  describe.skipIf(refMissing !== undefined)(
+    `${fleet.name}: NixOS output under lib.evalModules with the real declarations${refMissing ? ` (skipped: ${refMissing})` : ""}`,
+    () => {
+      let state: ReturnType<typeof evaluateFleet>;
+      beforeAll(() => {
+        state = evaluateFleet(fleet);
+      });
+      afterAll(() => {
+        if (state) rmSync(state.root, { recursive: true, force: true });
+      });
+      const evaluated = (): Evaluation => {
+        if (state.result instanceof Error) throw state.result;
+        return state.result;
+      };
+      const views = (): HostView[] =>
+        plannedHosts(state.planned).map((host) => hostView(state.planned, fleet.config, host));
+      /** Each host's view with what each backend made of it. */
+      const each = (check: (view: HostView, result: Evaluated, backend: Backend) => void) => {
+        for (const backend of backendNames) {
+          for (const view of views())
+            check(view, evaluated().backends[backend][view.machine]!, backend);
+        }
+      };
+
+      it("evaluates every host on both WireGuard and both firewall backends; no assertion fails", () => {
+        const { backends } = evaluated();
+        expect(Object.keys(backends).sort()).toEqual([...backendNames].sort());
+        for (const backend of backendNames) {
+          expect(Object.keys(backends[backend]).sort()).toEqual(
+            [...plannedHosts(state.planned), STRANGER].sort(),
+          );
+          for (const [host, result] of Object.entries(backends[backend])) {
+            expect({ backend, host, failed: result.failedAssertions }).toEqual({
+              backend,
+              host,
+              failed: [],
+            });
+            expect({ backend, host, warnings: result.warnings }).toEqual({
+              backend,
+              host,
+              warnings: [],
+            });
+            // The backend the machine asked for is the one the modules used.
+            const { useNetworkd, nftables } = BACKENDS[backend];
+            expect(result.networking.wireguard.useNetworkd).toBe(useNetworkd);
+            expect(result.networking.firewall.backend).toBe(nftables ? "nftables" : "iptables");
+          }
+        }
+        // The fleet's one evaluation, every host on four backends: about half a second here.
+        expect(state.seconds).toBeLessThan(20);
+      });
+
+      it("sets each host's interfaces, peers and keys as the plan says", () => {
+        each((view, result, backend) => {
+          const { interfaces } = result.networking.wireguard;
+          expect(Object.keys(interfaces).sort()).toEqual(view.interfaces.map((e) => e.name).sort());
+          for (const entry of view.interfaces) {
+            const keyFile = entry.privateKeyFile ?? view.privateKeyFile!;
+            expect(
+              interfaces[entry.name],
+              `${backend} ${view.machine} ${entry.name}`,
+            ).toMatchObject({
+              ips: [entry.addressWithPrefix],
+              listenPort: entry.listenPort ?? null,
+              mtu: entry.mtu ?? null,
+              privateKeyFile: `/run/agenix/${secretName(keyFile)}`,
+              table: entry.routing?.table === undefined ? "main" : String(entry.routing.table),
+              peers: entry.peers.map((peer) => ({
+                publicKey: peer.publicKey,
+                presharedKeyFile:
+                  peer.presharedKeyFile === undefined
+                    ? null
+                    : `/run/agenix/${secretName(peer.presharedKeyFile)}`,
+                allowedIPs: peer.allowedIPs,
+                endpoint: peer.endpoint ?? null,
+                persistentKeepalive: peer.persistentKeepalive ?? null,
+              })),
+            });
+          }
+          // The seed's networking.wgqt.interfaces.<net>.{address,port}.
+          expect(result.networking.wgqt.interfaces).toEqual(
+            Object.fromEntries(
+              view.interfaces
+                .filter((entry) => entry.listenPort !== undefined)
+                .map((entry) => [entry.name, { address: entry.address, port: entry.listenPort }]),
+            ),
+          );
+          // agenix secrets: the private keys and PSKs, files in the store, decrypted to /run/agenix.
+          const storeFiles = hostSecretFiles(view);
+          expect(Object.keys(result.secrets).sort()).toEqual(storeFiles.map(secretName).sort());
+          for (const storeFile of storeFiles) {
+            expect(result.secrets[secretName(storeFile)]).toMatchObject({
+              file: join(state.root, "wireguard_keys", storeFile),
+              fileExists: true,
+              owner: "root",
+              path: `/run/agenix/${secretName(storeFile)}`,
+            });
+            expect(result.agenixInstall).toContain(`/run/agenix/${secretName(storeFile)}`);
+          }
+          const gateways = view.interfaces.filter((entry) => entry.role === "gateway");
+          expect(result.networking.nat.enable).toBe(gateways.length > 0);
+          expect(result.networking.nat.internalInterfaces).toEqual(
+            gateways.map((g) => g.name).sort(),
+          );
+          for (const gateway of gateways) {
+            expect(result.networking.firewall.allowedUDPPorts).toContain(gateway.listenPort);
+            expect(result.sysctl["net.ipv4.ip_forward"]).toBe(1);
+          }
+        });
+      });
+
+      it("starts the routing unit before whatever brings a routed tunnel up, on both backends", () => {
+        each((view, result, backend) => {
+          const routed = view.interfaces.filter((entry) => entry.routing !== undefined);
+          const routing = result.systemd.services["wgqt-routing"];
+          if (routed.length === 0) {
+            expect(routing).toBeUndefined();
+            return;
+          }
+          expect(routing!.wantedBy).toContain("multi-user.target");
+          for (const entry of view.interfaces) {
+            const scripts = scriptsCreating(result, entry.name);
+            const netdev = netdevOf(result, entry.name);
+            // Exactly one backend brings each interface up.
+            if (BACKENDS[backend].useNetworkd) {
+              expect(scripts).toEqual([]);
+              expect(netdev?.netdevConfig.Kind).toBe("wireguard");
+            } else {
+              expect(scripts).toEqual([`wireguard-${entry.name}.service`]);
+              expect(netdev).toBeUndefined();
+            }
+            if (entry.routing === undefined) continue;
+            const startedBy = BACKENDS[backend].useNetworkd
+              ? ["systemd-networkd.service"]
+              : scripts;
+            for (const unit of startedBy)
+              expect(routing!.before, `${backend} ${entry.name}`).toContain(unit);
+          }
+        });
+      });
+
+      it("marks each tunnel's packets and routes into its table alike on both backends", () => {
+        each((view, result, backend) => {
+          for (const entry of view.interfaces) {
+            const mark = entry.routing?.fwmark;
+            const table = entry.routing?.table === undefined ? "main" : String(entry.routing.table);
+            if (BACKENDS[backend].useNetworkd) {
+              const wireguard = netdevOf(result, entry.name)!.wireguardConfig;
+              expect(wireguard.FirewallMark).toBe(mark);
+              expect(wireguard.RouteTable).toBe(table);
+            } else {
+              const [unit] = scriptsCreating(result, entry.name);
+              const script = result.systemd.services[unit!.replace(/\.service$/, "")]!.script;
+              const marked = /fwmark "([^"]+)"/.exec(script)?.[1];
+              // wg(8): fwmark is hex with 0x, or decimal.
+              expect(marked === undefined ? undefined : Number(marked)).toBe(mark);
+              if (mark !== undefined) expect(marked).toBe(hexMark(mark));
+              // Each peer's unit routes its AllowedIPs into the table.
+              const peerScripts = Object.entries(result.systemd.services)
+                .filter(([name]) => name.startsWith(`wireguard-${entry.name}-peer-`))
+                .map(([, service]) => service.script);
+              expect(peerScripts).toHaveLength(entry.peers.length);
+              for (const allowedIP of entry.peers.flatMap((peer) => peer.allowedIPs)) {
+                expect(peerScripts.join("\n")).toContain(
+                  `route replace "${allowedIP}" dev "${entry.name}" table "${table}"`,
+                );
+              }
+            }
+          }
+        });
+      });
+
+      it("lets whichever backend reads the keys read them, and no one else", () => {
+        each((view, result, backend) => {
+          const secretsByPath = new Map(Object.values(result.secrets).map((s) => [s.path, s]));
+          if (BACKENDS[backend].useNetworkd) {
+            // systemd.netdev(5): networkd reads PrivateKeyFile= and PresharedKeyFile= as systemd-network.
+            const read = Object.values(result.systemd.network.netdevs).flatMap((netdev) => [
+              netdev.wireguardConfig.PrivateKeyFile,
+              ...netdev.wireguardPeers.map((peer) => peer.PresharedKeyFile),
+            ]);
+            for (const path of read.filter((p) => p !== undefined)) {
+              expect(secretsByPath.get(String(path)), String(path)).toMatchObject({
+                owner: "root",
+                group: "systemd-network",
+                mode: "0440",
+              });
+            }
+          } else {
+            for (const secret of Object.values(result.secrets)) {
+              expect(secret).toMatchObject({ owner: "root", group: "root", mode: "0400" });
+            }
+            for (const entry of view.interfaces) {
+              const [unit] = scriptsCreating(result, entry.name);
+              const script = result.systemd.services[unit!.replace(/\.service$/, "")]!.script;
+              const key = /private-key "([^"]+)"/.exec(script)?.[1];
+              expect(secretsByPath.has(key!)).toBe(true);
+            }
+          }
+        });
+      });
+
+      it("applies a host's module only where networking.hostName names it, imported alone or by default.nix", () => {
+        for (const backend of backendNames) {
+          const stranger = evaluated().backends[backend][STRANGER]!;
+          expect(stranger.networking.wireguard).toEqual({
+            enable: false,
+            interfaces: {},
+            useNetworkd: BACKENDS[backend].useNetworkd,
+          });
+          expect(stranger.secrets).toEqual({});
+          expect(stranger.systemd.services).toEqual({});
+          expect(stranger.systemd.network.netdevs).toEqual({});
+          expect(stranger.networking.wgqt).toEqual({ interfaces: {}, bridges: {} });
+          expect(stranger.networking.bridges).toEqual({});
+        }
+        // What `wgqt render --machine <host>` writes, imported on its own.
+        for (const host of plannedHosts(state.planned)) {
+          expect(evaluated().alone[host]).toEqual(evaluated().backends["scripts-iptables"][host]);
+        }
+        const entry = state.files.find((file) => file.path === "default.nix")!.content;
+        for (const host of plannedHosts(state.planned))
+          expect(entry).toContain(`./hosts/${host}.nix`);
+      });
+
+      it("declares networking.wgqt.interfaces.<net>.{address,port} and networking.wgqt.bridges.<tunnel>.*", () => {
+        expect(evaluated().backends["scripts-iptables"][STRANGER]!.wgqtOptions).toEqual({
+          interfaces: {
+            type: "attrsOf",
+            default: {},
+            fields: { address: "str", port: "unsignedInt16" },
+          },
+          bridges: {
+            type: "attrsOf",
+            default: {},
+            fields: { device: "str", address: "str", prefixLength: "int", dns: "listOf" },
+          },
+        });
+      });
+
+      it("puts no secret in the output nor in what NixOS makes of it", () => {
+        const text = JSON.stringify(evaluated());
+        for (const secret of Object.values(fleet.secrets)) {
+          expect(text).not.toContain(secret);
+          for (const file of state.files) expect(file.content).not.toContain(secret);
+        }
+        for (const file of state.files) {
+          expect(readFileSync(join(state.root, "nixos", file.path), "utf8")).toBe(file.content);
+        }
+      });
+
+      extra(evaluated);
     },
   );
-  return JSON.parse(output);
 }
 
-interface Evaluated {
-  unknown: string[];
-  imports: string[];
-  importsExist: boolean[];
-  // biome-ignore lint/suspicious/noExplicitAny: the module's output is checked field by field.
-  config: any;
-  secretFilesExist: Record<string, boolean>;
-}
-
-describe.skipIf(nixMissing !== undefined)(
-  `NixOS modules under nix-instantiate${nixMissing ? ` (skipped: ${nixMissing})` : ""}`,
-  () => {
-    const config = seedConfig();
-    const planned = plan(config, seedPublicKeys());
-    let root: string;
-    let out: string;
-
-    beforeAll(() => {
-      // <root>/wireguard_keys/… is the store, <root>/nixos/ the output directory.
-      root = mkdtempSync(join(tmpdir(), "wgqt-nixos-"));
-      out = join(root, "nixos");
-      for (const storeFile of Object.keys(seedSecrets(config))) {
-        mkdirSync(dirname(join(root, "wireguard_keys", storeFile)), { recursive: true });
-        writeFileSync(
-          join(root, "wireguard_keys", storeFile),
-          "age-encryption.org/v1 (a stand-in)\n",
-        );
-      }
-      for (const file of render(planned, config, {
-        format: "nixos",
-        keysDir: "../wireguard_keys",
-      })) {
-        mkdirSync(dirname(join(out, file.path)), { recursive: true });
-        writeFileSync(join(out, file.path), file.content);
-      }
-    });
-
-    afterAll(() => {
-      if (root) rmSync(root, { recursive: true, force: true });
-    });
-
-    const evaluateHost = (file: string, hostName: string) =>
-      evaluate(
-        `import ${JSON.stringify(join(NIX, "eval-host.nix"))} { file = ${JSON.stringify(join(out, file))}; hostName = ${JSON.stringify(hostName)}; }`,
-      ) as Evaluated;
-
-    it.each(plannedHosts(planned))("evaluates %s's module with the plan's values", (host) => {
-      const result = evaluateHost(`hosts/${host}.nix`, host);
-      const view = hostView(planned, config, host);
-      expect(result.unknown).toEqual([]);
-      expect(result.importsExist).toEqual([true]);
-      expect(result.imports[0]!.endsWith("/nixos/options.nix")).toBe(true);
-
-      const { networking, age } = result.config;
-      // The seed's networking.wgqt.interfaces.<net>.{address,port}.
-      expect(networking.wgqt.interfaces).toEqual(
-        Object.fromEntries(
-          view.interfaces.map((entry) => [
-            entry.name,
-            { address: entry.address, port: entry.listenPort },
-          ]),
-        ),
-      );
-      for (const network of planned.networks) {
-        const member = network.members.find((m) => m.machine === host);
-        const wireguard = networking.wireguard.interfaces[network.name];
-        if (member === undefined) {
-          expect(wireguard).toBeUndefined();
-          continue;
-        }
-        expect(wireguard.ips).toEqual([`${member.address}/${network.prefixLength}`]);
-        expect(wireguard.listenPort).toBe(network.port);
-        expect(wireguard.privateKeyFile).toBe(`/run/agenix/wgqt-${host}`);
-        const expectedPeers =
-          member.role === "gateway"
-            ? network.members
-                .filter((m) => m.role === "client")
-                .map((m) => ({
-                  publicKey: seedPublicKeys()[m.machine],
-                  presharedKeyFile: `/run/agenix/${secretName(`preshared_keys/${[host, m.machine].sort().join("+")}.age`)}`,
-                  allowedIPs: [`${m.address}/32`],
-                }))
-            : [
-                {
-                  publicKey: seedPublicKeys()[network.gateway],
-                  presharedKeyFile: `/run/agenix/${secretName(`preshared_keys/${[host, network.gateway].sort().join("+")}.age`)}`,
-                  allowedIPs: ["0.0.0.0/0"],
-                  endpoint: `${network.gateway}.example.org:${network.port}`,
-                  persistentKeepalive: 25,
-                },
-              ];
-        expect(wireguard.peers).toEqual(expectedPeers);
-      }
-
-      // Secrets: the private key and each PSK, root-only, files in the store, never contents.
-      const expectedSecrets = [
-        `${host}.age`,
-        ...view.interfaces.flatMap((entry) => entry.peers.map((peer) => peer.presharedKeyFile!)),
-      ];
-      expect(Object.keys(age.secrets).sort()).toEqual(expectedSecrets.map(secretName).sort());
-      for (const storeFile of expectedSecrets) {
-        const secret = age.secrets[secretName(storeFile)];
-        expect(secret).toMatchObject({
-          owner: "root",
-          mode: "0400",
-          path: `/run/agenix/${secretName(storeFile)}`,
-        });
-        expect(secret.file).toBe(join(root, "wireguard_keys", storeFile));
-      }
-      expect(Object.values(result.secretFilesExist).every(Boolean)).toBe(true);
-
-      const gateways = view.interfaces.filter((entry) => entry.role === "gateway");
-      if (gateways.length > 0) {
-        expect(networking.nat).toEqual({
-          enable: true,
-          internalInterfaces: gateways.map((g) => g.name),
-        });
-        expect(networking.firewall.allowedUDPPorts).toEqual(gateways.map((g) => g.listenPort));
-        expect(result.config.boot.kernel.sysctl["net.ipv4.ip_forward"]).toBe(1);
-        expect(result.config.systemd).toEqual({});
-      } else {
-        expect(networking.nat).toEqual({});
-        // Clients of two proxies: policy routing, the default through finland (lowest id).
-        expect(networking.wireguard.interfaces.finland).toMatchObject({
-          table: "52100",
-          fwMark: "0x520064",
-        });
-        expect(networking.wireguard.interfaces.germany).toMatchObject({
-          table: "52101",
-          fwMark: "0x520065",
-        });
+const seed = seedConfig();
+describeFleet(
+  { name: "proxies", config: seed, publicKeys: seedPublicKeys(), secrets: seedSecrets(seed) },
+  (evaluated) => {
+    it("nyaa, a client of two proxies: finland the default, germany by policy and through br-germany", () => {
+      for (const backend of backendNames) {
+        const { networking, systemd } = evaluated().backends[backend].nyaa!;
         expect(networking.firewall.checkReversePath).toBe("loose");
-        const service = result.config.systemd.services["wgqt-routing"];
-        expect(service.before).toEqual(["wireguard-finland.service", "wireguard-germany.service"]);
-        const address = view.interfaces[1]!.address;
-        expect(service.script).toContain(`rule priority 11101 from ${address} lookup 52101\n`);
-        expect(service.script).toContain(
-          "rule priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100\n",
-        );
-        expect(service.script).toContain(
-          "ip -4 route replace unreachable default metric 4294967295 table 52100\n",
-        );
-        // germany is not the default: its bridge, SNAT-ed into it, for containers.
-        expect(networking.bridges).toEqual({ "br-germany": { interfaces: [] } });
-        expect(networking.interfaces["br-germany"].ipv4.addresses).toEqual([
+        expect(Object.keys(networking.bridges)).toEqual(["br-germany"]);
+        expect(networking.bridges["br-germany"]!.interfaces).toEqual([]);
+        expect(networking.interfaces["br-germany"]!.ipv4.addresses).toEqual([
           { address: "10.20.101.1", prefixLength: 24 },
         ]);
         expect(networking.wgqt.bridges).toEqual({
           germany: { device: "br-germany", address: "10.20.101.1", prefixLength: 24, dns: [] },
         });
-        expect(service.script).toContain(
-          `iptables -t nat -A POSTROUTING -s 10.20.101.0/24 -o germany -j SNAT --to-source ${address}\n`,
+        const routing = systemd.services["wgqt-routing"]!;
+        expect(routing.script).toContain(
+          "rule priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100\n",
         );
-        expect(service.path).toEqual(["/stub/iproute2", "/stub/iptables"]);
+        expect(routing.script).toContain(
+          "ip -4 route replace unreachable default metric 4294967295 table 52100\n",
+        );
         // The rules live outside networkd: it must not remove them as foreign.
-        expect(result.config.systemd.network.config.networkConfig).toEqual({
+        expect(systemd.network.config.networkConfig).toMatchObject({
           ManageForeignRoutingPolicyRules: false,
           ManageForeignRoutes: false,
         });
       }
-
-      const text = JSON.stringify(result);
-      for (const secret of Object.values(seedSecrets(config))) expect(text).not.toContain(secret);
     });
 
-    it("the entry module applies exactly the module of networking.hostName", () => {
-      for (const host of ["nyaa", "tavern"]) {
-        const viaEntry = evaluateHost("default.nix", host);
-        const direct = evaluateHost(`hosts/${host}.nix`, host);
-        expect(viaEntry.config).toEqual(direct.config);
-        expect(viaEntry.unknown).toEqual([]);
+    it("tavern, a gateway: NAT out of the default route's interface, its port open", () => {
+      for (const backend of backendNames) {
+        const { networking, sysctl } = evaluated().backends[backend].tavern!;
+        expect(networking.nat).toMatchObject({
+          enable: true,
+          internalInterfaces: ["germany"],
+          externalInterface: null,
+        });
+        expect(networking.firewall.allowedUDPPorts).toEqual([16843]);
+        expect(sysctl["net.ipv4.ip_forward"]).toBe(1);
       }
-      const stranger = evaluateHost("default.nix", "stranger");
-      expect(stranger.config.networking.wireguard).toEqual({});
-      expect(stranger.config.age.secrets).toEqual({});
-    });
-
-    it("declares networking.wgqt.bridges.<tunnel>.{device,address,prefixLength,dns}", () => {
-      expect(
-        evaluate(
-          `import ${JSON.stringify(join(NIX, "eval-options.nix"))} { file = ${JSON.stringify(join(out, "options.nix"))}; option = "bridges"; }`,
-        ),
-      ).toEqual({
-        default: {},
-        type: "attrsOf",
-        elemType: "submodule",
-        fields: { device: "str", address: "str", prefixLength: "int", dns: "listOf" },
-      });
-    });
-
-    it("declares networking.wgqt.interfaces.<net>.{address,port}", () => {
-      expect(
-        evaluate(
-          `import ${JSON.stringify(join(NIX, "eval-options.nix"))} { file = ${JSON.stringify(join(out, "options.nix"))}; }`,
-        ),
-      ).toEqual({
-        default: {},
-        type: "attrsOf",
-        elemType: "submodule",
-        fields: { address: "str", port: "port" },
-      });
     });
   },
 );
 
-describe.skipIf(nixMissing !== undefined)(
-  `NixOS modules of a fleet with VPNs under nix-instantiate${nixMissing ? ` (skipped: ${nixMissing})` : ""}`,
-  () => {
-    const config = vpnConfig();
-    const planned = plan(config, vpnPublicKeys());
-    let root: string;
-    let out: string;
-
-    beforeAll(() => {
-      root = mkdtempSync(join(tmpdir(), "wgqt-nixos-vpn-"));
-      out = join(root, "nixos");
-      for (const storeFile of Object.keys(vpnSecrets(config))) {
-        mkdirSync(dirname(join(root, "wireguard_keys", storeFile)), { recursive: true });
-        writeFileSync(
-          join(root, "wireguard_keys", storeFile),
-          "age-encryption.org/v1 (stand-in)\n",
-        );
-      }
-      for (const file of render(planned, config, {
-        format: "nixos",
-        keysDir: "../wireguard_keys",
-      })) {
-        mkdirSync(dirname(join(out, file.path)), { recursive: true });
-        writeFileSync(join(out, file.path), file.content);
+const vpn = vpnConfig();
+describeFleet(
+  { name: "vpns", config: vpn, publicKeys: vpnPublicKeys(), secrets: vpnSecrets(vpn) },
+  (evaluated) => {
+    it("nyaa: us-west carries the default route with the provider's keys and DNS", () => {
+      for (const backend of backendNames) {
+        const { networking, secrets } = evaluated().backends[backend].nyaa!;
+        expect(networking.nameservers).toEqual(["10.64.0.1"]);
+        expect(networking.wireguard.interfaces["us-west"]).toMatchObject({
+          privateKeyFile: "/run/agenix/wgqt-vpn+us-west",
+          listenPort: null,
+          table: "52001",
+        });
+        expect(
+          secrets["wgqt-vpn-psk+us-west"]!.file.endsWith("/wireguard_keys/vpns/us-west.psk.age"),
+        ).toBe(true);
+        expect(Object.keys(networking.wgqt.interfaces)).toEqual(["germany"]);
       }
     });
 
-    afterAll(() => {
-      if (root) rmSync(root, { recursive: true, force: true });
-    });
-
-    const evaluateHost = (host: string) =>
-      evaluate(
-        `import ${JSON.stringify(join(NIX, "eval-host.nix"))} { file = ${JSON.stringify(join(out, `hosts/${host}.nix`))}; hostName = ${JSON.stringify(host)}; }`,
-      ) as Evaluated;
-
-    it("nyaa: us-west carries the default route with the provider's keys and DNS; germany is bridged", () => {
-      const result = evaluateHost("nyaa");
-      expect(result.unknown).toEqual([]);
-      const { networking, age, systemd, boot } = result.config;
-      expect(networking.wireguard.interfaces["us-west"]).toEqual({
-        ips: ["10.64.1.2/32"],
-        privateKeyFile: "/run/agenix/wgqt-vpn+us-west",
-        fwMark: "0x520001",
-        table: "52001",
-        peers: [
-          {
-            publicKey: config.vpns!["us-west"]!.publicKey,
-            presharedKeyFile: "/run/agenix/wgqt-vpn-psk+us-west",
-            allowedIPs: ["0.0.0.0/0"],
-            endpoint: "198.51.100.7:51820",
-          },
-        ],
-      });
-      // The provider's key and PSK are agenix secrets from the store's vpns/ directory.
-      expect(Object.keys(age.secrets).sort()).toEqual([
-        "wgqt-nyaa",
-        "wgqt-psk-nyaa+tavern",
-        "wgqt-vpn+us-west",
-        "wgqt-vpn-psk+us-west",
-      ]);
-      expect(age.secrets["wgqt-vpn+us-west"].file).toBe(
-        join(root, "wireguard_keys", "vpns", "us-west.age"),
-      );
-      expect(Object.values(result.secretFilesExist).every(Boolean)).toBe(true);
-      // No listen port for a VPN, so it is not among networking.wgqt.interfaces.
-      expect(Object.keys(networking.wgqt.interfaces)).toEqual(["germany"]);
-      expect(networking.nameservers).toEqual(["10.64.0.1"]);
-      expect(networking.firewall.checkReversePath).toBe("loose");
-      expect(networking.wgqt.bridges).toEqual({
-        germany: { device: "br-germany", address: "10.20.100.1", prefixLength: 24, dns: [] },
-      });
-      const script = systemd.services["wgqt-routing"].script as string;
-      expect(script).toContain(
-        "rule priority 12001 not from all fwmark 0x520000/0xfffc00 lookup 52001\n",
-      );
-      expect(script).toContain("rule priority 11100 from 10.20.100.0/24 lookup 52100\n");
-      expect(script).not.toContain("12100");
-      expect(systemd.services["wgqt-routing"].before).toEqual([
-        "wireguard-germany.service",
-        "wireguard-us-west.service",
-      ]);
-      expect(systemd.network.config.networkConfig.ManageForeignRoutingPolicyRules).toBe(false);
-      expect(boot.kernel.sysctl["net.ipv4.ip_forward"]).toBe(1);
-    });
-
-    it("spark: two VPNs, the lower id the default, the other bridged under a shortened name", () => {
-      const result = evaluateHost("spark");
-      expect(result.unknown).toEqual([]);
-      const { networking, age } = result.config;
-      expect(
-        networking.wireguard.interfaces["proton-nl"].peers[0].presharedKeyFile,
-      ).toBeUndefined();
-      expect(networking.wireguard.interfaces["mullvad-se-got1"]).toMatchObject({
-        privateKeyFile: "/run/agenix/wgqt-vpn+mullvad-se-got1",
-        table: "52003",
-      });
-      expect(networking.nameservers).toEqual(["10.2.0.1"]);
-      expect(networking.wgqt.bridges["mullvad-se-got1"]).toEqual({
-        device: "br-mullvad-9a14",
-        address: "10.20.3.1",
-        prefixLength: 24,
-        dns: ["10.64.0.1", "10.64.0.2"],
-      });
-      expect(Object.keys(networking.bridges).sort()).toEqual(["br-germany", "br-mullvad-9a14"]);
-      expect(Object.keys(age.secrets).sort()).toEqual([
-        "wgqt-psk-spark+tavern",
-        "wgqt-spark",
-        "wgqt-vpn+mullvad-se-got1",
-        "wgqt-vpn+proton-nl",
-      ]);
+    it("spark: two VPNs, the other one bridged under a shortened name", () => {
+      for (const backend of backendNames) {
+        const { networking } = evaluated().backends[backend].spark!;
+        expect(networking.nameservers).toEqual(["10.2.0.1"]);
+        expect(networking.wgqt.bridges["mullvad-se-got1"]).toEqual({
+          device: "br-mullvad-9a14",
+          address: "10.20.3.1",
+          prefixLength: 24,
+          dns: ["10.64.0.1", "10.64.0.2"],
+        });
+        expect(Object.keys(networking.bridges).sort()).toEqual(["br-germany", "br-mullvad-9a14"]);
+      }
     });
 
     it("tavern: a split-tunnel VPN routes in the main table, with no policy routing", () => {
-      const result = evaluateHost("tavern");
-      expect(result.unknown).toEqual([]);
-      const { networking, systemd } = result.config;
-      expect(networking.wireguard.interfaces.office).toEqual({
-        ips: ["10.99.0.5/16"],
-        privateKeyFile: "/run/agenix/wgqt-vpn+office",
-        peers: [
-          {
-            publicKey: config.vpns!.office!.publicKey,
-            presharedKeyFile: "/run/agenix/wgqt-vpn-psk+office",
-            allowedIPs: ["10.99.0.0/16"],
-            endpoint: "office.example.com:51820",
-          },
-        ],
-      });
-      expect(networking.nameservers).toEqual([]);
-      expect(systemd).toEqual({});
-    });
-
-    it("the entry module picks each host, VPN-only machines included", () => {
-      const entry = readFileSync(join(out, "default.nix"), "utf8");
-      for (const host of ["nyaa", "spark", "tavern"])
-        expect(entry).toContain(`./hosts/${host}.nix`);
-      expect(hostView(planned, config, "nyaa").interfaces.map((entry) => entry.name)).toEqual([
-        "us-west",
-        "germany",
-      ]);
+      for (const backend of backendNames) {
+        const { networking, systemd } = evaluated().backends[backend].tavern!;
+        expect(networking.wireguard.interfaces.office).toMatchObject({
+          ips: ["10.99.0.5/16"],
+          table: "main",
+          fwMark: null,
+        });
+        expect(networking.nameservers).toEqual([]);
+        expect(systemd.services["wgqt-routing"]).toBeUndefined();
+      }
     });
   },
 );
