@@ -87,6 +87,11 @@ export interface NewVpn {
   /** Written only when it is not the default (0.0.0.0/0). */
   allowedIPs?: string[];
   presharedKey: boolean;
+  /** Written only when the provider's file sets them. */
+  mtu?: number;
+  keepalive?: number;
+  /** The user's own setting, kept across a re-import; written only when set. */
+  killswitch?: boolean;
 }
 
 function vpnLines(vpn: NewVpn): string[] {
@@ -102,6 +107,9 @@ function vpnLines(vpn: NewVpn): string[] {
   ];
   if (vpn.allowedIPs !== undefined) lines.push(`allowed_ips = ${list(vpn.allowedIPs)}`);
   if (vpn.presharedKey) lines.push("preshared_key = true");
+  if (vpn.mtu !== undefined) lines.push(`mtu = ${vpn.mtu}`);
+  if (vpn.keepalive !== undefined) lines.push(`keepalive = ${vpn.keepalive}`);
+  if (vpn.killswitch !== undefined) lines.push(`killswitch = ${vpn.killswitch}`);
   return lines;
 }
 

@@ -1,10 +1,14 @@
 /**
- * A VPN provider's wg-quick file (what Mullvad, Proton and friends hand out),
- * parsed strictly: from `[Interface]` PrivateKey, Address and DNS; from its one
- * `[Peer]` PublicKey, PresharedKey, Endpoint and AllowedIPs. Anything else is
- * an error naming the line, so nothing a provider meant is silently dropped —
- * except IPv6 entries, which wgqt does not route: those are left out with a
- * warning. Pure.
+ * A VPN provider's wg-quick file (what Mullvad, Proton, IVPN, AirVPN,
+ * Windscribe, Surfshark and NordLynx exports look like), parsed strictly: from
+ * `[Interface]` PrivateKey, Address, DNS and MTU; from its one `[Peer]`
+ * PublicKey, PresharedKey, Endpoint, AllowedIPs and PersistentKeepalive.
+ * Left out with a warning: IPv6 entries, which wgqt does not route, and
+ * ListenPort, which a VPN client does not need. Refused with the reason: the
+ * hooks (PreUp, PostUp, PreDown, PostDown: commands wg-quick runs as root),
+ * Table and FwMark (wgqt's routing sets its own), SaveConfig. Anything else is
+ * an error naming the line, so nothing a provider meant is silently dropped.
+ * Pure.
  *
  * The syntax is wg(8)'s CONFIGURATION FILE FORMAT as wg-quick(8) extends it:
  * `#` starts a comment, keys are case-insensitive, and Address, DNS and
@@ -15,6 +19,7 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { ConfigError, quote } from "../errors.js";
+import { keepaliveProblem, mtuProblem } from "./link.js";
 import { hostPortProblem, ipv4CidrProblem } from "./vpn.js";
 
 /** What a provider file says, IPv4 only; `privateKey` and `presharedKey` are secrets. */
@@ -27,11 +32,15 @@ export interface ProviderVpn {
   publicKey: string;
   endpoint: string;
   allowedIPs: string[];
+  /** `MTU` of `[Interface]`. */
+  mtu?: number;
+  /** `PersistentKeepalive` of the `[Peer]` in seconds; absent when the file leaves it off. */
+  keepalive?: number;
 }
 
 export interface ParsedProviderFile {
   vpn: ProviderVpn;
-  /** What was left out (IPv6 entries), one line each, for stderr. */
+  /** What was left out (IPv6 entries, ListenPort), one line each, for stderr. */
   warnings: string[];
 }
 
@@ -41,18 +50,50 @@ type Section = "Interface" | "Peer";
 
 /** Setting names per section, lowercase → how the file format spells them. */
 const IMPORTED: Record<Section, Record<string, string>> = {
-  Interface: { privatekey: "PrivateKey", address: "Address", dns: "DNS" },
+  Interface: { privatekey: "PrivateKey", address: "Address", dns: "DNS", mtu: "MTU" },
   Peer: {
     publickey: "PublicKey",
     presharedkey: "PresharedKey",
     endpoint: "Endpoint",
     allowedips: "AllowedIPs",
+    persistentkeepalive: "PersistentKeepalive",
   },
 };
 const LISTS = new Set(["Address", "DNS", "AllowedIPs"]);
 const SECRETS = new Set(["PrivateKey", "PresharedKey"]);
 const WHAT_WE_TAKE =
-  "wgqt imports PrivateKey, Address and DNS from [Interface] and PublicKey, PresharedKey, Endpoint and AllowedIPs from [Peer]";
+  "wgqt imports PrivateKey, Address, DNS and MTU from [Interface] and PublicKey, PresharedKey, Endpoint, AllowedIPs and PersistentKeepalive from [Peer]";
+
+const HOOK =
+  "is a hook, a command wg-quick(8) runs as root: wgqt runs no provider's commands (its routing brings its own kill switch)";
+const ROUTING =
+  "would fight wgqt's routing, which gives every tunnel its own table and fwmark (README: Clients of several tunnels)";
+/**
+ * wg-quick(8) `[Interface]` settings that are valid but that wgqt refuses,
+ * lowercase → how the format spells them and why.
+ */
+const REFUSED: Record<string, [name: string, why: string]> = {
+  preup: ["PreUp", HOOK],
+  postup: ["PostUp", HOOK],
+  predown: ["PreDown", HOOK],
+  postdown: ["PostDown", HOOK],
+  table: ["Table", ROUTING],
+  fwmark: ["FwMark", ROUTING],
+  saveconfig: [
+    "SaveConfig",
+    "would have wg-quick(8) write the interface's state back over a file wgqt renders",
+  ],
+};
+/**
+ * `[Interface]` ListenPort (wg(8)): a client that never waits for the server
+ * to connect first works with any port, so wgqt renders none for a VPN.
+ */
+const DROPPED: Record<string, [name: string, why: string]> = {
+  listenport: [
+    "ListenPort",
+    "a VPN client needs no fixed port (the server never connects first), so wgqt renders none",
+  ],
+};
 
 /**
  * A name from the file that is safe to repeat in a message: letters only and
@@ -62,25 +103,53 @@ function safeName(text: string): string | undefined {
   return /^[A-Za-z]{1,24}$/.test(text) ? text : undefined;
 }
 
+/**
+ * A number's text as a message may show it: a line holding a key by mistake
+ * ("MTU = <private key>") must not print it, and no key is 12 characters long.
+ */
+function shortValue(text: string): string {
+  return text.length <= 12 ? quote(text) : `a value of ${text.length} characters, not shown`;
+}
+
 interface Entry {
   value: string;
   line: number;
 }
 
+/**
+ * The largest provider file wgqt reads. Providers' files are a few hundred
+ * bytes (one interface, one peer); anything near this is not one, and a
+ * bound keeps a hostile file from costing time or memory.
+ */
+export const MAX_PROVIDER_FILE_BYTES = 64 * 1024;
+
 export function parseProviderFile(text: string, path: string): ParsedProviderFile {
   const fail = (line: number | undefined, message: string): never => {
     throw new ConfigError(`${path}: ${line === undefined ? "" : `line ${line}: `}${message}`);
   };
+  const size = Buffer.byteLength(text, "utf8");
+  if (size > MAX_PROVIDER_FILE_BYTES) {
+    fail(
+      undefined,
+      `${size} bytes; wgqt reads no provider file over 64 KiB (they are a few hundred bytes: is this the right file?)`,
+    );
+  }
   const sections: Partial<Record<Section, { line: number; entries: Map<string, Entry[]> }>> = {};
+  /** What is left out, by line; sorted into `warnings` at the end. */
+  const notes: { line: number; text: string }[] = [];
   let current: Section | undefined;
   text
     .replace(/^\uFEFF/, "")
     .split(/\r?\n/)
     .forEach((raw, index) => {
       const lineNumber = index + 1;
-      const line = raw.replace(/#.*$/, "").trim();
+      const comment = raw.indexOf("#");
+      const line = (comment < 0 ? raw : raw.slice(0, comment)).trim();
       if (line === "") return;
-      const header = /^\[\s*([^\]]*?)\s*\]$/.exec(line);
+      // `[name]`, no `]` inside: sliced and trimmed rather than matched by a
+      // pattern whose backtracking over blanks grows faster than the line.
+      const inner = line.startsWith("[") && line.endsWith("]") ? line.slice(1, -1) : undefined;
+      const header = inner === undefined || inner.includes("]") ? null : [line, inner.trim()];
       if (header !== null) {
         const name = header[1]!.toLowerCase();
         const section: Section | undefined =
@@ -105,12 +174,28 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
         current = section;
         return;
       }
-      const setting = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
-      if (setting === null) fail(lineNumber, "not a 'Key = value' line or a [Section] header");
-      const [, key, value] = setting!;
+      // `Key = value`, split at the first '=' (a key holds none); the line is
+      // trimmed already, so only the blanks around '=' are left to remove.
+      const equals = line.indexOf("=");
+      const key = equals < 0 ? "" : line.slice(0, equals).trimEnd();
+      const value = line.slice(equals + 1).trimStart();
+      if (key === "" || /[\r\u2028\u2029]/.test(value))
+        fail(lineNumber, "not a 'Key = value' line or a [Section] header");
       const shown = safeName(key!);
       if (current === undefined) {
         fail(lineNumber, `${shown ?? "a setting"} before any [Interface] or [Peer] section`);
+      }
+      const refused = current === "Interface" ? REFUSED[key!.toLowerCase()] : undefined;
+      if (refused !== undefined) {
+        fail(
+          lineNumber,
+          `[Interface] ${refused[0]} ${refused[1]}; remove the line and import again`,
+        );
+      }
+      const dropped = current === "Interface" ? DROPPED[key!.toLowerCase()] : undefined;
+      if (dropped !== undefined) {
+        notes.push({ line: lineNumber, text: `${dropped[0]} left out: ${dropped[1]}` });
+        return;
       }
       const name = IMPORTED[current!][key!.toLowerCase()];
       if (name === undefined) {
@@ -127,7 +212,9 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
           `a second ${name} in [${current}] (the first is on line ${previous[0]!.line})`,
         );
       }
-      entries.set(name!, [...(previous ?? []), { value: value!, line: lineNumber }]);
+      // Appended in place: a list copied per line grows with the square of the lines.
+      if (previous === undefined) entries.set(name!, [{ value, line: lineNumber }]);
+      else previous.push({ value, line: lineNumber });
     });
 
   const section = (name: Section) =>
@@ -160,11 +247,11 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
 
   section("Interface");
   section("Peer");
-  const warnings: string[] = [];
   const leftOut = (entry: Entry, name: string, consequence: string) => {
-    warnings.push(
-      `line ${entry.line}: ${name} ${entry.value} left out: wgqt routes IPv4 only${consequence}`,
-    );
+    notes.push({
+      line: entry.line,
+      text: `${name} ${entry.value} left out: wgqt routes IPv4 only${consequence}`,
+    });
   };
 
   const privateKey = secretKey("Interface", "PrivateKey", single("Interface", "PrivateKey"));
@@ -219,6 +306,8 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
     fail(endpoint.line, `Endpoint: ${endpointProblem}, got ${quote(endpoint.value)}`);
 
   const allowedIPs: string[] = [];
+  /** The ranges taken, for dropping repeats in constant time each. */
+  const seenAllowed = new Set<string>();
   const allowedItems = items("Peer", "AllowedIPs");
   if (allowedItems.length === 0) fail(undefined, "[Peer] has no AllowedIPs");
   for (const entry of allowedItems) {
@@ -234,7 +323,10 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
     }
     const problem = ipv4CidrProblem(entry.value);
     if (problem) fail(entry.line, `AllowedIPs: ${problem}, got ${quote(entry.value)}`);
-    if (!allowedIPs.includes(entry.value)) allowedIPs.push(entry.value);
+    if (!seenAllowed.has(entry.value)) {
+      seenAllowed.add(entry.value);
+      allowedIPs.push(entry.value);
+    }
   }
   if (allowedIPs.length === 0) fail(allowedItems[0]!.line, "AllowedIPs: no IPv4 range");
 
@@ -247,5 +339,30 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
     allowedIPs,
   };
   if (presharedKey !== undefined) vpn.presharedKey = presharedKey;
+
+  const mtu = optional("Interface", "MTU");
+  if (mtu !== undefined) {
+    const value = /^\d{1,6}$/.test(mtu.value) ? Number(mtu.value) : undefined;
+    const problem = mtuProblem(value);
+    if (problem) fail(mtu.line, `MTU: ${problem}, got ${shortValue(mtu.value)}`);
+    vpn.mtu = value!;
+  }
+  const keepalive = optional("Peer", "PersistentKeepalive");
+  if (keepalive !== undefined) {
+    // wg(8): an interval in seconds, or "off" (which wgqt writes as 0, and leaves out for a VPN).
+    const value =
+      keepalive.value.toLowerCase() === "off"
+        ? 0
+        : /^\d{1,6}$/.test(keepalive.value)
+          ? Number(keepalive.value)
+          : undefined;
+    const problem = keepaliveProblem(value);
+    if (problem)
+      fail(keepalive.line, `PersistentKeepalive: ${problem}, got ${shortValue(keepalive.value)}`);
+    if (value! > 0) vpn.keepalive = value!;
+  }
+  const warnings = notes
+    .sort((a, b) => a.line - b.line)
+    .map((note) => `line ${note.line}: ${note.text}`);
   return { vpn, warnings };
 }

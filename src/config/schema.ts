@@ -19,6 +19,10 @@ const proxy = z.strictObject({
   gateway: z.string(),
   clients: z.array(z.string()),
   default: z.boolean().optional(),
+  killswitch: z.boolean().optional(),
+  // Ranges are checked after this (load.ts, vpn.ts) by config/link.ts, as the provider import does.
+  mtu: z.number().optional(),
+  keepalive: z.number().optional(),
 });
 
 const vpn = z.strictObject({
@@ -30,6 +34,9 @@ const vpn = z.strictObject({
   dns: z.array(z.string()).default([]),
   allowed_ips: z.array(z.string()).optional(),
   preshared_key: z.boolean().optional(),
+  killswitch: z.boolean().optional(),
+  mtu: z.number().optional(),
+  keepalive: z.number().optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -25,6 +25,15 @@ export interface ProxyConfig {
   clients: string[];
   /** For clients of several tunnels: this proxy carries their default route. */
   default?: boolean;
+  /** Keep blocking when a client takes the tunnel down on purpose; absent means off. */
+  killswitch?: boolean;
+  /**
+   * Every member's interface MTU. Absent: wg-quick(8) picks the uplink's MTU − 80,
+   * networkd and NixOS keep the kernel's 1420.
+   */
+  mtu?: number;
+  /** The clients' PersistentKeepalive to the gateway in seconds, 0 = off; absent: 25. */
+  keepalive?: number;
 }
 
 /**
@@ -50,6 +59,12 @@ export interface VpnConfig {
   allowedIPs: string[];
   /** The provider gave a preshared key: it is in the store as `vpns/<name>.psk.age`. */
   presharedKey: boolean;
+  /** Keep blocking when the tunnel is taken down on purpose; absent means on. */
+  killswitch?: boolean;
+  /** The interface MTU, when the provider's file set one (absent: as for a proxy). */
+  mtu?: number;
+  /** PersistentKeepalive to the server in seconds, 0 or absent = off (wg(8)'s default). */
+  keepalive?: number;
 }
 
 export interface Config {

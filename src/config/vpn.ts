@@ -6,6 +6,7 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { quote } from "../errors.js";
+import { checkLinkSettings } from "./link.js";
 import { interfaceNameProblem } from "./names.js";
 import type { MachineConfig, ProxyConfig, VpnConfig } from "./types.js";
 
@@ -58,6 +59,9 @@ export interface RawVpn {
   dns: string[];
   allowed_ips?: string[] | undefined;
   preshared_key?: boolean | undefined;
+  killswitch?: boolean | undefined;
+  mtu?: number | undefined;
+  keepalive?: number | undefined;
 }
 
 /**
@@ -127,6 +131,8 @@ export function checkVpns(
       dns: [...entry.dns],
       allowedIPs: [...allowedIPs],
       presharedKey: entry.preshared_key === true,
+      ...(entry.killswitch === undefined ? {} : { killswitch: entry.killswitch }),
+      ...checkLinkSettings(entry, where, fail),
     };
   }
   return vpns;

@@ -3,10 +3,12 @@
  * routing — everything a renderer needs and nothing it must compute again.
  * Pure. Peers follow DESIGN.md "Proxies": a gateway lists each client with its
  * /32; a client lists the gateway with `<endpoint>:<port>`, AllowedIPs
- * 0.0.0.0/0 and PersistentKeepalive 25 (wg(8): keeps NAT mappings open).
+ * 0.0.0.0/0 and PersistentKeepalive 25 (wg(8): keeps NAT mappings open), or
+ * the proxy's `keepalive` (0: none).
  * A VPN is one more client interface: the provider's server as its
  * one peer, the provider's key files (`vpns/<name>.age`), no listen port (the
- * provider never connects first), and its DNS servers.
+ * provider never connects first), its DNS servers, and the keepalive its file
+ * set. An `mtu` of the proxy or VPN goes on the interface.
  */
 
 import { byteOrder, type Config } from "../config/types.js";
@@ -29,6 +31,7 @@ import {
 } from "./plan.js";
 import { hostRouting, type InterfaceRouting, routingKey } from "./routing.js";
 
+/** A proxy client's keepalive to its gateway when the proxy sets none. */
 export const PERSISTENT_KEEPALIVE = 25;
 
 export interface HostPeer {
@@ -56,6 +59,8 @@ export interface HostInterface {
   cidr: string;
   /** Absent for a VPN: the provider never connects first, so any port does. */
   listenPort?: number;
+  /** The interface MTU; absent: the system's default. */
+  mtu?: number;
   /** A VPN's own private key, relative to the key store; else the host's (`HostView.privateKeyFile`). */
   privateKeyFile?: string;
   /** A VPN's DNS servers: the host's resolvers while it carries the default route, else for its bridge. */
@@ -180,6 +185,7 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
           ? carriesDefaultRoute({ allowedIPs: entry.peers[0]!.allowedIPs })
           : entry.role === "client",
       preferred: preferred.has(entry.name),
+      killswitch: killswitchOf(config, entry),
     })),
   );
   // Interface names are unique (checked above), and so are the routing entries'.
@@ -198,6 +204,17 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
   };
 }
 
+/**
+ * `killswitch` of the tunnel's table in wgqt.toml; absent, on for a VPN (a
+ * commercial VPN is there to keep traffic off the plain uplink) and off for
+ * a proxy.
+ */
+function killswitchOf(config: Config, entry: HostInterface): boolean {
+  return entry.kind === "vpn"
+    ? (config.vpns?.[entry.name]?.killswitch ?? true)
+    : (config.proxies[entry.name]?.killswitch ?? false);
+}
+
 /** A VPN client interface: the provider's server as the one peer. */
 function vpnInterface(vpn: PlanVpn): HostInterface {
   const [address, prefix] = vpn.address.split("/");
@@ -210,6 +227,7 @@ function vpnInterface(vpn: PlanVpn): HostInterface {
     endpoint: vpn.endpoint,
   };
   if (vpn.presharedKey) peer.presharedKeyFile = vpnPresharedKeyFile(vpn.name);
+  if (vpn.keepalive) peer.persistentKeepalive = vpn.keepalive;
   return {
     name: vpn.name,
     kind: "vpn",
@@ -218,6 +236,7 @@ function vpnInterface(vpn: PlanVpn): HostInterface {
     address: address!,
     addressWithPrefix: vpn.address,
     cidr: `${formatIpv4(start - (start % size))}/${prefix}`,
+    ...(vpn.mtu === undefined ? {} : { mtu: vpn.mtu }),
     privateKeyFile: vpnKeyFile(vpn.name),
     dns: [...vpn.dns],
     peers: [peer],
@@ -293,6 +312,7 @@ function hostInterface(
     }
     return member.publicKey;
   };
+  const keepalive = network.keepalive ?? PERSISTENT_KEEPALIVE;
   const peers: HostPeer[] =
     self.role === "gateway"
       ? network.members
@@ -313,7 +333,7 @@ function hostInterface(
             presharedKeyFile: presharedKeyFile(host, network.gateway),
             allowedIPs: ["0.0.0.0/0"],
             endpoint: endpointWithPort(config.machines[network.gateway]!.endpoint!, network.port),
-            persistentKeepalive: PERSISTENT_KEEPALIVE,
+            ...(keepalive === 0 ? {} : { persistentKeepalive: keepalive }),
           },
         ];
   const uplink = config.machines[host]?.uplink;
@@ -326,6 +346,7 @@ function hostInterface(
     addressWithPrefix: `${self.address}/${network.prefixLength}`,
     cidr: network.cidr,
     listenPort: network.port,
+    ...(network.mtu === undefined ? {} : { mtu: network.mtu }),
     ...(self.role === "gateway" && uplink !== undefined ? { uplink } : {}),
     peers,
   };

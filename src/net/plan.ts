@@ -42,6 +42,10 @@ export interface PlanNetwork {
   gateway: string;
   /** `default = true` in wgqt.toml: carries its clients' default route. */
   default: boolean;
+  /** Every member's interface MTU, when wgqt.toml sets one. */
+  mtu?: number;
+  /** The clients' PersistentKeepalive (0 = off), when wgqt.toml sets one; else 25 (host.ts). */
+  keepalive?: number;
   /** Gateway first, then clients in byte order (address order). */
   members: PlanMember[];
 }
@@ -66,6 +70,9 @@ export interface PlanVpn {
   dns: string[];
   allowedIPs: string[];
   presharedKey: boolean;
+  mtu?: number;
+  /** PersistentKeepalive to the server; absent or 0: off. */
+  keepalive?: number;
 }
 
 /** The shape `wgqt plan --json` prints and `plan.json` stores. */
@@ -176,6 +183,7 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
       prefixLength: prefixLength(size),
       gateway: proxy.gateway,
       default: proxy.default === true,
+      ...linkSettings(proxy),
       members: [
         member(proxy.gateway, "gateway", 1),
         ...clients.map((client, index) => member(client, "client", 2 + index)),
@@ -207,6 +215,17 @@ export function planJson(planned: Pick<Plan, "networks">): PlanJson {
 
 type ErrorFactory = (field: string, message: string) => ConfigError;
 
+/** A tunnel's MTU and keepalive as the plan carries them: only those wgqt.toml sets. */
+function linkSettings(tunnel: { mtu?: number; keepalive?: number }): {
+  mtu?: number;
+  keepalive?: number;
+} {
+  return {
+    ...(tunnel.mtu === undefined ? {} : { mtu: tunnel.mtu }),
+    ...(tunnel.keepalive === undefined ? {} : { keepalive: tunnel.keepalive }),
+  };
+}
+
 /** The config's VPNs in id order; ids must be 1…99 and unique (parseConfig checks it too). */
 function planVpns(config: Config, error: ErrorFactory): PlanVpn[] {
   const byId = new Map<number, string>();
@@ -232,6 +251,7 @@ function planVpns(config: Config, error: ErrorFactory): PlanVpn[] {
       dns: [...vpn.dns],
       allowedIPs: [...vpn.allowedIPs],
       presharedKey: vpn.presharedKey,
+      ...linkSettings(vpn),
     };
   });
   return vpns.sort((a, b) => a.id - b.id);

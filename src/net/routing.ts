@@ -22,6 +22,28 @@
  * when the interface is gone its traffic is dropped, never leaked to the main
  * table's default route.
  *
+ * Reverse-path filtering (ip-sysctl.rst `rp_filter`: 1 strict, 2 loose; the
+ * default of systemd's sysctl.d and of most distributions) checks each
+ * arriving packet by routing its source back. A tunnel's encrypted UDP
+ * arrives unmarked on the uplink, so that lookup meets the `not fwmark` rule
+ * and the default tunnel's table: strict mode drops it (another interface),
+ * loose mode drops it once that tunnel is gone (only the unreachable default
+ * left) — every other tunnel of the host stops with it. So, as wg-quick(8)
+ * does for its own default route, the mark goes with the connection: leaving,
+ * a packet whose mark carries FWMARK_BASE inside FWMARK_MASK gives those bits
+ * to its conntrack entry; arriving, a packet of such a connection gets them
+ * back before routing, and `net.ipv4.conf.all.src_valid_mark=1` makes the
+ * reverse lookup use the mark (then it skips the tunnels and finds the
+ * uplink). Only the bits of FWMARK_MASK are touched, so one pair of rules
+ * (CONNECTION_MARK_RULES) serves every wgqt interface and leaves other marks
+ * alone.
+ *
+ * Kill switch (`killswitch`, on by default for VPNs, off for proxies): a
+ * tunnel taken down on purpose keeps its rules and unreachable default, so
+ * what it carried is dropped until it is up again or the block is lifted
+ * (`liftKillSwitch`: the commands that remove them); without it, a deliberate
+ * down removes them and plain routing returns.
+ *
  * Fixes against the sane.vpn seed: its priorities `id - 200` and `id - 100` go
  * negative; its per-VPN catch-all came before the bridge rules (so they never
  * matched) and sent every other tunnel's encrypted packets into the first one.
@@ -63,6 +85,8 @@ export interface RoutedInterface {
   preferred?: boolean;
   /** More sources routed into this tunnel (a bridge subnet), CIDR or address. */
   extraSources?: string[];
+  /** Keep the rules and the unreachable default when the tunnel is taken down on purpose. */
+  killswitch?: boolean;
 }
 
 export interface IpRule {
@@ -111,6 +135,24 @@ export interface InterfaceRouting {
   routes: IpRoute[];
   /** Default-route tunnels that are not the default: the bridge into this tunnel. */
   bridge?: Bridge;
+  /** A tunnel with a table: its rules and routes outlive a deliberate down (see the module comment). */
+  killswitch: boolean;
+}
+
+/**
+ * One half of the connection-mark pair (see the module comment): where a
+ * mark is tested and which one receives FWMARK_BASE in the bits of
+ * FWMARK_MASK. `connection` → the conntrack mark (nft `ct mark`,
+ * iptables-extensions(8) `connmark`/`CONNMARK`); `packet` → the packet's
+ * (nft `meta mark`, `mark`/`MARK`).
+ */
+export interface MarkRule {
+  /** The netfilter hook: postrouting sees what leaves, prerouting what arrives before routing. */
+  hook: "prerouting" | "postrouting";
+  /** The mark that must carry FWMARK_BASE within FWMARK_MASK. */
+  match: "packet" | "connection";
+  /** The mark that gets it. */
+  set: "packet" | "connection";
 }
 
 export const TABLE_BASE = 52000;
@@ -127,6 +169,31 @@ export const BRIDGE_PREFIX_LENGTH = 24;
 export const MAX_KEY = 999;
 /** The largest metric: the kill switch loses to any real route. */
 export const UNREACHABLE_METRIC = 4294967295;
+
+/**
+ * Save the mark of a tunnel's encrypted UDP to its connection, restore it on
+ * the replies before the reverse-path check. wg-quick(8) does the same for its
+ * own fwmark (`CONNMARK --save-mark` in POSTROUTING, `--restore-mark` in
+ * PREROUTING); here only FWMARK_MASK's bits, and only when they are wgqt's.
+ */
+export const CONNECTION_MARK_RULES: readonly MarkRule[] = [
+  { hook: "postrouting", match: "packet", set: "connection" },
+  { hook: "prerouting", match: "connection", set: "packet" },
+];
+
+/**
+ * Kernel settings a host with policy-routed tunnels needs: the reverse-path
+ * check must see the restored mark (ip-sysctl.rst `src_valid_mark`; wg-quick(8)
+ * sets it for its own fwmark routing too).
+ */
+export const ROUTING_SYSCTLS: Readonly<Record<string, number>> = {
+  "net.ipv4.conf.all.src_valid_mark": 1,
+};
+
+/** Whether the host needs CONNECTION_MARK_RULES and ROUTING_SYSCTLS: some tunnel has a table. */
+export function needsConnectionMarks(routing: readonly (InterfaceRouting | undefined)[]): boolean {
+  return routing.some((entry) => entry?.table !== undefined);
+}
 
 /** The key numbers derive from: VPN ids 1…99 as they are, proxies above them. */
 export function routingKey(kind: TunnelKind, id: number): number {
@@ -183,7 +250,7 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
     const fwmark = FWMARK_BASE + key;
     const isDefault = entry.name === defaultName;
     if (!entry.carriesDefaultRoute)
-      return { name: entry.name, key, fwmark, isDefault, rules: [], routes: [] };
+      return { name: entry.name, key, fwmark, isDefault, rules: [], routes: [], killswitch: false };
     const table = TABLE_BASE + key;
     const rules: IpRule[] = [];
     if (isDefault) {
@@ -225,6 +292,7 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
       rules,
       routes,
       ...(bridge ? { bridge } : {}),
+      killswitch: entry.killswitch === true,
     };
   });
   return routed;
@@ -265,4 +333,61 @@ export function hexMark(mark: number, mask?: number): string {
 export function ipRouteArguments(route: IpRoute): string {
   const destination = route.destination === "0.0.0.0/0" ? "default" : route.destination;
   return `${route.type} ${destination} metric ${route.metric} table ${route.table}`;
+}
+
+/** `ip -4 rule del …` and `ip -4 route del …` for a tunnel's rules and routes: what lifts its kill switch. */
+export function liftKillSwitch(routing: InterfaceRouting): string[] {
+  return [
+    ...routing.rules.map((rule) => `ip -4 rule del ${ipRuleArguments(rule)}`),
+    ...routing.routes.map((route) => `ip -4 route del ${ipRouteArguments(route)}`),
+  ];
+}
+
+/** A MarkRule as nft(8) rule text (a `meta l4proto udp` statement and its mangle). */
+export function nftMarkRule(rule: MarkRule): string {
+  const selector = (mark: MarkRule["match"]) => (mark === "packet" ? "meta mark" : "ct mark");
+  const keep = hexMark(~FWMARK_MASK >>> 0);
+  return [
+    "meta l4proto udp",
+    `${selector(rule.match)} & ${hexMark(FWMARK_MASK)} == ${hexMark(FWMARK_BASE)}`,
+    `${selector(rule.set)} set ${selector(rule.set)} & ${keep} | ${hexMark(FWMARK_BASE)}`,
+  ].join(" ");
+}
+
+/**
+ * A MarkRule as iptables arguments after the verb (`-A`, `-C`, `-D`, `-I`):
+ * table, chain and rule, in iptables-extensions(8) words (`--set-mark
+ * value/mask` zeroes the mask's bits, then ORs the value in).
+ */
+export function iptablesMarkRule(rule: MarkRule): [table: string, chain: string, rule: string] {
+  const mark = hexMark(FWMARK_BASE, FWMARK_MASK);
+  const match = rule.match === "packet" ? `-m mark --mark ${mark}` : `-m connmark --mark ${mark}`;
+  const target =
+    rule.set === "packet" ? `-j MARK --set-mark ${mark}` : `-j CONNMARK --set-mark ${mark}`;
+  return ["mangle", rule.hook.toUpperCase(), `-p udp ${match} ${target}`];
+}
+
+/** The nftables table of CONNECTION_MARK_RULES (`inet`: one table for both families). */
+export const NFT_TABLE = "inet wgqt";
+
+/**
+ * CONNECTION_MARK_RULES as an nft(8) script that replaces the table
+ * atomically (`nft -f`: declaring the table first lets the delete succeed when
+ * it does not exist yet). Arriving packets get their mark at `mangle - 1`,
+ * ahead of iptables' mangle table and NixOS's rpfilter chain (`mangle + 10`),
+ * which both check reverse paths with the mark.
+ */
+export function nftConnectionMarkScript(): string[] {
+  return [
+    `table ${NFT_TABLE}`,
+    `delete table ${NFT_TABLE}`,
+    `table ${NFT_TABLE} {`,
+    ...CONNECTION_MARK_RULES.flatMap((rule) => [
+      `  chain ${rule.hook} {`,
+      `    type filter hook ${rule.hook} priority ${rule.hook === "prerouting" ? "mangle - 1" : "mangle"}; policy accept;`,
+      `    ${nftMarkRule(rule)}`,
+      "  }",
+    ]),
+    "}",
+  ];
 }

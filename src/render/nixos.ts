@@ -28,7 +28,14 @@ import { posix } from "node:path";
 import type { Config } from "../config/types.js";
 import { type HostInterface, type HostView, hostView, plannedHosts } from "../net/host.js";
 import type { Plan } from "../net/plan.js";
-import { hexMark, ipRouteArguments, ipRuleArguments } from "../net/routing.js";
+import {
+  hexMark,
+  ipRouteArguments,
+  ipRuleArguments,
+  NFT_TABLE,
+  nftConnectionMarkScript,
+  ROUTING_SYSCTLS,
+} from "../net/routing.js";
 import {
   checkSecretsDir,
   commentLines,
@@ -302,6 +309,8 @@ function gatewayNotes(gateways: HostInterface[]): string[] {
 function wireguardInterface(entry: HostInterface, privateKey: string | NixExpression): NixValue {
   const value: Record<string, NixValue> = { ips: [entry.addressWithPrefix] };
   if (entry.listenPort !== undefined) value.listenPort = entry.listenPort;
+  // nixos/wireguard.nix runs `ip link set mtu` with it; the networkd backend makes it MTUBytes=.
+  if (entry.mtu !== undefined) value.mtu = entry.mtu;
   value.privateKeyFile = privateKey;
   if (entry.routing !== undefined) {
     // wg(8) fwmark; the networkd backend gets the mark from systemd.network.netdevs.
@@ -323,15 +332,15 @@ function wireguardInterface(entry: HostInterface, privateKey: string | NixExpres
 }
 
 /**
- * The routing units of a host with policy-routed tunnels: `wgqt-routing`,
- * `wgqt-connmark`, and `wgqt-routing-<net>` for each tunnel without the kill
- * switch.
+ * The routing units of a host with policy-routed tunnels: `wgqt-connmark`;
+ * `wgqt-routing` for what must hold whatever the tunnels do (the kill switch,
+ * the bridges' firewall rules); `wgqt-routing-<net>` for each tunnel without
+ * the kill switch.
  */
 function routingServices(view: HostView, routed: HostInterface[]): Record<string, NixValue> {
-  const services: Record<string, NixValue> = {
-    "wgqt-connmark": connectionMarkService(view),
-    "wgqt-routing": routingService(view, routed),
-  };
+  const services: Record<string, NixValue> = { "wgqt-connmark": connectionMarkService(view) };
+  const always = routed.some((entry) => entry.routing!.killswitch || entry.routing!.bridge);
+  if (always) services["wgqt-routing"] = routingService(view, routed);
   for (const entry of routed) {
     const routing = entry.routing!;
     if (routing.table !== undefined && !routing.killswitch) {
@@ -358,33 +367,27 @@ function ruleScripts(entry: HostInterface): [start: string[], stop: string[]] {
   return [start, stop];
 }
 
-/** systemd.device(5) unit of a network interface: `sys-subsystem-net-devices-<name>.device`, systemd-escaped. */
-export function interfaceDeviceUnit(name: string): string {
-  // systemd.unit(5) escaping of a path element: "-" and anything outside [A-Za-z0-9:_.] become \xNN.
-  const escaped = [...name]
-    .map((char, index) =>
-      /[A-Za-z0-9:_]/.test(char) || (char === "." && index > 0)
-        ? char
-        : `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`,
-    )
-    .join("");
-  return `sys-subsystem-net-devices-${escaped}.device`;
-}
-
 /**
  * A tunnel without the kill switch (routing.ts): its rules and unreachable
- * default live while its interface exists — bound to the interface's device
- * unit (systemd.unit(5) BindsTo=), so `systemctl stop wireguard-<net>` (or the
- * networkd backend deleting the link) removes them and plain routing returns.
+ * default are up before the tunnel is (no moment when its traffic takes the
+ * main table's default route) and, on the script backend, PartOf= its
+ * wireguard-<net>.service (systemd.unit(5)): `systemctl stop wireguard-<net>`,
+ * the user opting out, removes them and plain routing returns; starting it
+ * again brings them back. A crashed or deleted interface leaves them in place,
+ * so its traffic is dropped. The networkd backend has no unit per tunnel:
+ * there the rules stay until `systemctl stop wgqt-routing-<net>`.
  */
 function tunnelRoutingService(entry: HostInterface): NixValue {
-  const device = interfaceDeviceUnit(entry.name);
+  const unit = nixString(`wireguard-${entry.name}.service`);
   const [start, stop] = ruleScripts(entry);
   return {
-    description: `wgqt policy routing for ${entry.name}, while the interface exists (killswitch = false)`,
-    wantedBy: [device],
-    bindsTo: [device],
-    after: [device],
+    description: `wgqt policy routing for ${entry.name} (killswitch = false)`,
+    wantedBy: new NixExpression(`[ "multi-user.target" ] ++ lib.optional (!useNetworkd) ${unit}`),
+    after: ["network-pre.target"],
+    before: new NixExpression(
+      `if useNetworkd then [ "systemd-networkd.service" ] else [ ${unit} ]`,
+    ),
+    partOf: new NixExpression(`lib.optional (!useNetworkd) ${unit}`),
     path: [new NixExpression("pkgs.iproute2")],
     serviceConfig: { Type: "oneshot", RemainAfterExit: true },
     script: new NixLines(start),

@@ -13,12 +13,15 @@
  * machine's `uplink`, or else the interface of the main table's default route
  * as `ip -4 route show default` reports it when PostUp (and PostDown) runs.
  * Clients route by routing.ts: `Table`, `FwMark` and `ip rule`s in PostUp,
- * removed in PostDown. If the interface dies without `wg-quick down` the rules
- * and the table's unreachable default stay, so its traffic is dropped; an
- * explicit `wg-quick down` is the user opting out and restores plain routing.
- * PostUp deletes each rule before adding it (and checks iptables rules before
- * appending them), so `wg-quick up` after such a death works instead of
- * failing on "File exists".
+ * removed in PostDown unless the tunnel has the kill switch (then `wg-quick
+ * down` leaves them, and the header prints the commands that lift it). If
+ * the interface dies without `wg-quick down` the rules and the table's
+ * unreachable default stay either way, so its traffic is dropped. PostUp also
+ * sets src_valid_mark and inserts the connection-mark rules (routing.ts), so
+ * replies pass reverse-path filtering; they stay after PostDown, shared by
+ * every wgqt tunnel of the host. PostUp deletes each rule before adding it
+ * (and checks iptables rules before adding them), so `wg-quick up` after such
+ * a death works instead of failing on "File exists".
  *
  * VPNs are clients too, with the provider's key files
  * (`vpns/<name>.key`) and no ListenPort. The default tunnel's VPN sets `DNS =`
@@ -31,7 +34,16 @@ import type { Config } from "../config/types.js";
 import { quote, WgqtError } from "../errors.js";
 import { type HostInterface, hostView } from "../net/host.js";
 import type { Plan } from "../net/plan.js";
-import { type Bridge, hexMark, ipRouteArguments, ipRuleArguments } from "../net/routing.js";
+import {
+  type Bridge,
+  CONNECTION_MARK_RULES,
+  hexMark,
+  ipRouteArguments,
+  ipRuleArguments,
+  iptablesMarkRule,
+  liftKillSwitch,
+  ROUTING_SYSCTLS,
+} from "../net/routing.js";
 import {
   checkSecretsDir,
   commentLines,
@@ -109,6 +121,8 @@ export function renderWgQuick(
     if (entry.listenPort !== undefined && !options.mobile)
       lines.push(`ListenPort = ${entry.listenPort}`);
     if (dns.length > 0) lines.push(`DNS = ${dns.join(", ")}`);
+    // wg-quick(8) runs `ip link set mtu` with it; without, it picks the uplink's MTU − 80.
+    if (entry.mtu !== undefined) lines.push(`MTU = ${entry.mtu}`);
     if (inline) lines.push(`PrivateKey = ${secret(privateKeyFile)}`);
     if (entry.routing !== undefined && !options.mobile) {
       lines.push(`FwMark = ${hexMark(entry.routing.fwmark)}`);
@@ -167,11 +181,22 @@ function routingNotice(entry: HostInterface): string[] {
         : `traffic from ${entry.address} uses this tunnel (ip rule), the default route another`
     }.`,
     "If the interface disappears, the table's unreachable default drops its traffic.",
+    ...(routing.killswitch ? killSwitchNotice(entry) : []),
   ];
   if (routing.isDefault && (entry.dns ?? []).length > 0)
     lines.push("DNS: wg-quick hands the servers to resolvconf(8), which must be installed.");
   if (routing.bridge !== undefined) lines.push(...bridgeNotice(routing.bridge, entry.dns ?? []));
   return lines;
+}
+
+function killSwitchNotice(entry: HostInterface): string[] {
+  return [
+    `Kill switch (killswitch = true): \`wg-quick down ${entry.name}\` keeps the rules and the unreachable`,
+    `default, so ${entry.routing!.isDefault ? "this machine's traffic beyond the LAN" : `traffic from ${entry.address}`} is dropped, not sent in the clear,`,
+    `until \`wg-quick up ${entry.name}\`. To lift it without the tunnel, run as root:`,
+    ...liftKillSwitch(entry.routing!).map((command) => `  ${command}`),
+    "or set killswitch = false in wgqt.toml, render, and take the tunnel up and down once.",
+  ];
 }
 
 function bridgeNotice(bridge: Bridge, dns: string[]): string[] {
@@ -214,20 +239,34 @@ function hooks(
     down.push(...firewall.map((rule) => `iptables ${appendRule(rule, "-D")}`));
   }
   if (entry.routing !== undefined) {
-    // wg-quick(8) sets src_valid_mark for its own fwmark routing; so do we.
-    if (entry.routing.table !== undefined)
-      up.push("sysctl -q -w net.ipv4.conf.all.src_valid_mark=1");
+    if (entry.routing.table !== undefined) {
+      // routing.ts: replies must pass reverse-path filtering (wg-quick(8) sets src_valid_mark and
+      // CONNMARK rules for its own fwmark too). Inserted first, ahead of a distribution's rpfilter
+      // match; never removed: every wgqt tunnel of the host shares them, and they touch only
+      // packets with a wgqt mark.
+      up.push(
+        ...Object.entries(ROUTING_SYSCTLS).map(([key, value]) => `sysctl -q -w ${key}=${value}`),
+      );
+      for (const rule of CONNECTION_MARK_RULES) {
+        const [table, chain, spec] = iptablesMarkRule(rule);
+        up.push(
+          `iptables -t ${table} -C ${chain} ${spec} 2>/dev/null || iptables -t ${table} -I ${chain} ${spec}`,
+        );
+      }
+    }
+    // With the kill switch PostDown keeps the rules and the unreachable default (routing.ts).
+    const release = !entry.routing.killswitch;
     for (const rule of entry.routing.rules) {
       const selector = ipRuleArguments(rule);
       // Left behind when the interface died without PostDown: replace, do not fail.
       // wg-quick runs hooks under `set -e`: the delete must not fail the line.
       up.push(`ip -4 rule del ${selector} 2>/dev/null || true; ip -4 rule add ${selector}`);
-      down.push(`ip -4 rule del ${selector}`);
+      if (release) down.push(`ip -4 rule del ${selector}`);
     }
     for (const route of entry.routing.routes) {
       const selector = ipRouteArguments(route);
       up.push(`ip -4 route replace ${selector}`);
-      down.push(`ip -4 route del ${selector}`);
+      if (release) down.push(`ip -4 route del ${selector}`);
     }
     const bridge = entry.routing.bridge;
     if (bridge !== undefined) {

@@ -136,6 +136,10 @@ export function planVpnImport(
     dns: [...provider.dns],
     presharedKey: provider.presharedKey !== undefined,
   };
+  if (provider.mtu !== undefined) vpn.mtu = provider.mtu;
+  if (provider.keepalive !== undefined) vpn.keepalive = provider.keepalive;
+  // Not the provider's to decide: a new file must not switch the kill switch back on.
+  if (existing?.killswitch !== undefined) vpn.killswitch = existing.killswitch;
   const allowed = provider.allowedIPs;
   if (allowed.length !== DEFAULT_ALLOWED_IPS.length || allowed[0] !== DEFAULT_ALLOWED_IPS[0])
     vpn.allowedIPs = [...allowed];

@@ -32,8 +32,19 @@ function providerKeys(withPsk: boolean): ProviderKeys {
 
 const SERVER = wg(["pubkey"], `${wg(["genkey"])}\n`);
 
+/** Lines a provider adds to its sections: AirVPN's MTU and keepalive, NordLynx's ListenPort. */
+interface Extra {
+  interface?: string[];
+  peer?: string[];
+}
+
 /** A provider's wg-quick file, as Mullvad writes them (with IPv6 entries wgqt leaves out). */
-function providerFile(name: string, keys: ProviderKeys, address = "10.64.1.2/32"): string {
+function providerFile(
+  name: string,
+  keys: ProviderKeys,
+  address = "10.64.1.2/32",
+  extra: Extra = {},
+): string {
   const path = join(fleet.idDir, `${name}.conf`);
   writeFileSync(
     path,
@@ -43,12 +54,14 @@ function providerFile(name: string, keys: ProviderKeys, address = "10.64.1.2/32"
       `PrivateKey = ${keys.privateKey}`,
       `Address = ${address},fc00:bbbb:bbbb:bb01::1:2/128`,
       "DNS = 10.64.0.1",
+      ...(extra.interface ?? []),
       "",
       "[Peer]",
       `PublicKey = ${SERVER}`,
       ...(keys.presharedKey ? [`PresharedKey = ${keys.presharedKey}`] : []),
       "AllowedIPs = 0.0.0.0/0,::0/0",
       "Endpoint = 198.51.100.7:51820",
+      ...(extra.peer ?? []),
       "",
     ].join("\n"),
     { mode: 0o600 },
@@ -93,9 +106,46 @@ afterAll(() => fleet.cleanup());
 describe("wgqt vpn import", () => {
   it.each([
     [
-      "a setting wgqt does not import",
-      (text: string) => text.replace("DNS = ", "MTU = 1320\nDNS = "),
-      /line 5: \[Interface\] MTU is not imported/,
+      "a setting wgqt does not know",
+      (text: string) => text.replace("DNS = ", "Jc = 4\nDNS = "),
+      /line 5: \[Interface\] Jc is not imported/,
+    ],
+    [
+      "a PostUp hook",
+      (text: string) =>
+        text.replace("DNS = ", "PostUp = iptables -I OUTPUT ! -o %i -j REJECT\nDNS = "),
+      /line 5: \[Interface\] PostUp is a hook, a command wg-quick\(8\) runs as root/,
+    ],
+    [
+      "a PreDown hook",
+      (text: string) =>
+        text.replace("DNS = ", "PreDown = iptables -D OUTPUT ! -o %i -j REJECT\nDNS = "),
+      /line 5: \[Interface\] PreDown is a hook/,
+    ],
+    [
+      "a Table",
+      (text: string) => text.replace("DNS = ", "Table = 51820\nDNS = "),
+      /line 5: \[Interface\] Table would fight wgqt's routing/,
+    ],
+    [
+      "an FwMark",
+      (text: string) => text.replace("DNS = ", "FwMark = 51820\nDNS = "),
+      /line 5: \[Interface\] FwMark would fight wgqt's routing/,
+    ],
+    [
+      "SaveConfig",
+      (text: string) => text.replace("DNS = ", "SaveConfig = true\nDNS = "),
+      /line 5: \[Interface\] SaveConfig would have wg-quick\(8\) write/,
+    ],
+    [
+      "an MTU below IPv4's 576",
+      (text: string) => text.replace("DNS = ", "MTU = 68\nDNS = "),
+      /line 5: MTU: expected a whole number of bytes 576…9000, got "68"/,
+    ],
+    [
+      "a keepalive above 65535",
+      (text: string) => `${text}PersistentKeepalive = 70000\n`,
+      /line 12: PersistentKeepalive: expected a whole number of seconds 0…65535 \(0 = off\), got "70000"/,
     ],
     [
       "a broken private key",
@@ -136,10 +186,19 @@ describe("wgqt vpn import", () => {
   });
 
   it("imports the provider's key and PSK for nyaa: the table appended, the files encrypted, one commit", () => {
-    const path = providerFile("us-west", nyaaKeys);
+    const path = providerFile("us-west", nyaaKeys, "10.64.1.2/32", {
+      interface: ["ListenPort = 51820", "MTU = 1320"],
+      peer: ["PersistentKeepalive = 15"],
+    });
     const result = fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "nyaa");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toContain("left out: wgqt routes IPv4 only");
+    expect(result.stderr).toContain(
+      `warning: ${path}: line 6: ListenPort left out: a VPN client needs no fixed port`,
+    );
+    expect(result.stderr).toContain(
+      "  + [vpns.us-west] id 1, machines nyaa, endpoint 198.51.100.7:51820, address 10.64.1.2/32, dns 10.64.0.1, mtu 1320, keepalive 15\n",
+    );
     expect(result.stderr).toContain("holds the private key in plaintext: delete it");
     expect(result.stderr + result.stdout).not.toContain(nyaaKeys.privateKey);
     expect(config()).toMatch(/^# my fleet\n/);
@@ -155,6 +214,8 @@ describe("wgqt vpn import", () => {
         'address = "10.64.1.2/32"',
         'dns = ["10.64.0.1"]',
         "preshared_key = true",
+        "mtu = 1320",
+        "keepalive = 15",
         "",
       ].join("\n"),
     );
@@ -216,6 +277,25 @@ describe("wgqt vpn import", () => {
     expect(result.stdout).toContain("ip link add br-germany type bridge");
   });
 
+  it.each([
+    ["wg-quick", "nyaa/us-west.conf", ["MTU = 1320\n", "PersistentKeepalive = 15\n"]],
+    ["networkd", "nyaa/50-wgqt-us-west.netdev", ["MTUBytes=1320\n", "PersistentKeepalive=15\n"]],
+    ["nixos", "hosts/nyaa.nix", ["mtu = 1320;", "persistentKeepalive = 15;"]],
+    ["json", "nyaa.json", ['"mtu": 1320,', '"persistentKeepalive": 15']],
+  ])("renders the imported MTU and keepalive in %s", (format, file, expected) => {
+    const result = fleet.wgqt("render", "--machine", "nyaa", "--format", format);
+    expect(result.status, result.stderr).toBe(0);
+    // Several files each follow a `==> path <==` line; a single file (json) is the output.
+    const start = result.stdout.indexOf(`==> ${file} <==\n`);
+    const next = result.stdout.indexOf("==> ", start + 4);
+    const content =
+      format === "json" ? result.stdout : result.stdout.slice(start, next < 0 ? undefined : next);
+    if (format !== "json") expect(start).toBeGreaterThanOrEqual(0);
+    for (const text of expected) expect(content).toContain(text);
+    // germany sets no MTU: only the VPN's interface has one.
+    expect(result.stdout.split(expected[0]!)).toHaveLength(2);
+  });
+
   it("rotate says a VPN key is the provider's and how to renew it", () => {
     for (const args of [
       ["--vpn", "us-west"],
@@ -234,6 +314,33 @@ describe("wgqt vpn import", () => {
     expect(all.status, all.stderr).toBe(0);
     expect(all.stderr).toContain("not rotated: VPN keys (us-west) are the providers'");
     expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
+  });
+
+  it("re-importing the same key with other settings updates them in place", () => {
+    writeFileSync(join(fleet.repo, "wgqt.toml"), `${config()}killswitch = false\n`);
+    const path = providerFile("us-west-again", nyaaKeys, "10.64.1.2/32", {
+      interface: ["MTU = 1280"],
+      peer: ["PersistentKeepalive = 25"],
+    });
+    const result = fleet.wgqt(
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      path,
+      "--machine",
+      "nyaa",
+      "--yes",
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(gitLog(fleet.repo)[0]).toBe(
+      "wgqt: vpn import us-west for nyaa (same key, settings updated)",
+    );
+    // The provider's settings are the new file's; the kill switch stays the user's.
+    expect(
+      config().endsWith("preshared_key = true\nmtu = 1280\nkeepalive = 25\nkillswitch = false\n"),
+    ).toBe(true);
+    expect(config().match(/^(mtu|keepalive) = /gm)).toHaveLength(2);
   });
 
   it("re-importing asks first (on a pipe: --yes), then replaces the key in place and drops the old PSK", () => {
@@ -260,8 +367,13 @@ describe("wgqt vpn import", () => {
     expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${renewed.privateKey}\n`);
     expect(lastCommitFiles(fleet.repo)).toContain("wireguard_keys/vpns/us-west.psk.age");
     expect(Object.keys(snapshot(fleet.keys))).not.toContain("vpns/us-west.psk.age");
-    expect(config().endsWith('address = "10.64.7.9/32"\ndns = ["10.64.0.1"]\n')).toBe(true);
+    // The user's killswitch = false (set above) survives a new provider key too.
+    expect(
+      config().endsWith('address = "10.64.7.9/32"\ndns = ["10.64.0.1"]\nkillswitch = false\n'),
+    ).toBe(true);
     expect(config()).not.toContain("preshared_key");
+    // The new file sets no MTU and no keepalive: the table keeps neither.
+    expect(config()).not.toMatch(/^(mtu|keepalive) = /m);
     nyaaKeys = renewed;
     expect(fleet.wgqt("verify").status).toBe(0);
   });

@@ -248,6 +248,36 @@ describe("parseConfig", () => {
       withVpn(vpn({ endpoint: "" })),
       /^vpns\.us-west\.endpoint: expected string, got nothing \(it is required\)/,
     ],
+    [
+      "a proxy MTU below 576",
+      `${machine("tavern")}${machine("nyaa")}[proxies.de]\ngateway = "tavern"\nclients = ["nyaa"]\nmtu = 500\n`,
+      /^proxies\.de\.mtu: expected a whole number of bytes 576…9000, got 500$/,
+    ],
+    [
+      "a proxy MTU that is not whole",
+      `${machine("tavern")}${machine("nyaa")}[proxies.de]\ngateway = "tavern"\nclients = ["nyaa"]\nmtu = 1420.5\n`,
+      /^proxies\.de\.mtu: expected a whole number of bytes 576…9000, got 1420\.5$/,
+    ],
+    [
+      "a proxy MTU written as a string",
+      `${machine("tavern")}${machine("nyaa")}[proxies.de]\ngateway = "tavern"\nclients = ["nyaa"]\nmtu = "1420"\n`,
+      /^proxies\.de\.mtu: expected number, got "1420"$/,
+    ],
+    [
+      "a negative proxy keepalive",
+      `${machine("tavern")}${machine("nyaa")}[proxies.de]\ngateway = "tavern"\nclients = ["nyaa"]\nkeepalive = -5\n`,
+      /^proxies\.de\.keepalive: expected a whole number of seconds 0…65535 \(0 = off\), got -5$/,
+    ],
+    [
+      "a VPN MTU above 9000",
+      withVpn(vpn({ mtu: "9216" })),
+      /^vpns\.us-west\.mtu: expected a whole number of bytes 576…9000, got 9216$/,
+    ],
+    [
+      "a VPN keepalive above 65535",
+      withVpn(vpn({ keepalive: "65536" })),
+      /^vpns\.us-west\.keepalive: expected a whole number of seconds 0…65535 \(0 = off\), got 65536$/,
+    ],
     ["keys_dir absolute", 'keys_dir = "/etc/keys"\n', /^keys_dir: must be relative/],
     ["keys_dir outside", 'keys_dir = "../elsewhere"\n', /^keys_dir: must be a directory below/],
   ])("rejects %s", (_what, text, expected) => {
@@ -303,6 +333,25 @@ describe("parseConfig: [vpns.*]", () => {
       allowedIPs: ["10.99.0.0/16"],
       presharedKey: true,
     });
+  });
+
+  it("reads a VPN's and a proxy's mtu and keepalive; leaves them out when not set", () => {
+    const config = parseConfig(
+      withVpn(
+        `[proxies.de]\ngateway = "tavern"\nclients = ["nyaa"]\nmtu = 1380\nkeepalive = 0\n${vpn({ mtu: "1320", keepalive: "15" })}${vpn({ id: "2" }, "proton")}`,
+      ),
+      PATH,
+    );
+    expect(config.proxies.de).toEqual({
+      name: "de",
+      gateway: "tavern",
+      clients: ["nyaa"],
+      mtu: 1380,
+      keepalive: 0,
+    });
+    expect(config.vpns!["us-west"]).toMatchObject({ mtu: 1320, keepalive: 15 });
+    expect(config.vpns!.proton).not.toHaveProperty("mtu");
+    expect(config.vpns!.proton).not.toHaveProperty("keepalive");
   });
 
   it("gives a config without VPNs an empty table", () => {

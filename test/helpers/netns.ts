@@ -7,6 +7,15 @@
  * otherwise share both with the machine. Commands run in a host with
  * `nsenter` into the holder's network and mount namespaces.
  *
+ * Reverse-path filtering: a new namespace starts with rp_filter = 0, which no
+ * real host has (systemd's sysctl.d sets 2, hardening guides 1). A lab made
+ * with `{ reversePathFilter }` sets it for `all` and `default` as soon as each
+ * namespace exists (so every link made later inherits it), and
+ * `enforceReversePathFilter()` sets it again on every interface present
+ * (veths, bridges, the TUN devices of wireguard-go) and checks that each
+ * reads back the value. The kernel uses the larger of `all` and the
+ * interface's own (ip-sysctl.rst).
+ *
  * Safety: only namespaces, veth pairs created directly inside them, and the
  * TUN devices wireguard-go makes there. Nothing touches the root namespace's
  * interfaces, routes or firewall. `cleanup()` kills the processes inside our
@@ -100,6 +109,14 @@ export interface Host {
   run(command: string, options?: RunOptions): Promise<RunResult>;
 }
 
+/** ip-sysctl.rst `rp_filter`: 0 off, 1 strict, 2 loose. */
+export type ReversePathFilter = 0 | 1 | 2;
+
+export interface LabOptions {
+  /** rp_filter for `all`, `default` and every interface of every host; the kernel's 0 when absent. */
+  reversePathFilter?: ReversePathFilter;
+}
+
 let labCount = 0;
 const liveLabs = new Set<Lab>();
 
@@ -111,9 +128,12 @@ export class Lab {
   readonly prefix: string;
   private readonly namespaces: string[] = [];
   private readonly holders: number[] = [];
+  private readonly hosts: Host[] = [];
+  readonly reversePathFilter: ReversePathFilter | undefined;
 
-  constructor() {
+  constructor(options: LabOptions = {}) {
     this.prefix = `${PREFIX}${process.pid}-${labCount++}-`;
+    this.reversePathFilter = options.reversePathFilter;
     removeStaleNamespaces();
     liveLabs.add(this);
   }
@@ -123,6 +143,16 @@ export class Lab {
     const namespace = `${this.prefix}${name}`;
     await runCommand("ip", ["netns", "add", namespace]);
     this.namespaces.push(namespace);
+    if (this.reversePathFilter !== undefined) {
+      // Before any link but lo exists: links made later copy `default`.
+      const value = this.reversePathFilter;
+      await runCommand("ip", [
+        ...["netns", "exec", namespace, "sysctl", "-q", "-w"],
+        `net.ipv4.conf.all.rp_filter=${value}`,
+        `net.ipv4.conf.default.rp_filter=${value}`,
+        `net.ipv4.conf.lo.rp_filter=${value}`,
+      ]);
+    }
     const script = [
       "mount -t tmpfs -o mode=0755 wgqt-run /run",
       "mkdir -m 0700 /run/wireguard",
@@ -166,7 +196,7 @@ export class Lab {
     holder.unref();
     holder.stdout.destroy();
     holder.stderr.destroy();
-    return {
+    const host: Host = {
       name,
       namespace,
       pid,
@@ -177,6 +207,29 @@ export class Lab {
           options,
         ),
     };
+    this.hosts.push(host);
+    return host;
+  }
+
+  /**
+   * Set the lab's rp_filter on every interface of every host (`all` and
+   * `default` included) and check that each reads it back; a no-op for a lab
+   * without one. Call it after links and tunnels are up.
+   */
+  async enforceReversePathFilter(): Promise<void> {
+    const value = this.reversePathFilter;
+    if (value === undefined) return;
+    for (const host of this.hosts) {
+      const listing = await host.run(
+        `for conf in /proc/sys/net/ipv4/conf/*; do echo ${value} > "$conf/rp_filter"; done; grep -H . /proc/sys/net/ipv4/conf/*/rp_filter`,
+      );
+      const wrong = listing.stdout
+        .trim()
+        .split("\n")
+        .filter((line) => !line.endsWith(`:${value}`));
+      if (wrong.length > 0)
+        throw new Error(`${host.name}: rp_filter not ${value}: ${wrong.join(", ")}`);
+    }
   }
 
   /** A veth pair between two hosts, created inside them, addressed and up. */

@@ -102,6 +102,9 @@ export function seedSecrets(config: Config): Record<string, string> {
  * spark has two VPNs, proton-nl (id 2) its default and mullvad-se-got1 (id 3,
  * a name too long for `br-<name>`) and germany bridged; tavern, germany's
  * gateway, also has a split-tunnel VPN (office, 10.99.0.0/16, no default).
+ * MTUs and keepalives are set where wgqt.toml can hold them: us-west's
+ * provider file had `MTU` and `PersistentKeepalive`, office's an `MTU` only,
+ * and germany sets both for its members.
  */
 export function vpnConfig(order: "as written" | "reordered" = "as written"): Config {
   const vpns: Record<string, Omit<VpnConfig, "name">> = {
@@ -114,6 +117,8 @@ export function vpnConfig(order: "as written" | "reordered" = "as written"): Con
       dns: ["10.64.0.1"],
       allowedIPs: ["0.0.0.0/0"],
       presharedKey: true,
+      mtu: 1320,
+      keepalive: 15,
     },
     "proton-nl": {
       machines: ["spark"],
@@ -144,6 +149,7 @@ export function vpnConfig(order: "as written" | "reordered" = "as written"): Con
       dns: [],
       allowedIPs: ["10.99.0.0/16"],
       presharedKey: true,
+      mtu: 1280,
     },
   };
   const machines = { tavern: { endpoint: "tavern.example.org" }, nyaa: {}, spark: {} };
@@ -155,6 +161,8 @@ export function vpnConfig(order: "as written" | "reordered" = "as written"): Con
       germany: {
         gateway: "tavern",
         clients: order === "as written" ? ["nyaa", "spark"] : ["spark", "nyaa"],
+        mtu: 1400,
+        keepalive: 21,
       },
     },
     vpns: order === "as written" ? vpns : reverse(vpns),

@@ -3,17 +3,25 @@
  * one default tunnel, a kill switch per table.
  */
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
 import { hostSecretFiles, hostView } from "../../src/net/host.js";
 import { plan } from "../../src/net/plan.js";
 import {
   bridgeFor,
   bridgeName,
+  CONNECTION_MARK_RULES,
   FWMARK_BASE,
   FWMARK_MASK,
   hostRouting,
   ipRouteArguments,
   ipRuleArguments,
+  iptablesMarkRule,
+  liftKillSwitch,
+  MAX_KEY,
+  needsConnectionMarks,
+  nftMarkRule,
+  ROUTING_SYSCTLS,
   type RoutedInterface,
   routingKey,
 } from "../../src/net/routing.js";
@@ -305,6 +313,7 @@ describe("hostView with VPNs", () => {
       cidr: "10.64.1.2/32",
       privateKeyFile: "vpns/us-west.age",
       dns: ["10.64.0.1"],
+      mtu: 1320,
     });
     expect(vpn.listenPort).toBeUndefined();
     expect(vpn.peers).toEqual([
@@ -314,6 +323,7 @@ describe("hostView with VPNs", () => {
         presharedKeyFile: "vpns/us-west.psk.age",
         allowedIPs: ["0.0.0.0/0"],
         endpoint: "198.51.100.7:51820",
+        persistentKeepalive: 15,
       },
     ]);
     expect(hostSecretFiles(nyaa)).toEqual([
@@ -339,6 +349,89 @@ describe("hostView with VPNs", () => {
     clash.ipv4Start = "10.20.100.0";
     expect(() => hostView(plan(clash, vpnPublicKeys()), clash, "nyaa")).toThrow(
       /"nyaa": bridge subnet 10\.20\.100\.0\/24 overlaps network germany \(10\.20\.100\.0\/29\)/,
+    );
+  });
+});
+
+describe("reverse-path filtering: the connection-mark rules", () => {
+  it("save a wgqt mark to the connection on the way out and restore it on the way in, touching only the mask's bits", () => {
+    expect(CONNECTION_MARK_RULES.map(nftMarkRule)).toEqual([
+      "meta l4proto udp meta mark & 0xfffc00 == 0x520000 ct mark set ct mark & 0xff0003ff | 0x520000",
+      "meta l4proto udp ct mark & 0xfffc00 == 0x520000 meta mark set meta mark & 0xff0003ff | 0x520000",
+    ]);
+    expect(CONNECTION_MARK_RULES.map(iptablesMarkRule)).toEqual([
+      [
+        "mangle",
+        "POSTROUTING",
+        "-p udp -m mark --mark 0x520000/0xfffc00 -j CONNMARK --set-mark 0x520000/0xfffc00",
+      ],
+      [
+        "mangle",
+        "PREROUTING",
+        "-p udp -m connmark --mark 0x520000/0xfffc00 -j MARK --set-mark 0x520000/0xfffc00",
+      ],
+    ]);
+    // Every interface's own mark carries FWMARK_BASE within the mask: one pair serves all.
+    for (const key of [1, 99, 100, MAX_KEY]) {
+      expect(((FWMARK_BASE + key) & FWMARK_MASK) >>> 0).toBe(FWMARK_BASE);
+    }
+    expect(ROUTING_SYSCTLS).toEqual({ "net.ipv4.conf.all.src_valid_mark": 1 });
+  });
+
+  it("are needed on a host as soon as one tunnel has a table, not on a pure gateway", () => {
+    expect(needsConnectionMarks(hostRouting([proxyClient("finland", 0, "10.128.0.3")]))).toBe(true);
+    const gateway: RoutedInterface = {
+      name: "finland",
+      kind: "proxy",
+      id: 0,
+      address: "10.128.0.1",
+      carriesDefaultRoute: false,
+    };
+    expect(needsConnectionMarks(hostRouting([gateway]))).toBe(false);
+  });
+});
+
+describe("kill switch", () => {
+  it("is on for a VPN and off for a proxy unless wgqt.toml says otherwise", () => {
+    const fleet = vpnConfig();
+    const routingOf = (config: typeof fleet, host: string) =>
+      Object.fromEntries(
+        hostView(plan(config, vpnPublicKeys()), config, host).interfaces.map((entry) => [
+          entry.name,
+          entry.routing?.killswitch,
+        ]),
+      );
+    expect(routingOf(fleet, "nyaa")).toEqual({ "us-west": true, germany: false });
+    const flipped = vpnConfig();
+    flipped.vpns!["us-west"]!.killswitch = false;
+    flipped.proxies.germany!.killswitch = true;
+    expect(routingOf(flipped, "nyaa")).toEqual({ "us-west": false, germany: true });
+  });
+
+  it("is lifted by deleting exactly the tunnel's rules and unreachable default", () => {
+    const [finland] = hostRouting([
+      { ...proxyClient("finland", 0, "10.128.0.3"), killswitch: true },
+    ]);
+    expect(finland!.killswitch).toBe(true);
+    expect(liftKillSwitch(finland!)).toEqual([
+      "ip -4 rule del priority 10000 from all lookup main suppress_prefixlength 0",
+      "ip -4 rule del priority 11100 from 10.128.0.3 lookup 52100",
+      "ip -4 rule del priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100",
+      "ip -4 route del unreachable default metric 4294967295 table 52100",
+    ]);
+  });
+
+  it("is a boolean in wgqt.toml: anything else is a one-line error naming the field", () => {
+    const text = (value: string) =>
+      [
+        '[machines.tavern]\nrecipients = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"]',
+        'endpoint = "tavern.example.org"',
+        '[machines.nyaa]\nrecipients = ["age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"]',
+        `[proxies.germany]\ngateway = "tavern"\nclients = ["nyaa"]\nkillswitch = ${value}`,
+      ].join("\n");
+    expect(parseConfig(text("true"), "/fleet/wgqt.toml").proxies.germany!.killswitch).toBe(true);
+    expect(() => parseConfig(text('"yes"'), "/fleet/wgqt.toml")).toThrow(
+      /^\/fleet\/wgqt\.toml: proxies\.germany\.killswitch: expected boolean, got "yes"$/,
     );
   });
 });

@@ -119,6 +119,63 @@ describe.each(FORMATS)("%s with VPNs", (format) => {
   });
 });
 
+describe("MTU and keepalive (test/net/fleet.ts's VPN fleet sets them)", () => {
+  const fleet = vpnConfig();
+  const tuned = plan(fleet, vpnPublicKeys());
+  const content = (format: (typeof FORMATS)[number], path: string) =>
+    render(tuned, fleet, { format }).find((file) => file.path === path)!.content;
+
+  it("wg-quick: MTU = in [Interface], PersistentKeepalive = in the [Peer]", () => {
+    const usWest = content("wg-quick", "nyaa/us-west.conf");
+    expect(usWest).toMatch(/\[Interface\]\n(?:[^[\n]*\n)*MTU = 1320\n(?:[^[\n]*\n)*\n\[Peer\]/);
+    expect(usWest).toMatch(/\[Peer\]\n(?:.*\n)*PersistentKeepalive = 15\n$/);
+    expect(content("wg-quick", "nyaa/germany.conf")).toMatch(
+      /MTU = 1400\n[\s\S]*PersistentKeepalive = 21\n$/,
+    );
+    // The gateway gets the proxy's MTU; it never keeps its clients alive.
+    const gateway = content("wg-quick", "tavern/germany.conf");
+    expect(gateway).toContain("MTU = 1400\n");
+    expect(gateway).not.toContain("PersistentKeepalive");
+    // A VPN whose file set neither: no MTU (wg-quick picks one), no keepalive (wg(8): off).
+    expect(content("wg-quick", "spark/proton-nl.conf")).not.toMatch(/MTU|PersistentKeepalive/);
+  });
+
+  it("networkd: MTUBytes= in [NetDev], PersistentKeepalive= in [WireGuardPeer]", () => {
+    const netdev = content("networkd", "nyaa/50-wgqt-us-west.netdev");
+    expect(netdev).toMatch(/\[NetDev\]\n(?:[^[\n]*\n)*MTUBytes=1320\n\n/);
+    expect(netdev).toMatch(/\[WireGuardPeer\]\n(?:[^[\n]*\n)*PersistentKeepalive=15\n$/);
+    expect(content("networkd", "nyaa/50-wgqt-us-west.network")).not.toContain("MTU");
+    expect(content("networkd", "tavern/50-wgqt-germany.netdev")).toContain("MTUBytes=1400\n");
+  });
+
+  it("nixos: mtu on networking.wireguard.interfaces.<if>, persistentKeepalive on its peer", () => {
+    const nyaa = content("nixos", "hosts/nyaa.nix");
+    expect(nyaa).toMatch(/\bus-west"? = \{\n(?:.*\n)*? +mtu = 1320;\n/);
+    expect(nyaa).toMatch(/persistentKeepalive = 15;/);
+    expect(nyaa).toMatch(/\bgermany = \{\n(?:.*\n)*? +mtu = 1400;\n/);
+    expect(nyaa).toMatch(/persistentKeepalive = 21;/);
+  });
+
+  it("json: the interface's mtu and the peer's persistentKeepalive", () => {
+    const view = JSON.parse(content("json", "nyaa.json"));
+    const byName = Object.fromEntries(
+      view.interfaces.map((entry: { name: string }) => [entry.name, entry]),
+    );
+    expect(byName["us-west"]).toMatchObject({ mtu: 1320, peers: [{ persistentKeepalive: 15 }] });
+    expect(byName.germany).toMatchObject({ mtu: 1400, peers: [{ persistentKeepalive: 21 }] });
+  });
+
+  it("a proxy's keepalive = 0 turns its clients' keepalive off; without one they keep 25", () => {
+    const off = seedConfig();
+    off.proxies.finland!.keepalive = 0;
+    const files = render(plan(off, seedPublicKeys()), off, { format: "wg-quick", machine: "nyaa" });
+    const file = (name: string) => files.find((f) => f.path === `nyaa/${name}.conf`)!.content;
+    expect(file("finland")).not.toContain("PersistentKeepalive");
+    expect(file("germany")).toContain("PersistentKeepalive = 25\n");
+    expect(file("germany")).not.toContain("MTU");
+  });
+});
+
 describe("wg-quick", () => {
   it("is root-only (0600): wg-quick(8) warns about world-accessible files", () => {
     for (const file of render(planned, config, { format: "wg-quick" }))

@@ -72,9 +72,13 @@ interface Service {
   wantedBy: string[];
   after: string[];
   before: string[];
+  partOf: string[];
   path: string[];
   script: string;
+  reload: string;
+  reloadIfChanged: boolean;
   preStop: string;
+  unitConfig: UnitSection;
 }
 type UnitSection = Record<string, unknown>;
 interface Netdev {
@@ -330,12 +334,11 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
       it("starts the routing unit before whatever brings a routed tunnel up, on both backends", () => {
         each((view, result, backend) => {
           const routed = view.interfaces.filter((entry) => entry.routing !== undefined);
-          const routing = result.systemd.services["wgqt-routing"];
           if (routed.length === 0) {
-            expect(routing).toBeUndefined();
+            expect(result.systemd.services["wgqt-routing"]).toBeUndefined();
+            expect(result.systemd.services["wgqt-connmark"]).toBeUndefined();
             return;
           }
-          expect(routing!.wantedBy).toContain("multi-user.target");
           for (const entry of view.interfaces) {
             const scripts = scriptsCreating(result, entry.name);
             const netdev = netdevOf(result, entry.name);
@@ -351,8 +354,15 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
             const startedBy = BACKENDS[backend].useNetworkd
               ? ["systemd-networkd.service"]
               : scripts;
+            if (entry.routing.table === undefined) continue;
+            // The kill switch's rules hold in wgqt-routing, the others in a unit of the tunnel's own.
+            const routing =
+              result.systemd.services[
+                entry.routing.killswitch ? "wgqt-routing" : `wgqt-routing-${entry.name}`
+              ]!;
+            expect(routing.wantedBy).toContain("multi-user.target");
             for (const unit of startedBy)
-              expect(routing!.before, `${backend} ${entry.name}`).toContain(unit);
+              expect(routing.before, `${backend} ${entry.name}`).toContain(unit);
           }
         });
       });
@@ -488,18 +498,57 @@ describeFleet(
         expect(networking.wgqt.bridges).toEqual({
           germany: { device: "br-germany", address: "10.20.101.1", prefixLength: 24, dns: [] },
         });
-        const routing = systemd.services["wgqt-routing"]!;
-        expect(routing.script).toContain(
-          "rule priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100\n",
+        // Proxies have no kill switch by default: finland's rules come and go with its
+        // unit on the script backend, and are up before it is.
+        const finland = systemd.services["wgqt-routing-finland"]!;
+        expect(finland.script).toContain(
+          "ip -4 rule add priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100\n",
         );
-        expect(routing.script).toContain(
+        expect(finland.script).toContain(
           "ip -4 route replace unreachable default metric 4294967295 table 52100\n",
         );
+        const scripts = backend.startsWith("scripts");
+        expect(finland.partOf).toEqual(scripts ? ["wireguard-finland.service"] : []);
+        expect(finland.wantedBy).toEqual(
+          scripts ? ["multi-user.target", "wireguard-finland.service"] : ["multi-user.target"],
+        );
+        expect(finland.before).toEqual(
+          scripts ? ["wireguard-finland.service"] : ["systemd-networkd.service"],
+        );
+        // What must hold whatever the tunnels do: the bridge's SNAT and forwarding.
+        const routing = systemd.services["wgqt-routing"]!;
+        expect(routing.script).toContain("-s 10.20.101.0/24 -o germany -j SNAT");
+        expect(routing.script).not.toContain("ip -4 rule");
         // The rules live outside networkd: it must not remove them as foreign.
         expect(systemd.network.config.networkConfig).toMatchObject({
           ManageForeignRoutingPolicyRules: false,
           ManageForeignRoutes: false,
         });
+      }
+    });
+
+    it("every routed host keeps its replies' marks, also when nftables flushes the ruleset", () => {
+      for (const backend of backendNames) {
+        const nftables = BACKENDS[backend].nftables;
+        for (const host of ["archive", "nyaa", "spark"]) {
+          const { systemd, sysctl } = evaluated().backends[backend][host]!;
+          const connmark = systemd.services["wgqt-connmark"]!;
+          expect(connmark.script).toContain("table inet wgqt {");
+          expect(connmark.script).toContain("ct mark set ct mark & 0xff0003ff | 0x520000");
+          expect(connmark.script).toContain("meta mark set meta mark & 0xff0003ff | 0x520000");
+          expect(connmark.reload).toBe(connmark.script);
+          expect(connmark.reloadIfChanged).toBe(true);
+          expect(connmark.after).toEqual(nftables ? ["nftables.service"] : []);
+          expect(connmark.partOf).toEqual(nftables ? ["nftables.service"] : []);
+          expect(connmark.unitConfig.ReloadPropagatedFrom).toBe(
+            nftables ? "nftables.service" : undefined,
+          );
+          expect(sysctl["net.ipv4.conf.all.src_valid_mark"]).toBe(1);
+        }
+        // A gateway routes in the main table: nothing to keep.
+        expect(evaluated().backends[backend].tavern!.systemd.services["wgqt-connmark"]).toBe(
+          undefined,
+        );
       }
     });
 
@@ -535,6 +584,23 @@ describeFleet(
           secrets["wgqt-vpn-psk+us-west"]!.file.endsWith("/wireguard_keys/vpns/us-west.psk.age"),
         ).toBe(true);
         expect(Object.keys(networking.wgqt.interfaces)).toEqual(["germany"]);
+      }
+    });
+
+    it("nyaa: the VPN's kill switch holds in wgqt-routing; the proxy's rules follow its unit", () => {
+      for (const backend of backendNames) {
+        const { systemd } = evaluated().backends[backend].nyaa!;
+        const routing = systemd.services["wgqt-routing"]!;
+        expect(routing.script).toContain(
+          "ip -4 rule add priority 12001 not from all fwmark 0x520000/0xfffc00 lookup 52001\n",
+        );
+        expect(routing.preStop).toContain(
+          "ip -4 route del unreachable default metric 4294967295 table 52001 || true\n",
+        );
+        expect(systemd.services["wgqt-routing-us-west"]).toBe(undefined);
+        expect(systemd.services["wgqt-routing-germany"]!.script).toContain(
+          "ip -4 rule add priority 11100 from 10.128.0.2 lookup 52100\n",
+        );
       }
     });
 

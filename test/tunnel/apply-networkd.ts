@@ -5,6 +5,8 @@
  * (systemd.netdev(5), systemd.network(5)), with wireguard-go as the device:
  *
  *   [NetDev] Kind=wireguard, Name=          wireguard-go <name>
+ *   [NetDev] MTUBytes=                      ip link set <name> mtu … (set on the device
+ *                                           networkd creates, before it is up)
  *   [WireGuard] PrivateKeyFile= ListenPort= FirewallMark=
  *   [WireGuardPeer] …KeyFile= AllowedIPs= …  wg set <name> … (files read by wg(8))
  *   [WireGuard] RouteTable=                 a route per AllowedIPs in that table
@@ -19,6 +21,19 @@
  *   [Network] DNS= Domains= DNSDefaultRoute= checked and returned, not applied (resolved
  *                                           does not run here)
  *
+ * The host-wide files beside them (`applyNetworkdHost`), as a booting host
+ * applies them before networkd configures any link:
+ *
+ *   sysctl.d/*.conf                         sysctl -w per `key = value` (sysctl.d(5))
+ *   system/*.service                        started: each ExecStart= in order, a leading
+ *                                           `-` ignoring failure, StandardInputText= lines
+ *                                           as standard input (systemd.service(5), systemd.exec(5))
+ *   networkd.conf.d/*.conf                  checked, not applied (no networkd here)
+ *
+ * `downNetworkd` is `networkctl down` / the link deleted: the link goes, and
+ * with it the [Route]s and [RoutingPolicyRule]s of its .network, which
+ * networkd removes when it stops managing the link.
+ *
  * Unknown sections or keys are rejected, so renderer changes show up here.
  */
 import { isIP } from "node:net";
@@ -27,7 +42,7 @@ import type { Host } from "../helpers/netns.js";
 type Section = { name: string; entries: [string, string][] };
 
 const KNOWN: Record<string, Set<string>> = {
-  NetDev: new Set(["Name", "Kind", "Description"]),
+  NetDev: new Set(["Name", "Kind", "Description", "MTUBytes"]),
   WireGuard: new Set(["PrivateKeyFile", "ListenPort", "FirewallMark", "RouteTable"]),
   WireGuardPeer: new Set([
     "PublicKey",
@@ -57,21 +72,45 @@ const KNOWN: Record<string, Set<string>> = {
   ]),
 };
 
-export function parseUnit(text: string): Section[] {
+/** Unit files and networkd.conf drop-ins: only what wgqt renders. */
+const HOST_FILE_KNOWN: Record<string, Set<string>> = {
+  Unit: new Set([
+    "Description",
+    "DefaultDependencies",
+    "Wants",
+    "Before",
+    "After",
+    "PartOf",
+    "ReloadPropagatedFrom",
+  ]),
+  Service: new Set([
+    "Type",
+    "RemainAfterExit",
+    "StandardInput",
+    "StandardInputText",
+    "ExecStart",
+    "ExecReload",
+    "ExecStop",
+  ]),
+  Install: new Set(["WantedBy"]),
+  Network: new Set(["ManageForeignRoutingPolicyRules", "ManageForeignRoutes"]),
+};
+
+export function parseUnit(text: string, known: Record<string, Set<string>> = KNOWN): Section[] {
   const sections: Section[] = [];
   for (const raw of text.split("\n")) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     const header = /^\[(\w+)\]$/.exec(line);
     if (header !== null) {
-      if (KNOWN[header[1]!] === undefined) throw new Error(`networkd: unexpected [${header[1]}]`);
+      if (known[header[1]!] === undefined) throw new Error(`networkd: unexpected [${header[1]}]`);
       sections.push({ name: header[1]!, entries: [] });
       continue;
     }
     const entry = /^(\w+)=(.*)$/.exec(line);
     const section = sections.at(-1);
     if (entry === null || section === undefined) throw new Error(`networkd: cannot parse ${raw}`);
-    if (!KNOWN[section.name]!.has(entry[1]!)) {
+    if (!known[section.name]!.has(entry[1]!)) {
       throw new Error(`networkd: unexpected ${entry[1]}= in [${section.name}]`);
     }
     section.entries.push([entry[1]!, entry[2]!]);
@@ -128,6 +167,12 @@ export async function applyNetworkd(
   const mark = get(wireguard, "FirewallMark");
   if (mark !== undefined) set.push(`fwmark ${mark}`);
   await host.run(`wireguard-go ${name} >/dev/null 2>&1`);
+  const mtu = get(netdevSection, "MTUBytes");
+  if (mtu !== undefined) {
+    // systemd.netdev(5) also takes K, M, G suffixes; wgqt writes plain bytes.
+    if (!/^\d+$/.test(mtu)) throw new Error(`networkd: MTUBytes=${mtu} is not a number of bytes`);
+    await host.run(`ip link set ${name} mtu ${mtu}`);
+  }
   await host.run(set.join(" "));
   const allowed: string[] = [];
   for (const peer of netdev.filter((section) => section.name === "WireGuardPeer")) {
@@ -175,17 +220,22 @@ async function configureNetwork(host: Host, name: string, network: Section[]): P
     );
   }
   for (const rule of network.filter((section) => section.name === "RoutingPolicyRule")) {
-    const words = [`ip -4 rule add priority ${get(rule, "Priority")}`];
-    if (get(rule, "InvertRule") === "yes") words.push("not");
-    words.push(`from ${get(rule, "From") ?? "all"}`);
-    const fwmark = get(rule, "FirewallMark");
-    if (fwmark !== undefined) words.push(`fwmark ${fwmark}`);
-    words.push(`lookup ${get(rule, "Table")}`);
-    const suppress = get(rule, "SuppressPrefixLength");
-    if (suppress !== undefined) words.push(`suppress_prefixlength ${suppress}`);
-    const command = words.join(" ");
-    await host.run(`${command.replace(" add ", " del ")} 2>/dev/null || true; ${command}`);
+    const selector = ruleSelector(rule);
+    await host.run(`ip -4 rule del ${selector} 2>/dev/null || true; ip -4 rule add ${selector}`);
   }
+}
+
+/** A [RoutingPolicyRule] as `ip rule` words. */
+function ruleSelector(rule: Section): string {
+  const words = [`priority ${get(rule, "Priority")}`];
+  if (get(rule, "InvertRule") === "yes") words.push("not");
+  words.push(`from ${get(rule, "From") ?? "all"}`);
+  const fwmark = get(rule, "FirewallMark");
+  if (fwmark !== undefined) words.push(`fwmark ${fwmark}`);
+  words.push(`lookup ${get(rule, "Table")}`);
+  const suppress = get(rule, "SuppressPrefixLength");
+  if (suppress !== undefined) words.push(`suppress_prefixlength ${suppress}`);
+  return words.join(" ");
 }
 
 /** "10.128.0.9/29" → "10.128.0.8/29". */
@@ -197,4 +247,114 @@ function prefixOf(address: string): string {
   const start = value - (value % size);
   const octets = [24, 16, 8, 0].map((shift) => Math.floor(start / 2 ** shift) % 256);
   return `${octets.join(".")}/${bits}`;
+}
+
+const values = (section: Section | undefined, key: string) =>
+  (section?.entries ?? []).filter(([k]) => k === key).map(([, value]) => value);
+
+/**
+ * Apply a host's host-wide files (`files`: paths relative to the host's
+ * directory) as the host would at boot: sysctl.d, then the units in path
+ * order (all ordered before network-pre.target). Returns the networkd.conf
+ * settings the drop-ins ask for.
+ */
+export async function applyNetworkdHost(
+  host: Host,
+  files: { path: string; content: string }[],
+): Promise<Record<string, string>> {
+  const networkdSettings: Record<string, string> = {};
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : 1));
+  for (const file of sorted.filter((f) => /^sysctl\.d\/[^/]+\.conf$/.test(f.path))) {
+    for (const raw of file.content.split("\n")) {
+      const line = raw.trim();
+      if (line === "" || line.startsWith("#")) continue;
+      const setting = /^([\w.]+)\s*=\s*(\S+)$/.exec(line);
+      if (setting === null) throw new Error(`sysctl.d: cannot parse ${raw}`);
+      await host.run(`sysctl -q -w ${setting[1]}=${setting[2]}`);
+    }
+  }
+  for (const file of sorted.filter((f) => /^networkd\.conf\.d\/[^/]+\.conf$/.test(f.path))) {
+    for (const section of parseUnit(file.content, HOST_FILE_KNOWN)) {
+      if (section.name !== "Network")
+        throw new Error(`networkd.conf: unexpected [${section.name}]`);
+      for (const [key, value] of section.entries) networkdSettings[key] = value;
+    }
+  }
+  for (const file of sorted.filter((f) => /^system\/[^/]+\.service$/.test(f.path))) {
+    await startUnit(host, file.content);
+  }
+  const others = sorted.filter(
+    (f) => !/^(sysctl\.d|networkd\.conf\.d)\/[^/]+\.conf$|^system\/[^/]+\.service$/.test(f.path),
+  );
+  if (others.length > 0) throw new Error(`networkd: unexpected host file ${others[0]!.path}`);
+  return networkdSettings;
+}
+
+/** Run a oneshot unit's ExecStart= lines as systemd would. */
+async function startUnit(host: Host, text: string): Promise<void> {
+  const service = parseUnit(text, HOST_FILE_KNOWN).find((section) => section.name === "Service");
+  if (get(service, "Type") !== "oneshot") throw new Error("unit: expected Type=oneshot");
+  const input =
+    get(service, "StandardInput") === "data"
+      ? `${values(service, "StandardInputText").join("\n")}\n`
+      : undefined;
+  await runExec(host, values(service, "ExecStart"), input);
+}
+
+/** Stop a oneshot unit: its ExecStop= lines (what lifting the kill switch runs). */
+export async function stopUnit(host: Host, text: string): Promise<void> {
+  const service = parseUnit(text, HOST_FILE_KNOWN).find((section) => section.name === "Service");
+  await runExec(host, values(service, "ExecStop"), undefined);
+}
+
+async function runExec(host: Host, commands: string[], input: string | undefined): Promise<void> {
+  for (const command of commands) {
+    const ignoreFailure = command.startsWith("-");
+    const line = ignoreFailure ? command.slice(1) : command;
+    if (/[;&|<>`$]/.test(line))
+      throw new Error(`unit: ${line} needs a shell; systemd runs no shell`);
+    await host.run(line, {
+      ...(input === undefined ? {} : { input }),
+      allowFailure: ignoreFailure,
+    });
+  }
+}
+
+/**
+ * The link taken down (`networkctl down`) or deleted: networkd drops the
+ * link's own routes and policy rules; the device goes.
+ */
+export async function downNetworkd(
+  host: Host,
+  netdevText: string,
+  networkText: string,
+): Promise<void> {
+  const name = get(
+    parseUnit(netdevText).find((section) => section.name === "NetDev"),
+    "Name",
+  );
+  const network = parseUnit(networkText);
+  await host.run(`ip link del ${name}`);
+  for (const route of network.filter((section) => section.name === "Route")) {
+    const destination =
+      get(route, "Destination") === "0.0.0.0/0" ? "default" : get(route, "Destination");
+    await host.run(
+      `ip -4 route del ${get(route, "Type")} ${destination} metric ${get(route, "Metric")} table ${get(route, "Table")}`,
+    );
+  }
+  for (const rule of network.filter((section) => section.name === "RoutingPolicyRule")) {
+    await host.run(`ip -4 rule del ${ruleSelector(rule)}`);
+  }
+}
+
+/** A host's host-wide files among rendered ones, with paths relative to its directory. */
+export function hostFiles(
+  files: { path: string; content: string }[],
+  host: string,
+): { path: string; content: string }[] {
+  return files
+    .filter(
+      (file) => file.path.startsWith(`${host}/`) && file.path.slice(host.length + 1).includes("/"),
+    )
+    .map((file) => ({ path: file.path.slice(host.length + 1), content: file.content }));
 }

@@ -8,9 +8,14 @@
  *   wg setconf <if> <stripped file>         set_config (wg-quick strip: Address, DNS, MTU,
  *                                           Table, Pre/PostUp/Down, SaveConfig removed)
  *   ip -4 address add <Address> dev <if>    add_addr
- *   ip link set <if> up                     set_mtu_up
+ *   ip link set mtu <MTU> up dev <if>       set_mtu_up (`MTU =`; without it wg-quick takes
+ *                                           the uplink's MTU − 80: 1420 on the lab's veths)
  *   ip route add <AllowedIPs> dev <if> …    add_route (into Table=N when set)
  *   PostUp lines, %i replaced, bash         execute_hooks
+ *
+ * `downWgQuick` is `wg-quick down` (cmd_down): PreDown hooks, `ip link delete`
+ * (del_if; with `Table = N` wg-quick removes no rule of its own), PostDown
+ * hooks; a failing hook fails the command, as under wg-quick's `set -e`.
  *
  * `DNS =` (wg-quick's resolvconf call) is checked to be IP addresses and
  * returned, not applied: a lab host shares /etc/resolv.conf with the machine.
@@ -78,7 +83,7 @@ export function parseWgQuick(text: string): Parsed {
 export async function applyWgQuick(host: Host, name: string, text: string): Promise<string[]> {
   const { interfaceEntries, peers } = parseWgQuick(text);
   const values = (key: string) => interfaceEntries.filter(([k]) => k === key).map(([, v]) => v);
-  for (const key of ["MTU", "PreUp", "SaveConfig"]) {
+  for (const key of ["PreUp", "SaveConfig"]) {
     if (values(key).length > 0) throw new Error(`wg-quick: ${key} is not expected in wgqt output`);
   }
   const dns = values("DNS").flatMap((value) => value.split(/\s*,\s*/));
@@ -97,7 +102,10 @@ export async function applyWgQuick(host: Host, name: string, text: string): Prom
   for (const address of values("Address").flatMap((value) => value.split(/\s*,\s*/))) {
     await host.run(`ip -4 address add ${address} dev ${name}`);
   }
-  await host.run(`ip link set mtu 1420 up dev ${name}`);
+  const mtu = values("MTU");
+  if (mtu.length > 1 || !/^\d+$/.test(mtu[0] ?? "1420"))
+    throw new Error(`wg-quick: MTU ${mtu.join(", ")} is not one number`);
+  await host.run(`ip link set mtu ${mtu[0] ?? 1420} up dev ${name}`);
   const allowed = peers
     .flatMap((peer) => peer.filter(([key]) => key === "AllowedIPs").map(([, v]) => v))
     .flatMap((value) => value.split(/\s*,\s*/))
@@ -118,4 +126,14 @@ export async function applyWgQuick(host: Host, name: string, text: string): Prom
     await host.run(`set -e; ${hook.replaceAll("%i", name)}`);
   }
   return dns;
+}
+
+/** Take `<name>` down on `host` as `wg-quick down` would, with the same file. */
+export async function downWgQuick(host: Host, name: string, text: string): Promise<void> {
+  const { interfaceEntries } = parseWgQuick(text);
+  const hooks = (key: string) =>
+    interfaceEntries.filter(([k]) => k === key).map(([, hook]) => hook.replaceAll("%i", name));
+  for (const hook of hooks("PreDown")) await host.run(`set -e; ${hook}`);
+  await host.run(`ip link delete dev ${name}`);
+  for (const hook of hooks("PostDown")) await host.run(`set -e; ${hook}`);
 }

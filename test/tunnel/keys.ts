@@ -5,7 +5,7 @@
  * is decrypted by the `age` CLI with the identity of the host that uses it:
  * exactly what agenix does on a real host.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../../src/config/types.js";
 import {
@@ -80,6 +80,8 @@ export async function makeTunnelStore(config: Config): Promise<TunnelStore> {
     identities[name] = makeIdentity(dir, name, KINDS[index % KINDS.length]!);
   });
   writeFileSync(join(dir, "wgqt.toml"), configText(config, identities));
+  // An empty keys_dir starts a store (what `wgqt init` makes); keygen fills it.
+  mkdirSync(join(dir, "wireguard_keys"));
   const result = wgqt(dir, "keygen");
   if (result.status !== 0) throw new Error(`wgqt keygen failed: ${result.stderr}`);
   const keys = join(dir, "wireguard_keys");

@@ -13,18 +13,23 @@
  * packet that escapes a tunnel arrives there from the client's own address —
  * the internet host counts sources (iptables counters) to tell NAT from leaks.
  * archive holds a wrong PSK for its pair with lighthouse.
+ *
+ * Everything runs three times, at rp_filter 0, 1 (strict) and 2 (loose) on
+ * every interface of every host (see netns.ts): the conditions of real hosts,
+ * where a client of several tunnels needs its tunnels' marks restored on the
+ * way in (routing.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostSecretFiles, hostView, plannedHosts } from "../../src/net/host.js";
 import { plan as planFleet } from "../../src/net/plan.js";
 import { DEFAULT_SECRETS_DIR, onHostKeyPath } from "../../src/render/common.js";
-import { render } from "../../src/render/index.js";
+import { type RenderedFile, render } from "../../src/render/index.js";
 import { presharedKeyFile } from "../../src/store/layout.js";
-import { type Host, Lab, tunnelSkipReason } from "../helpers/netns.js";
+import { type Host, Lab, type ReversePathFilter, tunnelSkipReason } from "../helpers/netns.js";
 import { seedConfig } from "../net/fleet.js";
-import { applyNetworkd } from "./apply-networkd.js";
+import { applyNetworkd, applyNetworkdHost, hostFiles } from "./apply-networkd.js";
 import { applyWgQuick } from "./apply-wgquick.js";
-import { generateKeys, otherPresharedKey, removeTunnelStores } from "./keys.js";
+import { generateKeys, otherPresharedKey, removeTunnelStores, type TunnelKeys } from "./keys.js";
 
 const UPLINK = { lighthouse: "198.51.100.1", tavern: "198.51.100.5" } as const;
 const CLIENT_LAN = { archive: "192.0.2.1", nyaa: "192.0.2.5", spark: "192.0.2.9" } as const;
@@ -39,194 +44,214 @@ const SOURCES: [Source, string][] = [
   ["other", "0.0.0.0/0"],
 ];
 
+/** Off, strict, loose (ip-sysctl.rst): every tunnel suite runs at each. */
+export const REVERSE_PATH_FILTERS: ReversePathFilter[] = [0, 1, 2];
+
 export function proxyTunnelSuite(format: "wg-quick" | "networkd"): void {
   const skip = tunnelSkipReason();
   describe.skipIf(skip !== undefined)(
     `a proxy fleet from the ${format} rendering${skip ? ` (skipped: ${skip})` : ""}`,
     () => {
-      let lab: Lab | undefined;
-      const hosts: Record<string, Host> = {};
-      const publicKeys: Record<string, string> = {};
-      const host = (name: string) => hosts[name]!;
-
-      beforeAll(async () => {
-        lab = new Lab();
-        const config = seedConfig(UPLINK);
-        const keys = await generateKeys(config);
-        Object.assign(publicKeys, keys.publicKeys);
-        const plan = planFleet(config, keys.publicKeys);
-        const files = render(plan, config, { format });
-        const wrongPsk = await otherPresharedKey();
-
-        hosts.internet = await lab.host("internet");
-        for (const name of plannedHosts(plan)) hosts[name] = await lab.host(name);
-        const links: [string, string][] = [
-          ...Object.entries(UPLINK),
-          ...Object.entries(CLIENT_LAN),
-        ];
-        for (const [name, address] of links) {
-          const peer = address.replace(/\d+$/, (last) => String(Number(last) + 1));
-          await lab.link(
-            host(name),
-            "uplink0",
-            `${address}/30`,
-            host("internet"),
-            name,
-            `${peer}/30`,
-          );
-          await host(name).run(`ip route add default via ${peer}`);
-        }
-        await host("internet").run(
-          [
-            "sysctl -q -w net.ipv4.ip_forward=1",
-            `ip address add ${INTERNET}/32 dev lo`,
-            "iptables -N WGQT_SEEN",
-            `iptables -A INPUT -d ${INTERNET} -p icmp --icmp-type echo-request -j WGQT_SEEN`,
-            ...SOURCES.map(([, source]) => `iptables -A WGQT_SEEN -s ${source} -j RETURN`),
-          ].join(" && "),
-        );
-
-        // Gateways first, as in life: a client's first handshake then gets an answer.
-        const gatewaysFirst = plannedHosts(plan).sort(
-          (a, b) => Number(b in UPLINK) - Number(a in UPLINK),
-        );
-        for (const name of gatewaysFirst) {
-          const view = hostView(plan, config, name);
-          for (const storeFile of hostSecretFiles(view)) {
-            const wrong =
-              name === "archive" && storeFile === presharedKeyFile("archive", "lighthouse");
-            const secret = wrong ? wrongPsk : await keys.secret(name, storeFile);
-            const path = onHostKeyPath(DEFAULT_SECRETS_DIR, storeFile);
-            await host(name).run(`mkdir -p "$(dirname ${path})" && umask 077 && cat > ${path}`, {
-              input: `${secret}\n`,
-            });
-          }
-          const mine = files.filter((file) => file.path.startsWith(`${name}/`));
-          if (format === "wg-quick") {
-            for (const file of mine) {
-              await applyWgQuick(
-                host(name),
-                file.path.slice(name.length + 1, -".conf".length),
-                file.content,
-              );
-            }
-          } else {
-            for (const file of mine.filter((f) => f.path.endsWith(".netdev"))) {
-              const network = mine.find(
-                (f) => f.path === file.path.replace(/\.netdev$/, ".network"),
-              )!;
-              await applyNetworkd(host(name), file.content, network.content);
-            }
-          }
-        }
-      });
-
-      afterAll(async () => {
-        try {
-          await lab?.cleanup();
-        } finally {
-          removeTunnelStores();
-        }
-      });
-
-      /**
-       * True when `to` answers within the deadline: a first handshake may wait
-       * for WireGuard's retry (REKEY_TIMEOUT, 5 s), so a reachable peer gets 8 s,
-       * and an unreachable one is given up on after 3.
-       */
-      const ping = async (from: string, to: string, source?: string, deadline = 8) =>
-        (
-          await host(from).run(
-            `ping -n -q -c 1 -w ${deadline} ${source ? `-I ${source} ` : ""}${to}`,
-            {
-              allowFailure: true,
-            },
-          )
-        ).code === 0;
-      const unreachable = async (from: string, to: string) => !(await ping(from, to, undefined, 3));
-
-      /** Which sources the internet host saw echo requests from during `action`. */
-      const seenDuring = async (
-        action: () => Promise<unknown>,
-      ): Promise<Partial<Record<Source, number>>> => {
-        await host("internet").run("iptables -Z WGQT_SEEN");
-        await action();
-        const listing = (await host("internet").run("iptables -L WGQT_SEEN -n -v -x")).stdout;
-        const seen: Partial<Record<Source, number>> = {};
-        const rows = listing
-          .split("\n")
-          .slice(2)
-          .filter((line) => line.trim() !== "");
-        rows.forEach((row, index) => {
-          const packets = Number(row.trim().split(/\s+/)[0]);
-          if (packets > 0) seen[SOURCES[index]![0]] = packets;
-        });
-        return seen;
+      // One key store for the three runs: keygen is not what they test.
+      let keys: Promise<TunnelKeys> | undefined;
+      const sharedKeys = () => {
+        keys ??= generateKeys(seedConfig(UPLINK));
+        return keys;
       };
-
-      const latestHandshake = async (on: string, network: string, peer: string) => {
-        const output = (await host(on).run(`wg show ${network} latest-handshakes`)).stdout;
-        const line = output.split("\n").find((entry) => entry.startsWith(publicKeys[peer]!));
-        return Number(line?.split("\t")[1]);
-      };
-
-      it("clients and gateways reach each other over the tunnels", async () => {
-        expect(await ping("spark", "10.128.0.1")).toBe(true); // finland's gateway
-        expect(await ping("spark", "10.128.0.9")).toBe(true); // germany's gateway
-        expect(await ping("nyaa", "10.128.0.1")).toBe(true);
-        expect(await ping("nyaa", "10.128.0.9")).toBe(true);
-        expect(await ping("lighthouse", "10.128.0.4")).toBe(true); // spark on finland
-        expect(await ping("tavern", "10.128.0.11")).toBe(true); // nyaa on germany
-        expect(await ping("tavern", "10.128.0.10")).toBe(true); // archive on germany
-        expect(await latestHandshake("spark", "finland", "lighthouse")).toBeGreaterThan(0);
-      });
-
-      it("the internet sees a client's traffic from its gateway's uplink (NAT), never from the client", async () => {
-        // spark's default route is finland: lowest id, no `default = true` anywhere.
-        const seen = await seenDuring(async () => expect(await ping("spark", INTERNET)).toBe(true));
-        expect(seen).toEqual({ lighthouse: expect.any(Number) });
-      });
-
-      it("a client with a wrong preshared key gets no handshake", async () => {
-        expect(await unreachable("archive", "10.128.0.1")).toBe(true);
-        expect(await latestHandshake("archive", "finland", "lighthouse")).toBe(0);
-        expect(await latestHandshake("lighthouse", "finland", "archive")).toBe(0);
-        // Same client, same renderer, the right PSK: germany works.
-        expect(await ping("archive", "10.128.0.9")).toBe(true);
-        expect(await latestHandshake("archive", "germany", "tavern")).toBeGreaterThan(0);
-      });
-
-      it("a client of two proxies: default traffic via the default proxy, policy by source via the other", async () => {
-        const viaDefault = await seenDuring(async () =>
-          expect(await ping("nyaa", INTERNET)).toBe(true),
-        );
-        expect(viaDefault).toEqual({ lighthouse: expect.any(Number) });
-        const byPolicy = await seenDuring(async () =>
-          expect(await ping("nyaa", INTERNET, "10.128.0.11")).toBe(true),
-        );
-        expect(byPolicy).toEqual({ tavern: expect.any(Number) });
-        const rules = (await host("nyaa").run("ip -4 rule show")).stdout;
-        expect(rules).toContain("from 10.128.0.11 lookup 52101");
-        expect((await host("nyaa").run("ip -4 route show default")).stdout).not.toContain(
-          "finland",
-        );
-        // germany's own encrypted packets left by nyaa's uplink, not inside finland's tunnel.
-        const endpoints = (await host("tavern").run("wg show germany endpoints")).stdout;
-        expect(endpoints).toContain(`${publicKeys.nyaa}\t${CLIENT_LAN.nyaa}:16843`);
-      });
-
-      it("a tunnel that is gone drops its traffic instead of leaking it", async () => {
-        await host("nyaa").run("ip link del finland");
-        const seen = await seenDuring(async () =>
-          expect(await unreachable("nyaa", INTERNET)).toBe(true),
-        );
-        expect(seen).toEqual({});
-        // The other tunnel still carries what policy sends it.
-        const byPolicy = await seenDuring(async () =>
-          expect(await ping("nyaa", INTERNET, "10.128.0.11")).toBe(true),
-        );
-        expect(byPolicy).toEqual({ tavern: expect.any(Number) });
-      });
+      afterAll(() => removeTunnelStores());
+      describe.each(REVERSE_PATH_FILTERS)("at rp_filter %i", (reversePathFilter) =>
+        proxyFleet(format, reversePathFilter, sharedKeys),
+      );
     },
   );
+}
+
+function proxyFleet(
+  format: "wg-quick" | "networkd",
+  reversePathFilter: ReversePathFilter,
+  sharedKeys: () => Promise<TunnelKeys>,
+): void {
+  let lab: Lab | undefined;
+  const hosts: Record<string, Host> = {};
+  const publicKeys: Record<string, string> = {};
+  const host = (name: string) => hosts[name]!;
+  let files: RenderedFile[] = [];
+
+  /** Bring up one interface of `name` exactly as rendered. */
+  const bringUp = async (name: string, network: string): Promise<void> => {
+    if (format === "wg-quick") {
+      const file = files.find((f) => f.path === `${name}/${network}.conf`)!;
+      await applyWgQuick(host(name), network, file.content);
+      return;
+    }
+    const base = `${name}/50-wgqt-${network}`;
+    const netdev = files.find((f) => f.path === `${base}.netdev`)!;
+    const unit = files.find((f) => f.path === `${base}.network`)!;
+    await applyNetworkd(host(name), netdev.content, unit.content);
+  };
+
+  beforeAll(async () => {
+    lab = new Lab({ reversePathFilter });
+    const config = seedConfig(UPLINK);
+    const keys = await sharedKeys();
+    Object.assign(publicKeys, keys.publicKeys);
+    const plan = planFleet(config, keys.publicKeys);
+    files = render(plan, config, { format });
+    const wrongPsk = await otherPresharedKey();
+
+    hosts.internet = await lab.host("internet");
+    for (const name of plannedHosts(plan)) hosts[name] = await lab.host(name);
+    const links: [string, string][] = [...Object.entries(UPLINK), ...Object.entries(CLIENT_LAN)];
+    for (const [name, address] of links) {
+      const peer = address.replace(/\d+$/, (last) => String(Number(last) + 1));
+      await lab.link(host(name), "uplink0", `${address}/30`, host("internet"), name, `${peer}/30`);
+      await host(name).run(`ip route add default via ${peer}`);
+    }
+    await host("internet").run(
+      [
+        "sysctl -q -w net.ipv4.ip_forward=1",
+        `ip address add ${INTERNET}/32 dev lo`,
+        "iptables -N WGQT_SEEN",
+        `iptables -A INPUT -d ${INTERNET} -p icmp --icmp-type echo-request -j WGQT_SEEN`,
+        ...SOURCES.map(([, source]) => `iptables -A WGQT_SEEN -s ${source} -j RETURN`),
+      ].join(" && "),
+    );
+
+    // Gateways first, as in life: a client's first handshake then gets an answer.
+    const gatewaysFirst = plannedHosts(plan).sort(
+      (a, b) => Number(b in UPLINK) - Number(a in UPLINK),
+    );
+    for (const name of gatewaysFirst) {
+      const view = hostView(plan, config, name);
+      for (const storeFile of hostSecretFiles(view)) {
+        const wrong = name === "archive" && storeFile === presharedKeyFile("archive", "lighthouse");
+        const secret = wrong ? wrongPsk : await keys.secret(name, storeFile);
+        const path = onHostKeyPath(DEFAULT_SECRETS_DIR, storeFile);
+        await host(name).run(`mkdir -p "$(dirname ${path})" && umask 077 && cat > ${path}`, {
+          input: `${secret}\n`,
+        });
+      }
+      if (format === "networkd") await applyNetworkdHost(host(name), hostFiles(files, name));
+      for (const entry of view.interfaces) {
+        await bringUp(name, entry.name);
+        const bridge = entry.routing?.bridge;
+        if (format === "networkd" && bridge !== undefined) await bringUp(name, bridge.name);
+      }
+    }
+    await lab.enforceReversePathFilter();
+  });
+
+  afterAll(async () => {
+    await lab?.cleanup();
+  });
+
+  /**
+   * True when `to` answers within the deadline: a first handshake may wait
+   * for WireGuard's retry (REKEY_TIMEOUT, 5 s), so a reachable peer gets 8 s,
+   * and an unreachable one is given up on after 3.
+   */
+  const ping = async (from: string, to: string, source?: string, deadline = 8) =>
+    (
+      await host(from).run(`ping -n -q -c 1 -w ${deadline} ${source ? `-I ${source} ` : ""}${to}`, {
+        allowFailure: true,
+      })
+    ).code === 0;
+  const unreachable = async (from: string, to: string) => !(await ping(from, to, undefined, 3));
+
+  /** Which sources the internet host saw echo requests from during `action`. */
+  const seenDuring = async (
+    action: () => Promise<unknown>,
+  ): Promise<Partial<Record<Source, number>>> => {
+    await host("internet").run("iptables -Z WGQT_SEEN");
+    await action();
+    const listing = (await host("internet").run("iptables -L WGQT_SEEN -n -v -x")).stdout;
+    const seen: Partial<Record<Source, number>> = {};
+    const rows = listing
+      .split("\n")
+      .slice(2)
+      .filter((line) => line.trim() !== "");
+    rows.forEach((row, index) => {
+      const packets = Number(row.trim().split(/\s+/)[0]);
+      if (packets > 0) seen[SOURCES[index]![0]] = packets;
+    });
+    return seen;
+  };
+
+  const latestHandshake = async (on: string, network: string, peer: string) => {
+    const output = (await host(on).run(`wg show ${network} latest-handshakes`)).stdout;
+    const line = output.split("\n").find((entry) => entry.startsWith(publicKeys[peer]!));
+    return Number(line?.split("\t")[1]);
+  };
+
+  it("clients and gateways reach each other over the tunnels", async () => {
+    expect(await ping("spark", "10.128.0.1")).toBe(true); // finland's gateway
+    expect(await ping("spark", "10.128.0.9")).toBe(true); // germany's gateway
+    expect(await ping("nyaa", "10.128.0.1")).toBe(true);
+    expect(await ping("nyaa", "10.128.0.9")).toBe(true);
+    expect(await ping("lighthouse", "10.128.0.4")).toBe(true); // spark on finland
+    expect(await ping("tavern", "10.128.0.11")).toBe(true); // nyaa on germany
+    expect(await ping("tavern", "10.128.0.10")).toBe(true); // archive on germany
+    expect(await latestHandshake("spark", "finland", "lighthouse")).toBeGreaterThan(0);
+  });
+
+  it("the internet sees a client's traffic from its gateway's uplink (NAT), never from the client", async () => {
+    // spark's default route is finland: lowest id, no `default = true` anywhere.
+    const seen = await seenDuring(async () => expect(await ping("spark", INTERNET)).toBe(true));
+    expect(seen).toEqual({ lighthouse: expect.any(Number) });
+  });
+
+  it("a client with a wrong preshared key gets no handshake", async () => {
+    expect(await unreachable("archive", "10.128.0.1")).toBe(true);
+    expect(await latestHandshake("archive", "finland", "lighthouse")).toBe(0);
+    expect(await latestHandshake("lighthouse", "finland", "archive")).toBe(0);
+    // Same client, same renderer, the right PSK: germany works.
+    expect(await ping("archive", "10.128.0.9")).toBe(true);
+    expect(await latestHandshake("archive", "germany", "tavern")).toBeGreaterThan(0);
+  });
+
+  it("a client of two proxies: default traffic via the default proxy, policy by source via the other", async () => {
+    const viaDefault = await seenDuring(async () =>
+      expect(await ping("nyaa", INTERNET)).toBe(true),
+    );
+    expect(viaDefault).toEqual({ lighthouse: expect.any(Number) });
+    const byPolicy = await seenDuring(async () =>
+      expect(await ping("nyaa", INTERNET, "10.128.0.11")).toBe(true),
+    );
+    expect(byPolicy).toEqual({ tavern: expect.any(Number) });
+    const rules = (await host("nyaa").run("ip -4 rule show")).stdout;
+    expect(rules).toContain("from 10.128.0.11 lookup 52101");
+    expect((await host("nyaa").run("ip -4 route show default")).stdout).not.toContain("finland");
+    // germany's own encrypted packets left by nyaa's uplink, not inside finland's tunnel.
+    const endpoints = (await host("tavern").run("wg show germany endpoints")).stdout;
+    expect(endpoints).toContain(`${publicKeys.nyaa}\t${CLIENT_LAN.nyaa}:16843`);
+  });
+
+  it("a tunnel that is gone drops its traffic instead of leaking it", async () => {
+    await host("nyaa").run("ip link del finland");
+    const seen = await seenDuring(async () =>
+      expect(await unreachable("nyaa", INTERNET)).toBe(true),
+    );
+    expect(seen).toEqual({});
+    // The other tunnel still carries what policy sends it.
+    const byPolicy = await seenDuring(async () =>
+      expect(await ping("nyaa", INTERNET, "10.128.0.11")).toBe(true),
+    );
+    expect(byPolicy).toEqual({ tavern: expect.any(Number) });
+  });
+
+  it("with the default tunnel gone, another one comes up, shakes hands and carries traffic, and nothing leaks", async () => {
+    // finland (nyaa's default) is gone since the test above; germany starts over, as after a
+    // reboot with finland's gateway unreachable: its handshake must get through on its own.
+    await host("nyaa").run("ip link del germany");
+    const before = Math.floor(Date.now() / 1000);
+    await bringUp("nyaa", "germany");
+    await lab!.enforceReversePathFilter();
+    const seen = await seenDuring(async () => {
+      expect(await ping("nyaa", "10.128.0.9")).toBe(true); // germany's gateway
+      expect(await ping("nyaa", INTERNET, "10.128.0.11")).toBe(true);
+      expect(await unreachable("nyaa", INTERNET)).toBe(true);
+    });
+    expect(seen).toEqual({ tavern: expect.any(Number) });
+    expect(await latestHandshake("nyaa", "germany", "tavern")).toBeGreaterThanOrEqual(before);
+  });
 }

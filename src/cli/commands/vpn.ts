@@ -1,6 +1,7 @@
 /** `wgqt vpn import NAME --from FILE --machine M [--id N] [--yes] [--no-commit]` */
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { appendVpn, replaceVpn } from "../../config/edit.js";
 import { parseProviderFile } from "../../config/provider.js";
 import { quote, UsageError } from "../../errors.js";
 import { expectedSecrets } from "../../store/expected.js";
@@ -37,7 +38,7 @@ function describeImport(
 ): string[] {
   const { vpn } = plan;
   const lines = [
-    `  + [vpns.${vpn.name}] id ${vpn.id}, machines ${vpn.machines.join(", ")}, endpoint ${vpn.endpoint}, address ${vpn.address}${vpn.dns.length ? `, dns ${vpn.dns.join(", ")}` : ""}`,
+    `  + [vpns.${vpn.name}] id ${vpn.id}, machines ${vpn.machines.join(", ")}, endpoint ${vpn.endpoint}, address ${vpn.address}${vpn.dns.length ? `, dns ${vpn.dns.join(", ")}` : ""}${vpn.mtu === undefined ? "" : `, mtu ${vpn.mtu}`}${vpn.keepalive === undefined ? "" : `, keepalive ${vpn.keepalive}`}`,
     `  + ${where(vpnKeyFile(vpn.name))} (the provider's private key, encrypted to ${recipients} recipients)`,
   ];
   if (vpn.presharedKey)
@@ -93,7 +94,10 @@ export async function vpnImportCommand(
           `${options.from} holds the private key in plaintext: delete it now that the store has it\n` +
           `next: wgqt render --machine ${options.machine}\n`,
       );
-      await gitCommitStep(io, config, options.commit)(files, message);
+      // The same table edit, applied alone to the committed wgqt.toml (config-commit.ts).
+      const edit = (text: string) =>
+        plan.action === "new" ? appendVpn(text, plan.vpn) : replaceVpn(text, plan.vpn, config.path);
+      await gitCommitStep(io, config, options.commit, edit)(files, message);
     },
   });
   return 0;
