@@ -68,6 +68,14 @@ const RSA_MAX_EXPONENT_BITS = 24;
 /** Go crypto/rsa refuses keys under 1024 bits; OpenSSH caps them at 16384. */
 const RSA_MIN_BITS = 1024;
 const RSA_MAX_BITS = 16384;
+/**
+ * The age CLI encrypts to no RSA key whose modulus is under 2048 bits
+ * (agessh's NewRSARecipient checks `pubKey.Size() < 2048/8`, Size being the
+ * modulus length in whole bytes; age 1.1 refuses a 2040-bit key and takes a
+ * 2041-bit one). A host key can still decrypt with a smaller key, so this
+ * holds for recipients only.
+ */
+const RSA_MIN_RECIPIENT_BYTES = 2048 / 8;
 const SUPPORTED = "use ssh-ed25519, ssh-rsa or an age1… recipient";
 
 /** The agessh key tag of a public key blob. */
@@ -98,6 +106,15 @@ export function parseSshPublicKey(text: string): SshPublicKey {
   if (typeof key === "string") throw new KeyError(`ssh public key ${quote(text)}: ${key}`);
   if (key.type !== type) {
     throw new KeyError(`ssh public key ${quote(text)}: says ${type} but holds a ${key.type} key`);
+  }
+  const fields = blobFields(wire);
+  if (typeof fields !== "string" && fields.type === "ssh-rsa") {
+    const bits = bitLength(fields.modulus);
+    if (Math.ceil(bits / 8) < RSA_MIN_RECIPIENT_BYTES) {
+      throw new KeyError(
+        `ssh-rsa key of ${bits} bits: the age CLI refuses RSA recipients under 2048 bits; use a key of 2048 bits or more, or ssh-ed25519`,
+      );
+    }
   }
   return key;
 }

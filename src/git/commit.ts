@@ -18,15 +18,23 @@
  * files costs more than making them did. The pack only speeds things up;
  * what goes into the commit (modes, deletions, clean filters) is still
  * decided by update-index.
+ *
+ * A run killed together with its git children (a Ctrl-C reaches the whole
+ * process group) leaves git's locks and its temporary index behind; the next
+ * commit clears what runs of dead wgqt processes left (`clearDeadRuns`)
+ * before it starts, so the interrupted change can be committed.
  */
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { relative, resolve } from "node:path";
+import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { simpleGit } from "simple-git";
 import { StoreError } from "../errors.js";
+import { alive } from "../store/lock.js";
+import { stageContents } from "./staged-content.js";
 
 export interface CommitResult {
   committed: boolean;
@@ -48,11 +56,13 @@ export async function commitFiles(
   files: string[],
   message: string,
   env: Record<string, string | undefined> = process.env,
+  /** Paths among `files` committed with these bytes rather than the work tree's (staged-content.ts). */
+  contents: ReadonlyMap<string, Uint8Array> = new Map(),
 ): Promise<CommitResult> {
   if (files.length === 0) return { committed: false, reason: "nothing changed" };
   // Inside the git dir: same file system as the repository, ignored by git,
   // and per worktree. Unique, so concurrent commits cannot share it.
-  const tempName = `wgqt-index-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const tempName = `${RUN_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`;
   const repo = simpleGit({ baseDir: dir });
   let tempIndex: string;
   try {
@@ -62,6 +72,16 @@ export async function commitFiles(
     tempIndex = resolve(dir, gitPath);
   } catch {
     return { committed: false, reason: "not in a git repository" };
+  }
+  // What a killed run left is cleared first, or git would refuse to start.
+  await clearDeadRuns(dir, dirname(tempIndex));
+  const owner = `${tempIndex}${OWNER_SUFFIX}`;
+  try {
+    await writeFile(owner, `${process.pid} ${hostname()}\n`, { flag: "wx" });
+  } catch (error) {
+    throw new StoreError(
+      `git commit failed: cannot write ${owner} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
   }
   // update-index takes paths relative to its working directory, `..` included.
   const paths = files.map((file) => `${relative(dir, file)}\0`).join("");
@@ -89,15 +109,18 @@ export async function commitFiles(
     // --remove drops tracked paths that are gone; a path neither present
     // nor tracked is skipped silently.
     await temp(updateIndex, paths);
+    await stageContents(dir, tempIndex, contents);
     if ((await temp(["write-tree"])).trim() === (headTree || EMPTY_TREE)) {
       // Still bring the user's index in line: a run interrupted after its
       // commit but before this step is finished by one that finds nothing new.
       await gitIn(dir, updateIndex, { input: paths });
+      await stageContents(dir, undefined, contents);
       return { committed: false, reason: "nothing changed" };
     }
     await temp([...identity, "commit", "--quiet", "-m", message]);
     // Only now touch the user's index, so a failed commit leaves it as it was.
     await gitIn(dir, updateIndex, { input: paths });
+    await stageContents(dir, undefined, contents);
     const hash = (await repo.revparse(["--short", "HEAD"])).trim();
     return { committed: true, hash };
   } catch (error) {
@@ -105,6 +128,99 @@ export async function commitFiles(
     throw new StoreError(`git commit failed: ${firstLine((error as Error).message)}`);
   } finally {
     await rm(tempIndex, { force: true });
+    await rm(owner, { force: true });
+  }
+}
+
+/**
+ * Files of one commit run in the git directory: the temporary index
+ * `wgqt-index-<pid>-<hex>`, the `.lock` git takes on it, and the `.owner`
+ * file holding `<pid> <host>`, written when the run starts (its mtime is when).
+ */
+const RUN_PREFIX = "wgqt-index-";
+const OWNER_SUFFIX = ".owner";
+const RUN_FILE = /^(wgqt-index-(\d+)-[0-9a-f]+)(\.lock|\.owner)?$/;
+
+/**
+ * Clear what commit runs of wgqt processes that no longer exist left in
+ * `gitDir`: their temporary index and its lock, and the locks their git
+ * children held on shared files when they were killed with them (a Ctrl-C
+ * reaches the whole process group; SIGKILL gives git no chance to remove its
+ * lock). Without this every later git command fails with "Unable to create
+ * '…/index.lock': File exists".
+ *
+ * A lock on the work tree's index, HEAD or the branch HEAD names is removed
+ * only when a run that is dead was ours (its `.owner` names this host and a
+ * pid no process has) and the lock was created no earlier than that run
+ * started: git's own process made it for that run, and any git started since
+ * would have been refused by it. Runs of live processes, and of other hosts
+ * sharing the repository, are left alone.
+ */
+async function clearDeadRuns(dir: string, gitDir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(gitDir);
+  } catch {
+    return;
+  }
+  const runs = new Map<string, { pid: number; files: string[] }>();
+  for (const name of names) {
+    const match = RUN_FILE.exec(name);
+    if (match === null) continue;
+    const run = runs.get(match[1]!) ?? { pid: Number(match[2]), files: [] };
+    run.files.push(name);
+    runs.set(match[1]!, run);
+  }
+  let earliestDeadStart: number | undefined;
+  for (const [name, run] of runs) {
+    const ownerFile = join(gitDir, `${name}${OWNER_SUFFIX}`);
+    const owner = run.files.includes(`${name}${OWNER_SUFFIX}`)
+      ? await readFile(ownerFile, "utf8").catch(() => undefined)
+      : undefined;
+    const [pid, host] = owner?.trim().split(" ") ?? [String(run.pid), undefined];
+    if (host !== undefined && host !== hostname()) continue;
+    if (Number(pid) !== run.pid || alive(run.pid)) continue;
+    if (owner !== undefined) {
+      const started = (await stat(ownerFile).catch(() => undefined))?.mtimeMs;
+      if (started !== undefined)
+        earliestDeadStart = Math.min(earliestDeadStart ?? started, started);
+    }
+    for (const file of run.files) await rm(join(gitDir, file), { force: true });
+  }
+  if (earliestDeadStart === undefined) return;
+  for (const lock of await sharedLocks(dir)) {
+    const created = (await stat(lock).catch(() => undefined))?.mtimeMs;
+    if (created !== undefined && created >= earliestDeadStart) await rm(lock, { force: true });
+  }
+}
+
+/** The locks a commit's git children take on files shared with the user: the index, HEAD, its branch. */
+async function sharedLocks(dir: string): Promise<string[]> {
+  const paths = ["index", "HEAD"];
+  const branch = await gitIn(dir, ["symbolic-ref", "-q", "HEAD"], {}).catch(() => "");
+  if (branch.trim().startsWith("refs/")) paths.push(branch.trim());
+  const args = paths.flatMap((path) => ["--git-path", path]);
+  const resolved = await gitIn(dir, ["rev-parse", ...args], {}).catch(() => "");
+  return resolved
+    .split("\n")
+    .filter(Boolean)
+    .map((path) => `${resolve(dir, path)}.lock`);
+}
+
+/**
+ * Whether git tracks `path` (absolute): it is in the index of the work tree
+ * holding it. False outside a work tree, or when git cannot tell.
+ */
+export async function isTracked(path: string): Promise<boolean> {
+  try {
+    const listed = await gitIn(
+      dirname(path),
+      ["ls-files", "-z", "--", `:(literal)${basename(path)}`],
+      {},
+    );
+    return listed !== "";
+  } catch {
+    return false;
   }
 }
 

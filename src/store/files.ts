@@ -9,8 +9,10 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  constants,
   fchmodSync,
   fstatSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -20,8 +22,9 @@ import {
   writeFileSync,
 } from "node:fs";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { promisify } from "node:util";
+import { StoreError } from "../errors.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -224,5 +227,96 @@ export async function readIfExists(path: string): Promise<Buffer | undefined> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
+  }
+}
+
+/**
+ * How wgqt opens the files of the repository for reading: never through a symlink in the
+ * last component (open(2) O_NOFOLLOW fails with ELOOP), and without blocking
+ * on a FIFO (O_NONBLOCK; a FIFO is then refused as not a regular file). A
+ * repository can hold a symlink to any file of the machine, or to a device
+ * that never ends; the store holds only regular files.
+ */
+const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+function refusedRead(path: string, error: unknown): StoreError | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ELOOP")
+    return new StoreError(
+      `${path}: is a symlink; wgqt reads only regular files here, never through a link`,
+    );
+  return undefined;
+}
+
+function notRegular(path: string): StoreError {
+  return new StoreError(`${path}: is not a regular file; wgqt reads only regular files here`);
+}
+
+/**
+ * Read a file of the store: its bytes, or undefined when it does not exist.
+ * A symlink or anything but a regular file is a StoreError (see READ_NO_FOLLOW).
+ */
+export function readStoreFileSync(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, READ_NO_FOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw refusedRead(path, error) ?? error;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegular(path);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `readStoreFileSync`, asynchronously. */
+export async function readStoreFile(path: string): Promise<Buffer | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, READ_NO_FOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw refusedRead(path, error) ?? error;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) throw notRegular(path);
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Refuse, before anything is written, a directory below `root` that is, or
+ * is reached through, a symlink or a file where a directory should be. Each
+ * existing directory from `root` (exclusive) down to `dir` (inclusive) is
+ * checked with lstat(2); the first missing one ends the walk (what is missing
+ * is created as real directories). A symlink committed to the repository can
+ * point anywhere on the machine, and git itself refuses to add a path
+ * "beyond a symbolic link", so wgqt follows none. `checked` remembers
+ * directories already found good. Files themselves are not checked here: a
+ * file is replaced by rename(2), which replaces a symlink there rather than
+ * writing through it, and read with readStoreFile, which refuses one.
+ */
+export function assertNoLinkOnTheWay(root: string, dir: string, checked?: Set<string>): void {
+  const inside = relative(root, dir);
+  if (inside === "") return;
+  if (inside === ".." || inside.startsWith(`..${sep}`))
+    throw new StoreError(`${dir}: outside ${root}; refusing to write there`);
+  let current = root;
+  for (const part of inside.split(sep)) {
+    current = join(current, part);
+    if (checked?.has(current)) continue;
+    const stats = lstatSync(current, { throwIfNoEntry: false });
+    if (stats === undefined) return;
+    if (stats.isSymbolicLink())
+      throw new StoreError(
+        `${current}: is a symlink; wgqt reads and writes only inside ${root}, never through a link (make it a directory)`,
+      );
+    if (!stats.isDirectory()) throw new StoreError(`${current}: is not a directory`);
+    checked?.add(current);
   }
 }

@@ -10,15 +10,16 @@
  * "X25519 recipient stanza"), so for those we can only count. The manifest
  * fills in what the header cannot say, and is checked against it.
  */
-import { readFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { decryptWith, type LoadedIdentity, readHeader, sshKeyTag } from "../age/index.js";
+import { pairsOf } from "../config/peers.js";
 import { type Config, vpnsOf } from "../config/types.js";
 import { WgqtError } from "../errors.js";
 import { parseKeyFileContent, publicKeyOf } from "../keys/wireguard.js";
 import { type ExpectedSecret, expectedFor, managedMachines, type SecretKind } from "./expected.js";
-import { readIfExists, TEMP_PREFIX } from "./files.js";
+import { readStoreFile, readStoreFileSync, TEMP_PREFIX } from "./files.js";
 import type { KeyStore } from "./keystore.js";
 import {
   MACHINES_NIX,
@@ -84,13 +85,8 @@ export interface Inspection extends FileInspection {
  * times the reads themselves across thousands of files.
  */
 function readFileFacts(dir: string, file: string): FileFacts {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(join(dir, file)));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    bytes = new Uint8Array();
-  }
+  const read = readStoreFileSync(join(dir, file));
+  const bytes = read === undefined ? new Uint8Array() : new Uint8Array(read);
   const facts: FileFacts = { file, bytes, sha256: sha256Hex(bytes) };
   try {
     facts.stanzas = readHeader(bytes).stanzas.map((stanza) =>
@@ -114,15 +110,30 @@ export async function inspectFiles(
   config: Config,
   store: KeyStore,
   files: Iterable<string>,
+  onProgress?: (done: number) => void,
 ): Promise<FileInspection> {
   const read = new Map<string, FileFacts>();
-  for (const file of [...files].sort()) read.set(file, readFileFacts(store.dir, file));
+  for (const file of [...files].sort()) {
+    read.set(file, readFileFacts(store.dir, file));
+    // A progress bar is drawn between files: let the event loop turn now and then.
+    if (onProgress !== undefined && read.size % PROGRESS_STEP === 0) {
+      onProgress(PROGRESS_STEP);
+      await new Promise(setImmediate);
+    }
+  }
   return { config, store, files: read };
 }
 
+/** Files read between two reports to `onProgress`. */
+const PROGRESS_STEP = 256;
+
 /** Read every encrypted file's header and hash, the generated files and any leftover temp files. */
-export async function inspectStore(config: Config, store: KeyStore): Promise<Inspection> {
-  const { files } = await inspectFiles(config, store, store.encryptedFiles);
+export async function inspectStore(
+  config: Config,
+  store: KeyStore,
+  onProgress?: (done: number) => void,
+): Promise<Inspection> {
+  const { files } = await inspectFiles(config, store, store.encryptedFiles, onProgress);
   const generated = [
     { file: SECRETS_NIX, expected: renderSecretsNix(expectedFor(config).values()) },
     {
@@ -130,7 +141,7 @@ export async function inspectStore(config: Config, store: KeyStore): Promise<Ins
       expected: renderMachinesNix(machineEntries(config, store.publicKeys(), store.encryptedFiles)),
     },
   ].map(async (entry) => {
-    const current = await readIfExists(join(store.dir, entry.file));
+    const current = await readStoreFile(join(store.dir, entry.file));
     return current === undefined ? entry : { ...entry, current: current.toString("utf8") };
   });
   const inspection: Inspection = {
@@ -141,7 +152,7 @@ export async function inspectStore(config: Config, store: KeyStore): Promise<Ins
     tempFiles: await findTempFiles(store),
   };
   const journal = join(config.dir, JOURNAL_FILE);
-  if ((await readIfExists(journal)) !== undefined)
+  if (lstatSync(journal, { throwIfNoEntry: false }) !== undefined)
     inspection.pendingJournal = relative(store.dir, journal);
   return inspection;
 }
@@ -208,7 +219,7 @@ export function ownersOf(config: Config, recipient: string): string[] {
 }
 
 /** A recipient with who it is: `nyaa's ssh-ed25519 …abc`, `admin age1…`, or the bare key. */
-function labelled(config: Config, recipient: string): string {
+export function labelled(config: Config, recipient: string): string {
   const owners = ownersOf(config, recipient);
   const who = owners.map((owner) => (owner === "admin" ? "admin" : `${owner}'s`)).join("/");
   return `${who ? `${who} ` : ""}${shortRecipient(recipient)}`;
@@ -376,6 +387,23 @@ export function fileAccess(inspection: FileInspection, file: string): FileAccess
   return access;
 }
 
+/**
+ * Who can read a file although wgqt.toml gives their key to other machines
+ * only: not to the file's own machine(s), not to an admin. The header (SSH
+ * key tags) or the manifest says they can. A key wgqt.toml no longer lists
+ * at all is a removed recipient, not a foreign one. Such a file is another
+ * machine's secret under this name (swapped, or planted), or one that other
+ * machine has been able to read: re-encrypting it would hand its secret on.
+ */
+export function foreignReaders(inspection: FileInspection, secret: ExpectedSecret): FileReader[] {
+  return fileAccess(inspection, secret.file).readers.filter(
+    (reader) =>
+      reader.canDecrypt !== false &&
+      reader.owners.length > 0 &&
+      !reader.owners.some((owner) => owner === "admin" || secret.machines.includes(owner)),
+  );
+}
+
 export type ProblemKind =
   | "missing-key"
   | "missing-public-key"
@@ -484,6 +512,14 @@ export function findProblems(inspection: Inspection): Problem[] {
 
   for (const name of managedMachines(config)) {
     const file = privateKeyFile(name);
+    // A machine in no proxy has no peer to need its keypair yet (keygen makes it
+    // when one does): a commit that only adds the machine is complete as it is.
+    if (
+      !store.encryptedFiles.has(file) &&
+      !store.publicKeyFiles.has(publicKeyFile(name)) &&
+      pairsOf(config, name).length === 0
+    )
+      continue;
     if (!store.encryptedFiles.has(file))
       add(
         "missing-key",
@@ -561,7 +597,7 @@ export function findProblems(inspection: Inspection): Problem[] {
       add(
         "manifest-mismatch",
         file,
-        `not recorded in manifest.json (written outside wgqt? wgqt rekey re-encrypts and records it)`,
+        `not recorded in manifest.json (written outside wgqt? if it is yours: wgqt rekey --accept ${at(file)})`,
       );
       continue;
     }
@@ -569,7 +605,7 @@ export function findProblems(inspection: Inspection): Problem[] {
       add(
         "checksum-mismatch",
         file,
-        `changed outside wgqt: sha256 differs from manifest.json (wgqt rekey --check-all re-encrypts and records it)`,
+        `changed outside wgqt: sha256 differs from manifest.json (restore it from git; if you changed it on purpose, e.g. with agenix -e: wgqt rekey --accept ${at(file)})`,
       );
     const disagreement = headerProblem(inspection, file);
     if (disagreement)

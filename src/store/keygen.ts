@@ -3,10 +3,9 @@
  * never overwriting an existing key. Planning is pure (`planKeygen`), so the
  * CLI can show and confirm it; `applyKeygen` does the writing.
  */
-import { join } from "node:path";
 import { pairsOf, peerPairs } from "../config/peers.js";
 import { type Config, sortedNames } from "../config/types.js";
-import { quote, StoreError, UsageError } from "../errors.js";
+import { quote, UsageError } from "../errors.js";
 import type { RandomSource } from "../keys/wireguard.js";
 import { expectedFor, managedMachines } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
@@ -14,7 +13,13 @@ import { type Pair, presharedKeyFile, privateKeyFile, publicKeyFile } from "./la
 import { copyManifest } from "./manifest.js";
 import { makeSecrets } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
-import { type Staging, stageMade, writeGeneratedFiles, writePublicKey } from "./write.js";
+import {
+  missingPublicKey,
+  type Staging,
+  stageMade,
+  writeGeneratedFiles,
+  writePublicKey,
+} from "./write.js";
 
 export interface KeygenPlan {
   /** Machines that get a new keypair. */
@@ -49,11 +54,7 @@ export function planKeygen(config: Config, store: KeyStore, machines: string[] =
     if (!selected.has(name)) continue;
     const hasPrivate = store.encryptedFiles.has(privateKeyFile(name));
     const hasPublic = store.publicKeyFiles.has(publicKeyFile(name));
-    if (hasPrivate && !hasPublic) {
-      throw new StoreError(
-        `${join(store.dir, privateKeyFile(name))} exists but ${publicKeyFile(name)} is missing; restore it from git, or run 'wgqt rotate --machine ${name}' for a new keypair`,
-      );
-    }
+    if (hasPrivate && !hasPublic) throw missingPublicKey(store.dir, name);
     // A .pub without its .age is a keypair whose private half was never
     // stored (an interrupted run): nothing can use it, so it is replaced.
     (hasPrivate ? plan.kept.keypairs : plan.keypairs).push(name);
@@ -98,6 +99,8 @@ export interface ApplyOptions {
   message?: string;
   /** Runs once the files are written, before the journal goes: the git commit. */
   afterApply?: AfterApply;
+  /** How many of the new secrets are made, as they are (a progress bar). */
+  onProgress?: (done: number) => void;
 }
 
 /** The timestamp recorded in the manifest: UTC, whole seconds. */
@@ -144,7 +147,7 @@ export async function applyKeygen(
         recipients: expected.get(presharedKeyFile(...peers))!.recipients,
       })),
     ],
-    options.random === undefined ? {} : { random: options.random },
+    options.random === undefined ? { onProgress: options.onProgress } : { random: options.random },
   );
   const staging: Staging = { dir: store.dir, tx, manifest, publicKeys, existing, created };
   for (const [index, name] of plan.keypairs.entries()) {

@@ -4,12 +4,12 @@
  * files and the manifest alone: no decryption, no config needed. Other tools
  * use it to populate machines and public keys.
  */
-import { type Dirent, statSync } from "node:fs";
+import { type Dirent, lstatSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { quote, StoreError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
-import { readIfExistsSync } from "./files.js";
+import { readStoreFileSync } from "./files.js";
 import { MANIFEST_FILE, PRESHARED_DIR, parseVpnFile, VPN_DIR } from "./layout.js";
 import { emptyManifest, type Manifest, readManifest } from "./manifest.js";
 
@@ -71,6 +71,12 @@ export interface KeyStore {
  * them), so a store of thousands of files costs no system call per file.
  */
 async function listRegularFiles(dir: string, allowDirectory?: string): Promise<string[]> {
+  // The directory itself: a symlink here would list (and let wgqt write) files anywhere.
+  if (lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    throw new StoreError(
+      `${dir}: is a symlink; the key store holds only regular files and directories, never a link out of it`,
+    );
+  }
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -118,7 +124,7 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     );
   let hasManifest: boolean;
   try {
-    hasManifest = statSync(manifestPath, { throwIfNoEntry: false }) !== undefined;
+    hasManifest = lstatSync(manifestPath, { throwIfNoEntry: false }) !== undefined;
   } catch (error) {
     throw cannotRead(error);
   }
@@ -127,8 +133,9 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
     // One read of a file of megabytes, instead of one thread-pool round trip per chunk.
     let bytes: Buffer | undefined;
     try {
-      bytes = readIfExistsSync(manifestPath);
+      bytes = readStoreFileSync(manifestPath);
     } catch (error) {
+      if (error instanceof StoreError) throw error;
       throw cannotRead(error);
     }
     return bytes ? readManifest(bytes, manifestPath) : emptyManifest();
@@ -148,7 +155,7 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
       publicKeyFiles.add(name);
       // Read synchronously: hundreds of one-line files, where a thread-pool
       // round trip per open, read and close costs more than the reads.
-      const text = readIfExistsSync(join(dir, name))!
+      const text = (readStoreFileSync(join(dir, name)) ?? Buffer.alloc(0))
         .toString("utf8")
         .replace(/\r?\n$/, "");
       try {

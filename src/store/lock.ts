@@ -6,7 +6,8 @@
  * same stale lock only one succeeds.
  */
 import { randomBytes } from "node:crypto";
-import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { link, open, rename, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { StoreError } from "../errors.js";
 import { tempPathFor } from "./files.js";
@@ -24,7 +25,7 @@ function parseOwner(text: string): LockOwner | undefined {
 }
 
 /** Whether `pid` is a live process on this host. */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -78,6 +79,33 @@ async function writeNew(path: string, content: string): Promise<void> {
   }
 }
 
+/** A lock holds one short line; anything longer is not a wgqt lock. */
+const MAX_LOCK_BYTES = 1024;
+
+/**
+ * The text of the lock file at `path`; undefined when there is none, and
+ * "\0" (which no owner line matches) when it is not a small regular file:
+ * a symlink committed in its place (to /dev/zero, say) is neither followed
+ * nor read (see files.ts READ_NO_FOLLOW).
+ */
+async function readLock(path: string): Promise<string | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT" ? undefined : "\0";
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile() || stats.size > MAX_LOCK_BYTES) return "\0";
+    return await handle.readFile("utf8");
+  } catch {
+    return "\0";
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Move a stale lock out of the way if it still is the one we judged stale. */
 async function breakStale(path: string, staleText: string): Promise<void> {
   const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -86,7 +114,7 @@ async function breakStale(path: string, staleText: string): Promise<void> {
   } catch {
     return; // someone else moved it first
   }
-  const moved = await readFile(aside, "utf8").catch(() => "");
+  const moved = (await readLock(aside)) ?? "";
   if (moved !== staleText) {
     // We moved a fresh lock another process just took: put it back.
     await link(aside, path).catch(() => {});
@@ -120,11 +148,11 @@ export async function acquireLock(path: string): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 100; attempt++) {
     if (await tryCreate(path, content)) {
       return async () => {
-        const current = await readFile(path, "utf8").catch(() => "");
+        const current = (await readLock(path)) ?? "";
         if (current === content) await unlink(path).catch(() => {});
       };
     }
-    const text = await readFile(path, "utf8").catch(() => undefined);
+    const text = await readLock(path);
     if (text === undefined) continue; // released meanwhile
     const owner = parseOwner(text);
     if (

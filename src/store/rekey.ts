@@ -14,19 +14,27 @@
  * every file, for a store changed behind wgqt's back (a merge, `agenix -e`).
  */
 import { readFile, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { decryptWith, type LoadedIdentity, parseIdentities } from "../age/index.js";
 import type { Config } from "../config/types.js";
-import { KeyError, UsageError, WgqtError } from "../errors.js";
-import { parseKeyFileContent } from "../keys/wireguard.js";
+import { KeyError, quote, StoreError, UsageError, WgqtError } from "../errors.js";
+import { parseKeyFileContent, publicKeyOf } from "../keys/wireguard.js";
 import { type ExpectedSecret, expectedFor } from "./expected.js";
-import { displayPath, type FileInspection, inspectFiles, staleness } from "./inspect.js";
+import {
+  displayPath,
+  type FileInspection,
+  foreignReaders,
+  inspectFiles,
+  labelled,
+  staleness,
+} from "./inspect.js";
 import { timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
+import { publicKeyFile } from "./layout.js";
 import { copyManifest } from "./manifest.js";
 import { BATCH_SIZE, type MadeSecret, type SecretJob, secretPool } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
-import { stageSecret, writeGeneratedFiles } from "./write.js";
+import { checkPublicKeys, missingPublicKey, stageSecret, writeGeneratedFiles } from "./write.js";
 
 export interface RekeyFile {
   secret: ExpectedSecret;
@@ -77,13 +85,99 @@ function sameRecipientList(listed: readonly string[], wanted: readonly string[])
 export async function inspectForRekey(
   config: Config,
   store: KeyStore,
-  options: { checkAll?: boolean } = {},
+  options: { checkAll?: boolean; accept?: ReadonlySet<string> } = {},
 ): Promise<FileInspection> {
-  return inspectFiles(
-    config,
-    store,
-    options.checkAll ? store.encryptedFiles : rekeyCandidates(config, store),
-  );
+  const files = new Set(options.checkAll ? store.encryptedFiles : rekeyCandidates(config, store));
+  for (const file of options.accept ?? []) if (store.encryptedFiles.has(file)) files.add(file);
+  return inspectFiles(config, store, files);
+}
+
+/**
+ * The store-relative files `--accept` names (paths as the user gives them,
+ * resolved against `cwd`): each must be an encrypted file of the store that
+ * wgqt.toml asks for.
+ */
+export function acceptedFiles(
+  config: Config,
+  store: KeyStore,
+  paths: readonly string[],
+  cwd: string,
+): Set<string> {
+  const accepted = new Set<string>();
+  const expected = expectedFor(config);
+  for (const path of paths) {
+    const file = relative(store.dir, resolve(cwd, path)).split(sep).join("/");
+    if (!expected.has(file) || !store.encryptedFiles.has(file)) {
+      throw new UsageError(
+        `--accept: ${quote(path)} is not a key file in ${config.keysDirSetting} that wgqt.toml asks for`,
+      );
+    }
+    accepted.add(file);
+  }
+  return accepted;
+}
+
+/**
+ * Why the planned rekey must not run, naming the first file concerned (and
+ * how many more there are); undefined when it may. Nothing is re-encrypted,
+ * and so vouched for again in manifest.json, that wgqt cannot vouch for:
+ * - a machine whose `.age` is there without its `.pub`, or whose `.pub` is
+ *   not the one manifest.json records (see checkPublicKeys);
+ * - a file whose header or manifest entry says a key wgqt.toml gives to
+ *   other machines only can read it (`foreignReaders`): another machine's
+ *   secret under this name (swapped, manifest and all), or one that machine
+ *   has been able to read;
+ * - a file changed since wgqt wrote it (bytes, header, no manifest entry).
+ * Either is re-encrypted only when `accepted` names it: changed on purpose
+ * (`agenix -e`), or read by a host key this machine shared with others until
+ * wgqt.toml gave it a new one. A private key is also checked against its
+ * `.pub` once decrypted (applyRekey), accepted or not.
+ */
+export function rekeyRefusal(
+  inspection: FileInspection,
+  plan: RekeyPlan,
+  accepted: ReadonlySet<string> = new Set(),
+): string | undefined {
+  const { config, store } = inspection;
+  try {
+    checkPublicKeys(
+      config,
+      store.dir,
+      store.manifest,
+      store.publicKeys(),
+      store.encryptedFiles,
+      accepted,
+    );
+  } catch (error) {
+    if (error instanceof StoreError) return error.message;
+    throw error;
+  }
+  const refusals: string[] = [];
+  for (const { secret, untrusted } of plan.files) {
+    if (accepted.has(secret.file)) continue;
+    const where = displayPath(config, secret.file);
+    const foreign = foreignReaders(inspection, secret);
+    if (foreign.length > 0) {
+      const whose = foreign.map((reader) => labelled(config, reader.recipient)).join(", ");
+      refusals.push(
+        `${where}: can be read by ${whose}, a key wgqt.toml gives to other machines; re-encrypting it would vouch for another machine's secret (a swapped or planted file? restore it from git, or replace the key: ${rotateHint(secret)}; if that key was this machine's too, a host key shared with them: wgqt rekey --accept ${where})`,
+      );
+    } else if (untrusted !== undefined) {
+      refusals.push(
+        `${where}: ${untrusted}; wgqt does not re-encrypt a file it cannot vouch for (restore it from git; if you changed it on purpose, e.g. with agenix -e: wgqt rekey --accept ${where})`,
+      );
+    }
+  }
+  if (refusals.length === 0) return undefined;
+  const more = refusals.length - 1;
+  return `${refusals[0]}${more ? `; and ${more} more ${more === 1 ? "file" : "files"} (wgqt verify lists them)` : ""}`;
+}
+
+/** How to replace a secret with a new one, for messages. */
+function rotateHint(secret: ExpectedSecret): string {
+  if (secret.kind === "private-key") return `wgqt rotate --machine ${secret.machines[0]}`;
+  if (secret.kind === "preshared-key") return `wgqt rotate --pair ${secret.machines.join(" ")}`;
+  return `re-import the provider's file: wgqt vpn import ${secret.vpn} --from FILE --machine ${secret.machines[0]} --yes`;
 }
 
 /**
@@ -178,17 +272,27 @@ export async function loadIdentityFiles(
 
 export interface RekeyOptions {
   now: () => Date;
+  /** Store-relative files changed outside wgqt on purpose, to re-encrypt and record (see rekeyRefusal). */
+  accept?: ReadonlySet<string>;
   log?: (line: string) => void;
   /** Runs once the files are written, before the journal goes: the git commit. */
   afterApply?: AfterApply;
+  /** Called once per file decrypted (a progress bar). */
+  onProgress?: (done: number) => void;
 }
 
-/** The WireGuard key in a store file (base64), decrypted with the first identity that opens it. */
+/**
+ * The WireGuard key in a store file (base64), decrypted with the first
+ * identity that opens it; a private key must match its machine's `.pub`, and
+ * a VPN's the public key recorded for it unless the file is `accepted`.
+ */
 async function decryptKey(
   config: Config,
+  store: KeyStore,
   identities: LoadedIdentities,
   secret: ExpectedSecret,
   bytes: Uint8Array,
+  accepted: boolean,
 ): Promise<string> {
   const where = displayPath(config, secret.file);
   let plaintext: Uint8Array;
@@ -200,12 +304,35 @@ async function decryptKey(
       `${error.message}; identities from ${identities.sources.map((source) => source.file).join(", ")} (pass --identity with an admin's key)`,
     );
   }
+  let key: string;
   try {
-    return parseKeyFileContent(plaintext, where);
+    key = parseKeyFileContent(plaintext, where);
   } catch {
     // The decoder's message would quote the plaintext.
     throw new KeyError(`${where}: decrypts, but not to a WireGuard key; not re-encrypting it`);
   }
+  if (secret.kind === "private-key") {
+    // The key must be the one the fleet knows this machine by: a private key
+    // swapped in from another machine's file would otherwise be re-encrypted
+    // to this machine.
+    const machine = secret.machines[0]!;
+    const publicKey = store.machines[machine]?.publicKey;
+    if (publicKey === undefined) throw missingPublicKey(store.dir, machine);
+    if (publicKeyOf(key, where) !== publicKey) {
+      throw new KeyError(
+        `${where}: holds the private key of another public key than ${publicKeyFile(machine)} (swapped with another machine's file? restore it from git, or wgqt rotate --machine ${machine}); nothing was written`,
+      );
+    }
+  }
+  if (secret.kind === "vpn-private-key" && !accepted) {
+    const recorded = store.manifest.files[secret.file]?.public_key;
+    if (recorded !== undefined && publicKeyOf(key, where) !== recorded) {
+      throw new KeyError(
+        `${where}: holds a private key whose public key is not the one manifest.json records for VPN ${secret.vpn}; nothing was written`,
+      );
+    }
+  }
+  return key;
 }
 
 /**
@@ -223,6 +350,11 @@ export async function applyRekey(
   options: RekeyOptions,
 ): Promise<string[]> {
   const log = options.log ?? (() => {});
+  const accept = options.accept ?? new Set<string>();
+  const refusal = rekeyRefusal(inspection, plan, accept);
+  if (refusal !== undefined) throw new StoreError(refusal);
+  /** Public keys of accepted VPN keys, from the keys themselves. */
+  const vpnPublicKeys = new Map<string, string>();
   // Decrypted keys go to the workers (on all cores when there are many: an
   // admin added to a fleet re-encrypts every file) a batch at a time, so they
   // re-encrypt one batch while this thread decrypts the next.
@@ -238,7 +370,11 @@ export async function applyRekey(
     let batch: SecretJob[] = [];
     for (const { secret } of plan.files) {
       const { bytes } = inspection.files.get(secret.file)!;
-      const key = await decryptKey(config, identities, secret, bytes);
+      const accepted = accept.has(secret.file);
+      const key = await decryptKey(config, store, identities, secret, bytes, accepted);
+      options.onProgress?.(1);
+      if (accepted && secret.kind === "vpn-private-key")
+        vpnPublicKeys.set(secret.file, publicKeyOf(key, secret.file));
       batch.push({ kind: "re-encrypt", key, recipients: secret.recipients });
       if (batch.length === BATCH_SIZE) {
         handOver(batch);
@@ -257,11 +393,12 @@ export async function applyRekey(
   for (const [index, { secret }] of plan.files.entries()) {
     const previous = manifest.files[secret.file];
     const created = previous?.created ?? timestamp(options.now);
+    // A private key was checked against its `.pub` when it was decrypted.
     const publicKey =
       secret.kind === "private-key"
-        ? (previous?.public_key ?? store.machines[secret.machines[0]!]?.publicKey)
+        ? store.machines[secret.machines[0]!]?.publicKey
         : secret.kind === "vpn-private-key"
-          ? previous?.public_key
+          ? (vpnPublicKeys.get(secret.file) ?? previous?.public_key)
           : undefined;
     manifest.files[secret.file] = stageSecret(
       store.dir,

@@ -16,26 +16,43 @@
  * before doing anything else, so a store is never left half-written (a new
  * `.age` beside an old `.pub`, a key the manifest does not know) nor a
  * finished change left uncommitted.
+ *
+ * A journal is a file in the repository like any other, so recovery trusts
+ * none on sight: it applies one only if git does not track it, it names
+ * nothing but this fleet's files under the names wgqt gives them, with no
+ * executable mode (`journalProblem`), and no path leads through a symlink;
+ * otherwise nothing is applied. No transaction writes through a symlink or
+ * into a `.git` directory either.
  */
-import { readdirSync, statSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import * as z from "zod";
-import { StoreError } from "../errors.js";
+import { quote, StoreError } from "../errors.js";
 import {
+  assertNoLinkOnTheWay,
   makeDurable,
-  readIfExists,
-  readIfExistsSync,
+  readStoreFile,
+  readStoreFileSync,
   removeFileDurably,
   replaceFiles,
   TEMP_PREFIX,
   writeFileAtomic,
 } from "./files.js";
+import {
+  isRemovableStoreName,
+  isStoreFileName,
+  PRESHARED_DIR,
+  storeDirEntry,
+  VPN_DIR,
+} from "./layout.js";
 
 export const JOURNAL_FILE = ".wgqt-journal.json";
+/** `wgqt init` lists the journal and the lock here so that neither is ever committed. */
+export const GITIGNORE_FILE = ".gitignore";
 
 /** What a journal holds: paths relative to the root, the bytes of each file written. */
-interface Journal {
+export interface Journal {
   /** What the change was, for the git commit made after recovery. */
   message: string;
   writes: { path: string; mode: number; data: Buffer }[];
@@ -143,6 +160,9 @@ export class Transaction {
     ) {
       throw new StoreError(`${path}: outside ${this.#root}; refusing to write it`);
     }
+    // Git's own files (hooks, config) run code: a keys_dir there is never written.
+    if (inside.split(sep).includes(".git"))
+      throw new StoreError(`${path}: inside a .git directory; refusing to write it`);
   }
 
   /**
@@ -186,6 +206,11 @@ export class Transaction {
     const writes = [...this.#writes]
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([path, { bytes, mode, fresh }]) => ({ path, data: bytes, mode, fresh }));
+    // Before anything is written: no staged path may lead through a symlink
+    // (checked once per directory: a keygen stages thousands of files in three).
+    const checked = new Set<string>();
+    const dirs = new Set([...this.#writes.keys(), ...this.#removes].map((path) => dirname(path)));
+    for (const dir of dirs) assertNoLinkOnTheWay(this.#root, dir, checked);
     // Files that already hold their new bytes are left alone (and out of the commit).
     const differing = new Set(notHeldYet(writes.filter(({ fresh }) => !fresh)));
     for (const write of writes) {
@@ -197,7 +222,7 @@ export class Transaction {
       });
     }
     for (const path of [...this.#removes].sort()) {
-      if ((await readIfExists(path)) !== undefined)
+      if (lstatSync(path, { throwIfNoEntry: false }) !== undefined)
         journal.removes.push(relative(this.#root, path));
     }
     if (journal.writes.length === 0 && journal.removes.length === 0) return [];
@@ -308,13 +333,18 @@ function listing(dir: string): Set<string> {
   }
 }
 
-/** Whether `path` already holds exactly `bytes` (a missing file does not). */
+/**
+ * Whether `path` already holds exactly `bytes` (a missing file does not). A
+ * symlink or other non-regular file there is refused (readStoreFileSync):
+ * nothing is compared through a link.
+ */
 function holds(path: string, bytes: Buffer): boolean {
-  // A stat that answers "missing" without an exception, and a size check
+  // An lstat that answers "missing" without an exception, and a size check
   // before reading.
-  const stats = statSync(path, { throwIfNoEntry: false });
-  if (stats === undefined || stats.size !== bytes.length) return false;
-  return readIfExistsSync(path)?.equals(bytes) ?? false;
+  const stats = lstatSync(path, { throwIfNoEntry: false });
+  if (stats === undefined) return false;
+  if (stats.isFile() && stats.size !== bytes.length) return false;
+  return readStoreFileSync(path)?.equals(bytes) ?? false;
 }
 
 /**
@@ -361,32 +391,126 @@ export interface Recovery {
   files: string[];
 }
 
+/** What a journal may touch: the files of one fleet. */
+export interface JournalScope {
+  /** Absolute path of the fleet's wgqt.toml, in the journal's directory. */
+  configFile: string;
+  /**
+   * Absolute key store directory. Undefined when wgqt.toml does not load:
+   * then no store file may be named, since where the store is is unknown.
+   */
+  keysDir?: string;
+  /**
+   * Whether git tracks this file (absolute path). wgqt never commits its
+   * journal, so one that git tracks came from a commit and is refused.
+   */
+  isTracked?: (path: string) => Promise<boolean>;
+}
+
+/** The longest commit message a journal may carry. */
+const MAX_MESSAGE = 1000;
+
+/**
+ * Why `journal` names something no wgqt transaction of this fleet writes,
+ * or undefined when it does not. A journal may write only wgqt.toml, the
+ * `.gitignore` beside it, and store files under the names wgqt gives them
+ * (layout.ts), never with an executable or special mode; it may remove only
+ * store files (prune removes orphans whatever their name, and temp files).
+ * Anything else, `.git/hooks/…` above all, is a planted journal.
+ */
+export function journalProblem(
+  root: string,
+  scope: JournalScope,
+  journal: Journal,
+): string | undefined {
+  // The message becomes a commit subject and a line on the terminal: one
+  // line, no control characters (no escape sequences).
+  if (/\p{Cc}/u.test(journal.message) || journal.message.length > MAX_MESSAGE)
+    return "its message is not one line of text";
+  const rootFiles = new Set([GITIGNORE_FILE]);
+  if (dirname(scope.configFile) === root) rootFiles.add(basename(scope.configFile));
+  const keys =
+    scope.keysDir === undefined ? undefined : relative(root, scope.keysDir).split(sep).join("/");
+  const storeFile = (path: string): string | undefined =>
+    keys !== undefined && keys !== "" && path.startsWith(`${keys}/`)
+      ? path.slice(keys.length + 1)
+      : undefined;
+  const check = (path: string, removal: boolean): string | undefined => {
+    const parts = path.split("/");
+    if (isAbsolute(path) || parts.includes("..")) return `names ${quote(path)}, outside ${root}`;
+    const notOurs = `names ${quote(path)}, which is not a file wgqt writes${scope.keysDir === undefined ? " (wgqt.toml does not load, so where the key store is is unknown)" : ""}`;
+    if (parts.some((part) => part === "" || part === ".")) return notOurs;
+    if (!removal && rootFiles.has(path)) return undefined;
+    const file = storeFile(path);
+    if (file === undefined) return notOurs;
+    if (removal) {
+      const temp = storeDirEntry(file)?.name.startsWith(TEMP_PREFIX) ?? false;
+      return temp || isRemovableStoreName(file) ? undefined : notOurs;
+    }
+    return isStoreFileName(file) ? undefined : notOurs;
+  };
+  for (const { path, mode } of journal.writes) {
+    const problem = check(path, false);
+    if (problem !== undefined) return problem;
+    // Key files, public files and wgqt.toml are 0644: never executable, setuid or sticky.
+    if ((mode & ~0o666) !== 0)
+      return `would give ${quote(path)} mode ${mode.toString(8)}; wgqt never writes executable or special files`;
+  }
+  for (const path of journal.removes) {
+    const problem = check(path, true);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
 /**
  * Finish what an interrupted command committed to (roll its journal
- * forward) and remove temp files killed writers left in `root` and
- * `dirs`. Call with the fleet lock held, so no writer is running. Returns
- * what was recovered, if anything.
+ * forward) and remove temp files killed writers left beside wgqt.toml and in
+ * the store's directories. Call with the fleet lock held, so no writer is
+ * running. A journal is checked whole before anything is applied: it must
+ * be a complete wgqt journal that git does not track and that touches only
+ * this fleet's files (`journalProblem`), none of them through a symlink.
+ * Returns what was recovered, if anything.
  */
 export async function recoverJournal(
   root: string,
-  dirs: string[] = [],
+  scope: JournalScope,
   afterApply?: AfterApply,
 ): Promise<Recovery | undefined> {
-  for (const dir of [root, ...dirs]) await removeTempFiles(dir);
+  const checked = new Set<string>();
+  const dirs = [root];
+  if (scope.keysDir !== undefined) {
+    for (const dir of [
+      scope.keysDir,
+      join(scope.keysDir, PRESHARED_DIR),
+      join(scope.keysDir, VPN_DIR),
+    ]) {
+      // Temp files are removed from inside `dir`: it must be a real directory.
+      assertNoLinkOnTheWay(root, dir, checked);
+      dirs.push(dir);
+    }
+  }
+  for (const dir of dirs) await removeTempFiles(dir);
   const journalPath = join(root, JOURNAL_FILE);
-  const bytes = await readIfExists(journalPath);
+  const bytes = await readStoreFile(journalPath);
   if (bytes === undefined) return undefined;
   const journal = decodeJournal(bytes);
   if (journal === undefined) {
     // Only a complete journal is ever renamed into place; this is not ours.
     throw new StoreError(`${journalPath}: not a wgqt journal; move it away to continue`);
   }
-  for (const path of [...journal.writes.map((write) => write.path), ...journal.removes]) {
-    const inside = relative(root, join(root, path));
-    if (isAbsolute(path) || inside === ".." || inside.startsWith(`..${sep}`)) {
-      throw new StoreError(`${journalPath}: names ${JSON.stringify(path)}, outside ${root}`);
-    }
-  }
+  const problem = journalProblem(root, scope, journal);
+  if (problem !== undefined)
+    throw new StoreError(
+      `${journalPath}: ${problem}; nothing was applied (a planted journal? move it away to continue)`,
+    );
+  if (await scope.isTracked?.(journalPath))
+    throw new StoreError(
+      `${journalPath}: tracked by git, so it came from a commit, not from an interrupted wgqt run; nothing was applied (check what it holds, then git rm it)`,
+    );
+  const paths = [...journal.writes.map((write) => write.path), ...journal.removes];
+  for (const dir of new Set(paths.map((path) => dirname(join(root, path)))))
+    assertNoLinkOnTheWay(root, dir, checked);
   let applied: Applied;
   try {
     applied = await applyJournal(root, journal, true);

@@ -11,8 +11,10 @@ import { encryptToSync } from "../age/crypt.js";
 import { parseRecipient } from "../age/recipients.js";
 import { pairsOf } from "../config/peers.js";
 import { byteOrder, type Config, sortedNames } from "../config/types.js";
+import { StoreError } from "../errors.js";
 import { keyFileContent } from "../keys/wireguard.js";
-import { type ExpectedSecret, expectedFor } from "./expected.js";
+import { stageAcceptedPlan } from "./accepted-plan.js";
+import { type ExpectedSecret, expectedFor, managedMachines } from "./expected.js";
 import {
   MACHINES_NIX,
   MANIFEST_FILE,
@@ -151,10 +153,55 @@ export function machineEntries(
   return entries;
 }
 
+/** The error for a machine whose `.age` is there without its `.pub`: what to do about it. */
+export function missingPublicKey(dir: string, machine: string): StoreError {
+  return new StoreError(
+    `${join(dir, privateKeyFile(machine))} exists but ${publicKeyFile(machine)} is missing; restore it from git, or run 'wgqt rotate --machine ${machine}' for a new keypair`,
+  );
+}
+
 /**
- * Stage manifest.json, secrets.nix and machines.nix. The expected files come
- * from `expectedFor`, which a command that planned with the same config has
- * already worked out.
+ * Refuse public keys the store cannot vouch for before they go into
+ * machines.nix, where every peer takes them from: a machine whose `.age` is
+ * there needs its `.pub`, and that `.pub` must be the public key the
+ * manifest recorded when the private key was made. A `.pub` replaced in the
+ * repository would otherwise make the fleet trust a key whose private half
+ * someone else holds. `except`: private key files a rekey is accepting as
+ * changed outside wgqt (it checks those against their decrypted keys).
+ */
+export function checkPublicKeys(
+  config: Config,
+  dir: string,
+  manifest: Manifest,
+  publicKeys: Record<string, string>,
+  existingFiles: ReadonlySet<string>,
+  except: ReadonlySet<string> = new Set(),
+): void {
+  for (const name of managedMachines(config)) {
+    const file = privateKeyFile(name);
+    if (!existingFiles.has(file) || except.has(file)) continue;
+    const publicKey = publicKeys[name];
+    if (publicKey === undefined) throw missingPublicKey(dir, name);
+    const entry = Object.hasOwn(manifest.files, file) ? manifest.files[file] : undefined;
+    const how = `restore it from git, or run 'wgqt rotate --machine ${name}' for a new keypair`;
+    if (entry === undefined) {
+      throw new StoreError(
+        `${join(dir, file)}: not recorded in manifest.json, so nothing vouches for ${publicKeyFile(name)} (${how}; if both files are yours: wgqt rekey --accept ${join(dir, file)})`,
+      );
+    }
+    if (entry.public_key !== undefined && entry.public_key !== publicKey) {
+      throw new StoreError(
+        `${join(dir, publicKeyFile(name))}: not the public key manifest.json records for ${file} (replaced? ${how})`,
+      );
+    }
+  }
+}
+
+/**
+ * Stage manifest.json, secrets.nix and machines.nix, after `checkPublicKeys`,
+ * and plan.json when no member moves (accepted-plan.ts).
+ * The expected files come from `expectedFor`, which a command that planned
+ * with the same config has already worked out.
  */
 export function writeGeneratedFiles(
   config: Config,
@@ -164,6 +211,7 @@ export function writeGeneratedFiles(
   existingFiles: ReadonlySet<string>,
   tx: Transaction,
 ): void {
+  checkPublicKeys(config, dir, manifest, publicKeys, existingFiles);
   const expected = expectedFor(config);
   tx.write(join(dir, MANIFEST_FILE), manifestBytes(manifest), PUBLIC_MODE);
   tx.write(join(dir, SECRETS_NIX), renderSecretsNix(expected.values()), PUBLIC_MODE);
@@ -172,4 +220,5 @@ export function writeGeneratedFiles(
     renderMachinesNix(machineEntries(config, publicKeys, existingFiles)),
     PUBLIC_MODE,
   );
+  stageAcceptedPlan(config, dir, publicKeys, tx);
 }

@@ -2,8 +2,9 @@
  * What `rekey` trusts: manifest.json says which files are stale, and a file
  * whose entry already lists what wgqt.toml asks is not read. A file changed
  * behind wgqt's back is left alone by a plain rekey, reported by `verify`, and
- * read by `rekey --check-all`, which re-encrypts it when it still decrypts and
- * refuses (writing nothing) when it does not.
+ * read by `rekey --check-all`, which refuses it (writing nothing) unless
+ * `--accept` names it as changed on purpose; then it re-encrypts it when it
+ * still decrypts.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -58,11 +59,11 @@ describe("rekey decides from manifest.json", () => {
     const result = fleet.wgqt("verify");
     expect(result.status).toBe(1);
     expect(result.stdout).toBe(
-      `wireguard_keys/${UNRELATED}: changed outside wgqt: sha256 differs from manifest.json (wgqt rekey --check-all re-encrypts and records it)\n`,
+      `wireguard_keys/${UNRELATED}: changed outside wgqt: sha256 differs from manifest.json (restore it from git; if you changed it on purpose, e.g. with agenix -e: wgqt rekey --accept wireguard_keys/${UNRELATED})\n`,
     );
   });
 
-  it("rekey --check-all reads it, cannot decrypt it, names it and writes nothing", () => {
+  it("rekey --check-all reads it, refuses to vouch for it, names it and writes nothing", () => {
     const before = snapshot(fleet.keys);
     const head = fleet.head();
     const result = fleet.wgqt(
@@ -76,6 +77,25 @@ describe("rekey decides from manifest.json", () => {
     expect(result.stderr).toContain(
       `wireguard_keys/${UNRELATED}: changed since wgqt wrote it (sha256 differs from manifest.json)`,
     );
+    expect(result.stderr.trimEnd().split("\n").at(-1)).toMatch(
+      new RegExp(`^wgqt: wireguard_keys/${UNRELATED.replace(".", "\\.")}: `),
+    );
+    expect(snapshot(fleet.keys)).toEqual(before);
+    expect(fleet.head()).toBe(head);
+  });
+
+  it("accepted with --accept, it is read, cannot be decrypted, and nothing is written", () => {
+    const before = snapshot(fleet.keys);
+    const head = fleet.head();
+    const result = fleet.wgqt(
+      "rekey",
+      "--accept",
+      `wireguard_keys/${UNRELATED}`,
+      "--identity",
+      fleet.ids.admin!.identityFile,
+      "--yes",
+    );
+    expect(result.status).toBe(1);
     expect(result.stderr.trimEnd().split("\n").at(-1)).toMatch(
       new RegExp(`^wgqt: wireguard_keys/${UNRELATED.replace(".", "\\.")}: `),
     );
@@ -107,18 +127,35 @@ describe("a file re-encrypted outside wgqt, to the same recipients", () => {
 
   it("is left as it is by a plain rekey, which has nothing to do", () => {
     const before = snapshot(fleet.keys);
-    const result = fleet.wgqt("rekey", "--identity", join(fleet.idDir, "does-not-exist"));
+    const result = fleet.wgqt("rekey");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^nothing to re-encrypt/);
     expect(snapshot(fleet.keys)).toEqual(before);
   });
 
-  it("is re-encrypted and recorded by rekey --check-all; then verify passes", () => {
+  it("is refused by rekey --check-all, which names it and says how to accept it", () => {
+    const before = snapshot(fleet.keys);
+    const result = fleet.wgqt(
+      "rekey",
+      "--check-all",
+      "--identity",
+      fleet.ids.admin!.identityFile,
+      "--yes",
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      `wgqt: wireguard_keys/${UNRELATED}: changed since wgqt wrote it (sha256 differs from manifest.json); wgqt does not re-encrypt a file it cannot vouch for (restore it from git; if you changed it on purpose, e.g. with agenix -e: wgqt rekey --accept wireguard_keys/${UNRELATED})\n`,
+    );
+    expect(snapshot(fleet.keys)).toEqual(before);
+  });
+
+  it("is re-encrypted and recorded by rekey --accept; then verify passes", () => {
     const before = snapshot(fleet.keys);
     const manifestBefore = fleet.manifest();
     const result = fleet.wgqt(
       "rekey",
-      "--check-all",
+      "--accept",
+      `wireguard_keys/${UNRELATED}`,
       "--identity",
       fleet.ids.admin!.identityFile,
       "--yes",

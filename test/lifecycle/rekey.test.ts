@@ -123,9 +123,18 @@ describe("after a host key change", () => {
 
   it("a second rekey has nothing to do and needs no identity", () => {
     const head = fleet.head();
-    const result = fleet.wgqt("rekey", "--identity", join(fleet.idDir, "does-not-exist"));
+    const result = fleet.wgqt("rekey");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^nothing to re-encrypt/);
+    expect(fleet.head()).toBe(head);
+  });
+
+  it("but an identity named with --identity must load, even with nothing to do", () => {
+    const head = fleet.head();
+    const missing = join(fleet.idDir, "does-not-exist");
+    const result = fleet.wgqt("rekey", "--identity", missing);
+    expect(result.status, result.stderr).toBe(2);
+    expect(result.stderr).toBe(`wgqt: --identity: cannot read ${missing} (ENOENT)\n`);
     expect(fleet.head()).toBe(head);
   });
 

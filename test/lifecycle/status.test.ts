@@ -174,8 +174,20 @@ describe("wgqt status --json, identity by identity against age", () => {
     );
   });
 
-  it("after a rekey, agrees with age and verify passes", () => {
-    const rekey = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile);
+  it("after a rekey that accepts the changed file, agrees with age and verify passes", () => {
+    // A file changed outside wgqt is not re-encrypted (and vouched for) unless accepted.
+    const refused = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^wgqt: wireguard_keys\/spark\.age: changed since wgqt wrote it .*wgqt rekey --accept wireguard_keys\/spark\.age\)$/m,
+    );
+    const rekey = fleet.wgqt(
+      "rekey",
+      "--identity",
+      fleet.ids.admin!.identityFile,
+      "--accept",
+      "wireguard_keys/spark.age",
+    );
     expect(rekey.status, rekey.stderr).toBe(0);
     checkAgainstAge();
     expect(fleet.decryptable("stranger")).toEqual([]);

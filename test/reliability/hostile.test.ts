@@ -297,13 +297,13 @@ const CASES: Case[] = [
     what: "recipient: truncated ssh key",
     args: () => ["machine", "add", "cellar", "--recipient", ED().slice(0, 40)],
     exit: 1,
-    message: /machines\.cellar\.recipients\[0\]: /,
+    message: /^wgqt: --recipient: /,
   },
   {
     what: "recipient: ecdsa key",
     args: () => ["machine", "add", "cellar", "--recipient", ids.ecdsa!.recipient],
     exit: 1,
-    message: /machines\.cellar\.recipients\[0\]: .*ecdsa/,
+    message: /^wgqt: --recipient: .*ecdsa/,
   },
   {
     what: "recipient: sk-ssh-ed25519",
@@ -321,7 +321,7 @@ const CASES: Case[] = [
     what: "recipient: trailing garbage after an age key",
     args: () => ["machine", "add", "cellar", "--recipient", `${admin.recipient}xyz`],
     exit: 1,
-    message: /machines\.cellar\.recipients\[0\]: /,
+    message: /^wgqt: --recipient: /,
   },
   {
     what: "recipient: bad bech32 checksum",
@@ -347,13 +347,13 @@ const CASES: Case[] = [
         .find((l) => l.startsWith("AGE-SECRET-KEY-"))!,
     ],
     exit: 1,
-    message: /machines\.cellar\.recipients\[0\]: /,
+    message: /^wgqt: --recipient: /,
   },
   {
     what: "recipient: empty",
     args: () => ["machine", "add", "cellar", "--recipient", ""],
     exit: 1,
-    message: /machines\.cellar\.recipients\[0\]: /,
+    message: /^wgqt: --recipient: /,
   },
   // provider files (wgqt vpn import)
   {
@@ -546,6 +546,8 @@ beforeAll(() => {
   mkdirSync(template);
   ok("git", ["init", "-q", template]);
   writeFileSync(join(template, "wgqt.toml"), fill(base()));
+  // An empty keys_dir is a new store (what `wgqt init` starts); keygen fills it.
+  mkdirSync(join(template, "wireguard_keys"));
   const made = wgqt(template, "keygen", "--no-commit");
   expect(made.status, made.stderr).toBe(0);
 });

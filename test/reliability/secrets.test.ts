@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   type Dirent,
+  mkdirSync,
   readdirSync,
   readFileSync,
   statSync,
@@ -83,6 +84,8 @@ beforeAll(() => {
   ids.admin2 = makeIdentity(idDir, "admin2", "ssh-ed25519");
   ids.stranger = makeIdentity(idDir, "stranger", "ssh-ed25519");
   writeFileSync(join(repo, "wgqt.toml"), config());
+  // An empty keys_dir is a new store (what `wgqt init` starts); keygen fills it.
+  mkdirSync(join(repo, "wireguard_keys"));
 
   run("keygen");
   collectSecrets();

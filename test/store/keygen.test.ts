@@ -74,6 +74,7 @@ describe("wgqt keygen on a mixed fleet", () => {
       "charlie.pub",
       "machines.nix",
       "manifest.json",
+      "plan.json",
       "preshared_keys",
       "secrets.nix",
     ]);

@@ -22,6 +22,8 @@ import { JOURNAL_FILE, recoverJournal, Transaction } from "../../src/store/trans
 import { ok, ROOT } from "../helpers/run.js";
 
 let root: string;
+/** The fleet the journals below belong to: wgqt.toml in `root`, the store in `keys/`. */
+const scope = () => ({ configFile: join(root, "wgqt.toml"), keysDir: join(root, "keys") });
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "wgqt-tx-"));
   mkdirSync(join(root, "keys"));
@@ -120,7 +122,7 @@ describe("Transaction", () => {
     for (const name of ["a.age", "manifest.json", "empty.pub"]) rmSync(join(root, "keys", name));
     writeFileSync(join(root, "keys", "gone.age"), "x");
 
-    const recovered = await recoverJournal(root);
+    const recovered = await recoverJournal(root, scope());
     expect(recovered?.message).toBe("wgqt: test change");
     expect(recovered?.files).toEqual(
       ["a.age", "empty.pub", "gone.age", "manifest.json"].map((name) => join(root, "keys", name)),
@@ -140,7 +142,7 @@ describe("Transaction", () => {
       removes: [],
     };
     writeFileSync(join(root, JOURNAL_FILE), `${JSON.stringify(journal)}\n`);
-    const recovered = await recoverJournal(root);
+    const recovered = await recoverJournal(root, scope());
     expect(recovered?.message).toBe("wgqt: earlier");
     expect(readFileSync(join(root, "keys", "a.age"))).toEqual(binary);
   });
@@ -149,7 +151,7 @@ describe("Transaction", () => {
     const head = (size: number) =>
       `${JSON.stringify({
         version: 2,
-        message: "m",
+        message: "wgqt: m",
         writes: [{ path: "keys/a.age", mode: 0o644, size }],
         removes: [],
       })}\n`;
@@ -160,12 +162,12 @@ describe("Transaction", () => {
       Buffer.from("not json\n"),
     ]) {
       writeFileSync(join(root, JOURNAL_FILE), bytes);
-      await expect(recoverJournal(root)).rejects.toThrow(/not a wgqt journal/);
+      await expect(recoverJournal(root, scope())).rejects.toThrow(/not a wgqt journal/);
       expect(existsSync(join(root, "keys", "a.age"))).toBe(false);
     }
     // The same journal, whole, is applied.
     writeFileSync(join(root, JOURNAL_FILE), Buffer.concat([Buffer.from(head(9)), binary]));
-    await recoverJournal(root);
+    await recoverJournal(root, scope());
     expect(readFileSync(join(root, "keys", "a.age"))).toEqual(binary);
   });
 });

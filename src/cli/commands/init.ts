@@ -1,17 +1,20 @@
 /** `wgqt init`: a starter wgqt.toml and an empty, valid key store. */
 import { access } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { tomlString } from "../../config/edit.js";
 import { CONFIG_FILE, parseConfig } from "../../config/load.js";
 import { ConfigError } from "../../errors.js";
+import { readStoreFile, TEMP_PREFIX } from "../../store/files.js";
 import { openKeyStore } from "../../store/keystore.js";
+import { LOCK_FILE } from "../../store/lock.js";
 import { emptyManifest } from "../../store/manifest.js";
-import { Transaction } from "../../store/transaction.js";
+import { GITIGNORE_FILE, JOURNAL_FILE, Transaction } from "../../store/transaction.js";
 import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
 import { gitCommitStep } from "../context.js";
+import { initWarnings } from "../init-warnings.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
-import { readRecipientFiles } from "./recipients.js";
+import { checkRecipientArguments, readRecipientFiles } from "./recipients.js";
 
 interface InitOptions {
   admin?: string[];
@@ -51,6 +54,24 @@ ${adminLines}
 `;
 }
 
+/**
+ * What a work tree must never commit: the lock of a running command, an
+ * interrupted change's journal, and their temp files (all beside wgqt.toml).
+ * A journal in a commit would be replayed on every clone, so recovery
+ * refuses one that git tracks.
+ */
+const IGNORED = [`/${LOCK_FILE}`, `/${JOURNAL_FILE}`, `/${TEMP_PREFIX}*`];
+
+/** `.gitignore` (its current bytes, if any) with IGNORED appended where missing. */
+export function withIgnored(current: Buffer | undefined): string {
+  const text = current?.toString("utf8") ?? "";
+  const present = new Set(text.split("\n").map((line) => line.trim()));
+  const missing = IGNORED.filter((line) => !present.has(line));
+  if (missing.length === 0) return text;
+  const separator = text === "" ? "" : text.endsWith("\n") ? "\n" : "\n\n";
+  return `${text}${separator}# wgqt: a running command's lock, an interrupted change's journal\n${missing.join("\n")}\n`;
+}
+
 export async function initCommand(
   io: CliIO,
   global: GlobalOptions,
@@ -63,11 +84,12 @@ export async function initCommand(
   );
   if (exists) throw new ConfigError(`${path}: already exists; wgqt init does not overwrite it`);
   const admins = [
-    ...(options.admin ?? []),
+    ...checkRecipientArguments(options.admin ?? [], "--admin"),
     ...(await readRecipientFiles(options.adminFile ?? [], io.cwd, "--admin-file")),
   ];
   const text = starterConfig(options.keysDir, admins);
   const config = parseConfig(text, path); // validates admins and keys_dir before anything is written
+  for (const warning of await initWarnings(path, admins)) io.stderr(`warning: ${warning}\n`);
 
   const tx = new Transaction(config.dir, async (files, message) => {
     io.stderr(
@@ -76,6 +98,8 @@ export async function initCommand(
     await gitCommitStep(io, config, options.commit)(files, message);
   });
   tx.write(path, text, PUBLIC_MODE);
+  const gitignore = join(config.dir, GITIGNORE_FILE);
+  tx.write(gitignore, withIgnored(await readStoreFile(gitignore)), PUBLIC_MODE);
   const store = await openKeyStore(config.keysDir);
   if (store.encryptedFiles.size || store.publicKeyFiles.size) {
     io.stderr(`note: ${config.keysDir} already holds keys; they are left as they are\n`);
