@@ -374,6 +374,8 @@ async function keygen(shape, keys, toml, { keepStore }) {
           const dir = join(work, `keygen-${shape.n}-${variant}-${i}`);
           mkdirSync(dir);
           writeFileSync(join(dir, "wgqt.toml"), toml);
+          // An empty keys_dir is a new store (what `wgqt init` starts); keygen fills it.
+          mkdirSync(join(dir, "wireguard_keys"));
           if (commit) {
             git(dir, "init", "-q");
             git(dir, "add", "wgqt.toml");

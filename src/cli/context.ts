@@ -3,13 +3,16 @@
  * with colour only when allowed, confirmation prompts only on a terminal, and
  * the git commit at the end of a mutating command.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Chalk, type ChalkInstance } from "chalk";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { UsageError } from "../errors.js";
 import { type KeyStore, openKeyStore } from "../store/keystore.js";
-import type { AfterApply } from "../store/transaction.js";
+import { type AfterApply, JOURNAL_FILE } from "../store/transaction.js";
 import type { CliIO } from "./io.js";
+import { requireKeysDir } from "./keys-dir.js";
 import type { GlobalOptions } from "./main.js";
 
 export interface Context {
@@ -26,6 +29,7 @@ export function colorFor(io: CliIO): ChalkInstance {
 
 export async function openContext(io: CliIO, global: GlobalOptions): Promise<Context> {
   const config = await loadConfig(io.cwd, global.config);
+  await requireKeysDir(config);
   const store = await openKeyStore(config.keysDir);
   return { io, color: colorFor(io), config, store, log: (line) => io.stderr(`${line}\n`) };
 }
@@ -33,11 +37,15 @@ export async function openContext(io: CliIO, global: GlobalOptions): Promise<Con
 /**
  * Ask a yes/no question on a terminal. Off a terminal there is no one to ask:
  * the caller must have passed `--yes` (or the command has nothing to confirm).
+ * Enter answers No unless `options.default` says Yes: only for changes that
+ * break no deployed tunnel and delete no key (creating keys, re-encrypting),
+ * so a stray Enter never rotates, removes or renumbers anything.
  */
 export async function confirm(
   io: CliIO,
   message: string,
   yes: boolean | undefined,
+  options: { default?: boolean } = {},
 ): Promise<boolean> {
   if (yes) return true;
   if (!io.interactive) {
@@ -48,7 +56,7 @@ export async function confirm(
   }
   const { default: inquirer } = await import("inquirer");
   const answer = await inquirer.prompt<{ ok: boolean }>([
-    { type: "confirm", name: "ok", message, default: true },
+    { type: "confirm", name: "ok", message, default: options.default ?? false },
   ]);
   return answer.ok;
 }
@@ -58,28 +66,48 @@ export async function confirm(
  * it runs after the files are written and before the journal is removed, so
  * a run killed before committing is committed by the next one.
  */
-export function gitCommitStep(io: CliIO, config: Config, commit: boolean): AfterApply {
-  return (files, message) => commitChanges(io, config, files, message, commit);
+export function gitCommitStep(
+  io: CliIO,
+  config: Config,
+  commit: boolean,
+  configEdit?: (text: string) => string,
+): AfterApply {
+  return (files, message) => commitChanges(io, config, files, message, commit, configEdit);
 }
 
-/** Commit the changed files unless `--no-commit`; report the outcome on stderr. */
+/**
+ * Commit the changed files unless `--no-commit`; report the outcome on
+ * stderr. wgqt.toml goes in when the store depends on its uncommitted edits
+ * (config-commit.ts); `configEdit` is the command's own edit of it, if any.
+ */
 export async function commitChanges(
   io: CliIO,
   config: Config,
   files: string[],
   message: string,
   commit: boolean,
+  configEdit?: (text: string) => string,
 ): Promise<void> {
   const color = colorFor(io);
   if (files.length === 0) return;
+  // The change is on disk from here: Ctrl-C now must not say "nothing written".
+  const journal = join(config.dir, JOURNAL_FILE);
+  io.interrupts?.describeOutcome(() =>
+    existsSync(journal) ? undefined : `interrupted after the change was written: ${message}`,
+  );
   if (!commit) {
     io.stderr(`${color.dim("not committed (--no-commit)")}\n`);
     return;
   }
   // Loaded only to commit: git's library is not needed with --no-commit.
   const { commitFiles } = await import("../git/commit.js");
-  const result = await commitFiles(config.dir, files, message, io.env);
-  if (result.committed) io.stderr(`${color.green("committed")} ${result.hash}: ${message}\n`);
-  else if (result.reason !== "nothing changed")
+  const { configForCommit } = await import("./config-commit.js");
+  const decided = await configForCommit(config, files, configEdit);
+  const full = decided.body === undefined ? message : `${message}\n\n${decided.body}`;
+  const result = await commitFiles(config.dir, decided.files, full, io.env, decided.contents);
+  if (result.committed) {
+    io.stderr(`${color.green("committed")} ${result.hash}: ${message}\n`);
+    if (decided.note !== undefined) io.stderr(`${decided.note}\n`);
+  } else if (result.reason !== "nothing changed")
     io.stderr(`${color.dim(`not committed: ${result.reason}`)}\n`);
 }

@@ -1,3 +1,5 @@
+import { handleSigint, Interrupts } from "./interrupt.js";
+
 /**
  * Everything the CLI takes from the outside world, passed in so tests can run
  * commands in-process: no command reads `process` directly.
@@ -16,6 +18,10 @@ export interface CliIO {
   color: boolean;
   /** Injected clock: timestamps in the manifest. */
   now: () => Date;
+  /** True when stderr is a terminal: long commands draw a progress line there. */
+  progress?: boolean;
+  /** What to undo and say on Ctrl-C (the real process only; see interrupt.ts). */
+  interrupts?: Interrupts;
 }
 
 /** The real process's IO. */
@@ -26,13 +32,18 @@ export function processIO(): CliIO {
     if (error.code === "EPIPE") process.exit(0);
     throw error;
   });
+  const stderr = (text: string) => process.stderr.write(text);
+  const interrupts = new Interrupts();
+  handleSigint(interrupts, stderr);
   return {
     cwd: process.cwd(),
     env,
     stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stderr,
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
     color: Boolean(process.stderr.isTTY) && env.NO_COLOR === undefined && env.TERM !== "dumb",
     now: () => new Date(),
+    progress: Boolean(process.stderr.isTTY) && env.TERM !== "dumb",
+    interrupts,
   };
 }

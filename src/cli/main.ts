@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { UsageError, WgqtError } from "../errors.js";
+import { CANCELLED, INTERRUPTED_EXIT, isPromptExit } from "./interrupt.js";
 import { type CliIO, processIO } from "./io.js";
 
 export interface GlobalOptions {
@@ -119,6 +120,7 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .description("create missing keypairs and preshared keys (never overwrites a key)")
     .option("-m, --machine <name>", "only this machine and its peer pairs, repeatable", collect)
     .option("-y, --yes", "do not ask for confirmation")
+    .option("-v, --verbose", "list every key, not one line per machine (long plans)")
     .option("--no-commit", "do not commit to git")
     .action(
       lazy(io, async () => (await import("./commands/keygen.js")).keygenCommand, { mutates: true }),
@@ -137,6 +139,7 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
       collect,
     )
     .option("-y, --yes", "do not ask for confirmation")
+    .option("-v, --verbose", "list every key, not one line per machine (long plans)")
     .option("--no-commit", "do not commit to git")
     .action(
       lazy(io, async () => (await import("./commands/rotate.js")).rotateCommand, { mutates: true }),
@@ -173,7 +176,13 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
       "--check-all",
       "check every file's header and checksum, not only those manifest.json says are stale (after a merge or edits outside wgqt)",
     )
+    .option(
+      "--accept <file>",
+      "a key file you changed outside wgqt on purpose (e.g. agenix -e): re-encrypt and record it, repeatable",
+      collect,
+    )
     .option("-y, --yes", "do not ask for confirmation")
+    .option("-v, --verbose", "list every file, not one line per machine (long plans)")
     .option("--no-commit", "do not commit to git")
     .action(
       lazy(io, async () => (await import("./commands/rekey.js")).rekeyCommand, { mutates: true }),
@@ -238,11 +247,12 @@ async function lockFleet(
   global: GlobalOptions,
 ): Promise<(() => Promise<void>) | undefined> {
   const { findConfig } = await import("../config/load.js");
-  const { acquireLock, LOCK_FILE } = await import("../store/lock.js");
+  const { LOCK_FILE } = await import("../store/lock.js");
+  const { holdLock } = await import("./lock-hold.js");
   const { dirname, resolve } = await import("node:path");
   const path = global.config ? resolve(io.cwd, global.config) : await findConfig(io.cwd);
   if (!path) return undefined;
-  return acquireLock(resolve(dirname(path), LOCK_FILE));
+  return holdLock(io, resolve(dirname(path), LOCK_FILE));
 }
 
 /**
@@ -256,16 +266,15 @@ async function recoverInterrupted(
 ): Promise<void> {
   const { findConfig, loadConfig } = await import("../config/load.js");
   const { recoverJournal } = await import("../store/transaction.js");
-  const { dirname, join, resolve } = await import("node:path");
+  const { isTracked } = await import("../git/commit.js");
+  const { dirname, resolve } = await import("node:path");
   const path = global.config ? resolve(io.cwd, global.config) : await findConfig(io.cwd);
   if (!path) return;
-  // The store's own directories are cleaned too when the config still loads.
+  // The store's files may be journaled (and its temp files cleared) only when the config still loads.
   const config = await loadConfig(io.cwd, global.config).catch(() => undefined);
-  const dirs = config
-    ? [config.keysDir, join(config.keysDir, "preshared_keys"), join(config.keysDir, "vpns")]
-    : [];
+  const scope = { configFile: path, keysDir: config?.keysDir, isTracked };
   const { gitCommitStep } = await import("./context.js");
-  await recoverJournal(dirname(path), dirs, async (files, message) => {
+  await recoverJournal(dirname(path), scope, async (files, message) => {
     io.stderr(`finishing an interrupted run: ${message} (${files.length} files)\n`);
     if (config)
       await gitCommitStep(
@@ -292,6 +301,11 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     if (error instanceof WgqtError) {
       io.stderr(`wgqt: ${error.message}\n`);
       return error instanceof UsageError ? 2 : error.exitCode;
+    }
+    // Ctrl-C at a prompt: every prompt comes before anything is written.
+    if (isPromptExit(error)) {
+      io.stderr(`${CANCELLED}\n`);
+      return INTERRUPTED_EXIT;
     }
     io.stderr(
       `wgqt: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -10,8 +10,10 @@ import type { z } from "zod";
 import { parseRecipient } from "../age/recipients.js";
 import { ConfigError, quote, WgqtError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
+import { checkLinkSettings } from "./link.js";
 import { interfaceNameProblem, machineNameProblem } from "./names.js";
 import { configSchema, type RawConfig } from "./schema.js";
+import { didYouMean, knownKeysAt } from "./suggest.js";
 import type { Config, MachineConfig, ProxyConfig } from "./types.js";
 import { checkVpns } from "./vpn.js";
 
@@ -33,7 +35,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case "unrecognized_keys": {
       const prefix = issue.path.length ? `${where}.` : "";
-      return `${prefix}${issue.keys[0]}: unknown key (got ${quote(input && typeof input === "object" ? (input as Record<string, unknown>)[issue.keys[0]!] : undefined)})`;
+      return `${prefix}${issue.keys[0]}: unknown key${didYouMean(issue.keys[0]!, knownKeysAt(configSchema, issue.path))} (got ${quote(input && typeof input === "object" ? (input as Record<string, unknown>)[issue.keys[0]!] : undefined)})`;
     }
     case "invalid_type":
       return `${where}: expected ${issue.expected}, got ${input === undefined ? "nothing (it is required)" : quote(input)}`;
@@ -43,6 +45,20 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     default:
       return `${where}: ${issue.message} (got ${quote(input)})`;
   }
+}
+
+/**
+ * smol-toml's message for a TOML error, in words that point at the mistake:
+ * a string left open reaches the line break, which TOML forbids inside a
+ * one-line string, and smol-toml reports that as a control character.
+ */
+function tomlProblem(error: TomlError, line: string): string {
+  const message = error.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+  const atLineEnd = error.column - 1 >= line.replace(/\r$/, "").length;
+  if (/control characters are not allowed/.test(message) && atLineEnd)
+    return "unterminated string: the closing quote is missing";
+  if (/unfinished string/.test(message)) return "unterminated string: the closing quote is missing";
+  return message;
 }
 
 /** Parse and validate the text of a `wgqt.toml` at `path` (absolute). Pure apart from nothing: no I/O. */
@@ -55,8 +71,9 @@ export function parseConfig(text: string, path: string): Config {
     document = parseToml(text);
   } catch (error) {
     if (error instanceof TomlError) {
-      const firstLine = error.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
-      const source = text.split("\n")[error.line - 1]?.trim() ?? "";
+      const line = text.split("\n")[error.line - 1] ?? "";
+      const firstLine = tomlProblem(error, line);
+      const source = line.trim();
       fail(
         `line ${error.line}, column ${error.column}: invalid TOML: ${firstLine} (at ${quote(source)})`,
       );
@@ -64,7 +81,11 @@ export function parseConfig(text: string, path: string): Config {
     throw error;
   }
   const parsed = configSchema.safeParse(document, { reportInput: true });
-  if (!parsed.success) fail(describeIssue(parsed.error.issues[0]!));
+  // A misspelled key is also a missing one: name the misspelling, the cause.
+  if (!parsed.success) {
+    const { issues } = parsed.error;
+    fail(describeIssue(issues.find((issue) => issue.code === "unrecognized_keys") ?? issues[0]!));
+  }
   const raw = parsed.data as RawConfig;
 
   const dir = dirname(path);
@@ -151,6 +172,8 @@ export function parseConfig(text: string, path: string): Config {
     });
     const proxy: ProxyConfig = { name, gateway: entry.gateway, clients: [...entry.clients] };
     if (entry.default !== undefined) proxy.default = entry.default;
+    if (entry.killswitch !== undefined) proxy.killswitch = entry.killswitch;
+    Object.assign(proxy, checkLinkSettings(entry, where, fail));
     proxies[name] = proxy;
   }
 

@@ -203,7 +203,7 @@ export async function applyRotate(
         recipients: secret.recipients,
       })),
     ],
-    options.random === undefined ? {} : { random: options.random },
+    options.random === undefined ? { onProgress: options.onProgress } : { random: options.random },
   );
 
   const manifest = copyManifest(store.manifest);

@@ -125,12 +125,14 @@ export function secretPool(
       close: async () => {},
     };
   }
-  return new WorkerPool(threads, planned);
+  return new WorkerPool(threads, planned, options.onProgress);
 }
 
 export interface SecretOptions {
   /** Reproducible keys (tests): everything in this thread. */
   random?: RandomSource;
+  /** Called as workers finish batches, with how many secrets each held (a progress bar). */
+  onProgress?: (done: number) => void;
   /** At most this many workers (default: one per CPU). */
   threads?: number;
 }
@@ -163,7 +165,11 @@ class WorkerPool implements SecretPool {
   #nextId = 0;
   #failed: Error | undefined;
 
-  constructor(threads: number, planned: readonly { readonly recipients: readonly string[] }[]) {
+  constructor(
+    threads: number,
+    planned: readonly { readonly recipients: readonly string[] }[],
+    onProgress?: (done: number) => void,
+  ) {
     this.#planned = planned;
     this.#workers = Array.from({ length: threads }, () => {
       const entry = {
@@ -183,6 +189,7 @@ class WorkerPool implements SecretPool {
           batch.reject(this.#failed!);
         } else {
           batch.resolve(response.results);
+          onProgress?.(response.results.length);
           this.#dispatch();
         }
       });

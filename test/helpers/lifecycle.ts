@@ -3,7 +3,7 @@
  * a temp git repository with a keyed store, host and admin identities made by
  * the reference tools, and edits to wgqt.toml committed as a user would.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import {
@@ -58,6 +58,8 @@ export class Fleet {
     fleet.admins = Object.keys(spec.admins);
     fleet.proxies = structuredClone(spec.proxies);
     fleet.writeConfig("fleet");
+    // An empty keys_dir is a new store (what `wgqt init` starts); keygen fills it.
+    mkdirSync(fleet.keys);
     const result = fleet.wgqt("keygen");
     expect(result.status, result.stderr).toBe(0);
     return fleet;

@@ -14,8 +14,10 @@ import { Transaction } from "../../store/transaction.js";
 import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
+import { requireKeysDir } from "../keys-dir.js";
 import type { GlobalOptions } from "../main.js";
-import { readRecipientFiles } from "./recipients.js";
+import { pendingRenumbering } from "./plan.js";
+import { checkRecipientArguments, readRecipientFiles } from "./recipients.js";
 
 interface AddOptions {
   recipient?: string[];
@@ -51,10 +53,11 @@ export async function machineAddCommand(
   const problem = machineNameProblem(name);
   if (problem) throw new UsageError(`machine add: ${problem}`);
   const config = await loadConfig(io.cwd, global.config);
+  await requireKeysDir(config);
   if (config.machines[name])
     throw new ConfigError(`${config.path}: machines.${name}: already exists`);
   const recipients = [
-    ...(options.recipient ?? []),
+    ...checkRecipientArguments(options.recipient ?? [], "--recipient"),
     ...(await readRecipientFiles(options.recipientFile ?? [], io.cwd, "--recipient-file")),
   ];
   if (recipients.length === 0 && options.publicKey === undefined) {
@@ -62,18 +65,41 @@ export async function machineAddCommand(
       "machine add: give the host's key with --recipient KEY or --recipient-file FILE",
     );
   }
-  const text = appendMachine(await readFile(config.path, "utf8"), {
-    name,
-    recipients,
-    ...pick(options),
-  });
+  const edit = (before: string) => appendMachine(before, { name, recipients, ...pick(options) });
+  const text = edit(await readFile(config.path, "utf8"));
   const tx = new Transaction(config.dir, async (files, message) => {
     io.stderr(`added machine ${name}\nnext: wgqt keygen --machine ${name}\n`);
-    await gitCommitStep(io, config, options.commit)(files, message);
+    await gitCommitStep(io, config, options.commit, edit)(files, message);
   });
-  await stageConfig(config, text, tx);
+  try {
+    await stageConfig(config, text, tx);
+  } catch (error) {
+    throw blameFlag(error, config.path, name);
+  }
   await tx.commit(`wgqt: add machine ${name}`);
   return 0;
+}
+
+/** The flag each setting of the new machine's table came from. */
+const FLAG_OF: Record<string, string> = {
+  endpoint: "--endpoint",
+  public_key: "--public-key",
+  uplink: "--uplink",
+};
+
+/**
+ * An error about a setting of the machine being added is about the flag
+ * that gave it, not about wgqt.toml, which does not hold it yet.
+ */
+function blameFlag(error: unknown, path: string, name: string): unknown {
+  if (!(error instanceof ConfigError)) return error;
+  const prefix = `${path}: machines.${name}.`;
+  if (!error.message.startsWith(prefix)) return error;
+  const rest = error.message.slice(prefix.length);
+  const field = /^[a-z_]+/.exec(rest)?.[0] ?? "";
+  const flag = FLAG_OF[field];
+  if (flag === undefined) return error;
+  return new ConfigError(`${flag}${rest.slice(field.length)}`);
 }
 
 function pick(options: AddOptions): { endpoint?: string; publicKey?: string; uplink?: string } {
@@ -94,20 +120,21 @@ export async function machineRemoveCommand(
   const { config, store } = context;
   if (!config.machines[name])
     throw new UsageError(`machine remove: unknown machine ${quote(name)}`);
-  for (const proxy of sortedNames(config.proxies)) {
-    const { gateway, clients } = config.proxies[proxy]!;
-    if (gateway === name || clients.includes(name)) {
-      throw new ConfigError(
-        `${config.path}: proxies.${proxy}: uses ${quote(name)} as ${gateway === name ? "gateway" : "a client"}; remove it there first`,
-      );
-    }
+  const users = usersOf(config, name);
+  if (users.length === 1) {
+    const [user] = users;
+    throw new ConfigError(
+      user!.vpn
+        ? `${config.path}: ${user!.table}: ${quote(name)} uses this VPN; remove it from ${user!.table}.machines (or the table) first`
+        : `${config.path}: ${user!.table}: uses ${quote(name)} as ${user!.role}; remove it there first`,
+    );
   }
-  for (const vpn of vpnsOf(config)) {
-    if (vpn.machines.includes(name)) {
-      throw new ConfigError(
-        `${config.path}: vpns.${vpn.name}: ${quote(name)} uses this VPN; remove it from vpns.${vpn.name}.machines (or the table) first`,
-      );
-    }
+  if (users.length > 1) {
+    // Every table at once: fixing one and being told of the next is a loop.
+    const list = users.map((user) => `${user.table} (${user.role})`);
+    throw new ConfigError(
+      `${config.path}: ${quote(name)} is still used by ${list.slice(0, -1).join(", ")} and ${list.at(-1)}; remove it there first`,
+    );
   }
   const files = [publicKeyFile(name), privateKeyFile(name)];
   // Pairs are gone with the proxies, so look for PSK files naming the machine.
@@ -129,11 +156,12 @@ export async function machineRemoveCommand(
     io.stderr("cancelled; nothing changed\n");
     return 1;
   }
-  const text = removeMachine(await readFile(config.path, "utf8"), name, config.path);
+  const edit = (before: string) => removeMachine(before, name, config.path);
+  const text = edit(await readFile(config.path, "utf8"));
   const after = parseConfig(text, config.path);
   const tx = new Transaction(config.dir, async (files, message) => {
     io.stderr(`removed machine ${name}${present.length ? ` (${present.join(", ")})` : ""}\n`);
-    await gitCommitStep(io, config, options.commit)(files, message);
+    await gitCommitStep(io, config, options.commit, edit)(files, message);
   });
   tx.write(config.path, text, PUBLIC_MODE);
   const manifest = copyManifest(store.manifest);
@@ -147,7 +175,25 @@ export async function machineRemoveCommand(
   delete publicKeys[name];
   writeGeneratedFiles(after, store.dir, manifest, publicKeys, remainingFiles, tx);
   await tx.commit(`wgqt: remove machine ${name}`);
+  const renumbering = pendingRenumbering(after, publicKeys);
+  if (renumbering !== undefined) io.stderr(`${renumbering}\n`);
   return 0;
+}
+
+/** The proxies and VPNs in wgqt.toml that name `name`, proxies first, each in byte order. */
+function usersOf(config: Config, name: string): { table: string; role: string; vpn: boolean }[] {
+  const users: { table: string; role: string; vpn: boolean }[] = [];
+  for (const proxy of sortedNames(config.proxies)) {
+    const { gateway, clients } = config.proxies[proxy]!;
+    if (gateway === name) users.push({ table: `proxies.${proxy}`, role: "gateway", vpn: false });
+    else if (clients.includes(name))
+      users.push({ table: `proxies.${proxy}`, role: "a client", vpn: false });
+  }
+  for (const vpn of vpnsOf(config)) {
+    if (vpn.machines.includes(name))
+      users.push({ table: `vpns.${vpn.name}`, role: "one of its machines", vpn: true });
+  }
+  return users;
 }
 
 export async function machineListCommand(

@@ -6,19 +6,20 @@
  */
 import { join } from "node:path";
 import type { Config } from "../../config/types.js";
-import { StoreError } from "../../errors.js";
-import { diffPlans, type PlanDiff, readPlanJson } from "../../net/diff.js";
-import { plan as makePlan, type Plan, type PlanJson, planJson } from "../../net/plan.js";
-import { readIfExists } from "../../store/files.js";
+import { diffPlans, type PlanDiff } from "../../net/diff.js";
+import { plan as makePlan, type Plan, type PlanJson } from "../../net/plan.js";
+import { readAcceptedPlan, serializePlan } from "../../store/accepted-plan.js";
 import type { KeyStore } from "../../store/keystore.js";
-import { acquireLock, LOCK_FILE } from "../../store/lock.js";
+import { PLAN_FILE } from "../../store/layout.js";
+import { LOCK_FILE } from "../../store/lock.js";
 import { Transaction } from "../../store/transaction.js";
 import { PUBLIC_MODE } from "../../store/write.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
+import { holdLock } from "../lock-hold.js";
 import type { GlobalOptions } from "../main.js";
 
-export const PLAN_FILE = "plan.json";
+export { PLAN_FILE };
 
 interface PlanOptions {
   json?: boolean;
@@ -34,15 +35,29 @@ export async function currentPlans(
 ): Promise<{ plan: Plan; accepted?: PlanJson; path: string }> {
   const path = join(config.keysDir, PLAN_FILE);
   const plan = makePlan(config, store.publicKeys());
-  const text = await readIfExists(path);
-  if (text === undefined) return { plan, path };
-  let json: unknown;
+  const accepted = readAcceptedPlan(config.keysDir);
+  return accepted === undefined ? { plan, path } : { plan, accepted, path };
+}
+
+/**
+ * A line for a command that changed the fleet when wgqt.toml now moves
+ * existing members against plan.json (removing a client moves the clients
+ * after it), or undefined when nobody moves.
+ */
+export function pendingRenumbering(
+  config: Config,
+  publicKeys: Record<string, string>,
+): string | undefined {
+  let moves: number;
   try {
-    json = JSON.parse(text.toString("utf8"));
-  } catch (error) {
-    throw new StoreError(`${path}: not valid JSON (${(error as Error).message})`);
+    const accepted = readAcceptedPlan(config.keysDir);
+    if (accepted === undefined) return undefined;
+    moves = diffPlans(accepted, makePlan(config, publicKeys)).changed.length;
+  } catch {
+    return undefined; // `wgqt plan` and `wgqt render` report it
   }
-  return { plan, accepted: readPlanJson(json, path), path };
+  if (moves === 0) return undefined;
+  return `renumbering: wgqt.toml now moves ${moves} existing ${moves === 1 ? "member" : "members"} against ${PLAN_FILE}; review with 'wgqt plan', accept with 'wgqt plan --write' (render holds back their hosts until then)`;
 }
 
 /** One line per renumbered member: `germany nyaa: 10.128.0.11 -> 10.128.0.12, port 16843 -> 16844`. */
@@ -53,10 +68,6 @@ export function describeRenumbering(diff: PlanDiff): string[] {
     if (change.port) parts.push(`port ${change.port.from} -> ${change.port.to}`);
     return `  ${change.network} ${change.machine}: ${parts.join(", ")}`;
   });
-}
-
-export function serializePlan(plan: Plan): string {
-  return `${JSON.stringify(planJson(plan), null, 2)}\n`;
 }
 
 function table(plan: Plan): string {
@@ -100,7 +111,7 @@ export async function planCommand(
 ): Promise<number> {
   // Only --write changes anything: it alone takes the fleet lock, then reads afresh.
   const first = await openContext(io, global);
-  const release = options.write ? await acquireLock(join(first.config.dir, LOCK_FILE)) : undefined;
+  const release = options.write ? await holdLock(io, join(first.config.dir, LOCK_FILE)) : undefined;
   try {
     const { config, store, color } = options.write ? await openContext(io, global) : first;
     const { plan, accepted, path } = await currentPlans(config, store);

@@ -1,7 +1,28 @@
-/** Reading recipients given on the command line or in files. */
+/**
+ * Reading recipients given on the command line or in files. Each is checked
+ * here, so a bad one is blamed on the flag or the file line it came from,
+ * not on the wgqt.toml it would have been written into.
+ */
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { UsageError } from "../../errors.js";
+import { parseRecipient } from "../../age/recipients.js";
+import { KeyError, UsageError, WgqtError } from "../../errors.js";
+
+/** Check one recipient; a bad one fails with `where` (`--recipient`, `--recipient-file "x.pub": line 2`) in front. */
+function checked(recipient: string, where: string): string {
+  try {
+    parseRecipient(recipient);
+  } catch (error) {
+    if (error instanceof WgqtError) throw new KeyError(`${where}: ${error.message}`);
+    throw error;
+  }
+  return recipient;
+}
+
+/** Recipients given as arguments (`--recipient`, `--admin`), each checked. */
+export function checkRecipientArguments(recipients: string[], flag: string): string[] {
+  return recipients.map((recipient) => checked(recipient, flag));
+}
 
 /**
  * Recipients from files like `age -R` reads them: one per line, `#` comments
@@ -24,11 +45,12 @@ export async function readRecipientFiles(
     }
     const lines = text
       .split(/\r?\n/)
-      .map((line) => line.trim())
-      .filter((line) => line && !line.startsWith("#"));
+      .map((line, index) => ({ line: line.trim(), number: index + 1 }))
+      .filter(({ line }) => line && !line.startsWith("#"));
     if (lines.length === 0)
       throw new UsageError(`${flag}: ${JSON.stringify(file)} holds no recipient`);
-    recipients.push(...lines);
+    for (const { line, number } of lines)
+      recipients.push(checked(line, `${flag} ${JSON.stringify(file)}: line ${number}`));
   }
   return recipients;
 }

@@ -7,14 +7,14 @@
  * nothing else on stdout, so it can be piped into `qrencode` whole: the
  * WireGuard apps import one tunnel per QR code.
  */
-import { readdirSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { setImmediate } from "node:timers/promises";
 import { decryptWith } from "../../age/crypt.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
 import { parseKeyFileContent } from "../../keys/wireguard.js";
 import { diffPlans } from "../../net/diff.js";
 import { hostSecretFiles, hostView, plannedHosts } from "../../net/host.js";
+import type { Plan, PlanJson } from "../../net/plan.js";
 import {
   FORMATS,
   type Format,
@@ -22,21 +22,14 @@ import {
   render,
   renderNixosEntry,
 } from "../../render/index.js";
-import { readIfExists, readIfExistsSync, writeFilesAtomic } from "../../store/files.js";
+import { movedHosts } from "../../store/accepted-plan.js";
+import { readIfExists } from "../../store/files.js";
 import { loadIdentityFiles } from "../../store/rekey.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
+import { countFiles, FLEET, OutputWriter } from "../render-output.js";
 import { currentPlans, describeRenumbering, PLAN_FILE } from "./plan.js";
-
-/**
- * How many bytes, and at most how many files, are written and flushed
- * together (see OutputWriter): few flushes, but a batch of many small files
- * (networkd's) still kept short, since its paths and buffers stay in memory
- * until it is written.
- */
-const WRITE_BATCH_BYTES = 16 * 1024 * 1024;
-const WRITE_BATCH_FILES = 2048;
 
 interface RenderOptions {
   machine?: string[];
@@ -76,35 +69,47 @@ export async function renderCommand(
     if (!config.machines[name]) throw new UsageError(`--machine: unknown machine ${quote(name)}`);
   }
   const { plan, accepted } = await currentPlans(config, store);
-  if (accepted) {
-    const renumbered = describeRenumbering(diffPlans(accepted, plan));
-    if (renumbered.length) {
-      throw new ConfigError(
-        `${config.path}: renumbers ${renumbered.length} existing members against ${PLAN_FILE} (${renumbered[0]!.trim()}${renumbered.length > 1 ? ", …" : ""}); review with 'wgqt plan', accept with 'wgqt plan --write'`,
-      );
-    }
-  }
+  // Hosts in a network that moves against plan.json are not rendered until the
+  // move is accepted: their deployed peers still use the accepted addresses.
+  const requested = machines.length ? machines : plannedHosts(plan);
+  const moved = new Set(accepted ? movedHosts(accepted, plan) : []);
+  const held = requested.filter((host) => moved.has(host));
+  const refusal = () =>
+    new ConfigError(
+      `${config.path}: renumbers ${renumbering(accepted!, plan, PLAN_FILE)}, so ${held.join(", ")} ${held.length === 1 ? "is" : "are"} not rendered; review with 'wgqt plan', accept with 'wgqt plan --write'`,
+    );
   const outDir = options.out === undefined ? undefined : resolve(io.cwd, options.out);
   const keysDir = relative(outDir ?? config.dir, config.keysDir) || ".";
 
   if (outDir !== undefined) {
+    if (format === "nixos") warnOutside(io, config.dir, outDir, keysDir);
     // Rendered host by host and written in batches, so a large fleet's files
     // are never all in memory at once.
-    const hosts = machines.length ? machines : plannedHosts(plan);
-    const out = new OutputWriter(outDir);
-    for (const machine of hosts) {
-      for (const file of render(plan, config, { format, machine, keysDir })) await out.add(file);
+    const out = new OutputWriter(outDir, format);
+    for (const machine of requested) {
+      if (moved.has(machine)) continue;
+      for (const file of render(plan, config, { format, machine, keysDir }))
+        await out.add(file, machine);
       // Let the event loop turn: V8 finishes its garbage collections in tasks
       // there, and without them the heap grows host after host.
       await setImmediate();
     }
-    if (format === "nixos" && machines.length === 0) await out.add(renderNixosEntry(plan));
-    await out.flush();
+    // default.nix imports every host's file: kept as it is while some are held back.
+    if (format === "nixos" && machines.length === 0 && held.length === 0)
+      await out.add(renderNixosEntry(plan), FLEET);
+    const { removed, changed } = await out.finish(machines.length ? machines : undefined, held);
+    for (const path of changed)
+      io.stderr(
+        `${color.yellow("warning:")} left ${join(outDir, path)}: wgqt rendered it before and no longer does, but it changed since\n`,
+      );
     io.stderr(
-      `${color.green("rendered")} ${out.files} files under ${outDir} (${out.written} changed)\n`,
+      `${color.green("rendered")} ${countFiles(out.files)} under ${outDir} (${out.written} changed${removed.length ? `; removed ${removed.length} no longer rendered` : ""})\n`,
     );
+    if (held.length) throw refusal();
     return 0;
   }
+  // stdout is one stream a script reads whole: all of it or nothing.
+  if (held.length) throw refusal();
 
   if (options.mobile && machines.length !== 1)
     throw new UsageError("--mobile: export one host at a time (--machine NAME)");
@@ -136,6 +141,30 @@ export async function renderCommand(
 }
 
 /**
+ * `2 existing members against plan.json (germany nyaa: 10.128.0.11 -> 10.128.0.10; …)`:
+ * the count, then the first moves.
+ */
+function renumbering(accepted: PlanJson, plan: Plan, file: string): string {
+  const moves = describeRenumbering(diffPlans(accepted, plan)).map((line) => line.trim());
+  const shown = moves.slice(0, 2).join("; ");
+  const more = moves.length > 2 ? `; and ${moves.length - 2} more` : "";
+  return `${moves.length} existing ${moves.length === 1 ? "member" : "members"} against ${file} (${shown}${more})`;
+}
+
+/**
+ * NixOS modules name the store's files by paths relative to themselves
+ * (`file = ../wireguard_keys/tavern.age`): output written outside the
+ * repository works only while both stay exactly where they are.
+ */
+function warnOutside(io: CliIO, root: string, outDir: string, keysDir: string): void {
+  const inside = relative(root, outDir);
+  if (inside !== ".." && !inside.startsWith(`..${sep}`) && !isAbsolute(inside)) return;
+  io.stderr(
+    `warning: --out ${outDir} is outside ${root}: its modules reach the key store as ${keysDir}/…, which holds only while both stay where they are (render into the repository to keep them together)\n`,
+  );
+}
+
+/**
  * The files `--interface` names (wg-quick's `<host>/<interface>.conf`), or all
  * of them; a `--mobile` export must come down to one file.
  */
@@ -159,82 +188,6 @@ function pickInterface(
     );
   }
   return picked;
-}
-
-/**
- * Writes rendered files under `--out`, each only when its content changed.
- * Files are replaced atomically in batches, each batch made durable at once
- * (one syncfs for a large batch) rather than with an fsync per file: a
- * fleet's configuration is thousands of files. A crash part-way leaves each
- * file old or new, as a crash between two files would; running render again
- * completes it.
- */
-class OutputWriter {
-  /** Distinct paths rendered. */
-  files = 0;
-  /** Paths whose content changed, written. */
-  written = 0;
-  private readonly seen = new Set<string>();
-  /** Each output directory's entries, listed once: most files of a fresh render do not exist yet. */
-  private readonly listings = new Map<string, Set<string>>();
-  /**
-   * The batch's bytes, one buffer reused from batch to batch: a buffer per
-   * file would be freed only by a later garbage collection, and a large
-   * fleet's output would pile up in memory until then.
-   */
-  private readonly arena = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
-  private used = 0;
-  private batch: { path: string; data: Buffer; mode: number }[] = [];
-
-  constructor(private readonly outDir: string) {}
-
-  async add(file: RenderedFile): Promise<void> {
-    if (this.seen.has(file.path)) return; // shared files (options.nix) come with every host
-    this.seen.add(file.path);
-    this.files++;
-    const size = Buffer.byteLength(file.content);
-    if (size > this.arena.length - this.used) await this.flush();
-    // A file larger than the whole arena gets a buffer of its own.
-    const inArena = size <= this.arena.length;
-    const data = inArena
-      ? this.arena.subarray(this.used, this.used + size)
-      : Buffer.allocUnsafe(size);
-    data.write(file.content);
-    const path = join(this.outDir, file.path);
-    if (this.exists(path) && readIfExistsSync(path)?.equals(data)) return;
-    if (inArena) this.used += size;
-    this.batch.push({ path, data, mode: file.mode ?? 0o644 });
-    if (this.batch.length >= WRITE_BATCH_FILES) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.batch.length === 0) return;
-    const batch = this.batch;
-    this.batch = [];
-    this.used = 0;
-    await writeFilesAtomic(batch);
-    this.written += batch.length;
-  }
-
-  private exists(path: string): boolean {
-    const dir = dirname(path);
-    let names = this.listings.get(dir);
-    if (names === undefined) {
-      names = new Set(listDirectory(dir));
-      this.listings.set(dir, names);
-    }
-    return names.has(basename(path));
-  }
-}
-
-/** A directory's entries; none when it does not exist yet. */
-function listDirectory(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw error;
-  }
 }
 
 /** Decrypt the files a host's configuration needs, keyed by store file, for an export. */

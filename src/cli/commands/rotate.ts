@@ -11,6 +11,8 @@ import {
 import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
+import { planLines } from "../plan-lines.js";
+import { startProgress } from "../progress.js";
 
 interface RotateOptions {
   machine?: string[];
@@ -20,21 +22,38 @@ interface RotateOptions {
   keepPsks?: boolean;
   vpn?: string[];
   yes?: boolean;
+  verbose?: boolean;
   commit: boolean;
 }
 
-function describePlan(context: Context, plan: RotatePlan): string[] {
-  const { color } = context;
-  return [
-    ...plan.keypairs.map((name) => `  ${color.yellow("~")} keypair ${name}`),
-    ...plan.presharedKeys.map((peers) => `  ${color.yellow("~")} preshared key ${peers.join("+")}`),
-  ];
+function describePlan(context: Context, plan: RotatePlan, verbose: boolean): string[] {
+  const symbol = context.color.yellow("~");
+  return planLines(
+    [
+      ...plan.keypairs.map((name) => ({
+        line: `  ${symbol} keypair ${name}`,
+        machines: [name],
+        what: "keypair",
+      })),
+      ...plan.presharedKeys.map((peers) => ({
+        line: `  ${symbol} preshared key ${peers.join("+")}`,
+        machines: peers,
+        what: "preshared key",
+      })),
+    ],
+    { verbose, symbol, noun: "keys" },
+  );
 }
 
-function describeRedeploy(plan: RotatePlan): string[] {
+function describeRedeploy(plan: RotatePlan, verbose: boolean): string[] {
   const width = Math.max(...plan.redeploy.map((entry) => entry.machine.length));
+  // A gateway of a large network has a reason per client: a few, then a count.
+  const reasons = (list: string[]) =>
+    verbose || list.length <= 4
+      ? list.join(", ")
+      : `${list.slice(0, 3).join(", ")} and ${list.length - 3} more`;
   return plan.redeploy.map(
-    (entry) => `  ${entry.machine.padEnd(width)}  ${entry.reasons.join(", ")}`,
+    (entry) => `  ${entry.machine.padEnd(width)}  ${reasons(entry.reasons)}`,
   );
 }
 
@@ -65,7 +84,8 @@ export async function rotateCommand(
       `not rotated: VPN keys (${vpns.join(", ")}) are the providers'; get new ones from the provider and re-import them (wgqt vpn import)\n`,
     );
   }
-  io.stderr(`rotate ${plan.subject}:\n${describePlan(context, plan).join("\n")}\n`);
+  const verbose = options.verbose === true;
+  io.stderr(`rotate ${plan.subject}:\n${describePlan(context, plan, verbose).join("\n")}\n`);
   // Rotation breaks deployed tunnels until redeploy: never without a yes, even on a pipe.
   if (
     !(await confirm(
@@ -77,14 +97,25 @@ export async function rotateCommand(
     io.stderr("cancelled; nothing written\n");
     return 1;
   }
-  await applyRotate(config, store, plan, {
-    now: io.now,
-    afterApply: async (files, message) => {
-      io.stderr(
-        `rotated ${counts}\nredeploy these machines; until then their tunnels using the old keys fail:\n${describeRedeploy(plan).join("\n")}\n`,
-      );
-      await gitCommitStep(io, config, options.commit)(files, message);
-    },
-  });
+  const progress = await startProgress(
+    io,
+    "making keys",
+    plan.keypairs.length + plan.presharedKeys.length,
+  );
+  try {
+    await applyRotate(config, store, plan, {
+      now: io.now,
+      onProgress: (done) => progress.advance(done),
+      afterApply: async (files, message) => {
+        progress.stop();
+        io.stderr(
+          `rotated ${counts}\nredeploy these machines; until then their tunnels using the old keys fail:\n${describeRedeploy(plan, verbose).join("\n")}\n`,
+        );
+        await gitCommitStep(io, config, options.commit)(files, message);
+      },
+    });
+  } finally {
+    progress.stop();
+  }
   return 0;
 }

@@ -15,6 +15,7 @@ import {
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
+import { startProgress } from "../progress.js";
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
@@ -68,7 +69,11 @@ export async function statusCommand(
   options: { json?: boolean },
 ): Promise<number> {
   const { config, store, color } = await openContext(io, global);
-  const status = storeStatus(await inspectStore(config, store));
+  const progress = await startProgress(io, "reading", store.encryptedFiles.size);
+  const inspection = await inspectStore(config, store, (done) => progress.advance(done)).finally(
+    () => progress.stop(),
+  );
+  const status = storeStatus(inspection);
   if (options.json) {
     io.stdout(`${JSON.stringify(status, null, 2)}\n`);
     return 0;

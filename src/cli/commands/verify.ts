@@ -14,6 +14,7 @@ import { loadIdentityFiles } from "../../store/rekey.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
+import { startProgress } from "../progress.js";
 
 interface VerifyOptions {
   identity?: string[];
@@ -33,7 +34,10 @@ export async function verifyCommand(
   options: VerifyOptions,
 ): Promise<number> {
   const { config, store, color } = await openContext(io, global);
-  const inspection = await inspectStore(config, store);
+  const progress = await startProgress(io, "reading", store.encryptedFiles.size);
+  const inspection = await inspectStore(config, store, (done) => progress.advance(done)).finally(
+    () => progress.stop(),
+  );
   const problems = findProblems(inspection);
   let checked: string[] | null = null;
   if (options.identity?.length) {

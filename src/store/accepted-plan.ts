@@ -1,0 +1,85 @@
+/**
+ * `plan.json`, the accepted address plan (README "Renumbering is reviewed,
+ * never a surprise"). An address or port that changes breaks the deployed
+ * tunnels of everyone in that network until they are redeployed, so a plan
+ * that moves an existing member is accepted only by `wgqt plan --write`,
+ * after the user has seen the moves.
+ *
+ * For that, plan.json must know every member: every command that writes the
+ * store keeps it so here, in the same transaction, as long as nobody moves.
+ * It is written when it is absent (nothing was accepted yet) and the fleet
+ * has a network, and rewritten when members joined and nobody moved; a plan
+ * that would move someone is left for `wgqt plan --write`.
+ */
+import { join } from "node:path";
+import type { Config } from "../config/types.js";
+import { StoreError, WgqtError } from "../errors.js";
+import { diffPlans, readPlanJson } from "../net/diff.js";
+import { plan as makePlan, type Plan, type PlanJson, planJson } from "../net/plan.js";
+import { readStoreFileSync } from "./files.js";
+import { PLAN_FILE } from "./layout.js";
+import type { Transaction } from "./transaction.js";
+
+/** plan.json's bytes for a plan: pretty JSON, one trailing newline. */
+export function serializePlan(plan: Pick<Plan, "networks">): string {
+  return `${JSON.stringify(planJson(plan), null, 2)}\n`;
+}
+
+/** The accepted plan in the store at `dir`, or undefined when there is none. */
+export function readAcceptedPlan(dir: string): PlanJson | undefined {
+  const path = join(dir, PLAN_FILE);
+  const bytes = readStoreFileSync(path);
+  if (bytes === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch (error) {
+    throw new StoreError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  return readPlanJson(json, path);
+}
+
+/**
+ * Hosts whose networks moved between the accepted plan and `plan`: every
+ * member, in `plan`, of a network in which some existing member changed
+ * address or port. Byte order.
+ */
+export function movedHosts(accepted: PlanJson, plan: Pick<Plan, "networks">): string[] {
+  const moved = new Set(diffPlans(accepted, plan).changed.map((change) => change.network));
+  const hosts = new Set<string>();
+  for (const network of plan.networks)
+    if (moved.has(network.name)) for (const member of network.members) hosts.add(member.machine);
+  return [...hosts].sort();
+}
+
+/**
+ * Stage plan.json for `config` when that accepts no move: see the module
+ * comment. A plan that cannot be made (a gateway without an endpoint, say)
+ * or an unreadable plan.json is left for `wgqt plan` and `wgqt render` to
+ * report; the command writing the store goes on without it.
+ */
+export function stageAcceptedPlan(
+  config: Config,
+  dir: string,
+  publicKeys: Record<string, string>,
+  tx: Transaction,
+): void {
+  let plan: Plan;
+  let accepted: PlanJson | undefined;
+  try {
+    plan = makePlan(config, publicKeys);
+    accepted = readAcceptedPlan(dir);
+  } catch (error) {
+    if (error instanceof WgqtError) return;
+    throw error;
+  }
+  if (accepted === undefined) {
+    if (plan.networks.length > 0) tx.write(join(dir, PLAN_FILE), serializePlan(plan), 0o644);
+    return;
+  }
+  // Members who left need no review and stay listed until the next write;
+  // members who joined must be recorded, so that their later moves are reviewed.
+  const diff = diffPlans(accepted, plan);
+  if (diff.changed.length === 0 && diff.added.length > 0)
+    tx.write(join(dir, PLAN_FILE), serializePlan(plan), 0o644);
+}
