@@ -74,6 +74,29 @@ describe("provider file size", () => {
     }
   }, 60_000);
 
+  it("reads no more than the cap of a --from that never ends (/dev/zero)", () => {
+    const repo = makeTempDir("wgqt-provider-repo-");
+    try {
+      writeFileSync(
+        join(repo, "wgqt.toml"),
+        `admins = []\n\n[machines.nyaa]\npublic_key = "${publicKey}"\n`,
+      );
+      mkdirSync(join(repo, "wireguard_keys"));
+      const result = spawnSync(
+        process.execPath,
+        [WGQT, "vpn", "import", "us-west", "--from", "/dev/zero", "--machine", "nyaa"],
+        { cwd: repo, env: TEST_ENV, encoding: "utf8", timeout: 10_000 },
+      );
+      expect(result.error, "still reading after 10 s").toBeUndefined();
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe(
+        `wgqt: /dev/zero: more than ${CAP} bytes; wgqt reads no provider file over 64 KiB (they are a few hundred bytes: is this the right file?)\n`,
+      );
+    } finally {
+      removeDir(repo);
+    }
+  }, 60_000);
+
   it("refuses the first byte past the cap, and parses a file at the cap", () => {
     let lines = 2000;
     while (Buffer.byteLength(manyAllowedIPs(lines + 1)) <= CAP) lines++;

@@ -1,9 +1,9 @@
 /** `wgqt vpn import NAME --from FILE --machine M [--id N] [--yes] [--no-commit]` */
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { appendVpn, replaceVpn } from "../../config/edit.js";
-import { parseProviderFile } from "../../config/provider.js";
-import { quote, UsageError } from "../../errors.js";
+import { MAX_PROVIDER_FILE_BYTES, parseProviderFile } from "../../config/provider.js";
+import { ConfigError, quote, UsageError } from "../../errors.js";
 import { expectedSecrets } from "../../store/expected.js";
 import { displayPath } from "../../store/inspect.js";
 import { vpnKeyFile, vpnPresharedKeyFile } from "../../store/layout.js";
@@ -58,8 +58,9 @@ export async function vpnImportCommand(
   const from = resolve(io.cwd, options.from);
   let text: string;
   try {
-    text = await readFile(from, "utf8");
+    text = await readAtMost(from, MAX_PROVIDER_FILE_BYTES);
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new UsageError(`--from: cannot read ${from} (${code})`);
   }
@@ -101,4 +102,32 @@ export async function vpnImportCommand(
     },
   });
   return 0;
+}
+
+/**
+ * A provider file's text, reading no more than `limit` + 1 bytes: `--from`
+ * may name a device or a pipe that never ends (`/dev/zero`), and a file past
+ * the limit is refused without being read whole.
+ */
+async function readAtMost(path: string, limit: number): Promise<string> {
+  const file = await open(path, "r");
+  try {
+    const buffer = Buffer.alloc(limit + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > limit) {
+      const stat = await file.stat();
+      const size = stat.isFile() ? `${stat.size} bytes` : `more than ${limit} bytes`;
+      throw new ConfigError(
+        `${path}: ${size}; wgqt reads no provider file over 64 KiB (they are a few hundred bytes: is this the right file?)`,
+      );
+    }
+    return buffer.toString("utf8", 0, length);
+  } finally {
+    await file.close();
+  }
 }
