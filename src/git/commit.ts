@@ -34,7 +34,6 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { simpleGit } from "simple-git";
 import { StoreError } from "../errors.js";
 import { alive } from "../store/lock.js";
-import { stageContents } from "./staged-content.js";
 
 export interface CommitResult {
   committed: boolean;
@@ -56,7 +55,7 @@ export async function commitFiles(
   files: string[],
   message: string,
   env: Record<string, string | undefined> = process.env,
-  /** Paths among `files` committed with these bytes rather than the work tree's (staged-content.ts). */
+  /** Paths among `files` committed with these bytes rather than the work tree's (stageContents). */
   contents: ReadonlyMap<string, Uint8Array> = new Map(),
 ): Promise<CommitResult> {
   if (files.length === 0) return { committed: false, reason: "nothing changed" };
@@ -279,6 +278,31 @@ function firstLine(text: string): string {
 }
 
 /**
+ * Committing a file with bytes other than the work tree's: when a command
+ * edits `wgqt.toml` while the user has edits of their own in it that the
+ * change does not need, the commit holds HEAD's text with only the command's
+ * edit, and the user's edits stay uncommitted in the file (see
+ * cli/config-commit.ts). Puts `contents` (absolute path → bytes) into the
+ * index `index` (a temporary one; undefined: the repository's own) with `git
+ * hash-object -w --stdin` and `update-index --index-info`, whose paths are
+ * relative to the directory it runs in.
+ */
+async function stageContents(
+  dir: string,
+  index: string | undefined,
+  contents: ReadonlyMap<string, Uint8Array>,
+): Promise<void> {
+  let info = "";
+  for (const [path, bytes] of [...contents].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const blob = (
+      await gitIn(dir, ["hash-object", "-w", "--stdin"], { index, input: bytes })
+    ).trim();
+    info += `100644 ${blob}\t${relative(dir, path)}\0`;
+  }
+  if (info !== "") await gitIn(dir, ["update-index", "-z", "--index-info"], { index, input: info });
+}
+
+/**
  * Run git in `cwd` with `index` as its index (GIT_INDEX_FILE) and `input` on
  * stdin, neither of which simple-git offers without lifting its guards on the
  * environment; resolves with stdout when git exits 0.
@@ -286,7 +310,7 @@ function firstLine(text: string): string {
 function gitIn(
   cwd: string,
   args: string[],
-  options: { index?: string; input?: string | undefined },
+  options: { index?: string | undefined; input?: Uint8Array | string | undefined },
 ): Promise<string> {
   const env =
     options.index === undefined ? process.env : { ...process.env, GIT_INDEX_FILE: options.index };

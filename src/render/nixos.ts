@@ -419,7 +419,7 @@ function connectionMarkService(view: HostView): NixValue {
     // A changed table replaces the old one in one transaction (nft -f): no moment without it.
     reloadIfChanged: true,
     script: load,
-    reload: load,
+    reload: new NixExpression('config.systemd.services."wgqt-connmark".script'),
     preStop: new NixLines([`nft delete table ${NFT_TABLE} || true`]),
   };
 }

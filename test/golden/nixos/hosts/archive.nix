@@ -169,22 +169,7 @@ in
             }
             EOF
           '';
-          reload = ''
-            nft -f - <<'EOF'
-            table inet wgqt
-            delete table inet wgqt
-            table inet wgqt {
-              chain postrouting {
-                type filter hook postrouting priority mangle; policy accept;
-                meta l4proto udp meta mark & 0xfffc00 == 0x520000 ct mark set ct mark & 0xff0003ff | 0x520000
-              }
-              chain prerouting {
-                type filter hook prerouting priority mangle - 1; policy accept;
-                meta l4proto udp ct mark & 0xfffc00 == 0x520000 meta mark set meta mark & 0xff0003ff | 0x520000
-              }
-            }
-            EOF
-          '';
+          reload = config.systemd.services."wgqt-connmark".script;
           preStop = ''
             nft delete table inet wgqt || true
           '';
