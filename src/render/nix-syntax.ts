@@ -44,16 +44,29 @@ export function nixString(text: string): string {
   return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\$\{/g, "\\${").replace(/\n/g, "\\n")}"`;
 }
 
+/** A bare identifier (Nix manual, "Identifiers"): `ID [a-zA-Z_][a-zA-Z0-9_'-]*`. */
 const IDENTIFIER = /^[a-zA-Z_][a-zA-Z0-9_'-]*$/;
 
-/** An attribute name, quoted unless it is a plain identifier. */
-export function nixAttribute(name: string): string {
-  return IDENTIFIER.test(name) ? name : nixString(name);
-}
+/**
+ * The Nix keywords: they match IDENTIFIER but are not identifiers, so a bare
+ * `in = …;` or `rec = …;` does not parse (Nix manual, "Keywords").
+ */
+const KEYWORDS = new Set([
+  "assert",
+  "else",
+  "if",
+  "in",
+  "inherit",
+  "let",
+  "or",
+  "rec",
+  "then",
+  "with",
+]);
 
-/** An attribute path such as `networking.wireguard.interfaces`, each part quoted as needed. */
-export function nixAttributePath(parts: string[]): string {
-  return parts.map(nixAttribute).join(".");
+/** An attribute name, quoted unless it is a plain identifier that is not a keyword. */
+export function nixAttribute(name: string): string {
+  return IDENTIFIER.test(name) && !KEYWORDS.has(name) ? name : nixString(name);
 }
 
 /**

@@ -183,3 +183,62 @@ export function vpnSecrets(config: Config): Record<string, string> {
   }
   return secrets;
 }
+
+/** The Nix keywords (Nix manual, "Keywords"): each is also a legal machine and interface name. */
+export const NIX_KEYWORDS = [
+  "assert",
+  "else",
+  "if",
+  "in",
+  "inherit",
+  "let",
+  "or",
+  "rec",
+  "then",
+  "with",
+] as const;
+
+/**
+ * A fleet named only by Nix keywords: every keyword a machine (each with an
+ * endpoint), and each one either a proxy or a VPN, `swap` choosing which half
+ * is which. Proxy i has gateway keyword i and a client five further on; VPN j
+ * is used by machines j and j + 1 (in keyword order), so one machine has two
+ * default-route VPNs and the second gets its bridge.
+ */
+export function keywordConfig(swap = false): Config {
+  const half = NIX_KEYWORDS.length / 2;
+  const first = NIX_KEYWORDS.slice(0, half);
+  const second = NIX_KEYWORDS.slice(half);
+  const [proxyNames, vpnNames] = swap ? [second, first] : [first, second];
+  const machine = (index: number) => NIX_KEYWORDS[index % NIX_KEYWORDS.length]!;
+  return makeConfig({
+    machines: Object.fromEntries(
+      NIX_KEYWORDS.map((name) => [name, { endpoint: `${name}.example.org` }]),
+    ),
+    proxies: Object.fromEntries(
+      proxyNames.map((name, index) => [
+        name,
+        { gateway: machine(index), clients: [machine(index + half)] },
+      ]),
+    ),
+    vpns: Object.fromEntries(
+      vpnNames.map((name, index) => [
+        name,
+        {
+          machines: [machine(index), machine(index + 1)],
+          id: index + 1,
+          endpoint: `${name}.vpn.example.net:51820`,
+          publicKey: fakePublicKey(`provider:${name}`),
+          address: `10.70.${index}.2/32`,
+          dns: [`10.70.${index}.1`],
+          allowedIPs: ["0.0.0.0/0"],
+          presharedKey: index % 2 === 0,
+        },
+      ]),
+    ),
+  });
+}
+
+export function keywordPublicKeys(): Record<string, string> {
+  return Object.fromEntries(NIX_KEYWORDS.map((name) => [name, fakePublicKey(name)]));
+}

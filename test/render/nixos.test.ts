@@ -25,6 +25,8 @@ import { type RenderedFile, render } from "../../src/render/index.js";
 import { nixString } from "../../src/render/nix-syntax.js";
 import { secretName } from "../../src/render/nixos.js";
 import {
+  keywordConfig,
+  keywordPublicKeys,
   seedConfig,
   seedPublicKeys,
   seedSecrets,
@@ -632,3 +634,17 @@ describeFleet(
     });
   },
 );
+
+// Every name a Nix keyword: the modules must quote them to be Nix at all.
+for (const swap of [false, true]) {
+  const keywords = keywordConfig(swap);
+  describeFleet(
+    {
+      name: swap ? "keywords-swapped" : "keywords",
+      config: keywords,
+      publicKeys: keywordPublicKeys(),
+      secrets: vpnSecrets(keywords),
+    },
+    () => {},
+  );
+}
