@@ -40,6 +40,13 @@ export class KeyError extends WgqtError {
 }
 
 /**
+ * 32 bytes of base64 inside other text. Looser than keys/wireguard.ts's
+ * WIREGUARD_KEY, which also wants the unused low bits zero: a key with them
+ * set is no WireGuard key, but it is still hidden.
+ */
+const KEY_LIKE = /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])/;
+
+/**
  * Text that looks like secret key material: 32 bytes in base64 as `wg
  * genkey` and `wg genpsk` print them (43 digits and one '=', on their own
  * rather than inside a longer base64 run), an age identity
@@ -50,7 +57,7 @@ export class KeyError extends WgqtError {
  * is hidden too: wgqt cannot tell them apart in a value it refuses.
  */
 const SECRET_LIKE = [
-  /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])/,
+  KEY_LIKE,
   /AGE-(SECRET-KEY|PLUGIN-[A-Z0-9-]+)-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{8}/i,
   /PRIVATE KEY-----/,
 ];
@@ -60,7 +67,7 @@ export const HIDDEN_VALUE = "[value hidden: it looks like a key, and wgqt never 
 
 /** Each SECRET_LIKE pattern extended to the whole of what it finds, for `redactSecrets`. */
 const SECRET_SPANS = [
-  /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=])/g,
+  new RegExp(KEY_LIKE.source, "g"),
   /AGE-(SECRET-KEY|PLUGIN-[A-Z0-9-]+)-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]*/gi,
   /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)|[A-Za-z0-9 ]*PRIVATE KEY-----/g,
 ];

@@ -3,14 +3,16 @@
  * names, Nix attribute names and interface names, so they are checked once,
  * here, with messages that say what is allowed.
  */
-import { ConfigError, quote } from "../errors.js";
+import { quote } from "../errors.js";
 
 /** RFC 1123 host name label, lowercase: the name of a machine. */
 const HOSTNAME_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /**
  * Linux interface names are at most 15 bytes (IFNAMSIZ 16 with the NUL) and
  * may not contain '/' or white space; we keep to letters, digits, '-' and '_'
- * so the name is also a clean Nix attribute and systemd unit name.
+ * so the name is also a clean Nix attribute and systemd unit name (wg-quick(8)
+ * would also take '=', '+' and '.'). The config, the planner and the store
+ * all check interface names with this rule.
  */
 const INTERFACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 export const MAX_INTERFACE_NAME = 15;
@@ -38,10 +40,4 @@ export function interfaceNameProblem(name: string): string | undefined {
     return `interface name ${quote(name)} is longer than ${MAX_INTERFACE_NAME} characters`;
   }
   return undefined;
-}
-
-/** Throw a ConfigError naming `where` when `name` is not a machine name. */
-export function assertMachineName(name: string, where: string): void {
-  const problem = machineNameProblem(name);
-  if (problem) throw new ConfigError(`${where}: ${problem}`);
 }

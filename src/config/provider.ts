@@ -19,6 +19,7 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { ConfigError, quote } from "../errors.js";
+import { WIREGUARD_KEY } from "../keys/wireguard.js";
 import { keepaliveProblem, mtuProblem } from "./link.js";
 import { hostPortProblem, ipv4CidrProblem } from "./vpn.js";
 
@@ -43,8 +44,6 @@ export interface ParsedProviderFile {
   /** What was left out (IPv6 entries, ListenPort), one line each, for stderr. */
   warnings: string[];
 }
-
-const KEY_BASE64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 type Section = "Interface" | "Peer";
 
@@ -236,7 +235,7 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
     );
   const secretKey = (from: Section, name: string, entry: Entry): string => {
     if (!SECRETS.has(name)) throw new Error(`not a secret: ${name}`);
-    if (!KEY_BASE64.test(entry.value)) {
+    if (!WIREGUARD_KEY.test(entry.value)) {
       fail(
         entry.line,
         `[${from}] ${name} is not a WireGuard key (44 characters of base64); its value is secret and not shown`,
@@ -290,7 +289,7 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
   }
 
   const publicKeyEntry = single("Peer", "PublicKey");
-  if (!KEY_BASE64.test(publicKeyEntry.value)) {
+  if (!WIREGUARD_KEY.test(publicKeyEntry.value)) {
     fail(
       publicKeyEntry.line,
       `[Peer] PublicKey is not a WireGuard key (44 characters of base64), got ${quote(publicKeyEntry.value)}`,

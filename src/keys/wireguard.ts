@@ -36,8 +36,12 @@ export const secureRandom: RandomSource = (length) => {
 };
 
 const KEY_LENGTH = 32;
-/** 32 bytes in base64: 43 characters and one '=' of padding. */
-const KEY_BASE64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+/**
+ * A WireGuard key as wg(8) prints it: 32 bytes in base64 are 43 characters
+ * and one '=' of padding, the last character carrying 4 bits (its 2 low bits
+ * zero, so it is one of 16). Exactly the strings `decodeKey` accepts.
+ */
+export const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 export interface KeyPair {
   /** Base64 private key, clamped as `wg genkey` makes it. */
@@ -70,7 +74,7 @@ export function encodeKey(bytes: Uint8Array): string {
  * `what` names the key in the error (`machines.tavern.public_key`).
  */
 export function decodeKey(text: string, what = "key"): Uint8Array {
-  if (typeof text !== "string" || !KEY_BASE64.test(text)) {
+  if (typeof text !== "string" || !WIREGUARD_KEY.test(text)) {
     throw new KeyError(
       `${what}: not a WireGuard key (44 characters of base64 for 32 bytes), got ${quote(text)}`,
     );

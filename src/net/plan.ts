@@ -14,8 +14,10 @@
  * Sizes are powers of two taken largest first, so an aligned start keeps every
  * block aligned to its own size (the seed's argument); we check it anyway.
  */
+import { interfaceNameProblem } from "../config/names.js";
 import { byteOrder, type Config, sortedNames, vpnsOf } from "../config/types.js";
 import { ConfigError, KeyError, quote } from "../errors.js";
+import { WIREGUARD_KEY } from "../keys/wireguard.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
 
 export type Role = "gateway" | "client";
@@ -96,12 +98,6 @@ export interface Plan {
   /** `JSON.stringify(plan)` gives exactly the `wgqt plan --json` shape. */
   toJSON(): PlanJson;
 }
-
-/** Linux interface names: IFNAMSIZ is 16 including the NUL; wg-quick(8) also limits the characters. */
-const INTERFACE_NAME = /^[a-zA-Z0-9_=+.-]{1,15}$/;
-
-/** A WireGuard key: 32 bytes in base64 is 43 characters + "=", the last one carrying 4 bits. */
-const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 const MAX_PORT = 65535;
 
@@ -260,12 +256,8 @@ function planVpns(config: Config, error: ErrorFactory): PlanVpn[] {
 function checkProxy(config: Config, name: string, error: ErrorFactory): void {
   const proxy = config.proxies[name]!;
   const field = `proxies.${name}`;
-  if (name.length > 15) {
-    throw error(field, `interface name ${quote(name)} is longer than 15 characters`);
-  }
-  if (!INTERFACE_NAME.test(name)) {
-    throw error(field, `interface name ${quote(name)} may only use letters, digits and _=+.-`);
-  }
+  const nameProblem = interfaceNameProblem(name);
+  if (nameProblem !== undefined) throw error(field, nameProblem);
   const gateway = config.machines[proxy.gateway];
   if (gateway === undefined) {
     throw error(`${field}.gateway`, `unknown machine ${quote(proxy.gateway)}`);
@@ -278,12 +270,9 @@ function checkProxy(config: Config, name: string, error: ErrorFactory): void {
   }
   checkEndpoint(`machines.${proxy.gateway}.endpoint`, gateway.endpoint, error);
   // The uplink goes into iptables lines of the gateway's PostUp: an interface name, nothing else.
-  if (gateway.uplink !== undefined && !INTERFACE_NAME.test(gateway.uplink)) {
-    throw error(
-      `machines.${proxy.gateway}.uplink`,
-      `not an interface name: ${quote(gateway.uplink)}`,
-    );
-  }
+  const uplinkProblem =
+    gateway.uplink === undefined ? undefined : interfaceNameProblem(gateway.uplink);
+  if (uplinkProblem !== undefined) throw error(`machines.${proxy.gateway}.uplink`, uplinkProblem);
   const seen = new Set<string>();
   for (const client of proxy.clients) {
     if (config.machines[client] === undefined) {

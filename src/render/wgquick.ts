@@ -32,6 +32,7 @@
  */
 import type { Config } from "../config/types.js";
 import { quote, WgqtError } from "../errors.js";
+import { WIREGUARD_KEY } from "../keys/wireguard.js";
 import { type HostInterface, hostView } from "../net/host.js";
 import type { Plan } from "../net/plan.js";
 import {
@@ -73,8 +74,6 @@ export interface WgQuickOptions {
 export const DEFAULT_UPLINK =
   "$(ip -4 route show default | awk '{ for (i = 1; i < NF; i++) if ($i == \"dev\") { print $(i + 1); exit } }')";
 
-const KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-
 export function renderWgQuick(
   plan: Plan,
   config: Config,
@@ -97,7 +96,7 @@ export function renderWgQuick(
       if (value === undefined)
         throw new WgqtError(`export: missing the decrypted ${quote(storeFile)}`);
       // Never quote the value: it is a secret.
-      if (!KEY.test(value))
+      if (!WIREGUARD_KEY.test(value))
         throw new WgqtError(`export: ${quote(storeFile)} is not a WireGuard key`);
       return value;
     };

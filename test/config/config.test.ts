@@ -163,6 +163,11 @@ describe("parseConfig", () => {
       /^proxies\.de\/1: interface name "de\/1" may only hold/,
     ],
     [
+      "a dot in a proxy name (wg-quick would take it; the planner does not either)",
+      `${machine("tavern")}${machine("nyaa")}[proxies."wg.0"]\ngateway = "tavern"\nclients = ["nyaa"]\n`,
+      /^proxies\.wg\.0: interface name "wg\.0" may only hold/,
+    ],
+    [
       "a VPN for an unknown machine",
       withVpn(vpn({ machines: '["ghost"]' })),
       /^vpns\.us-west\.machines\[0\]: unknown machine "ghost"/,

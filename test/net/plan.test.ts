@@ -140,7 +140,23 @@ describe("errors name the field and quote the value", () => {
       (c) => {
         c.proxies["fin land"] = { ...c.proxies.finland!, name: "fin land" };
       },
-      /proxies\.fin land: interface name "fin land" may only use/,
+      /proxies\.fin land: interface name "fin land" may only hold letters, digits, '-' and '_'/,
+    ],
+    // wg-quick(8) would take these; wgqt.toml does not (the name is also a Nix
+    // attribute and a systemd unit name), and neither does the planner.
+    [
+      "an interface name with a dot",
+      (c) => {
+        c.proxies["wg.0"] = { ...c.proxies.finland!, name: "wg.0" };
+      },
+      /proxies\.wg\.0: interface name "wg\.0" may only hold letters, digits, '-' and '_', starting with a letter or digit/,
+    ],
+    [
+      "an interface name starting with '_'",
+      (c) => {
+        c.proxies._wg = { ...c.proxies.finland!, name: "_wg" };
+      },
+      /proxies\._wg: interface name "_wg" may only hold/,
     ],
     [
       "a gateway without an endpoint",
@@ -159,7 +175,7 @@ describe("errors name the field and quote the value", () => {
       (c) => {
         c.machines.tavern!.uplink = "eth0; reboot";
       },
-      /machines\.tavern\.uplink: not an interface name: "eth0; reboot"/,
+      /machines\.tavern\.uplink: interface name "eth0; reboot" may only hold/,
     ],
     [
       "a client listed twice",
