@@ -24,6 +24,7 @@ import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { parseConfig } from "../config/load.js";
 import { type Config, sortedNames } from "../config/types.js";
 import { plan as makePlan, planJson } from "../net/plan.js";
+import { byteOrder } from "../order.js";
 import { expectedFor } from "../store/expected.js";
 import { PLAN_FILE } from "../store/layout.js";
 
@@ -46,7 +47,7 @@ export function storeView(config: Config, withPlan: boolean): string {
   });
   const expected = [...expectedFor(config).values()]
     .map((secret) => [secret.file, secret.kind, secret.machines, secret.recipients])
-    .sort(([a], [b]) => ((a as string) < (b as string) ? -1 : 1));
+    .sort(([a], [b]) => byteOrder(a as string, b as string));
   let plan: unknown = null;
   if (withPlan) {
     try {

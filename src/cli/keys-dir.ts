@@ -11,6 +11,7 @@ import { join, relative, sep } from "node:path";
 import { closest } from "../config/suggest.js";
 import type { Config } from "../config/types.js";
 import { ConfigError, quote } from "../errors.js";
+import { byteOrder } from "../order.js";
 import { MACHINES_NIX, MANIFEST_FILE, SECRETS_NIX } from "../store/layout.js";
 
 /** How deep below wgqt.toml's directory, and through how many directories, a store is looked for. */
@@ -56,7 +57,7 @@ export async function nearbyStores(root: string): Promise<string[]> {
     )
       found.push(relative(root, dir).split(sep).join("/"));
     if (depth === SEARCH_DEPTH) return;
-    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    for (const entry of entries.sort((a, b) => byteOrder(a.name, b.name))) {
       if (!entry.isDirectory() || entry.name.startsWith(".") || entry.name === "node_modules")
         continue;
       await visit(join(dir, entry.name), depth + 1);

@@ -4,6 +4,7 @@
  * first keygen is thousands of files) one line per machine, with what that
  * machine gets, unless `--verbose` asks for every line. Pure.
  */
+import { byteOrder } from "../order.js";
 
 /** One thing a plan does: its own line, and the machines it concerns. */
 export interface PlanItem {
@@ -42,7 +43,7 @@ export function planLines(
       perMachine.set(machine, counts);
     }
   }
-  const machines = [...perMachine.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const machines = [...perMachine.keys()].sort(byteOrder);
   const width = Math.max(...machines.map((machine) => machine.length));
   return [
     ...machines.map((machine) => {

@@ -20,6 +20,7 @@ import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { ConfigError } from "../errors.js";
+import { byteOrder } from "../order.js";
 import type { RenderedFile } from "../render/index.js";
 import { readIfExistsSync, writeFilesAtomic } from "../store/files.js";
 
@@ -49,8 +50,6 @@ type Record = { [format: string]: { [path: string]: RecordedFile } };
 function hashOf(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex").slice(0, 16);
 }
-
-const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** `code` of a failed system call, for messages. */
 function codeOf(error: unknown): string {

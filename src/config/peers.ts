@@ -4,8 +4,10 @@
  * (hub and spoke) the peers are the gateway and each client; clients do not
  * peer with each other.
  */
+
+import { byteOrder } from "../order.js";
 import { type Pair, pair } from "../store/layout.js";
-import { byteOrder, type Config } from "./types.js";
+import type { Config } from "./types.js";
 
 /**
  * Pairs are asked for once per machine by several writers (machines.nix,

@@ -2,6 +2,7 @@
  * The validated, normalised form of `wgqt.toml`. Everything downstream (the
  * store, the planner, the renderers) works on this, never on raw TOML.
  */
+import { byteOrder } from "../order.js";
 
 /** One machine of the fleet: `[machines.<name>]`. */
 export interface MachineConfig {
@@ -94,11 +95,6 @@ export interface Config {
 export function vpnsOf(config: Config): VpnConfig[] {
   const vpns = config.vpns ?? {};
   return sortedNames(vpns).map((name) => vpns[name]!);
-}
-
-/** Byte-order comparison of ASCII names (DESIGN.md: "sorted by byte order"). */
-export function byteOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The keys of a record in byte order. */

@@ -33,6 +33,7 @@ import { hostname } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { simpleGit } from "simple-git";
 import { StoreError } from "../errors.js";
+import { byteOrder } from "../order.js";
 import { alive } from "../store/lock.js";
 
 export interface CommitResult {
@@ -293,7 +294,7 @@ async function stageContents(
   contents: ReadonlyMap<string, Uint8Array>,
 ): Promise<void> {
   let info = "";
-  for (const [path, bytes] of [...contents].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [path, bytes] of [...contents].sort(([a], [b]) => byteOrder(a, b))) {
     const blob = (
       await gitIn(dir, ["hash-object", "-w", "--stdin"], { index, input: bytes })
     ).trim();

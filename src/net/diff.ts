@@ -6,8 +6,8 @@
  * written. Pure.
  */
 import * as z from "zod";
-import { byteOrder } from "../config/types.js";
 import { StoreError } from "../errors.js";
+import { byteOrder } from "../order.js";
 import type { PlanJson } from "./plan.js";
 
 /** A member present in both plans whose address or port differs. */

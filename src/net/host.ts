@@ -11,9 +11,10 @@
  * set. An `mtu` of the proxy or VPN goes on the interface.
  */
 
-import { byteOrder, type Config } from "../config/types.js";
+import type { Config } from "../config/types.js";
 import { carriesDefaultRoute } from "../config/vpn.js";
 import { ConfigError, quote, UsageError, WgqtError } from "../errors.js";
+import { byteOrder } from "../order.js";
 import {
   presharedKeyFile,
   privateKeyFile,

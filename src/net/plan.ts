@@ -15,9 +15,10 @@
  * block aligned to its own size (the seed's argument); we check it anyway.
  */
 import { interfaceNameProblem } from "../config/names.js";
-import { byteOrder, type Config, sortedNames, vpnsOf } from "../config/types.js";
+import { type Config, sortedNames, vpnsOf } from "../config/types.js";
 import { ConfigError, KeyError, quote } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
+import { byteOrder } from "../order.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
 
 export type Role = "gateway" | "client";

@@ -8,6 +8,7 @@ import type { Config } from "../config/types.js";
 import { quote, UsageError } from "../errors.js";
 import { plannedHosts } from "../net/host.js";
 import type { Plan } from "../net/plan.js";
+import { byteOrder } from "../order.js";
 import type { RenderedFile } from "./common.js";
 import { type JsonOptions, renderJson } from "./json.js";
 import { type NetworkdOptions, renderNetworkd } from "./networkd.js";
@@ -63,5 +64,5 @@ export function render(plan: Plan, config: Config, options: RenderOptions): Rend
   };
   for (const host of hosts) renderer(plan, config, host, options).forEach(add);
   if (options.format === "nixos" && options.machine === undefined) add(renderNixosEntry(plan));
-  return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...files.values()].sort((a, b) => byteOrder(a.path, b.path));
 }

@@ -36,6 +36,7 @@ import {
   nftConnectionMarkScript,
   ROUTING_SYSCTLS,
 } from "../net/routing.js";
+import { byteOrder } from "../order.js";
 import {
   checkSecretsDir,
   commentLines,
@@ -125,7 +126,7 @@ export function renderNixos(
   ];
   const secrets = new Map<string, NixValue>();
   const named = storeFiles.map((storeFile) => ({ storeFile, name: secretName(storeFile) }));
-  for (const { storeFile, name } of named.sort((a, b) => byName(a.name, b.name))) {
+  for (const { storeFile, name } of named.sort((a, b) => byteOrder(a.name, b.name))) {
     secrets.set(name, {
       file: fromHostFile(storeFile),
       owner: "root",
@@ -140,7 +141,7 @@ export function renderNixos(
   const privateKeyOf = (entry: HostInterface) =>
     entry.privateKeyFile === undefined ? hostPrivateKey : secretPath(entry.privateKeyFile);
 
-  const sorted = [...view.interfaces].sort((a, b) => byName(a.name, b.name));
+  const sorted = [...view.interfaces].sort((a, b) => byteOrder(a.name, b.name));
   const byInterface = <T extends NixValue>(
     entries: HostInterface[],
     make: (entry: HostInterface) => T,
@@ -196,7 +197,7 @@ export function renderNixos(
     const uplinks = [...new Set(gateways.map((entry) => entry.uplink))];
     networking.nat = {
       enable: true,
-      internalInterfaces: gateways.map((entry) => entry.name).sort(byName),
+      internalInterfaces: gateways.map((entry) => entry.name).sort(byteOrder),
       ...(uplinks.length === 1 && uplinks[0] !== undefined
         ? { externalInterface: uplinks[0] }
         : {}),
@@ -232,7 +233,7 @@ export function renderNixos(
           "lib.mkIf useNetworkd",
           Object.fromEntries(
             [...routed]
-              .sort((a, b) => byName(a.name, b.name))
+              .sort((a, b) => byteOrder(a.name, b.name))
               .map((entry) => [
                 `40-${entry.name}`,
                 { wireguardConfig: { FirewallMark: entry.routing!.fwmark } },
@@ -293,8 +294,6 @@ function bridgeNotes(bridged: HostInterface[]): string[] {
     return `Bridge ${bridge.name}: attached containers browse through ${entry.name} only (address in ${bridge.cidr}, gateway ${bridge.address}); see networking.wgqt.bridges.`;
   });
 }
-
-const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function gatewayNotes(gateways: HostInterface[]): string[] {
   if (gateways.length === 0) return [];
@@ -463,7 +462,7 @@ function routingService(view: HostView, routed: HostInterface[]): NixValue {
     before: new NixExpression(
       `if useNetworkd then [ "systemd-networkd.service" ] else [ ${routed
         .map((entry) => nixString(`wireguard-${entry.name}.service`))
-        .sort(byName)
+        .sort(byteOrder)
         .join(" ")} ]`,
     ),
     path: [

@@ -5,6 +5,7 @@
  */
 import { peerPairs } from "../config/peers.js";
 import { type Config, sortedNames, type VpnConfig, vpnsOf } from "../config/types.js";
+import { byteOrder } from "../order.js";
 import {
   type Pair,
   presharedKeyFile,
@@ -106,7 +107,7 @@ export function expectedSecrets(config: Config): Map<string, ExpectedSecret> {
       });
     }
   }
-  secrets.sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0));
+  secrets.sort((x, y) => byteOrder(x.file, y.file));
   return new Map(secrets.map((secret) => [secret.file, secret]));
 }
 

@@ -18,6 +18,7 @@ import { pairsOf } from "../config/peers.js";
 import { type Config, vpnsOf } from "../config/types.js";
 import { WgqtError } from "../errors.js";
 import { parseKeyFileContent, publicKeyOf } from "../keys/wireguard.js";
+import { byteOrder } from "../order.js";
 import { type ExpectedSecret, expectedFor, managedMachines, type SecretKind } from "./expected.js";
 import { readStoreFile, readStoreFileSync, TEMP_PREFIX } from "./files.js";
 import type { KeyStore } from "./keystore.js";
@@ -658,9 +659,7 @@ export function findProblems(inspection: Inspection): Problem[] {
       inspection.pendingJournal,
       "an interrupted change is pending (run wgqt keygen, or any command that writes, to finish it)",
     );
-  return problems.sort((a, b) =>
-    a.file < b.file ? -1 : a.file > b.file ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0,
-  );
+  return problems.sort((a, b) => byteOrder(a.file, b.file) || byteOrder(a.kind, b.kind));
 }
 
 /** Store-relative `.age` and `.pub` files that nothing in wgqt.toml asks for, in byte order. */

@@ -9,6 +9,7 @@ import { readdir } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { quote, StoreError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
+import { byteOrder } from "../order.js";
 import { readStoreFileSync } from "./files.js";
 import { MANIFEST_FILE, PRESHARED_DIR, parseVpnFile, VPN_DIR } from "./layout.js";
 import { emptyManifest, type Manifest, readManifest } from "./manifest.js";
@@ -96,7 +97,7 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
     else if (entry.isFile()) files.push(name);
   }
   // The first offender in byte order is the one reported.
-  const [first] = misplaced.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const [first] = misplaced.sort((a, b) => byteOrder(a.name, b.name));
   if (first?.isSymbolicLink()) {
     throw new StoreError(
       `${join(dir, first.name)}: is a symlink; the key store holds only regular files`,

@@ -4,7 +4,7 @@
  * generated Nix and the manifest are identical everywhere.
  */
 import { interfaceNameProblem, machineNameProblem } from "../config/names.js";
-import { byteOrder } from "../config/types.js";
+import { byteOrder } from "../order.js";
 
 export const PRESHARED_DIR = "preshared_keys";
 /** Provider keys of VPNs (`wgqt vpn import`). */

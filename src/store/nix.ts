@@ -7,7 +7,7 @@
  * `machines.nix` gives other Nix code each machine's public key and the paths
  * of its encrypted files.
  */
-import { byteOrder } from "../config/types.js";
+import { byteOrder } from "../order.js";
 import { nixAttribute, nixPath, nixString } from "../render/nix-syntax.js";
 import type { ExpectedSecret } from "./expected.js";
 

@@ -6,8 +6,9 @@
  * makes every key in memory and checks every recipient list before it writes.
  */
 import { pairsOf, peerPairs } from "../config/peers.js";
-import { byteOrder, type Config, vpnsOf } from "../config/types.js";
+import { type Config, vpnsOf } from "../config/types.js";
 import { quote, StoreError, UsageError } from "../errors.js";
+import { byteOrder } from "../order.js";
 import { expectedFor, managedMachines } from "./expected.js";
 import { type ApplyOptions, describeCounts, timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";

@@ -29,6 +29,7 @@ import { readdir } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import * as z from "zod";
 import { quote, StoreError } from "../errors.js";
+import { byteOrder } from "../order.js";
 import {
   assertNoLinkOnTheWay,
   makeDurable,
@@ -204,7 +205,7 @@ export class Transaction {
   async commit(message: string): Promise<string[]> {
     const journal: Journal = { message, writes: [], removes: [] };
     const writes = [...this.#writes]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .sort(([a], [b]) => byteOrder(a, b))
       .map(([path, { bytes, mode, fresh }]) => ({ path, data: bytes, mode, fresh }));
     // Before anything is written: no staged path may lead through a symlink
     // (checked once per directory: a keygen stages thousands of files in three).

@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { encryptToSync } from "../age/crypt.js";
 import { parseRecipient } from "../age/recipients.js";
 import { pairsOf } from "../config/peers.js";
-import { byteOrder, type Config, sortedNames } from "../config/types.js";
+import { type Config, sortedNames } from "../config/types.js";
 import { StoreError } from "../errors.js";
 import { keyFileContent } from "../keys/wireguard.js";
+import { byteOrder } from "../order.js";
 import { stageAcceptedPlan } from "./accepted-plan.js";
 import { type ExpectedSecret, expectedFor, managedMachines } from "./expected.js";
 import {

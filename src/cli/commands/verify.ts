@@ -4,6 +4,8 @@
  * exit 0. With `--json`, `{ ok, problems, checked }` on stdout (problems as in
  * `wgqt status --json`; checked: files decrypted with the identities, or null).
  */
+
+import { byteOrder } from "../../order.js";
 import {
   checkWithIdentities,
   findProblems,
@@ -49,7 +51,7 @@ export async function verifyCommand(
       io.stderr(`${color.yellow("warning:")} ${warning}\n`);
     const result = await checkWithIdentities(inspection, identities.identities);
     problems.push(...result.problems);
-    problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    problems.sort((a, b) => byteOrder(a.file, b.file));
     checked = result.checked;
   }
   if (options.json) {
