@@ -13,6 +13,7 @@ import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 import { listNames, type PlanItem, planLines, someNames } from "../plan-lines.js";
 import { startProgress } from "../progress.js";
+import { tableLines } from "../table.js";
 
 interface KeygenOptions {
   machine?: string[];
@@ -100,7 +101,7 @@ export async function keygenCommand(
     // each shown with what it is missing.
     const missing = missingByMachine(plan);
     const candidates = [...missing.keys()].sort();
-    const width = Math.max(...candidates.map((name) => name.length));
+    const labels = tableLines(candidates.map((name) => [name, missingText(missing.get(name)!)]));
     const { default: inquirer } = await import("inquirer");
     const answer = await inquirer.prompt<{ machines: string[] }>([
       {
@@ -108,8 +109,8 @@ export async function keygenCommand(
         name: "machines",
         message:
           "Create missing keys for which machines? (a pair's preshared key needs both machines picked)",
-        choices: candidates.map((name) => ({
-          name: `${name.padEnd(width)}  ${missingText(missing.get(name)!)}`,
+        choices: candidates.map((name, index) => ({
+          name: labels[index]!,
           value: name,
           checked: true,
         })),

@@ -16,6 +16,7 @@ import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import { requireKeysDir } from "../keys-dir.js";
 import type { GlobalOptions } from "../main.js";
+import { tableLines } from "../table.js";
 import { pendingRenumbering } from "./plan.js";
 import { checkRecipientArguments, readRecipientFiles } from "./recipients.js";
 
@@ -245,12 +246,7 @@ export async function machineListCommand(
       row.networks.join(",") || "-",
     ]);
   }
-  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
-  table.forEach((row, index) => {
-    const line = row
-      .map((cell, column) => cell.padEnd(widths[column]!))
-      .join("  ")
-      .trimEnd();
+  tableLines(table).forEach((line, index) => {
     io.stdout(`${index === 0 ? color.bold(line) : line}\n`);
   });
   return 0;

@@ -18,6 +18,7 @@ import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import { holdLock } from "../lock-hold.js";
 import type { GlobalOptions } from "../main.js";
+import { tableLines } from "../table.js";
 
 export { PLAN_FILE };
 
@@ -86,21 +87,8 @@ function table(plan: Plan): string {
       ]);
     });
   }
-  // A fleet's table has a row per member: widths by a loop (spreading every
-  // row into Math.max would pass too many arguments for a large fleet).
-  const widths = rows[0]!.map(() => 0);
-  for (const row of rows) {
-    row.forEach((cell, column) => {
-      widths[column] = Math.max(widths[column]!, cell.length);
-    });
-  }
   let text = "";
-  for (const row of rows) {
-    text += `${row
-      .map((cell, column) => cell.padEnd(widths[column]!))
-      .join("  ")
-      .trimEnd()}\n`;
-  }
+  for (const line of tableLines(rows)) text += `${line}\n`;
   return text;
 }
 

@@ -13,6 +13,7 @@ import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 import { planLines } from "../plan-lines.js";
 import { startProgress } from "../progress.js";
+import { tableLines } from "../table.js";
 
 interface RotateOptions {
   machine?: string[];
@@ -46,14 +47,13 @@ function describePlan(context: Context, plan: RotatePlan, verbose: boolean): str
 }
 
 function describeRedeploy(plan: RotatePlan, verbose: boolean): string[] {
-  const width = Math.max(...plan.redeploy.map((entry) => entry.machine.length));
   // A gateway of a large network has a reason per client: a few, then a count.
   const reasons = (list: string[]) =>
     verbose || list.length <= 4
       ? list.join(", ")
       : `${list.slice(0, 3).join(", ")} and ${list.length - 3} more`;
-  return plan.redeploy.map(
-    (entry) => `  ${entry.machine.padEnd(width)}  ${reasons(entry.reasons)}`,
+  return tableLines(plan.redeploy.map((entry) => [entry.machine, reasons(entry.reasons)])).map(
+    (line) => `  ${line}`,
   );
 }
 

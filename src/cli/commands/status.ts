@@ -16,16 +16,7 @@ import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";
 import { startProgress } from "../progress.js";
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) =>
-    row
-      .map((cell, column) => cell.padEnd(widths[column]!))
-      .join("  ")
-      .trimEnd(),
-  );
-}
+import { tableLines } from "../table.js";
 
 function evidence(color: ChalkInstance, reader: FileReader): string {
   if (reader.header === "present")
@@ -60,7 +51,10 @@ function fileLines(color: ChalkInstance, file: FileStatus): string[] {
       color.yellow("stanza of an unknown key"),
     ]);
   }
-  return [`  ${color.bold(file.file)}: ${facts.join(", ")}`, ...(rows.length ? table(rows) : [])];
+  return [
+    `  ${color.bold(file.file)}: ${facts.join(", ")}`,
+    ...(rows.length ? tableLines(rows) : []),
+  ];
 }
 
 export async function statusCommand(
@@ -97,7 +91,7 @@ export async function statusCommand(
         .join(", ") || "-",
     ]);
   }
-  out.push(...table(rows));
+  out.push(...tableLines(rows));
   if (status.vpns.length > 0) {
     out.push(
       "",
@@ -113,7 +107,7 @@ export async function statusCommand(
         vpn.presharedKey ? vpn.presharedKey.file : "-",
       ]);
     }
-    out.push(...table(vpnRows));
+    out.push(...tableLines(vpnRows));
   }
   out.push(
     "",
