@@ -37,6 +37,7 @@ import {
   ROUTING_SYSCTLS,
 } from "../net/routing.js";
 import { byteOrder } from "../order.js";
+import { parseKeyFileName } from "../store/layout.js";
 import {
   checkSecretsDir,
   commentLines,
@@ -82,15 +83,17 @@ const OPTIONS_FROM_HOST_FILE = posix.relative(HOSTS_DIR, OPTIONS_FILE);
  * these never collide with a machine's).
  */
 export function secretName(storeFile: string): string {
-  const base = storeFile.replace(/\.age$/, "");
-  if (base.startsWith("preshared_keys/")) return `wgqt-psk-${base.slice("preshared_keys/".length)}`;
-  if (base.startsWith("vpns/")) {
-    const vpn = base.slice("vpns/".length);
-    return vpn.endsWith(".psk")
-      ? `wgqt-vpn-psk+${vpn.slice(0, -".psk".length)}`
-      : `wgqt-vpn+${vpn}`;
+  const parsed = parseKeyFileName(storeFile);
+  switch (parsed?.kind) {
+    case "preshared-key":
+      return `wgqt-psk-${parsed.machines.join("+")}`;
+    case "vpn-private-key":
+      return `wgqt-vpn+${parsed.vpn}`;
+    case "vpn-preshared-key":
+      return `wgqt-vpn-psk+${parsed.vpn}`;
+    default:
+      return `wgqt-${storeFile.replace(/\.age$/, "")}`;
   }
-  return `wgqt-${base}`;
 }
 
 const secretPath = (storeFile: string) =>

@@ -26,6 +26,7 @@ import {
   MACHINES_NIX,
   MANIFEST_FILE,
   PRESHARED_DIR,
+  parseKeyFileName,
   parseVpnFile,
   privateKeyFile,
   publicKeyFile,
@@ -673,12 +674,12 @@ export function orphanFiles(config: Config, store: KeyStore): string[] {
 
 function orphanReason(config: Config, file: string): string {
   if (file.endsWith(".pub")) return `machine ${file.slice(0, -4)} is not in wgqt.toml`;
-  const pair = /^preshared_keys\/([^+/]+)\+([^+/]+)\.age$/.exec(file);
-  if (pair) {
-    const gone = [pair[1]!, pair[2]!].filter((name) => !config.machines[name]);
+  const parsed = parseKeyFileName(file);
+  if (parsed?.kind === "preshared-key") {
+    const gone = parsed.machines.filter((name) => !config.machines[name]);
     return gone.length
       ? `${gone.length === 1 ? "machine" : "machines"} ${gone.join(" and ")} ${gone.length === 1 ? "is" : "are"} not in wgqt.toml`
-      : `${pair[1]} and ${pair[2]} are no longer peers in any network`;
+      : `${parsed.machines[0]} and ${parsed.machines[1]} are no longer peers in any network`;
   }
   if (file.startsWith(`${PRESHARED_DIR}/`)) return "not a preshared key name wgqt uses (a+b.age)";
   if (file.startsWith(`${VPN_DIR}/`)) {
@@ -772,7 +773,8 @@ export async function checkWithIdentities(
         message: `${where}: its public key is not the one recorded in manifest.json (re-import the provider's file with wgqt vpn import ${vpnFile.vpn})`,
       });
     }
-    const machine = /^([^/]+)\.age$/.exec(file)?.[1];
+    const parsed = parseKeyFileName(file);
+    const machine = parsed?.kind === "private-key" ? parsed.machine : undefined;
     const publicKey = machine === undefined ? undefined : store.machines[machine]?.publicKey;
     if (publicKey !== undefined && publicKeyOf(key, where) !== publicKey) {
       problems.push({

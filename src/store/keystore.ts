@@ -11,7 +11,7 @@ import { quote, StoreError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
 import { byteOrder } from "../order.js";
 import { readStoreFileSync } from "./files.js";
-import { MANIFEST_FILE, PRESHARED_DIR, parseVpnFile, VPN_DIR } from "./layout.js";
+import { MANIFEST_FILE, PRESHARED_DIR, parseKeyFileName, parseVpnFile, VPN_DIR } from "./layout.js";
 import { emptyManifest, type Manifest, readManifest } from "./manifest.js";
 
 export interface StoredMachine {
@@ -185,11 +185,11 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
   const presharedKeysOf = (): Record<string, StoredPresharedKey> => {
     const presharedKeys: Record<string, StoredPresharedKey> = {};
     for (const name of presharedNames) {
-      const parts = name.slice(0, -4).split("+");
-      if (parts.length !== 2) continue; // orphan with a foreign name: `verify` reports it
       const file = `${PRESHARED_DIR}/${name}`;
+      const parsed = parseKeyFileName(file);
+      if (parsed?.kind !== "preshared-key") continue; // orphan with a foreign name: `verify` reports it
       const stored: StoredPresharedKey = {
-        machines: [parts[0]!, parts[1]!],
+        machines: [...parsed.machines],
         // join(dir, file) for a name from the listing, without normalising thousands of paths.
         file: `${presharedDir}${sep}${name}`,
         recipients: [],

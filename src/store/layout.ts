@@ -49,13 +49,52 @@ export function vpnPresharedKeyFile(vpn: string): string {
   return `${VPN_DIR}/${vpn}.psk.age`;
 }
 
+/** A VPN's key file: whose, and which of its keys. */
+export interface VpnFileName {
+  kind: "vpn-private-key" | "vpn-preshared-key";
+  vpn: string;
+}
+
+/** What a key file's name says it holds: the inverse of the builders above. */
+export type KeyFileName =
+  | { kind: "public-key" | "private-key"; machine: string }
+  | { kind: "preshared-key"; machines: Pair }
+  | VpnFileName;
+
+/**
+ * Read a store-relative, '/'-separated name as the builders above make
+ * them: `<machine>.pub`, `<machine>.age`, `preshared_keys/<a>+<b>.age`,
+ * `vpns/<vpn>.age`, `vpns/<vpn>.psk.age`. Undefined for any other shape.
+ * The names in it are not checked (nor the pair's order): see
+ * `isStoreFileName` for that.
+ */
+export function parseKeyFileName(file: string): KeyFileName | undefined {
+  const parts = file.split("/");
+  if (parts.length === 1) {
+    const match = /^(.+)\.(pub|age)$/.exec(file);
+    if (match === null) return undefined;
+    return { kind: match[2] === "pub" ? "public-key" : "private-key", machine: match[1]! };
+  }
+  if (parts.length !== 2) return undefined;
+  const [dir, name] = parts as [string, string];
+  if (dir === PRESHARED_DIR) {
+    const match = /^([^+]+)\+([^+]+)\.age$/.exec(name);
+    return match === null ? undefined : { kind: "preshared-key", machines: [match[1]!, match[2]!] };
+  }
+  if (dir === VPN_DIR) {
+    const match = /^(.+?)(\.psk)?\.age$/.exec(name);
+    if (match === null) return undefined;
+    return { kind: match[2] ? "vpn-preshared-key" : "vpn-private-key", vpn: match[1]! };
+  }
+  return undefined;
+}
+
 /** The VPN a store file belongs to and which of its keys it is, or undefined for other files. */
-export function parseVpnFile(
-  file: string,
-): { vpn: string; kind: "vpn-private-key" | "vpn-preshared-key" } | undefined {
-  const match = new RegExp(`^${VPN_DIR}/([^/]+?)(\\.psk)?\\.age$`).exec(file);
-  if (match === null) return undefined;
-  return { vpn: match[1]!, kind: match[2] ? "vpn-preshared-key" : "vpn-private-key" };
+export function parseVpnFile(file: string): VpnFileName | undefined {
+  const parsed = parseKeyFileName(file);
+  return parsed?.kind === "vpn-private-key" || parsed?.kind === "vpn-preshared-key"
+    ? parsed
+    : undefined;
 }
 
 /** The files wgqt generates in the store, by name. */
@@ -71,24 +110,19 @@ const isMachine = (name: string) => machineNameProblem(name) === undefined;
  */
 export function isStoreFileName(file: string): boolean {
   if (GENERATED.has(file)) return true;
-  const parts = file.split("/");
-  if (parts.length === 1) {
-    const match = /^(.+)\.(pub|age)$/.exec(file);
-    return match !== null && isMachine(match[1]!);
+  const parsed = parseKeyFileName(file);
+  if (parsed === undefined) return false;
+  switch (parsed.kind) {
+    case "public-key":
+    case "private-key":
+      return isMachine(parsed.machine);
+    case "preshared-key": {
+      const [a, b] = parsed.machines;
+      return isMachine(a) && isMachine(b) && byteOrder(a, b) < 0;
+    }
+    default:
+      return interfaceNameProblem(parsed.vpn) === undefined;
   }
-  if (parts.length !== 2) return false;
-  const [dir, name] = parts as [string, string];
-  if (dir === PRESHARED_DIR) {
-    const match = /^([^+]+)\+([^+]+)\.age$/.exec(name);
-    return (
-      match !== null &&
-      isMachine(match[1]!) &&
-      isMachine(match[2]!) &&
-      byteOrder(match[1]!, match[2]!) < 0
-    );
-  }
-  const vpn = parseVpnFile(file);
-  return vpn !== undefined && interfaceNameProblem(vpn.vpn) === undefined;
 }
 
 /**

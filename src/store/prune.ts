@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Config } from "../config/types.js";
 import { orphanFiles } from "./inspect.js";
 import type { KeyStore } from "./keystore.js";
+import { parseKeyFileName } from "./layout.js";
 import { copyManifest } from "./manifest.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 import { writeGeneratedFiles } from "./write.js";
@@ -53,7 +54,8 @@ export async function applyPrune(
   for (const file of [...plan.orphans, ...plan.tempFiles]) {
     tx.remove(join(store.dir, file));
     remaining.delete(file);
-    if (file.endsWith(".pub") && !file.includes("/")) delete publicKeys[file.slice(0, -4)];
+    const parsed = parseKeyFileName(file);
+    if (parsed?.kind === "public-key") delete publicKeys[parsed.machine];
   }
   for (const file of plan.manifestEntries) delete manifest.files[file];
   writeGeneratedFiles(config, store.dir, manifest, publicKeys, remaining, tx);

@@ -8,7 +8,12 @@ import { pairsOf } from "../../config/peers.js";
 import { type Config, sortedNames, vpnsOf } from "../../config/types.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
 import { openKeyStore } from "../../store/keystore.js";
-import { presharedKeyFile, privateKeyFile, publicKeyFile } from "../../store/layout.js";
+import {
+  parseKeyFileName,
+  presharedKeyFile,
+  privateKeyFile,
+  publicKeyFile,
+} from "../../store/layout.js";
 import { copyManifest } from "../../store/manifest.js";
 import { Transaction } from "../../store/transaction.js";
 import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
@@ -140,8 +145,8 @@ export async function machineRemoveCommand(
   const files = [publicKeyFile(name), privateKeyFile(name)];
   // Pairs are gone with the proxies, so look for PSK files naming the machine.
   for (const file of store.encryptedFiles) {
-    const match = /^preshared_keys\/([^+]+)\+([^+]+)\.age$/.exec(file);
-    if (match && (match[1] === name || match[2] === name)) files.push(file);
+    const parsed = parseKeyFileName(file);
+    if (parsed?.kind === "preshared-key" && parsed.machines.includes(name)) files.push(file);
   }
   for (const peers of pairsOf(config, name)) files.push(presharedKeyFile(...peers));
   const present = [...new Set(files)]
