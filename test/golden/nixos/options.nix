@@ -2,9 +2,10 @@
 # Do not edit: change wgqt.toml and run `wgqt render`.
 #
 # networking.wgqt.interfaces.<net>.{address,port}: this host's address and port on each
-# wgqt network it is in, for use elsewhere in the configuration (seed: interfaces.nix).
+# wgqt network it is in, for use elsewhere in the configuration (a service's address).
 # networking.wgqt.bridges.<tunnel>.{device,address,prefixLength,dns}: the bridge into each
-# tunnel that is not the default route (sane.vpn's bridgeDevice), e.g. for containers.
+# tunnel that is not the default route; what is attached to it (a container's hostBridge)
+# leaves through that tunnel only.
 { lib, ... }:
 {
   options.networking.wgqt.interfaces = lib.mkOption {
