@@ -5,6 +5,7 @@
  * result is always re-validated by `parseConfig` before it is written.
  */
 import { ConfigError } from "../errors.js";
+import type { VpnConfig } from "./types.js";
 
 /** A TOML basic string. JSON's escapes are a subset of TOML's. */
 export function tomlString(value: string): string {
@@ -75,24 +76,14 @@ export function removeMachine(text: string, name: string, path: string): string 
   return out.join("\n").replace(/\n+$/, "\n");
 }
 
-/** A `[vpns.<name>]` table as `wgqt vpn import` writes it. */
-export interface NewVpn {
-  name: string;
-  machines: string[];
-  id: number;
-  endpoint: string;
-  publicKey: string;
-  address: string;
-  dns: string[];
-  /** Written only when it is not the default (0.0.0.0/0). */
-  allowedIPs?: string[];
-  presharedKey: boolean;
-  /** Written only when the provider's file sets them. */
-  mtu?: number;
-  keepalive?: number;
-  /** The user's own setting, kept across a re-import; written only when set. */
-  killswitch?: boolean;
-}
+/**
+ * A `[vpns.<name>]` table as `wgqt vpn import` writes it: what it reads back
+ * as, except that `allowed_ips` is written only when it is not the default
+ * (0.0.0.0/0). `mtu` and `keepalive` are written only when the provider's
+ * file sets them, `killswitch` (the user's own, kept across a re-import)
+ * only when set.
+ */
+export type NewVpn = Omit<VpnConfig, "allowedIPs"> & { allowedIPs?: string[] };
 
 function vpnLines(vpn: NewVpn): string[] {
   const list = (values: string[]) => `[${values.map(tomlString).join(", ")}]`;

@@ -14,7 +14,7 @@
  * block aligned to its own size; we check it anyway.
  */
 import { interfaceNameProblem } from "../config/names.js";
-import { type Config, sortedNames, vpnsOf } from "../config/types.js";
+import { type Config, sortedNames, type VpnConfig, vpnsOf } from "../config/types.js";
 import { ConfigError, KeyError, quote } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
 import { byteOrder } from "../order.js";
@@ -54,27 +54,12 @@ export interface PlanNetwork {
 
 /**
  * An external VPN: nothing to allocate — the provider assigned the
- * address — but every host using it needs it. Not part of `plan.json`.
+ * address — but every host using it needs it: its `[vpns.<name>]` table
+ * (VpnConfig) with the machines in byte order, and without the kill switch,
+ * which routing reads from the config. Not part of `plan.json`.
  */
-export interface PlanVpn {
-  name: string;
+export interface PlanVpn extends Omit<VpnConfig, "killswitch"> {
   kind: "vpn";
-  /** 1…99, from wgqt.toml: the routing key. */
-  id: number;
-  /** Machines that use it, byte order. */
-  machines: string[];
-  /** The provider's server, `host:port`. */
-  endpoint: string;
-  /** The server's public key. */
-  publicKey: string;
-  /** This end's address with prefix length. */
-  address: string;
-  dns: string[];
-  allowedIPs: string[];
-  presharedKey: boolean;
-  mtu?: number;
-  /** PersistentKeepalive to the server; absent or 0: off. */
-  keepalive?: number;
 }
 
 /** The shape `wgqt plan --json` prints and `plan.json` stores. */

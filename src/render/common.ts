@@ -2,8 +2,10 @@
  * What every renderer shares: the file type, where secrets live on a host
  * that is not managed by agenix, and the do-not-edit header. Pure.
  */
+import type { Config } from "../config/types.js";
 import { quote, WgqtError } from "../errors.js";
-import type { HostInterface, HostView } from "../net/host.js";
+import { type HostInterface, type HostView, hostView } from "../net/host.js";
+import type { Plan } from "../net/plan.js";
 
 /** One output file, its path relative to the output directory (`--out`), '/'-separated. */
 export interface RenderedFile {
@@ -11,6 +13,20 @@ export interface RenderedFile {
   content: string;
   /** Permission bits to create the file with; 0o644 when absent. */
   mode?: number;
+}
+
+/** A format's renderer: one host's files. */
+export type HostRenderer<Options> = (
+  plan: Plan,
+  config: Config,
+  host: string,
+  options?: Options,
+) => RenderedFile[];
+
+/** The option of every renderer whose output names key files on the host. */
+export interface SecretsDirOption {
+  /** Where keys are decrypted to on the host (default /etc/wireguard/wgqt). */
+  secretsDir?: string;
 }
 
 /**
@@ -38,6 +54,17 @@ export function checkSecretsDir(secretsDir: string): string {
     );
   }
   return secretsDir;
+}
+
+/** What a renderer starts from: the host's view, and its secrets directory checked. */
+export function hostInputs(
+  plan: Plan,
+  config: Config,
+  host: string,
+  options: SecretsDirOption,
+): { view: HostView; secretsDir: string } {
+  const secretsDir = checkSecretsDir(options.secretsDir ?? DEFAULT_SECRETS_DIR);
+  return { view: hostView(plan, config, host), secretsDir };
 }
 
 /** Header lines (without comment markers) every generated file starts with. */

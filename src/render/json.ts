@@ -4,20 +4,13 @@
  * net/host.ts's HostView; keys print in a fixed order, so runs are
  * byte-identical. Key files are store-relative names, never contents.
  */
-import type { Config } from "../config/types.js";
 import { hostView } from "../net/host.js";
-import type { Plan } from "../net/plan.js";
-import type { RenderedFile } from "./common.js";
+import type { HostRenderer } from "./common.js";
 
 // biome-ignore lint/complexity/noBannedTypes: no options yet; kept for the uniform renderer signature.
 export type JsonOptions = {};
 
-export function renderJson(
-  plan: Plan,
-  config: Config,
-  host: string,
-  _options: JsonOptions = {},
-): RenderedFile[] {
+export const renderJson: HostRenderer<JsonOptions> = (plan, config, host) => {
   const view = hostView(plan, config, host);
   return [{ path: `${host}.json`, content: `${JSON.stringify(view, null, 2)}\n` }];
-}
+};

@@ -26,20 +26,20 @@
  * WireGuard reads `config.age.secrets.<name>.path`, where agenix decrypts it.
  */
 import { posix } from "node:path";
-import type { Config } from "../config/types.js";
-import { type HostInterface, hostView, plannedHosts } from "../net/host.js";
+import { type HostInterface, plannedHosts } from "../net/host.js";
 import type { Plan } from "../net/plan.js";
 import { hexMark, ROUTING_SYSCTLS } from "../net/routing.js";
 import { byteOrder } from "../order.js";
 import { parseKeyFileName } from "../store/layout.js";
 import {
-  checkSecretsDir,
   commentLines,
-  DEFAULT_SECRETS_DIR,
   generatedNotice,
+  type HostRenderer,
   hostDns,
+  hostInputs,
   onHostKeyPath,
   type RenderedFile,
+  type SecretsDirOption,
 } from "./common.js";
 import {
   NixCall,
@@ -53,7 +53,7 @@ import {
 import { OPTIONS_FILE, OPTIONS_MODULE } from "./nixos-options.js";
 import { routingServices } from "./nixos-routing.js";
 
-export interface NixosOptions {
+export interface NixosOptions extends SecretsDirOption {
   /**
    * The key store's path relative to the output directory (`--out`), posix
    * separators; default `keys_dir` as written in wgqt.toml (right when the
@@ -94,15 +94,9 @@ const secretPath = (storeFile: string) =>
   new NixExpression(`config.age.secrets.${nixAttribute(secretName(storeFile))}.path`);
 
 /** A host's module and the options module it imports. */
-export function renderNixos(
-  plan: Plan,
-  config: Config,
-  host: string,
-  options: NixosOptions = {},
-): RenderedFile[] {
-  const view = hostView(plan, config, host);
+export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, options = {}) => {
+  const { view, secretsDir } = hostInputs(plan, config, host, options);
   const keysDir = options.keysDir ?? config.keysDirSetting;
-  const secretsDir = checkSecretsDir(options.secretsDir ?? DEFAULT_SECRETS_DIR);
   const file = hostFile(host);
   // The key store as seen from the host's file; joining normalizes it with each store file.
   const storeFromHostFile = posix.join(OUT_FROM_HOST_FILE, keysDir);
@@ -268,7 +262,7 @@ export function renderNixos(
     },
     { path: OPTIONS_FILE, content: OPTIONS_MODULE },
   ];
-}
+};
 
 /**
  * What differs between the backends of networking.wireguard, bound at the top

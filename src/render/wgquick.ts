@@ -30,11 +30,9 @@
  * allowed) and deletes it in PostDown. wg-quick strips Address, DNS, Table,
  * PostUp… before handing the rest to `wg setconf`.
  */
-import type { Config } from "../config/types.js";
 import { quote, WgqtError } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
-import { type HostInterface, hostView } from "../net/host.js";
-import type { Plan } from "../net/plan.js";
+import type { HostInterface } from "../net/host.js";
 import {
   type Bridge,
   CONNECTION_MARK_RULES,
@@ -46,21 +44,19 @@ import {
   ROUTING_SYSCTLS,
 } from "../net/routing.js";
 import {
-  checkSecretsDir,
   commentLines,
-  DEFAULT_SECRETS_DIR,
   describeInterface,
   generatedNotice,
+  type HostRenderer,
   hostDns,
+  hostInputs,
   interfaceKeyFile,
   onHostKeyPath,
-  type RenderedFile,
+  type SecretsDirOption,
   usesOwnKey,
 } from "./common.js";
 
-export interface WgQuickOptions {
-  /** Where keys are decrypted to on the host (default /etc/wireguard/wgqt). */
-  secretsDir?: string;
+export interface WgQuickOptions extends SecretsDirOption {
   /**
    * Decrypted secrets to inline, keyed by store file name (`nyaa.age`,
    * `preshared_keys/lighthouse+nyaa.age`) → base64 key. Only for `--export`.
@@ -74,17 +70,11 @@ export interface WgQuickOptions {
 export const DEFAULT_UPLINK =
   "$(ip -4 route show default | awk '{ for (i = 1; i < NF; i++) if ($i == \"dev\") { print $(i + 1); exit } }')";
 
-export function renderWgQuick(
-  plan: Plan,
-  config: Config,
-  host: string,
-  options: WgQuickOptions = {},
-): RenderedFile[] {
-  const secretsDir = checkSecretsDir(options.secretsDir ?? DEFAULT_SECRETS_DIR);
+export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, options = {}) => {
+  const { view, secretsDir } = hostInputs(plan, config, host, options);
   if (options.mobile && options.export === undefined) {
     throw new WgqtError("wg-quick: mobile configurations need the keys inlined (export)");
   }
-  const view = hostView(plan, config, host);
   return view.interfaces.map((entry) => {
     if (options.mobile && entry.role === "gateway") {
       throw new WgqtError(
@@ -147,7 +137,7 @@ export function renderWgQuick(
     }
     return { path: `${host}/${entry.name}.conf`, content: `${lines.join("\n")}\n`, mode: 0o600 };
   });
-}
+};
 
 function keyNotice(inline: boolean, secretsDir: string, storeFile: string, own: boolean): string[] {
   if (inline) return ["", "CONTAINS PRIVATE KEYS: keep it root-only (mode 0600) and off git."];
