@@ -1,6 +1,6 @@
 /**
  * Finding, reading and validating `wgqt.toml`. Every error names the file, the
- * field path and the bad value (DESIGN.md "Input").
+ * field path and the bad value (docs/design.md "Input").
  */
 import { readFile, realpath, stat } from "node:fs/promises";
 import { isIP } from "node:net";

@@ -1,6 +1,7 @@
 /**
- * Which machines are peers: the pairs that get a preshared key. DESIGN.md: "A
- * pair gets a PSK when the two machines are peers in some network". In a proxy
+ * Which machines are peers: the pairs that get a preshared key. A pair gets a
+ * PSK when the two machines are peers in some network (docs/design.md "Peers
+ * and proxies"). In a proxy
  * (hub and spoke) the peers are the gateway and each client; clients do not
  * peer with each other.
  */

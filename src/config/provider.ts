@@ -67,7 +67,7 @@ const WHAT_WE_TAKE =
 const HOOK =
   "is a hook, a command wg-quick(8) runs as root: wgqt runs no provider's commands (its routing brings its own kill switch)";
 const ROUTING =
-  "would fight wgqt's routing, which gives every tunnel its own table and fwmark (README: Clients of several tunnels)";
+  "would fight wgqt's routing, which gives every tunnel its own table and fwmark (docs/networks.md: Clients of several tunnels)";
 /**
  * wg-quick(8) `[Interface]` settings that are valid but that wgqt refuses,
  * lowercase → how the format spells them and why.

@@ -43,7 +43,10 @@ export interface ProxyConfig {
  */
 export interface VpnConfig {
   name: string;
-  /** Machines that use it; they share the one provider key (see README: one key per device). */
+  /**
+   * Machines that use it; they share the one provider key (docs/networks.md:
+   * one provider key per machine).
+   */
   machines: string[];
   /** 1…99, unique across VPNs: the routing key (table, fwmark, rule priorities); lowest = default. */
   id: number;
@@ -96,7 +99,7 @@ export function vpnsOf(config: Config): VpnConfig[] {
   return sortedNames(vpns).map((name) => vpns[name]!);
 }
 
-/** Byte-order comparison of ASCII names (DESIGN.md: "sorted by byte order"). */
+/** Byte-order comparison of ASCII names (docs/design.md "Input": sorted by byte order). */
 export function byteOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,8 +1,8 @@
 /**
- * Committing what a command changed (DESIGN.md: "Every mutating command
- * commits exactly the files it changed"). Only the named paths go into the
- * commit, whatever else the user has staged; a store outside a git work tree
- * is fine and simply not committed.
+ * Committing what a command changed (docs/design.md "Git commits"): every
+ * mutating command commits exactly the files it changed. Only the named
+ * paths go into the commit, whatever else the user has staged; a store
+ * outside a git work tree is fine and simply not committed.
  *
  * The commit is built in a temporary index (HEAD plus the named paths) and
  * committed from there with plain `git commit`, so the user's hooks run and

@@ -1,8 +1,9 @@
 /**
  * One machine's view of the plan: its interfaces, peers, key files and
  * routing — everything a renderer needs and nothing it must compute again.
- * Pure. Peers follow DESIGN.md "Proxies": a gateway lists each client with its
- * /32; a client lists the gateway with `<endpoint>:<port>`, AllowedIPs
+ * Pure. Peers follow docs/design.md "Peers and proxies": a gateway lists
+ * each client with its /32; a client lists the gateway with
+ * `<endpoint>:<port>`, AllowedIPs
  * 0.0.0.0/0 and PersistentKeepalive 25 (wg(8): keeps NAT mappings open), or
  * the proxy's `keepalive` (0: none).
  * A VPN is one more client interface: the provider's server as its

@@ -1,8 +1,7 @@
 /**
  * The planner: config + public keys → every network's block, id, port and
  * member addresses. Pure and deterministic, so every host computes the same
- * answer (DESIGN.md "Allocation"; the seed 000's `options/interfaces.nix` and
- * `interface.type.nix`):
+ * answer (docs/design.md "Allocation"):
  *
  * - all networks take part, even those a host is not in;
  * - a proxy has 1 + len(clients) machines; networks sort by that count,
@@ -12,7 +11,7 @@
  * - the gateway is block start + 1, clients in byte order from start + 2.
  *
  * Sizes are powers of two taken largest first, so an aligned start keeps every
- * block aligned to its own size (the seed's argument); we check it anyway.
+ * block aligned to its own size; we check it anyway.
  */
 import { byteOrder, type Config, sortedNames, vpnsOf } from "../config/types.js";
 import { ConfigError, KeyError, quote } from "../errors.js";

@@ -1,7 +1,7 @@
 /**
  * The routing model for every default-route tunnel on one host (proxy clients
- * now, the sane.vpn seed's VPNs next). A tunnel that carries 0.0.0.0/0 never
- * touches the main table: like wg-quick(8)'s `Table = auto` it gets its own
+ * and VPNs; docs/design.md "Routing model"). A tunnel that carries 0.0.0.0/0
+ * never touches the main table: like wg-quick(8)'s `Table = auto` it gets its own
  * routing table and firewall mark (wg(8) `fwmark`: set on the tunnel's own
  * encrypted UDP), and `ip rule`s pick the table:
  *
@@ -44,17 +44,18 @@
  * (`liftKillSwitch`: the commands that remove them); without it, a deliberate
  * down removes them and plain routing returns.
  *
- * Fixes against the sane.vpn seed: its priorities `id - 200` and `id - 100` go
- * negative; its per-VPN catch-all came before the bridge rules (so they never
- * matched) and sent every other tunnel's encrypted packets into the first one.
+ * The order matters: every priority is positive; the default tunnel's
+ * catch-all (12000 + key) comes after every source rule (11000 + key), the
+ * bridges' included, so those rules are reached; and it skips every wgqt
+ * mark, so no tunnel's encrypted packets are sent into another tunnel.
  *
- * Numbers derive from a `key` unique across tunnel kinds: a VPN's id (1…99, as
- * in the seed) or 100 + a proxy's network id. Table 52000 + key (decimal, as
+ * Numbers derive from a `key` unique across tunnel kinds: a VPN's id (1…99)
+ * or 100 + a proxy's network id. Table 52000 + key (decimal, as
  * `ip route show table` prints it), fwmark 0x520000 + key (hex, as `ip rule`
  * and `wg` print it). The default tunnel is the one marked `default = true`,
  * else the lowest key — so a VPN beats a proxy unless a proxy says otherwise.
  *
- * Every other default-route tunnel gets a bridge (the seed's `br-<name>`,
+ * Every other default-route tunnel gets a bridge (`br-<name>`,
  * 10.20.<key>.1/24): whatever is attached to it — a container, a namespace —
  * has its traffic routed into that tunnel by source (`from 10.20.<key>.0/24`
  * at priority 11000 + key) and SNAT-ed to the tunnel's address, so it browses
@@ -162,7 +163,7 @@ export const FWMARK_MASK = 0xfffc00;
 export const PRIORITY_SUPPRESS_MAIN = 10000;
 export const PRIORITY_FROM_BASE = 11000;
 export const PRIORITY_DEFAULT_BASE = 12000;
-/** Bridge subnets start here: 10.20.0.0 (the seed's 10.20.<id>.1/24). */
+/** Bridge subnets start here: 10.20.0.0 (a tunnel's bridge is 10.20.<key>.1/24). */
 export const BRIDGE_BASE = 0x0a140000;
 export const BRIDGE_PREFIX_LENGTH = 24;
 /** Keys stay below 1000 so the priority bands never overlap (all under main's 32766). */

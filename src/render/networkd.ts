@@ -20,7 +20,7 @@
  * `DNSDefaultRoute=yes` (systemd-resolved sends every query there). Each
  * other default-route tunnel's bridge (routing.ts) is a `Kind=bridge` netdev
  * with `ConfigureWithoutCarrier=yes` (it has an address before anything is
- * attached, as in the seed) and `IPMasquerade=ipv4`: what leaves the bridge
+ * attached) and `IPMasquerade=ipv4`: what leaves the bridge
  * subnet is masqueraded to the address of the interface it leaves by — the
  * tunnel's, since the policy rule sends it there.
  *

@@ -1,6 +1,6 @@
 /**
- * `plan.json`, the accepted address plan (README "Renumbering is reviewed,
- * never a surprise"). An address or port that changes breaks the deployed
+ * `plan.json`, the accepted address plan (docs/networks.md "Renumbering is
+ * reviewed, never a surprise"). An address or port that changes breaks the deployed
  * tunnels of everyone in that network until they are redeployed, so a plan
  * that moves an existing member is accepted only by `wgqt plan --write`,
  * after the user has seen the moves.
