@@ -70,6 +70,7 @@ export interface VpnConfig {
   keepalive?: number;
 }
 
+/** A validated `wgqt.toml`, with absolute paths resolved. Never changed after parsing. */
 export interface Config {
   /** Absolute path of the `wgqt.toml` this came from. */
   path: string;
@@ -93,7 +94,11 @@ export interface Config {
   vpns?: Record<string, VpnConfig>;
 }
 
-/** The config's VPNs in byte order of name. */
+/**
+ * The config's VPNs in byte order of name.
+ *
+ * @returns Empty when the config has no VPN.
+ */
 export function vpnsOf(config: Config): VpnConfig[] {
   const vpns = config.vpns ?? {};
   return sortedNames(vpns).map((name) => vpns[name]!);

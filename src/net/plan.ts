@@ -17,8 +17,10 @@ import { byteOrder, type Config, sortedNames, vpnsOf } from "../config/types.js"
 import { ConfigError, KeyError, quote } from "../errors.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
 
+/** A machine's role in a proxy network. */
 export type Role = "gateway" | "client";
 
+/** A machine in a network, with its address. */
 export interface PlanMember {
   machine: string;
   role: Role;
@@ -28,6 +30,7 @@ export interface PlanMember {
   publicKey?: string;
 }
 
+/** A proxy network as allocated: its id, port, address block and members. */
 export interface PlanNetwork {
   name: string;
   kind: "proxy";
@@ -87,6 +90,7 @@ export interface PlanJson {
   }[];
 }
 
+/** The allocation of a whole fleet: every network and VPN. JSON-serialisable. */
 export interface Plan {
   /** In allocation order: id 0, 1, 2, … */
   networks: PlanNetwork[];
@@ -104,7 +108,13 @@ const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 const MAX_PORT = 65535;
 
-/** Allocate every network of the fleet. Throws ConfigError naming the field and value. */
+/**
+ * Allocate every network of the fleet: ids, ports and addresses, deterministic for a config. Pure.
+ *
+ * @param publicKeys - WireGuard public keys by machine (`KeyStore.publicKeys()`); a member without one plans fine, but cannot be rendered for its peers.
+ * @throws {ConfigError} naming the field and value, for a network that cannot be allocated as configured.
+ * @throws {KeyError} when a public key is not a WireGuard key.
+ */
 export function plan(config: Config, publicKeys: Record<string, string | undefined> = {}): Plan {
   const error = (field: string, message: string) =>
     new ConfigError(`${config.path ? `${config.path}: ` : ""}${field}: ${message}`);
@@ -197,7 +207,11 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
   return result;
 }
 
-/** The `wgqt plan --json` / `plan.json` form of a plan. */
+/**
+ * The `wgqt plan --json` / `plan.json` form of a plan.
+ *
+ * @returns The networks' allocation, without keys or VPNs.
+ */
 export function planJson(planned: Pick<Plan, "networks">): PlanJson {
   return {
     networks: planned.networks.map((network) => ({
@@ -305,7 +319,11 @@ function checkEndpoint(field: string, endpoint: string, error: ErrorFactory): vo
   }
 }
 
-/** `host:port` for a peer's Endpoint, bracketing IPv6 literals as wg(8) expects. */
+/**
+ * `host:port` for a peer's Endpoint, bracketing IPv6 literals as wg(8) expects.
+ *
+ * @returns E.g. `vpn.example.com:51820`, `[2001:db8::1]:51820`.
+ */
 export function endpointWithPort(endpoint: string, port: number): string {
   const host = endpoint.includes(":") && !endpoint.startsWith("[") ? `[${endpoint}]` : endpoint;
   return `${host}:${port}`;

@@ -69,6 +69,7 @@ import { createHash } from "node:crypto";
 import { ConfigError, quote } from "../errors.js";
 import { formatIpv4 } from "./ipv4.js";
 
+/** What a routed interface is: one of the fleet's proxies, or a provider's VPN. */
 export type TunnelKind = "proxy" | "vpn";
 
 /** One WireGuard interface on a host, as the routing model needs to see it. */
@@ -90,6 +91,7 @@ export interface RoutedInterface {
   killswitch?: boolean;
 }
 
+/** A policy routing rule, as `ip rule` takes it. */
 export interface IpRule {
   priority: number;
   /** `not`: the rule matches what the selector does not. */
@@ -102,6 +104,7 @@ export interface IpRule {
   suppressPrefixLength?: number;
 }
 
+/** A route in a tunnel's own table: the kill switch's unreachable default. */
 export interface IpRoute {
   type: "unreachable";
   destination: "0.0.0.0/0";
@@ -122,6 +125,9 @@ export interface Bridge {
   snatTo: string;
 }
 
+/**
+ * The policy routing of one interface: its table, fwmark, rules and, when it is not the default tunnel, its bridge.
+ */
 export interface InterfaceRouting {
   name: string;
   key: number;
@@ -156,7 +162,9 @@ export interface MarkRule {
   set: "packet" | "connection";
 }
 
+/** Routing tables are `TABLE_BASE + key`. */
 export const TABLE_BASE = 52000;
+/** An interface's fwmark is `FWMARK_BASE + key`. */
 export const FWMARK_BASE = 0x520000;
 /** Covers FWMARK_BASE … FWMARK_BASE + 1023: every wgqt interface's mark. */
 export const FWMARK_MASK = 0xfffc00;
@@ -196,7 +204,11 @@ export function needsConnectionMarks(routing: readonly (InterfaceRouting | undef
   return routing.some((entry) => entry?.table !== undefined);
 }
 
-/** The key numbers derive from: VPN ids 1…99 as they are, proxies above them. */
+/**
+ * The key numbers derive from: VPN ids 1…99 as they are, proxies above them.
+ *
+ * @throws {ConfigError} when `id` is out of range for `kind`.
+ */
 export function routingKey(kind: TunnelKind, id: number): number {
   const key = kind === "vpn" ? id : 100 + id;
   if (!Number.isInteger(key) || key < 1 || key > MAX_KEY || (kind === "vpn" && id > 99)) {
@@ -231,6 +243,8 @@ export function bridgeFor(tunnel: string, key: number, tunnelAddress: string): B
  * Routing for every WireGuard interface on one host. Empty when no interface
  * carries a default route (a pure gateway needs nothing beyond main). Once one
  * does, every interface gets a fwmark so its own packets bypass the tunnels.
+ *
+ * @throws {ConfigError} when two interfaces are `default = true` or share a routing key, or an id is out of range.
  */
 export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
   const tunnels = interfaces.filter((entry) => entry.carriesDefaultRoute);

@@ -25,7 +25,12 @@ export function serializePlan(plan: Pick<Plan, "networks">): string {
   return `${JSON.stringify(planJson(plan), null, 2)}\n`;
 }
 
-/** The accepted plan in the store at `dir`, or undefined when there is none. */
+/**
+ * The accepted plan in the store at `dir`, or undefined when there is none.
+ *
+ * @param dir - The key store directory (absolute).
+ * @throws {StoreError} when `plan.json` is not valid JSON or not a plan.
+ */
 export function readAcceptedPlan(dir: string): PlanJson | undefined {
   const path = join(dir, PLAN_FILE);
   const bytes = readStoreFileSync(path);

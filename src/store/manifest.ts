@@ -31,7 +31,9 @@ const manifestSchema = z.strictObject({
   files: z.record(z.string(), entrySchema),
 });
 
+/** One file's record in `manifest.json`: its kind, recipients, hash and when the key was made. */
 export type ManifestEntry = z.infer<typeof entrySchema>;
+/** `manifest.json`: what wgqt knows of each encrypted file that its header cannot say. */
 export type Manifest = z.infer<typeof manifestSchema>;
 
 export function emptyManifest(): Manifest {
