@@ -21,7 +21,7 @@ import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync } fr
 import { basename, dirname, join, relative, sep } from "node:path";
 import { ConfigError } from "../errors.js";
 import { byteOrder } from "../order.js";
-import type { RenderedFile } from "../render/index.js";
+import type { RenderedFile } from "../render/common.js";
 import { readIfExistsSync, writeFilesAtomic } from "../store/files.js";
 
 /** The record of what render wrote, beside what it wrote. */

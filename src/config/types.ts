@@ -44,7 +44,10 @@ export interface ProxyConfig {
  */
 export interface VpnConfig {
   name: string;
-  /** Machines that use it; they share the one provider key (see README: one key per device). */
+  /**
+   * Machines that use it; they share the one provider key (docs/networks.md:
+   * one provider key per machine).
+   */
   machines: string[];
   /** 1…99, unique across VPNs: the routing key (table, fwmark, rule priorities); lowest = default. */
   id: number;
@@ -68,6 +71,7 @@ export interface VpnConfig {
   keepalive?: number;
 }
 
+/** A validated `wgqt.toml`, with absolute paths resolved. Never changed after parsing. */
 export interface Config {
   /** Absolute path of the `wgqt.toml` this came from. */
   path: string;
@@ -91,7 +95,11 @@ export interface Config {
   vpns?: Record<string, VpnConfig>;
 }
 
-/** The config's VPNs in byte order of name. */
+/**
+ * The config's VPNs in byte order of name.
+ *
+ * @returns Empty when the config has no VPN.
+ */
 export function vpnsOf(config: Config): VpnConfig[] {
   const vpns = config.vpns ?? {};
   return sortedNames(vpns).map((name) => vpns[name]!);

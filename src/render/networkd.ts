@@ -45,8 +45,16 @@ import {
 import { KILL_SWITCH_UNIT, routingFiles } from "./networkd-routing.js";
 import { ini, type Section } from "./unit-file.js";
 
+/** Options of the systemd-networkd renderer. */
 export type NetworkdOptions = SecretsDirOption;
 
+/**
+ * Render `host` as systemd-networkd `.netdev`/`.network` files, plus its sysctl and, when it routes, the kill-switch and connmark units.
+ *
+ * @returns Paths relative to the output directory, each under `<host>/`.
+ * @throws {UsageError} when `host` is not a machine of `config`.
+ * @throws {WgqtError} when `secretsDir` is not an absolute path without shell characters, or the host cannot be rendered (see `hostView` in `wgqt/net`).
+ */
 export const renderNetworkd: HostRenderer<NetworkdOptions> = (plan, config, host, options = {}) => {
   const { view, secretsDir } = hostInputs(plan, config, host, options);
   const files = view.interfaces.flatMap((entry) => {

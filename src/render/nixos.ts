@@ -53,6 +53,7 @@ import {
 import { OPTIONS_FILE, OPTIONS_MODULE } from "./nixos-options.js";
 import { routingServices } from "./nixos-routing.js";
 
+/** Options of the NixOS renderer. */
 export interface NixosOptions extends SecretsDirOption {
   /**
    * The key store's path relative to the output directory (`--out`), posix
@@ -93,7 +94,12 @@ export function secretName(storeFile: string): string {
 const secretPath = (storeFile: string) =>
   new NixExpression(`config.age.secrets.${nixAttribute(secretName(storeFile))}.path`);
 
-/** A host's module and the options module it imports. */
+/**
+ * A host's module and the options module it imports.
+ *
+ * @throws {UsageError} when `host` is not a machine of `config`.
+ * @throws {WgqtError} when `secretsDir` is not an absolute path without shell characters, or the host cannot be rendered (see `hostView` in `wgqt/net`).
+ */
 export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, options = {}) => {
   const { view, secretsDir } = hostInputs(plan, config, host, options);
   const keysDir = options.keysDir ?? config.keysDirSetting;
@@ -325,6 +331,8 @@ function wireguardInterface(entry: HostInterface, privateKey: string | NixExpres
  * The entry module: imports every host's module, each of which applies only
  * on its own hostName. Plain imports, so the module system hands each one
  * its arguments (`pkgs` among them, from `_module.args`) as to any module.
+ *
+ * @returns `default.nix`.
  */
 export function renderNixosEntry(plan: Plan): RenderedFile {
   const lines = [

@@ -56,6 +56,7 @@ import {
   usesOwnKey,
 } from "./common.js";
 
+/** Options of the wg-quick renderer. */
 export interface WgQuickOptions extends SecretsDirOption {
   /**
    * Decrypted secrets to inline, keyed by store file name (`nyaa.age`,
@@ -70,6 +71,12 @@ export interface WgQuickOptions extends SecretsDirOption {
 export const DEFAULT_UPLINK =
   "$(ip -4 route show default | awk '{ for (i = 1; i < NF; i++) if ($i == \"dev\") { print $(i + 1); exit } }')";
 
+/**
+ * Render `host` as one wg-quick(8) `<interface>.conf` per interface, reading keys from `secretsDir`, or with them inlined (`export`).
+ *
+ * @throws {UsageError} when `host` is not a machine of `config`.
+ * @throws {WgqtError} when `mobile` lacks `export`, an exported key is missing or not a key, `secretsDir` is invalid, or the host cannot be rendered (see `hostView` in `wgqt/net`).
+ */
 export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, options = {}) => {
   const { view, secretsDir } = hostInputs(plan, config, host, options);
   if (options.mobile && options.export === undefined) {
