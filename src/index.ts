@@ -38,19 +38,16 @@ export {
   type RandomSource,
 } from "./keys/wireguard.js";
 export { type ExpectedSecret, expectedSecrets } from "./store/expected.js";
+export { fileAccess } from "./store/inspect/access.js";
+export { findProblems, type Problem, type ProblemKind } from "./store/inspect/problems.js";
 export {
-  checkWithIdentities,
   type FileInspection,
-  fileAccess,
-  findProblems,
   findTempFiles,
   type Inspection,
   inspectStore,
-  type Problem,
-  type ProblemKind,
-  type StoreStatus,
-  storeStatus,
-} from "./store/inspect.js";
+} from "./store/inspect/read.js";
+export { type StoreStatus, storeStatus } from "./store/inspect/status.js";
+export { checkWithIdentities } from "./store/inspect/verify.js";
 export { applyKeygen, type KeygenPlan, planKeygen } from "./store/keygen.js";
 export {
   type KeyStore,

@@ -20,14 +20,10 @@ import type { Config } from "../config/types.js";
 import { KeyError, quote, StoreError, UsageError, WgqtError } from "../errors.js";
 import { parseKeyFileContent, publicKeyOf } from "../keys/wireguard.js";
 import { type ExpectedSecret, expectedFor } from "./expected.js";
-import {
-  displayPath,
-  type FileInspection,
-  foreignReaders,
-  inspectFiles,
-  labelled,
-  staleness,
-} from "./inspect.js";
+import { foreignReaders } from "./inspect/access.js";
+import { displayPath, labelled } from "./inspect/names.js";
+import { staleness } from "./inspect/problems.js";
+import { type FileInspection, inspectFiles } from "./inspect/read.js";
 import { timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { publicKeyFile } from "./layout.js";
