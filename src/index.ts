@@ -75,7 +75,8 @@ export {
   type RekeyPlan,
 } from "./store/rekey.js";
 export { applyRotate, planRotate, type RotatePlan, type RotateRequest } from "./store/rotate.js";
-export { recoverJournal, Transaction } from "./store/transaction.js";
+export { Transaction } from "./store/transaction.js";
+export { recoverJournal } from "./store/transaction-recovery.js";
 export {
   applyVpnImport,
   planVpnImport,

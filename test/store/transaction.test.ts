@@ -18,7 +18,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { JOURNAL_FILE, recoverJournal, Transaction } from "../../src/store/transaction.js";
+import { Transaction } from "../../src/store/transaction.js";
+import { JOURNAL_FILE } from "../../src/store/transaction-journal.js";
+import { recoverJournal } from "../../src/store/transaction-recovery.js";
 import { ok, ROOT } from "../helpers/run.js";
 
 let root: string;

@@ -15,7 +15,7 @@ import { readStoreFile, readStoreFileSync, TEMP_PREFIX } from "../files.js";
 import type { KeyStore } from "../keystore.js";
 import { MACHINES_NIX, PRESHARED_DIR, SECRETS_NIX, VPN_DIR } from "../layout.js";
 import { renderMachinesNix, renderSecretsNix } from "../nix.js";
-import { JOURNAL_FILE } from "../transaction.js";
+import { JOURNAL_FILE } from "../transaction-journal.js";
 import { machineEntries, sha256Hex } from "../write.js";
 
 /** One recipient stanza of a file's header, as far as it names its recipient. */
