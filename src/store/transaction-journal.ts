@@ -26,23 +26,19 @@ export interface Journal {
  * bytes follow the line back to back, in that order, as they are: the
  * journal of a keygen of thousands of files is about as big as the files,
  * and is written without first encoding them into one long string.
- * Version 1 (a single JSON document, contents in base64) is still read.
  */
-const written = { path: z.string(), mode: z.number().int() };
-const headSchema = z.discriminatedUnion("version", [
-  z.strictObject({
-    version: z.literal(2),
-    message: z.string(),
-    writes: z.array(z.strictObject({ ...written, size: z.number().int().nonnegative() })),
-    removes: z.array(z.string()),
-  }),
-  z.strictObject({
-    version: z.literal(1),
-    message: z.string(),
-    writes: z.array(z.strictObject({ ...written, content: z.string() })),
-    removes: z.array(z.string()),
-  }),
-]);
+const headSchema = z.strictObject({
+  version: z.literal(2),
+  message: z.string(),
+  writes: z.array(
+    z.strictObject({
+      path: z.string(),
+      mode: z.number().int(),
+      size: z.number().int().nonnegative(),
+    }),
+  ),
+  removes: z.array(z.string()),
+});
 
 /** The journal's bytes, in pieces: its first line, then each file's bytes. */
 export function encodeJournal({ message, writes, removes }: Journal): Buffer[] {
@@ -66,15 +62,6 @@ export function decodeJournal(bytes: Buffer): Journal | undefined {
     return undefined;
   }
   const { message, removes } = head;
-  if (head.version === 1) {
-    if (bytes.subarray(headEnd).toString("utf8").trim() !== "") return undefined;
-    const writes = head.writes.map(({ path, mode, content }) => ({
-      path,
-      mode,
-      data: Buffer.from(content, "base64"),
-    }));
-    return { message, writes, removes };
-  }
   let offset = headEnd + 1;
   const writes = head.writes.map(({ path, mode, size }) => {
     const data = bytes.subarray(offset, offset + size);

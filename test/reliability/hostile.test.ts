@@ -500,12 +500,12 @@ const CASES: Case[] = [
     setup: (repo) =>
       writeFileSync(
         join(repo, ".wgqt-journal.json"),
-        JSON.stringify({
-          version: 1,
+        `${JSON.stringify({
+          version: 2,
           message: "x",
-          writes: [{ path: "../../etc/x", mode: 420, content: "" }],
+          writes: [{ path: "../../etc/x", mode: 420, size: 0 }],
           removes: [],
-        }),
+        })}\n`,
       ),
     args: keygen,
     exit: 1,
