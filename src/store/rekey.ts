@@ -66,7 +66,7 @@ export function rekeyCandidates(config: Config, store: KeyStore): string[] {
   return candidates;
 }
 
-/** The same recipients, whatever the order (as expected.ts's `sameRecipients`), without a set per file. */
+/** The same recipients, whatever the order (order does not change who can decrypt), without a set per file. */
 function sameRecipientList(listed: readonly string[], wanted: readonly string[]): boolean {
   if (listed.length !== wanted.length) return false;
   for (const recipient of wanted) if (!listed.includes(recipient)) return false;
