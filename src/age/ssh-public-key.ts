@@ -11,6 +11,7 @@ import { KeyError, quote } from "../errors.js";
 import { decodeBase64, encodeBase64, encodeBase64NoPad } from "./base64.js";
 import { WireReader } from "./ssh-wire.js";
 
+/** The SSH key types age supports as recipients and identities. */
 export type SshKeyType = "ssh-ed25519" | "ssh-rsa";
 
 /** A parsed SSH public key age can encrypt to. */
@@ -39,7 +40,12 @@ const RSA_MAX_BITS = 16384;
 const RSA_MIN_RECIPIENT_BYTES = 2048 / 8;
 const SUPPORTED = "use ssh-ed25519, ssh-rsa or an age1… recipient";
 
-/** The agessh key tag of a public key blob. */
+/**
+ * The agessh key tag of a public key blob.
+ *
+ * @param wire - The public key blob in SSH wire format.
+ * @returns The tag, base64 without padding, as it appears in a stanza.
+ */
 export function sshKeyTag(wire: Uint8Array): string {
   return encodeBase64NoPad(createHash("sha256").update(wire).digest().subarray(0, 4));
 }
@@ -48,6 +54,8 @@ export function sshKeyTag(wire: Uint8Array): string {
  * Parse one authorized_keys-style line, `<type> <base64 blob> [comment]`.
  * Strict: the blob must be canonical base64, its inner type must match the
  * line's, and nothing may follow the key fields inside it.
+ *
+ * @throws {KeyError} for another key type, a non-canonical blob, or anything that follows it.
  */
 export function parseSshPublicKey(text: string): SshPublicKey {
   const line = text.trim();

@@ -239,6 +239,8 @@ export interface SshIdentity extends Identity {
 /**
  * Parse an unencrypted SSH private key (OpenSSH format, or RSA in PKCS#1/PKCS#8
  * PEM). `source` (usually the file path) prefixes every error message.
+ *
+ * @throws {KeyError} when the text is not an unencrypted ssh-ed25519 or ssh-rsa private key.
  */
 export function parseSshIdentity(text: string, source: string): SshIdentity {
   const key = readSshPrivateKey(text, source);

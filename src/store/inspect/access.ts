@@ -22,6 +22,7 @@ export type HeaderEvidence =
   /** X25519: the header has X25519 stanzas, but they do not say whose. */
   | "unattributable";
 
+/** One recipient of a file, and what the header and the manifest say about it. */
 export interface FileReader {
   recipient: string;
   kind: "x25519" | "ssh-ed25519" | "ssh-rsa";
@@ -38,6 +39,7 @@ export interface FileReader {
   canDecrypt: boolean | null;
 }
 
+/** Who can decrypt one file: what {@link fileAccess} works out. */
 export interface FileAccess {
   /** Recipients listed in the manifest, and any other known recipient whose SSH tag is in the header. */
   readers: FileReader[];

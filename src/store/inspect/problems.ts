@@ -19,6 +19,7 @@ import { fileAccess } from "./access.js";
 import { displayPath, labelled, ownersOf, shortRecipient } from "./names.js";
 import type { FileInspection, Inspection } from "./read.js";
 
+/** The kinds of {@link Problem} `status` and `verify` report. */
 export type ProblemKind =
   | "missing-key"
   | "missing-public-key"

@@ -108,7 +108,12 @@ export async function inspectFiles(
 /** Files read between two reports to `onProgress`. */
 const PROGRESS_STEP = 256;
 
-/** Read every encrypted file's header and hash, the generated files and any leftover temp files. */
+/**
+ * Read every encrypted file's header and hash, the generated files and any leftover temp files.
+ *
+ * @param onProgress - Called with the number of files read since the last call.
+ * @throws {StoreError} when a store file cannot be read, or is a symlink or not a regular file.
+ */
 export async function inspectStore(
   config: Config,
   store: KeyStore,
@@ -138,7 +143,11 @@ export async function inspectStore(
   return inspection;
 }
 
-/** Store-relative paths of temp files an interrupted write left in the store, in byte order. */
+/**
+ * Store-relative paths of temp files an interrupted write left in the store, in byte order.
+ *
+ * @throws {StoreError} when the store cannot be listed.
+ */
 export async function findTempFiles(store: KeyStore): Promise<string[]> {
   const tempFiles: string[] = [];
   for (const [sub, prefix] of [

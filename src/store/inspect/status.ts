@@ -70,6 +70,7 @@ export interface StoreStatus {
   problems: Problem[];
 }
 
+/** One machine's keys in {@link StoreStatus}. */
 export interface MachineStatus {
   name: string;
   publicKey: string | null;
@@ -79,6 +80,7 @@ export interface MachineStatus {
   presharedKeys: { peer: string; file: string; present: boolean; created: string | null }[];
 }
 
+/** One VPN's keys in {@link StoreStatus}. */
 export interface VpnStatus {
   name: string;
   id: number;
@@ -88,6 +90,7 @@ export interface VpnStatus {
   publicKey: string | null;
 }
 
+/** One encrypted file in {@link StoreStatus}: who reads it and what is wrong. */
 export interface FileStatus {
   file: string;
   kind: SecretKind;
@@ -100,7 +103,12 @@ export interface FileStatus {
   problems: ProblemKind[];
 }
 
-/** The whole picture `wgqt status` prints. Pure. */
+/**
+ * The whole picture `wgqt status` prints. Pure.
+ *
+ * @param problems - Defaults to {@link findProblems} of `inspection`.
+ * @returns The shape `wgqt status --json` prints.
+ */
 export function storeStatus(
   inspection: Inspection,
   problems: Problem[] = findProblems(inspection),

@@ -15,6 +15,8 @@ import type { Inspection } from "./read.js";
  * With identities in hand: decrypt every file one of them opens, check the
  * plaintext is a key and that each private key matches its `.pub`. Returns the
  * problems and which files were checked (the others are for other people).
+ *
+ * Failures to decrypt or to parse are reported as problems, not thrown.
  */
 export async function checkWithIdentities(
   inspection: Inspection,
