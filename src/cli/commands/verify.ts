@@ -6,12 +6,9 @@
  */
 
 import { byteOrder } from "../../order.js";
-import {
-  checkWithIdentities,
-  findProblems,
-  inspectStore,
-  type Problem,
-} from "../../store/inspect.js";
+import { findProblems, type Problem } from "../../store/inspect/problems.js";
+import { inspectStore } from "../../store/inspect/read.js";
+import { checkWithIdentities } from "../../store/inspect/verify.js";
 import { loadIdentityFiles } from "../../store/rekey.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
