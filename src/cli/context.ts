@@ -13,7 +13,7 @@ import { type KeyStore, openKeyStore } from "../store/keystore.js";
 import { type AfterApply, JOURNAL_FILE } from "../store/transaction.js";
 import type { CliIO } from "./io.js";
 import { requireKeysDir } from "./keys-dir.js";
-import type { GlobalOptions } from "./main.js";
+import type { GlobalOptions } from "./options.js";
 
 export interface Context {
   io: CliIO;

@@ -7,10 +7,7 @@ import { Command, CommanderError } from "commander";
 import { UsageError, WgqtError } from "../errors.js";
 import { CANCELLED, INTERRUPTED_EXIT, isPromptExit } from "./interrupt.js";
 import { type CliIO, processIO } from "./io.js";
-
-export interface GlobalOptions {
-  config?: string;
-}
+import type { GlobalOptions } from "./options.js";
 
 /** A command's action: commander's positional arguments and options follow `global`. */
 type Action = (io: CliIO, global: GlobalOptions, ...args: never[]) => Promise<number | undefined>;

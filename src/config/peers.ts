@@ -4,8 +4,15 @@
  * (hub and spoke) the peers are the gateway and each client; clients do not
  * peer with each other.
  */
-import { type Pair, pair } from "../store/layout.js";
 import { byteOrder, type Config } from "./types.js";
+
+/** A peer pair, its two names in byte order. */
+export type Pair = readonly [string, string];
+
+/** Order two machine names into a pair (byte order). */
+export function pair(a: string, b: string): Pair {
+  return byteOrder(a, b) <= 0 ? [a, b] : [b, a];
+}
 
 /**
  * Pairs are asked for once per machine by several writers (machines.nix,

@@ -3,15 +3,9 @@
  * recipients it must be encrypted to. Pure; `keygen`, `rekey`, `verify` and
  * `secrets.nix` all derive from this one function.
  */
-import { peerPairs } from "../config/peers.js";
+import { type Pair, peerPairs } from "../config/peers.js";
 import { type Config, sortedNames, type VpnConfig, vpnsOf } from "../config/types.js";
-import {
-  type Pair,
-  presharedKeyFile,
-  privateKeyFile,
-  vpnKeyFile,
-  vpnPresharedKeyFile,
-} from "./layout.js";
+import { presharedKeyFile, privateKeyFile, vpnKeyFile, vpnPresharedKeyFile } from "./layout.js";
 
 /**
  * `private-key`/`preshared-key`: made by wgqt for a machine or a pair.

@@ -13,7 +13,7 @@ import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
 import { gitCommitStep } from "../context.js";
 import { initWarnings } from "../init-warnings.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 import { checkRecipientArguments, readRecipientFiles } from "./recipients.js";
 
 interface InitOptions {

@@ -1,5 +1,6 @@
 /** `wgqt keygen [--machine NAME]… [--yes] [--verbose] [--no-commit]` */
 
+import type { Pair } from "../../config/peers.js";
 import {
   applyKeygen,
   describeCounts,
@@ -7,10 +8,9 @@ import {
   keygenIsEmpty,
   planKeygen,
 } from "../../store/keygen.js";
-import type { Pair } from "../../store/layout.js";
 import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 import { listNames, type PlanItem, planLines, someNames } from "../plan-lines.js";
 import { startProgress } from "../progress.js";
 

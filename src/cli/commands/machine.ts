@@ -15,7 +15,7 @@ import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import { requireKeysDir } from "../keys-dir.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 import { pendingRenumbering } from "./plan.js";
 import { checkRecipientArguments, readRecipientFiles } from "./recipients.js";
 

@@ -17,7 +17,7 @@ import { PUBLIC_MODE } from "../../store/write.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import { holdLock } from "../lock-hold.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 
 export { PLAN_FILE };
 

@@ -27,7 +27,7 @@ import { readIfExists } from "../../store/files.js";
 import { loadIdentityFiles } from "../../store/rekey.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 import { countFiles, FLEET, OutputWriter } from "../render-output.js";
 import { currentPlans, describeRenumbering, PLAN_FILE } from "./plan.js";
 

@@ -14,7 +14,7 @@ import {
 } from "../../store/inspect.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 import { startProgress } from "../progress.js";
 
 function table(rows: string[][]): string[] {

@@ -13,7 +13,7 @@ import {
 import { loadIdentityFiles } from "../../store/rekey.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 import { startProgress } from "../progress.js";
 
 interface VerifyOptions {
