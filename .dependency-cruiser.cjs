@@ -9,10 +9,14 @@
  * src/errors.ts is shared by every layer; src/index.ts (the library surface) may
  * import anything but nothing imports it. Reading wgqt.toml from disk lives in
  * src/store/config-file.ts; src/config only parses and validates text.
+ * src/store/layout.ts is the one pure module of the store: the names of the
+ * store's files, which the renderers print into host configs. The pure layers
+ * may use it, so it may use nothing but them.
  * Imports only point down, and never in a circle.
  */
 const pure = "^src/(keys|age|config|net|render)/";
 const inputOutput = "^src/(store|git)/";
+const layout = "^src/store/layout\\.ts$";
 const systemModules = "^(node:)?(fs|fs/promises|child_process|worker_threads)$";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -37,7 +41,14 @@ module.exports = {
       severity: "error",
       comment: "The pure layers never reach up into the I/O layers or the CLI.",
       from: { path: pure },
-      to: { path: "^src/(store|git|cli)/" },
+      to: { path: "^src/(store|git|cli)/", pathNot: layout },
+    },
+    {
+      name: "store-layout-is-pure",
+      severity: "error",
+      comment: "The store's file names are used by the pure layers, so they are pure too.",
+      from: { path: layout },
+      to: { path: [systemModules, "^src/(store|git|cli)/"] },
     },
     {
       name: "io-below-cli",
@@ -71,7 +82,7 @@ module.exports = {
   options: {
     doNotFollow: { path: "node_modules" },
     tsPreCompilationDeps: true,
-    tsConfig: { fileName: "tsconfig.json" },
+    tsConfig: { fileName: `${__dirname}/tsconfig.json` },
     enhancedResolveOptions: {
       exportsFields: ["exports"],
       conditionNames: ["import", "require", "node", "default", "types"],

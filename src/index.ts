@@ -13,7 +13,7 @@ export { decryptWith, encryptTo } from "./age/crypt.js";
 export { type AgeHeader, readHeader } from "./age/header.js";
 export { type LoadedIdentity, parseIdentities } from "./age/identity.js";
 export { type ParsedRecipient, parseRecipient } from "./age/recipients.js";
-export { CONFIG_FILE, findConfig, loadConfig, parseConfig } from "./config/load.js";
+export { CONFIG_FILE, parseConfig } from "./config/load.js";
 export { pairsOf, peerPairs } from "./config/peers.js";
 export {
   type ParsedProviderFile,
@@ -37,6 +37,7 @@ export {
   publicKeyOf,
   type RandomSource,
 } from "./keys/wireguard.js";
+export { findConfig, loadConfig } from "./store/config-file.js";
 export { type ExpectedSecret, expectedSecrets } from "./store/expected.js";
 export {
   checkWithIdentities,

@@ -6,9 +6,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Chalk, type ChalkInstance } from "chalk";
-import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { UsageError } from "../errors.js";
+import { loadConfig } from "../store/config-file.js";
 import { type KeyStore, openKeyStore } from "../store/keystore.js";
 import { type AfterApply, JOURNAL_FILE } from "../store/transaction.js";
 import type { CliIO } from "./io.js";

@@ -243,7 +243,7 @@ async function lockFleet(
   io: CliIO,
   global: GlobalOptions,
 ): Promise<(() => Promise<void>) | undefined> {
-  const { findConfig } = await import("../config/load.js");
+  const { findConfig } = await import("../store/config-file.js");
   const { LOCK_FILE } = await import("../store/lock.js");
   const { holdLock } = await import("./lock-hold.js");
   const { dirname, resolve } = await import("node:path");
@@ -261,7 +261,7 @@ async function recoverInterrupted(
   global: GlobalOptions,
   commit: boolean,
 ): Promise<void> {
-  const { findConfig, loadConfig } = await import("../config/load.js");
+  const { findConfig, loadConfig } = await import("../store/config-file.js");
   const { recoverJournal } = await import("../store/transaction.js");
   const { isTracked } = await import("../git/commit.js");
   const { dirname, resolve } = await import("node:path");

@@ -2,11 +2,12 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { appendMachine, removeMachine } from "../../config/edit.js";
-import { loadConfig, parseConfig } from "../../config/load.js";
+import { parseConfig } from "../../config/load.js";
 import { machineNameProblem } from "../../config/names.js";
 import { pairsOf } from "../../config/peers.js";
 import { type Config, sortedNames, vpnsOf } from "../../config/types.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
+import { loadConfig } from "../../store/config-file.js";
 import { openKeyStore } from "../../store/keystore.js";
 import { presharedKeyFile, privateKeyFile, publicKeyFile } from "../../store/layout.js";
 import { copyManifest } from "../../store/manifest.js";
