@@ -4,6 +4,7 @@
  * first keygen is thousands of files) one line per machine, with what that
  * machine gets, unless `--verbose` asks for every line. Pure.
  */
+import type { MemberChange } from "../net/diff.js";
 
 /** One thing a plan does: its own line, and the machines it concerns. */
 export interface PlanItem {
@@ -63,4 +64,14 @@ export function someNames(names: readonly string[], shown = 3): string {
 export function listNames(names: readonly string[], shown = 3): string {
   if (names.length <= shown + 1) return names.join(", ");
   return `${names.slice(0, shown).join(", ")} and ${names.length - shown} more`;
+}
+
+/** One line per renumbered member: `germany nyaa: 10.128.0.11 -> 10.128.0.12, port 16843 -> 16844`. */
+export function describeRenumbering(moves: readonly MemberChange[]): string[] {
+  return moves.map((change) => {
+    const parts: string[] = [];
+    if (change.address) parts.push(`${change.address.from} -> ${change.address.to}`);
+    if (change.port) parts.push(`port ${change.port.from} -> ${change.port.to}`);
+    return `  ${change.network} ${change.machine}: ${parts.join(", ")}`;
+  });
 }

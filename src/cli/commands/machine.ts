@@ -7,6 +7,7 @@ import { machineNameProblem } from "../../config/names.js";
 import { pairsOf } from "../../config/peers.js";
 import { type Config, sortedNames, vpnsOf } from "../../config/types.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
+import { pendingRenumbering } from "../../store/accepted-plan.js";
 import { loadConfig } from "../../store/config-file.js";
 import { openKeyStore } from "../../store/keystore.js";
 import { presharedKeyFile, privateKeyFile, publicKeyFile } from "../../store/layout.js";
@@ -17,7 +18,6 @@ import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import { requireKeysDir } from "../keys-dir.js";
 import type { GlobalOptions } from "../options.js";
-import { pendingRenumbering } from "./plan.js";
 import { checkRecipientArguments, readRecipientFiles } from "./recipients.js";
 
 interface AddOptions {
