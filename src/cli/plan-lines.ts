@@ -4,6 +4,7 @@
  * first keygen is thousands of files) one line per machine, with what that
  * machine gets, unless `--verbose` asks for every line. Pure.
  */
+import type { Pair } from "../config/peers.js";
 import type { MemberChange } from "../net/diff.js";
 
 /** One thing a plan does: its own line, and the machines it concerns. */
@@ -14,6 +15,20 @@ export interface PlanItem {
   machines: readonly string[];
   /** What it is, to count per machine: `keypair`, `preshared key`. */
   what: string;
+}
+
+/** `  + keypair tavern`: a machine's keypair in a plan, led by `symbol`. */
+export function keypairItem(symbol: string, machine: string): PlanItem {
+  return { line: `  ${symbol} keypair ${machine}`, machines: [machine], what: "keypair" };
+}
+
+/** `  + preshared key nyaa+tavern`: a pair's PSK in a plan, led by `symbol`. */
+export function presharedKeyItem(symbol: string, peers: Pair): PlanItem {
+  return {
+    line: `  ${symbol} preshared key ${peers.join("+")}`,
+    machines: peers,
+    what: "preshared key",
+  };
 }
 
 /** From how many lines a plan is summarized per machine. */

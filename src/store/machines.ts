@@ -8,7 +8,7 @@ import { parseConfig } from "../config/load.js";
 import { pairsOf } from "../config/peers.js";
 import { type Config, sortedNames, vpnsOf } from "../config/types.js";
 import { ConfigError, quote, UsageError } from "../errors.js";
-import { beginChange, finishChange } from "./apply.js";
+import { beginChange, type Change, finishChange } from "./apply.js";
 import type { KeyStore } from "./keystore.js";
 import { presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
 import type { AfterApply } from "./transaction.js";
@@ -32,6 +32,18 @@ export interface MachineApplyOptions {
   afterApply?: AfterApply;
 }
 
+/** A change that starts with wgqt.toml's new text. */
+function beginEdit(
+  config: Config,
+  store: KeyStore,
+  plan: MachinePlan,
+  options: MachineApplyOptions,
+): Change {
+  const change = beginChange(config, store, options.afterApply);
+  change.tx.write(config.path, plan.configText, PUBLIC_MODE);
+  return change;
+}
+
 /** Add `machine` to wgqt.toml's `text`; the result is validated as a whole. Pure. */
 export function planMachineAdd(config: Config, text: string, machine: NewMachine): MachinePlan {
   if (config.machines[machine.name])
@@ -47,8 +59,7 @@ export function applyMachineAdd(
   plan: MachinePlan,
   options: MachineApplyOptions = {},
 ): Promise<string[]> {
-  const change = beginChange(config, store, options.afterApply);
-  change.tx.write(config.path, plan.configText, PUBLIC_MODE);
+  const change = beginEdit(config, store, plan, options);
   return finishChange(plan.config, change, options.message ?? `wgqt: add machine ${plan.name}`);
 }
 
@@ -101,8 +112,7 @@ export function applyMachineRemove(
   plan: MachineRemovePlan,
   options: MachineApplyOptions = {},
 ): Promise<string[]> {
-  const change = beginChange(config, store, options.afterApply);
-  change.tx.write(config.path, plan.configText, PUBLIC_MODE);
+  const change = beginEdit(config, store, plan, options);
   for (const file of plan.files) {
     change.tx.remove(join(store.dir, file));
     delete change.manifest.files[file];

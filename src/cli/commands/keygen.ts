@@ -11,7 +11,14 @@ import {
 import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
-import { listNames, type PlanItem, planLines, someNames } from "../plan-lines.js";
+import {
+  keypairItem,
+  listNames,
+  type PlanItem,
+  planLines,
+  presharedKeyItem,
+  someNames,
+} from "../plan-lines.js";
 import { startProgress } from "../progress.js";
 
 interface KeygenOptions {
@@ -25,21 +32,13 @@ function describePlan(context: Context, plan: KeygenPlan, verbose: boolean): str
   const { color } = context;
   const plus = color.green("+");
   const items: PlanItem[] = [
-    ...plan.keypairs.map((name) => ({
-      line: `  ${plus} keypair ${name}`,
-      machines: [name],
-      what: "keypair",
-    })),
+    ...plan.keypairs.map((name) => keypairItem(plus, name)),
     ...plan.externalPublicKeys.map((name) => ({
       line: `  ${plus} public key ${name} (its own)`,
       machines: [name],
       what: "own public key",
     })),
-    ...plan.presharedKeys.map((peers) => ({
-      line: `  ${plus} preshared key ${peers.join("+")}`,
-      machines: peers,
-      what: "preshared key",
-    })),
+    ...plan.presharedKeys.map((peers) => presharedKeyItem(plus, peers)),
   ];
   const lines = planLines(items, { verbose, symbol: plus, noun: "keys" });
   const kept = plan.kept.keypairs.length + plan.kept.presharedKeys.length;

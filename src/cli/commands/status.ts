@@ -8,14 +8,12 @@ import type { ChalkInstance } from "chalk";
 import {
   type FileReader,
   type FileStatus,
-  inspectStore,
   shortRecipient,
   storeStatus,
 } from "../../store/inspect.js";
-import { openContext } from "../context.js";
+import { openInspection } from "../inspection.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
-import { startProgress } from "../progress.js";
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
@@ -68,11 +66,7 @@ export async function statusCommand(
   global: GlobalOptions,
   options: { json?: boolean },
 ): Promise<number> {
-  const { config, store, color } = await openContext(io, global);
-  const progress = await startProgress(io, "reading", store.encryptedFiles.size);
-  const inspection = await inspectStore(config, store, (done) => progress.advance(done)).finally(
-    () => progress.stop(),
-  );
+  const { color, inspection } = await openInspection(io, global);
   const status = storeStatus(inspection);
   if (options.json) {
     io.stdout(`${JSON.stringify(status, null, 2)}\n`);

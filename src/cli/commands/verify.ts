@@ -4,17 +4,11 @@
  * exit 0. With `--json`, `{ ok, problems, checked }` on stdout (problems as in
  * `wgqt status --json`; checked: files decrypted with the identities, or null).
  */
-import {
-  checkWithIdentities,
-  findProblems,
-  inspectStore,
-  type Problem,
-} from "../../store/inspect.js";
+import { checkWithIdentities, findProblems, type Problem } from "../../store/inspect.js";
 import { loadIdentityFiles } from "../../store/rekey.js";
-import { openContext } from "../context.js";
+import { openInspection } from "../inspection.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
-import { startProgress } from "../progress.js";
 
 interface VerifyOptions {
   identity?: string[];
@@ -33,11 +27,7 @@ export async function verifyCommand(
   global: GlobalOptions,
   options: VerifyOptions,
 ): Promise<number> {
-  const { config, store, color } = await openContext(io, global);
-  const progress = await startProgress(io, "reading", store.encryptedFiles.size);
-  const inspection = await inspectStore(config, store, (done) => progress.advance(done)).finally(
-    () => progress.stop(),
-  );
+  const { config, store, color, inspection } = await openInspection(io, global);
   const problems = findProblems(inspection);
   let checked: string[] | null = null;
   if (options.identity?.length) {
