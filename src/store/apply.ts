@@ -31,6 +31,9 @@ export interface ApplyOptions {
   onProgress?: (done: number) => void;
 }
 
+/** What an apply that makes no keys takes besides its plan. */
+export type ChangeOptions = Pick<ApplyOptions, "message" | "afterApply">;
+
 /** The timestamp recorded in the manifest: UTC, whole seconds. */
 export function timestamp(now: () => Date): string {
   return now()

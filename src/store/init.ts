@@ -8,12 +8,12 @@ import { tomlString } from "../config/edit.js";
 import { parseConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { ConfigError } from "../errors.js";
-import { beginChange, finishChange } from "./apply.js";
+import { beginChange, type ChangeOptions, finishChange } from "./apply.js";
 import { readStoreFile, TEMP_PREFIX } from "./files.js";
 import type { KeyStore } from "./keystore.js";
 import { LOCK_FILE } from "./lock.js";
 import { emptyManifest } from "./manifest.js";
-import { type AfterApply, GITIGNORE_FILE, JOURNAL_FILE } from "./transaction.js";
+import { GITIGNORE_FILE, JOURNAL_FILE } from "./transaction.js";
 import { PUBLIC_MODE } from "./write.js";
 
 export function starterConfig(keysDir: string, admins: string[]): string {
@@ -111,7 +111,7 @@ export async function planInit(
 export function applyInit(
   store: KeyStore,
   plan: InitPlan,
-  options: { message?: string; afterApply?: AfterApply } = {},
+  options: ChangeOptions = {},
 ): Promise<string[]> {
   const { config } = plan;
   const change = beginChange(config, store, options.afterApply);

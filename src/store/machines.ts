@@ -8,10 +8,9 @@ import { parseConfig } from "../config/load.js";
 import { pairsOf } from "../config/peers.js";
 import { type Config, sortedNames, vpnsOf } from "../config/types.js";
 import { ConfigError, quote, UsageError } from "../errors.js";
-import { beginChange, type Change, finishChange } from "./apply.js";
+import { beginChange, type Change, type ChangeOptions, finishChange } from "./apply.js";
 import type { KeyStore } from "./keystore.js";
 import { presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
-import type { AfterApply } from "./transaction.js";
 import { PUBLIC_MODE } from "./write.js";
 
 /** A machine added or removed: wgqt.toml's new text and the config it parses to. */
@@ -26,18 +25,12 @@ export interface MachineRemovePlan extends MachinePlan {
   files: string[];
 }
 
-/** Options of the machine applies. */
-export interface MachineApplyOptions {
-  message?: string;
-  afterApply?: AfterApply;
-}
-
 /** A change that starts with wgqt.toml's new text. */
 function beginEdit(
   config: Config,
   store: KeyStore,
   plan: MachinePlan,
-  options: MachineApplyOptions,
+  options: ChangeOptions,
 ): Change {
   const change = beginChange(config, store, options.afterApply);
   change.tx.write(config.path, plan.configText, PUBLIC_MODE);
@@ -57,7 +50,7 @@ export function applyMachineAdd(
   config: Config,
   store: KeyStore,
   plan: MachinePlan,
-  options: MachineApplyOptions = {},
+  options: ChangeOptions = {},
 ): Promise<string[]> {
   const change = beginEdit(config, store, plan, options);
   return finishChange(plan.config, change, options.message ?? `wgqt: add machine ${plan.name}`);
@@ -110,7 +103,7 @@ export function applyMachineRemove(
   config: Config,
   store: KeyStore,
   plan: MachineRemovePlan,
-  options: MachineApplyOptions = {},
+  options: ChangeOptions = {},
 ): Promise<string[]> {
   const change = beginEdit(config, store, plan, options);
   for (const file of plan.files) {
