@@ -1,7 +1,7 @@
 /**
  * Parsing and validating the text of `wgqt.toml` (store/config-file.ts
- * finds and reads the file). Every error names the file, the
- * field path and the bad value (DESIGN.md "Input").
+ * finds and reads the file). Every error names the file, the field path and
+ * the bad value (docs/design.md "Input").
  */
 import { isIP } from "node:net";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
@@ -17,6 +17,7 @@ import { didYouMean, knownKeysAt } from "./suggest.js";
 import type { Config, MachineConfig, ProxyConfig } from "./types.js";
 import { checkVpns } from "./vpn.js";
 
+/** The fleet's config file name, looked for in the working directory and its parents. */
 export const CONFIG_FILE = "wgqt.toml";
 
 /** `machines.tavern.recipients[0]` from a zod path. */
@@ -61,7 +62,14 @@ function tomlProblem(error: TomlError, line: string): string {
   return message;
 }
 
-/** Parse and validate the text of a `wgqt.toml` at `path` (absolute). Pure apart from nothing: no I/O. */
+/**
+ * Parse and validate the text of a `wgqt.toml`. Pure: no I/O.
+ *
+ * @param text - The file's contents.
+ * @param path - The file's absolute path: `dir`, `keysDir` derive from it; errors name it.
+ * @returns The validated config.
+ * @throws {ConfigError} naming the field and the value, for a syntax error or an invalid setting.
+ */
 export function parseConfig(text: string, path: string): Config {
   const fail = (message: string): never => {
     throw new ConfigError(`${path}: ${message}`);

@@ -17,9 +17,11 @@ import { makeSecrets } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 import { type Staging, stageMade, writeGeneratedFiles } from "./write.js";
 
-/** What an apply takes besides its plan. */
+/** How an `apply…` function runs: its clock, randomness, messages and the step that commits. */
 export interface ApplyOptions {
+  /** Where new keys' random bytes come from; `node:crypto` (on worker threads for many keys) by default. */
   random?: RandomSource;
+  /** The clock for the manifest's `created` times. */
   now: () => Date;
   /** Progress lines (never secrets). */
   log?: (line: string) => void;

@@ -7,7 +7,11 @@ import { CONFIG_FILE, parseConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { ConfigError, quote } from "../errors.js";
 
-/** Walk from `start` up to the root looking for `wgqt.toml`. */
+/**
+ * Walk from `start` up to the root looking for `wgqt.toml`.
+ *
+ * @returns The absolute path of the nearest `wgqt.toml`, or `undefined` when there is none.
+ */
 export async function findConfig(start: string): Promise<string | undefined> {
   let dir = resolve(start);
   for (;;) {
@@ -27,6 +31,11 @@ export async function findConfig(start: string): Promise<string | undefined> {
  * Load the config: `explicitPath` (from `--config`) or the nearest `wgqt.toml`
  * from `cwd` upwards. Also checks that the keys directory, if it exists, does
  * not lead out of the repository through a symlink.
+ *
+ * @param cwd - Where to start looking, and what `explicitPath` is relative to.
+ * @param explicitPath - A config file to read instead of looking for one.
+ * @returns The validated config.
+ * @throws {ConfigError} when no file is found or it cannot be read, does not validate, or its keys directory leads out of the repository.
  */
 export async function loadConfig(cwd: string, explicitPath?: string): Promise<Config> {
   const path = explicitPath ? resolve(cwd, explicitPath) : await findConfig(cwd);

@@ -12,6 +12,9 @@ import type { KeyStore } from "./keystore.js";
 import { presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
 import { missingPublicKey, writePublicKey } from "./write.js";
 
+/**
+ * What {@link applyKeygen} makes: new keypairs and PSKs, public keys from `wgqt.toml`, and what is kept.
+ */
 export interface KeygenPlan {
   /** Machines that get a new keypair. */
   keypairs: string[];
@@ -26,6 +29,9 @@ export interface KeygenPlan {
 /**
  * What `keygen` would do for `machines` (all machines when empty): their
  * missing keypairs and the missing PSKs of pairs they belong to.
+ *
+ * @throws {UsageError} when a named machine is not in `wgqt.toml`.
+ * @throws {StoreError} when a machine has a private key but no `.pub`.
  */
 export function planKeygen(config: Config, store: KeyStore, machines: string[] = []): KeygenPlan {
   for (const name of machines) {
@@ -77,6 +83,9 @@ function dedupePairs(pairs: Pair[]): Pair[] {
   return [...map.keys()].sort().map((key) => map.get(key)!);
 }
 
+/**
+ * Whether a keygen plan makes nothing. Applying it still brings the generated files in line with `wgqt.toml`.
+ */
 export function keygenIsEmpty(plan: KeygenPlan): boolean {
   return plan.keypairs.length + plan.externalPublicKeys.length + plan.presharedKeys.length === 0;
 }
@@ -84,6 +93,11 @@ export function keygenIsEmpty(plan: KeygenPlan): boolean {
 /**
  * Carry out a keygen plan, all or nothing (see transaction.ts). Returns the
  * absolute paths of every file it changed.
+ *
+ * Run one writer at a time per fleet: the CLI holds `.wgqt.lock` beside `wgqt.toml` while it applies.
+ *
+ * @throws {StoreError} when a file cannot be written (nothing is changed then) or the store is inconsistent.
+ * @throws {KeyError} when a recipient cannot be encrypted to.
  */
 export async function applyKeygen(
   config: Config,

@@ -10,6 +10,7 @@ import { beginChange, type ChangeOptions, finishChange } from "./apply.js";
 import { orphanFiles } from "./inspect.js";
 import type { KeyStore } from "./keystore.js";
 
+/** What {@link applyPrune} removes. */
 export interface PrunePlan {
   /** Store-relative `.age` and `.pub` files nothing in wgqt.toml asks for. */
   orphans: string[];
@@ -33,11 +34,16 @@ export function planPrune(
   return { orphans, tempFiles: [...tempFiles], manifestEntries };
 }
 
+/** Whether a prune plan removes nothing. */
 export function pruneIsEmpty(plan: PrunePlan): boolean {
   return plan.orphans.length + plan.tempFiles.length + plan.manifestEntries.length === 0;
 }
 
-/** Delete the planned files and rewrite the generated ones. Returns the absolute paths changed. */
+/**
+ * Delete the planned files and rewrite the generated ones. Returns the absolute paths changed.
+ *
+ * @throws {StoreError} when a file cannot be removed or written; nothing is changed then.
+ */
 export async function applyPrune(
   config: Config,
   store: KeyStore,

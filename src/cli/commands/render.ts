@@ -14,13 +14,9 @@ import { ConfigError, quote, UsageError } from "../../errors.js";
 import { parseKeyFileContent } from "../../keys/wireguard.js";
 import type { MemberChange } from "../../net/diff.js";
 import { hostSecretFiles, hostView, plannedHosts } from "../../net/host.js";
-import {
-  FORMATS,
-  type Format,
-  type RenderedFile,
-  render,
-  renderNixosEntry,
-} from "../../render/index.js";
+import type { RenderedFile } from "../../render/common.js";
+import { renderNixosEntry } from "../../render/nixos.js";
+import { FORMATS, type Format, render } from "../../render/render.js";
 import { movedHosts, planAcceptPlan } from "../../store/accepted-plan.js";
 import { readIfExists } from "../../store/files.js";
 import { PLAN_FILE } from "../../store/layout.js";
