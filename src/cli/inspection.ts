@@ -1,5 +1,5 @@
 /** What `status` and `verify` both start from: the fleet and a full inspection of its store. */
-import { type Inspection, inspectStore } from "../store/inspect.js";
+import { type Inspection, inspectStore } from "../store/inspect/read.js";
 import { type Context, openContext } from "./context.js";
 import type { CliIO } from "./io.js";
 import type { GlobalOptions } from "./options.js";

@@ -13,7 +13,7 @@ import { readStoreFile, TEMP_PREFIX } from "./files.js";
 import type { KeyStore } from "./keystore.js";
 import { LOCK_FILE } from "./lock.js";
 import { emptyManifest } from "./manifest.js";
-import { GITIGNORE_FILE, JOURNAL_FILE } from "./transaction.js";
+import { GITIGNORE_FILE, JOURNAL_FILE } from "./transaction-journal.js";
 import { PUBLIC_MODE } from "./write.js";
 
 export function starterConfig(keysDir: string, admins: string[]): string {

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/types.js";
 import { beginChange, type ChangeOptions, finishChange } from "./apply.js";
-import { orphanFiles } from "./inspect.js";
+import { orphanFiles } from "./inspect/problems.js";
 import type { KeyStore } from "./keystore.js";
 
 /** What {@link applyPrune} removes. */
