@@ -27,8 +27,8 @@ export { type LoadedIdentity, parseIdentities } from "./age/identity.js";
 export { type ParsedRecipient, parseRecipient, type RecipientKind } from "./age/recipients.js";
 export type { SshKeyType } from "./age/ssh-public-key.js";
 export type { NewVpn } from "./config/edit.js";
-export { CONFIG_FILE, findConfig, loadConfig, parseConfig } from "./config/load.js";
-export { pairsOf, peerPairs } from "./config/peers.js";
+export { CONFIG_FILE, parseConfig } from "./config/load.js";
+export { type Pair, pairsOf, peerPairs } from "./config/peers.js";
 export {
   type ParsedProviderFile,
   type ProviderVpn,
@@ -71,6 +71,8 @@ export {
 } from "./net/plan.js";
 export type { RenderedFile } from "./render/common.js";
 export { FORMATS, type Format, type RenderOptions, render } from "./render/render.js";
+export type { ApplyOptions } from "./store/apply.js";
+export { findConfig, loadConfig } from "./store/config-file.js";
 export { type ExpectedSecret, expectedSecrets, type SecretKind } from "./store/expected.js";
 export {
   type FileAccess,
@@ -95,7 +97,7 @@ export {
   type VpnStatus,
 } from "./store/inspect/status.js";
 export { checkWithIdentities } from "./store/inspect/verify.js";
-export { type ApplyOptions, applyKeygen, type KeygenPlan, planKeygen } from "./store/keygen.js";
+export { applyKeygen, type KeygenPlan, planKeygen } from "./store/keygen.js";
 export {
   type KeyStore,
   openKeyStore,
@@ -104,7 +106,6 @@ export {
   type StoredVpnKey,
 } from "./store/keystore.js";
 export {
-  type Pair,
   presharedKeyFile,
   privateKeyFile,
   publicKeyFile,

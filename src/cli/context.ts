@@ -6,15 +6,15 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Chalk, type ChalkInstance } from "chalk";
-import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { UsageError } from "../errors.js";
+import { loadConfig } from "../store/config-file.js";
 import { type KeyStore, openKeyStore } from "../store/keystore.js";
 import type { AfterApply } from "../store/transaction.js";
 import { JOURNAL_FILE } from "../store/transaction-journal.js";
 import type { CliIO } from "./io.js";
 import { requireKeysDir } from "./keys-dir.js";
-import type { GlobalOptions } from "./main.js";
+import type { GlobalOptions } from "./options.js";
 
 export interface Context {
   io: CliIO;

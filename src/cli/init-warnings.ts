@@ -3,7 +3,7 @@
  * surprise its user later.
  */
 import { dirname } from "node:path";
-import { findConfig } from "../config/load.js";
+import { findConfig } from "../store/config-file.js";
 
 /** Warnings for a fleet about to be made at `path` (its wgqt.toml) with `admins`. */
 export async function initWarnings(path: string, admins: readonly string[]): Promise<string[]> {

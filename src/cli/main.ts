@@ -7,10 +7,7 @@ import { Command, CommanderError } from "commander";
 import { UsageError, WgqtError } from "../errors.js";
 import { CANCELLED, INTERRUPTED_EXIT, isPromptExit } from "./interrupt.js";
 import { type CliIO, processIO } from "./io.js";
-
-export interface GlobalOptions {
-  config?: string;
-}
+import type { GlobalOptions } from "./options.js";
 
 /** A command's action: commander's positional arguments and options follow `global`. */
 type Action = (io: CliIO, global: GlobalOptions, ...args: never[]) => Promise<number | undefined>;
@@ -246,7 +243,7 @@ async function lockFleet(
   io: CliIO,
   global: GlobalOptions,
 ): Promise<(() => Promise<void>) | undefined> {
-  const { findConfig } = await import("../config/load.js");
+  const { findConfig } = await import("../store/config-file.js");
   const { LOCK_FILE } = await import("../store/lock.js");
   const { holdLock } = await import("./lock-hold.js");
   const { dirname, resolve } = await import("node:path");
@@ -264,7 +261,7 @@ async function recoverInterrupted(
   global: GlobalOptions,
   commit: boolean,
 ): Promise<void> {
-  const { findConfig, loadConfig } = await import("../config/load.js");
+  const { findConfig, loadConfig } = await import("../store/config-file.js");
   const { recoverJournal } = await import("../store/transaction-recovery.js");
   const { isTracked } = await import("../git/commit.js");
   const { dirname, resolve } = await import("node:path");

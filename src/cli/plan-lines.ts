@@ -4,6 +4,8 @@
  * first keygen is thousands of files) one line per machine, with what that
  * machine gets, unless `--verbose` asks for every line. Pure.
  */
+import type { Pair } from "../config/peers.js";
+import type { MemberChange } from "../net/diff.js";
 import { byteOrder } from "../order.js";
 
 /** One thing a plan does: its own line, and the machines it concerns. */
@@ -14,6 +16,20 @@ export interface PlanItem {
   machines: readonly string[];
   /** What it is, to count per machine: `keypair`, `preshared key`. */
   what: string;
+}
+
+/** `  + keypair tavern`: a machine's keypair in a plan, led by `symbol`. */
+export function keypairItem(symbol: string, machine: string): PlanItem {
+  return { line: `  ${symbol} keypair ${machine}`, machines: [machine], what: "keypair" };
+}
+
+/** `  + preshared key nyaa+tavern`: a pair's PSK in a plan, led by `symbol`. */
+export function presharedKeyItem(symbol: string, peers: Pair): PlanItem {
+  return {
+    line: `  ${symbol} preshared key ${peers.join("+")}`,
+    machines: peers,
+    what: "preshared key",
+  };
 }
 
 /** From how many lines a plan is summarized per machine. */
@@ -64,4 +80,14 @@ export function someNames(names: readonly string[], shown = 3): string {
 export function listNames(names: readonly string[], shown = 3): string {
   if (names.length <= shown + 1) return names.join(", ");
   return `${names.slice(0, shown).join(", ")} and ${names.length - shown} more`;
+}
+
+/** One line per renumbered member: `germany nyaa: 10.128.0.11 -> 10.128.0.12, port 16843 -> 16844`. */
+export function describeRenumbering(moves: readonly MemberChange[]): string[] {
+  return moves.map((change) => {
+    const parts: string[] = [];
+    if (change.address) parts.push(`${change.address.from} -> ${change.address.to}`);
+    if (change.port) parts.push(`port ${change.port.from} -> ${change.port.to}`);
+    return `  ${change.network} ${change.machine}: ${parts.join(", ")}`;
+  });
 }

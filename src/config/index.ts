@@ -6,10 +6,10 @@
  * @packageDocumentation
  */
 
-export type { Pair } from "../store/layout.js";
+export { findConfig, loadConfig } from "../store/config-file.js";
 export type { NewVpn } from "./edit.js";
-export { CONFIG_FILE, findConfig, loadConfig, parseConfig } from "./load.js";
-export { pairsOf, peerPairs } from "./peers.js";
+export { CONFIG_FILE, parseConfig } from "./load.js";
+export { type Pair, pairsOf, peerPairs } from "./peers.js";
 export {
   MAX_PROVIDER_FILE_BYTES,
   type ParsedProviderFile,

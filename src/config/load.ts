@@ -1,10 +1,10 @@
 /**
- * Finding, reading and validating `wgqt.toml`. Every error names the file, the
- * field path and the bad value (docs/design.md "Input").
+ * Parsing and validating the text of `wgqt.toml` (store/config-file.ts
+ * finds and reads the file). Every error names the file, the field path and
+ * the bad value (docs/design.md "Input").
  */
-import { readFile, realpath, stat } from "node:fs/promises";
 import { isIP } from "node:net";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { z } from "zod";
 import { parseRecipient } from "../age/recipients.js";
@@ -194,7 +194,7 @@ export function parseConfig(text: string, path: string): Config {
     }
   });
 
-  return {
+  return deepFreeze({
     path,
     dir,
     keysDir,
@@ -205,7 +205,7 @@ export function parseConfig(text: string, path: string): Config {
     machines,
     proxies,
     vpns,
-  };
+  });
 }
 
 /** A host name or an IP address, without a port (ports are allocated per network). */
@@ -226,65 +226,14 @@ function endpointProblemOf(endpoint: string): string | undefined {
 }
 
 /**
- * Walk from `start` up to the root looking for `wgqt.toml`.
- *
- * @returns The absolute path of the nearest `wgqt.toml`, or `undefined` when there is none.
+ * Freeze `value` and everything it holds. A parsed config is never changed
+ * (an edit is new text, parsed again), and caches keyed on it (peers.ts,
+ * expected.ts, inspect.ts) rely on that: a write to it throws instead.
  */
-export async function findConfig(start: string): Promise<string | undefined> {
-  let dir = resolve(start);
-  for (;;) {
-    const candidate = join(dir, CONFIG_FILE);
-    try {
-      if ((await stat(candidate)).isFile()) return candidate;
-    } catch {
-      // not here; keep walking up
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const field of Object.values(value)) deepFreeze(field);
+    Object.freeze(value);
   }
-}
-
-/**
- * Load the config: `explicitPath` (from `--config`) or the nearest `wgqt.toml`
- * from `cwd` upwards. Also checks that the keys directory, if it exists, does
- * not lead out of the repository through a symlink.
- *
- * @param cwd - Where to start looking, and what `explicitPath` is relative to.
- * @param explicitPath - A config file to read instead of looking for one.
- * @returns The validated config.
- * @throws {ConfigError} when no file is found or it cannot be read, does not validate, or its keys directory leads out of the repository.
- */
-export async function loadConfig(cwd: string, explicitPath?: string): Promise<Config> {
-  const path = explicitPath ? resolve(cwd, explicitPath) : await findConfig(cwd);
-  if (!path)
-    throw new ConfigError(
-      `no ${CONFIG_FILE} in ${cwd} or its parents (run 'wgqt init', or pass --config FILE)`,
-    );
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${path}: cannot read (${code ?? String(error)})`);
-  }
-  const config = parseConfig(text, path);
-  await assertKeysDirInside(config);
-  return config;
-}
-
-async function assertKeysDirInside(config: Config): Promise<void> {
-  let real: string;
-  try {
-    real = await realpath(config.keysDir);
-  } catch {
-    return; // does not exist yet: keygen creates it
-  }
-  const base = await realpath(config.dir);
-  const inside = relative(base, real);
-  if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
-    throw new ConfigError(
-      `${config.path}: keys_dir: ${quote(config.keysDirSetting)} leads out of ${base} (to ${real}); the key store must live in the repository`,
-    );
-  }
+  return value;
 }

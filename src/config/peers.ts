@@ -5,10 +5,16 @@
  * (hub and spoke) the peers are the gateway and each client; clients do not
  * peer with each other.
  */
-
 import { byteOrder } from "../order.js";
-import { type Pair, pair } from "../store/layout.js";
 import type { Config } from "./types.js";
+
+/** A peer pair, its two names in byte order. */
+export type Pair = readonly [string, string];
+
+/** Order two machine names into a pair (byte order). */
+export function pair(a: string, b: string): Pair {
+  return byteOrder(a, b) <= 0 ? [a, b] : [b, a];
+}
 
 /**
  * Pairs are asked for once per machine by several writers (machines.nix,

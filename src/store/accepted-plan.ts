@@ -14,11 +14,12 @@
 import { join } from "node:path";
 import type { Config } from "../config/types.js";
 import { StoreError, WgqtError } from "../errors.js";
-import { diffPlans, readPlanJson } from "../net/diff.js";
+import { diffPlans, type MemberChange, readPlanJson } from "../net/diff.js";
 import { plan as makePlan, type Plan, type PlanJson, planJson } from "../net/plan.js";
 import { readStoreFileSync } from "./files.js";
+import type { KeyStore } from "./keystore.js";
 import { PLAN_FILE } from "./layout.js";
-import type { Transaction } from "./transaction.js";
+import { type AfterApply, Transaction } from "./transaction.js";
 
 /** plan.json's bytes for a plan: pretty JSON, one trailing newline. */
 export function serializePlan(plan: Pick<Plan, "networks">): string {
@@ -87,4 +88,65 @@ export function stageAcceptedPlan(
   const diff = diffPlans(accepted, plan);
   if (diff.changed.length === 0 && diff.added.length > 0)
     tx.write(join(dir, PLAN_FILE), serializePlan(plan), 0o644);
+}
+
+/**
+ * Accepting the address plan (`wgqt plan --write`): the plan wgqt.toml and
+ * the store give now, the accepted one, and the members it moves.
+ */
+export interface AcceptPlan {
+  /** plan.json, absolute. */
+  path: string;
+  plan: Plan;
+  /** plan.json as it is, when there is one. */
+  accepted?: PlanJson;
+  /** Existing members whose address or port changes against plan.json. */
+  moves: MemberChange[];
+}
+
+/** What accepting the current plan would change. Reads plan.json; writes nothing. */
+export function planAcceptPlan(config: Config, store: KeyStore): AcceptPlan {
+  const path = join(config.keysDir, PLAN_FILE);
+  const plan = makePlan(config, store.publicKeys());
+  const accepted = readAcceptedPlan(config.keysDir);
+  if (accepted === undefined) return { path, plan, moves: [] };
+  return { path, plan, accepted, moves: diffPlans(accepted, plan).changed };
+}
+
+/** `wgqt: plan (3 networks, 2 members renumbered)`. */
+export function acceptPlanMessage(plan: AcceptPlan): string {
+  const moved = plan.moves.length;
+  return `wgqt: plan (${plan.plan.networks.length} networks${moved ? `, ${moved} members renumbered` : ""})`;
+}
+
+/** Write plan.json. Returns the absolute paths changed: none when it was up to date. */
+export function applyAcceptPlan(
+  config: Config,
+  plan: AcceptPlan,
+  options: { message?: string; afterApply?: AfterApply } = {},
+): Promise<string[]> {
+  const tx = new Transaction(config.dir, options.afterApply);
+  tx.write(plan.path, serializePlan(plan.plan), 0o644);
+  return tx.commit(options.message ?? acceptPlanMessage(plan));
+}
+
+/**
+ * A line for a command that changed the fleet when wgqt.toml now moves
+ * existing members against plan.json (removing a client moves the clients
+ * after it), or undefined when nobody moves.
+ */
+export function pendingRenumbering(
+  config: Config,
+  publicKeys: Record<string, string>,
+): string | undefined {
+  let moves: number;
+  try {
+    const accepted = readAcceptedPlan(config.keysDir);
+    if (accepted === undefined) return undefined;
+    moves = diffPlans(accepted, makePlan(config, publicKeys)).changed.length;
+  } catch {
+    return undefined; // `wgqt plan` and `wgqt render` report it
+  }
+  if (moves === 0) return undefined;
+  return `renumbering: wgqt.toml now moves ${moves} existing ${moves === 1 ? "member" : "members"} against ${PLAN_FILE}; review with 'wgqt plan', accept with 'wgqt plan --write' (render holds back their hosts until then)`;
 }

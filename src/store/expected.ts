@@ -3,16 +3,10 @@
  * recipients it must be encrypted to. Pure; `keygen`, `rekey`, `verify` and
  * `secrets.nix` all derive from this one function.
  */
-import { peerPairs } from "../config/peers.js";
+import { type Pair, peerPairs } from "../config/peers.js";
 import { type Config, sortedNames, type VpnConfig, vpnsOf } from "../config/types.js";
 import { byteOrder } from "../order.js";
-import {
-  type Pair,
-  presharedKeyFile,
-  privateKeyFile,
-  vpnKeyFile,
-  vpnPresharedKeyFile,
-} from "./layout.js";
+import { presharedKeyFile, privateKeyFile, vpnKeyFile, vpnPresharedKeyFile } from "./layout.js";
 
 /** What an encrypted store file holds. */
 export type SecretKind = "private-key" | "preshared-key" | "vpn-private-key" | "vpn-preshared-key";

@@ -7,8 +7,11 @@
  *
  * @packageDocumentation
  */
+
+export type { Pair } from "../config/peers.js";
 export { type CommitResult, commitFiles } from "../git/commit.js";
 export { readAcceptedPlan } from "./accepted-plan.js";
+export type { ApplyOptions, ChangeOptions } from "./apply.js";
 export { type ExpectedSecret, expectedSecrets, type SecretKind } from "./expected.js";
 export {
   type FileAccess,
@@ -34,7 +37,6 @@ export {
 } from "./inspect/status.js";
 export { checkWithIdentities } from "./inspect/verify.js";
 export {
-  type ApplyOptions,
   applyKeygen,
   type KeygenPlan,
   keygenIsEmpty,
@@ -48,7 +50,6 @@ export {
   type StoredVpnKey,
 } from "./keystore.js";
 export {
-  type Pair,
   presharedKeyFile,
   privateKeyFile,
   publicKeyFile,

@@ -3,23 +3,14 @@
  * never overwriting an existing key. Planning is pure (`planKeygen`), so the
  * CLI can show and confirm it; `applyKeygen` does the writing.
  */
-import { pairsOf, peerPairs } from "../config/peers.js";
+import { type Pair, pairsOf, peerPairs } from "../config/peers.js";
 import { type Config, sortedNames } from "../config/types.js";
 import { quote, UsageError } from "../errors.js";
-import type { RandomSource } from "../keys/wireguard.js";
-import { expectedFor, managedMachines } from "./expected.js";
+import { type ApplyOptions, beginChange, finishChange, stageNewKeys } from "./apply.js";
+import { managedMachines } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
-import { type Pair, presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
-import { copyManifest } from "./manifest.js";
-import { makeSecrets } from "./secrets.js";
-import { type AfterApply, Transaction } from "./transaction.js";
-import {
-  missingPublicKey,
-  type Staging,
-  stageMade,
-  writeGeneratedFiles,
-  writePublicKey,
-} from "./write.js";
+import { presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
+import { missingPublicKey, writePublicKey } from "./write.js";
 
 /**
  * What {@link applyKeygen} makes: new keypairs and PSKs, public keys from `wgqt.toml`, and what is kept.
@@ -99,29 +90,6 @@ export function keygenIsEmpty(plan: KeygenPlan): boolean {
   return plan.keypairs.length + plan.externalPublicKeys.length + plan.presharedKeys.length === 0;
 }
 
-/** How an `apply…` function runs: its clock, randomness, messages and the step that commits. */
-export interface ApplyOptions {
-  /** Where new keys' random bytes come from; `node:crypto` (on worker threads for many keys) by default. */
-  random?: RandomSource;
-  /** The clock for the manifest's `created` times. */
-  now: () => Date;
-  /** Progress lines (never secrets). */
-  log?: (line: string) => void;
-  /** What the change is: the journal's and the commit's message. */
-  message?: string;
-  /** Runs once the files are written, before the journal goes: the git commit. */
-  afterApply?: AfterApply;
-  /** How many of the new secrets are made, as they are (a progress bar). */
-  onProgress?: (done: number) => void;
-}
-
-/** The timestamp recorded in the manifest: UTC, whole seconds. */
-export function timestamp(now: () => Date): string {
-  return now()
-    .toISOString()
-    .replace(/\.\d{3}Z$/, "Z");
-}
-
 /**
  * Carry out a keygen plan, all or nothing (see transaction.ts). Returns the
  * absolute paths of every file it changed.
@@ -138,46 +106,17 @@ export async function applyKeygen(
   options: ApplyOptions,
 ): Promise<string[]> {
   const log = options.log ?? (() => {});
-  const created = timestamp(options.now);
-  const expected = expectedFor(config);
-  const manifest = copyManifest(store.manifest);
-  const publicKeys = store.publicKeys();
-  const existing = new Set(store.encryptedFiles);
-  const tx = new Transaction(config.dir, options.afterApply);
-
+  const change = beginChange(config, store, options.afterApply);
   for (const name of plan.externalPublicKeys) {
     const key = config.machines[name]!.publicKey!;
-    writePublicKey(store.dir, name, key, tx);
-    publicKeys[name] = key;
+    writePublicKey(store.dir, name, key, change.tx);
+    change.publicKeys[name] = key;
     log(`public key of ${name} (its own, from wgqt.toml)`);
   }
-  // Every new secret is made and encrypted first (on all cores when there are
-  // many); only ciphertext and public keys come back.
-  const made = await makeSecrets(
-    [
-      ...plan.keypairs.map((name) => ({
-        kind: "keypair" as const,
-        recipients: expected.get(privateKeyFile(name))!.recipients,
-      })),
-      ...plan.presharedKeys.map((peers) => ({
-        kind: "preshared-key" as const,
-        recipients: expected.get(presharedKeyFile(...peers))!.recipients,
-      })),
-    ],
-    options.random === undefined ? { onProgress: options.onProgress } : { random: options.random },
-  );
-  const staging: Staging = { dir: store.dir, tx, manifest, publicKeys, existing, created };
-  for (const [index, name] of plan.keypairs.entries()) {
-    stageMade(staging, expected.get(privateKeyFile(name))!, made[index]!);
-    log(`keypair ${name}`);
-  }
-  for (const [index, peers] of plan.presharedKeys.entries()) {
-    const secret = expected.get(presharedKeyFile(...peers))!;
-    stageMade(staging, secret, made[plan.keypairs.length + index]!);
-    log(`preshared key ${peers.join("+")}`);
-  }
-  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);
-  return tx.commit(
+  await stageNewKeys(config, change, plan, options);
+  return finishChange(
+    config,
+    change,
     options.message ??
       `wgqt: keygen (${describeCounts(plan.keypairs.length, plan.presharedKeys.length)})`,
   );

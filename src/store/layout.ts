@@ -4,6 +4,7 @@
  * generated Nix and the manifest are identical everywhere.
  */
 import { interfaceNameProblem, machineNameProblem } from "../config/names.js";
+import { type Pair, pair } from "../config/peers.js";
 import { byteOrder } from "../order.js";
 
 export const PRESHARED_DIR = "preshared_keys";
@@ -23,14 +24,6 @@ export function publicKeyFile(machine: string): string {
 /** `tavern.age`: the machine's WireGuard private key, age-encrypted. */
 export function privateKeyFile(machine: string): string {
   return `${machine}.age`;
-}
-
-/** A peer pair, its two names in byte order. */
-export type Pair = readonly [string, string];
-
-/** Order two machine names into a pair (byte order). */
-export function pair(a: string, b: string): Pair {
-  return byteOrder(a, b) <= 0 ? [a, b] : [b, a];
 }
 
 /** `preshared_keys/archive+tavern.age`: names sorted by byte order, joined by '+'. */

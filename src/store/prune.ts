@@ -6,12 +6,10 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/types.js";
+import { beginChange, type ChangeOptions, finishChange } from "./apply.js";
 import { orphanFiles } from "./inspect/problems.js";
 import type { KeyStore } from "./keystore.js";
 import { parseKeyFileName } from "./layout.js";
-import { copyManifest } from "./manifest.js";
-import { type AfterApply, Transaction } from "./transaction.js";
-import { writeGeneratedFiles } from "./write.js";
 
 /** What {@link applyPrune} removes. */
 export interface PrunePlan {
@@ -51,19 +49,15 @@ export async function applyPrune(
   config: Config,
   store: KeyStore,
   plan: PrunePlan,
-  options: { message?: string; afterApply?: AfterApply } = {},
+  options: ChangeOptions = {},
 ): Promise<string[]> {
-  const tx = new Transaction(config.dir, options.afterApply);
-  const manifest = copyManifest(store.manifest);
-  const remaining = new Set(store.encryptedFiles);
-  const publicKeys = store.publicKeys();
+  const change = beginChange(config, store, options.afterApply);
   for (const file of [...plan.orphans, ...plan.tempFiles]) {
-    tx.remove(join(store.dir, file));
-    remaining.delete(file);
+    change.tx.remove(join(store.dir, file));
+    change.existing.delete(file);
     const parsed = parseKeyFileName(file);
-    if (parsed?.kind === "public-key") delete publicKeys[parsed.machine];
+    if (parsed?.kind === "public-key") delete change.publicKeys[parsed.machine];
   }
-  for (const file of plan.manifestEntries) delete manifest.files[file];
-  writeGeneratedFiles(config, store.dir, manifest, publicKeys, remaining, tx);
-  return tx.commit(options.message ?? "wgqt: prune");
+  for (const file of plan.manifestEntries) delete change.manifest.files[file];
+  return finishChange(config, change, options.message ?? "wgqt: prune");
 }

@@ -19,18 +19,17 @@ import { decryptWith, type LoadedIdentity, parseIdentities } from "../age/index.
 import type { Config } from "../config/types.js";
 import { KeyError, quote, StoreError, UsageError, WgqtError } from "../errors.js";
 import { parseKeyFileContent, publicKeyOf } from "../keys/wireguard.js";
+import { beginChange, finishChange, timestamp } from "./apply.js";
 import { type ExpectedSecret, expectedFor } from "./expected.js";
 import { foreignReaders } from "./inspect/access.js";
 import { displayPath, labelled } from "./inspect/names.js";
 import { staleness } from "./inspect/problems.js";
 import { type FileInspection, inspectFiles } from "./inspect/read.js";
-import { timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { publicKeyFile } from "./layout.js";
-import { copyManifest } from "./manifest.js";
 import { BATCH_SIZE, type MadeSecret, type SecretJob, secretPool } from "./secrets.js";
-import { type AfterApply, Transaction } from "./transaction.js";
-import { checkPublicKeys, missingPublicKey, stageSecret, writeGeneratedFiles } from "./write.js";
+import type { AfterApply } from "./transaction.js";
+import { checkPublicKeys, missingPublicKey, stageSecret } from "./write.js";
 
 /** A file to re-encrypt, and how its recipients change. */
 export interface RekeyFile {
@@ -401,10 +400,9 @@ export async function applyRekey(
   } finally {
     await pool.close();
   }
-  const manifest = copyManifest(store.manifest);
-  const tx = new Transaction(config.dir, options.afterApply);
+  const change = beginChange(config, store, options.afterApply);
   for (const [index, { secret }] of plan.files.entries()) {
-    const previous = manifest.files[secret.file];
+    const previous = change.manifest.files[secret.file];
     const created = previous?.created ?? timestamp(options.now);
     // A private key was checked against its `.pub` when it was decrypted.
     const publicKey =
@@ -413,18 +411,17 @@ export async function applyRekey(
         : secret.kind === "vpn-private-key"
           ? (vpnPublicKeys.get(secret.file) ?? previous?.public_key)
           : undefined;
-    manifest.files[secret.file] = stageSecret(
+    change.manifest.files[secret.file] = stageSecret(
       store.dir,
       secret,
       made[index]!.ciphertext,
       created,
-      tx,
+      change.tx,
       publicKey,
     );
     log(`re-encrypted ${displayPath(config, secret.file)}`);
   }
-  writeGeneratedFiles(config, store.dir, manifest, store.publicKeys(), store.encryptedFiles, tx);
-  return tx.commit(`wgqt: rekey (${describeRekey(plan)})`);
+  return finishChange(config, change, `wgqt: rekey (${describeRekey(plan)})`);
 }
 
 /** `1 private key + 2 preshared keys`, for messages and the commit subject. */

@@ -5,18 +5,15 @@
  * machines must be redeployed. Planning is pure (`planRotate`); `applyRotate`
  * makes every key in memory and checks every recipient list before it writes.
  */
-import { pairsOf, peerPairs } from "../config/peers.js";
+import { type Pair, pair, pairsOf, peerPairs } from "../config/peers.js";
 import { type Config, vpnsOf } from "../config/types.js";
 import { quote, StoreError, UsageError } from "../errors.js";
 import { byteOrder } from "../order.js";
+import { type ApplyOptions, beginChange, finishChange, stageNewKeys } from "./apply.js";
 import { expectedFor, managedMachines } from "./expected.js";
-import { type ApplyOptions, describeCounts, timestamp } from "./keygen.js";
+import { describeCounts } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
-import { type Pair, pair, presharedKeyFile, privateKeyFile } from "./layout.js";
-import { copyManifest } from "./manifest.js";
-import { makeSecrets } from "./secrets.js";
-import { Transaction } from "./transaction.js";
-import { type Staging, stageMade, writeGeneratedFiles } from "./write.js";
+import { presharedKeyFile, privateKeyFile } from "./layout.js";
 
 /** What to rotate, as the user asked for it. */
 export interface RotateRequest {
@@ -182,18 +179,12 @@ export async function applyRotate(
   plan: RotatePlan,
   options: ApplyOptions,
 ): Promise<string[]> {
-  const log = options.log ?? (() => {});
-  const created = timestamp(options.now);
   const expected = expectedFor(config);
-  const keypairs = plan.keypairs.map((name) => ({
-    name,
-    secret: expected.get(privateKeyFile(name))!,
-  }));
-  const presharedKeys = plan.presharedKeys.map((peers) => ({
-    peers,
-    secret: expected.get(presharedKeyFile(...peers))!,
-  }));
-  for (const { secret } of [...keypairs, ...presharedKeys]) {
+  const secrets = [
+    ...plan.keypairs.map((name) => expected.get(privateKeyFile(name))!),
+    ...plan.presharedKeys.map((peers) => expected.get(presharedKeyFile(...peers))!),
+  ];
+  for (const secret of secrets) {
     if (secret.recipients.length === 0) {
       throw new StoreError(
         `${secret.file}: nobody to encrypt to (no recipients for ${secret.machines.join(" or ")}, no admins); nothing was rotated`,
@@ -202,33 +193,7 @@ export async function applyRotate(
   }
   // Every new key is made and encrypted first, as keygen does (on all cores
   // when there are many: `--all` renews every file of the fleet).
-  const made = await makeSecrets(
-    [
-      ...keypairs.map(({ secret }) => ({
-        kind: "keypair" as const,
-        recipients: secret.recipients,
-      })),
-      ...presharedKeys.map(({ secret }) => ({
-        kind: "preshared-key" as const,
-        recipients: secret.recipients,
-      })),
-    ],
-    options.random === undefined ? { onProgress: options.onProgress } : { random: options.random },
-  );
-
-  const manifest = copyManifest(store.manifest);
-  const publicKeys = store.publicKeys();
-  const existing = new Set(store.encryptedFiles);
-  const tx = new Transaction(config.dir, options.afterApply);
-  const staging: Staging = { dir: store.dir, tx, manifest, publicKeys, existing, created };
-  for (const [index, { name, secret }] of keypairs.entries()) {
-    stageMade(staging, secret, made[index]!);
-    log(`new keypair ${name}`);
-  }
-  for (const [index, { peers, secret }] of presharedKeys.entries()) {
-    stageMade(staging, secret, made[keypairs.length + index]!);
-    log(`new preshared key ${peers.join("+")}`);
-  }
-  writeGeneratedFiles(config, store.dir, manifest, publicKeys, existing, tx);
-  return tx.commit(rotateCommitMessage(plan));
+  const change = beginChange(config, store, options.afterApply);
+  await stageNewKeys(config, change, plan, options, "new ");
+  return finishChange(config, change, rotateCommitMessage(plan));
 }

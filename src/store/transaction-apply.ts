@@ -7,8 +7,10 @@ import { lstatSync, readdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { StoreError } from "../errors.js";
 import { makeDurable, readStoreFileSync, removeFileDurably, replaceFiles } from "./files.js";
-import type { AfterApply } from "./transaction.js";
 import type { Journal } from "./transaction-journal.js";
+
+/** What runs once a transaction's files are in place, before its journal goes (a git commit). */
+export type AfterApply = (changed: string[], message: string) => Promise<void>;
 
 /** What applying a journal changed, and how to make it durable. */
 export interface Applied {

@@ -30,7 +30,14 @@ import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { StoreError } from "../errors.js";
 import { byteOrder } from "../order.js";
 import { assertNoLinkOnTheWay, removeFileDurably, writeFileAtomic } from "./files.js";
-import { type Applied, ApplyError, applyJournal, finish, notHeldYet } from "./transaction-apply.js";
+import {
+  type AfterApply,
+  type Applied,
+  ApplyError,
+  applyJournal,
+  finish,
+  notHeldYet,
+} from "./transaction-apply.js";
 import { encodeJournal, JOURNAL_FILE, type Journal } from "./transaction-journal.js";
 
 interface StagedWrite {
@@ -39,9 +46,6 @@ interface StagedWrite {
   /** No file can hold these bytes yet: not compared with what is there. */
   fresh: boolean;
 }
-
-/** What runs once a transaction's files are in place, before its journal goes (a git commit). */
-export type AfterApply = (changed: string[], message: string) => Promise<void>;
 
 export class Transaction {
   readonly #root: string;
@@ -161,3 +165,5 @@ export class Transaction {
     return applied.changed;
   }
 }
+
+export type { AfterApply };

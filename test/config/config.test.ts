@@ -2,8 +2,9 @@
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig, parseConfig } from "../../src/config/load.js";
+import { parseConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
+import { loadConfig } from "../../src/store/config-file.js";
 import { makeTempDir, removeDir } from "../helpers/fleet.js";
 
 const PATH = "/fleet/wgqt.toml";

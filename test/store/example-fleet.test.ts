@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/load.js";
+import { loadConfig } from "../../src/store/config-file.js";
 import { expectedSecrets } from "../../src/store/expected.js";
 import { ageDecrypt, ok, ROOT } from "../helpers/run.js";
 

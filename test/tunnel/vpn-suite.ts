@@ -25,13 +25,13 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/types.js";
 import { hostSecretFiles, hostView } from "../../src/net/host.js";
 import { type Plan, plan as planFleet } from "../../src/net/plan.js";
 import type { Bridge } from "../../src/net/routing.js";
 import { DEFAULT_SECRETS_DIR, onHostKeyPath } from "../../src/render/common.js";
 import { type RenderedFile, render } from "../../src/render/index.js";
+import { loadConfig } from "../../src/store/config-file.js";
 import { openKeyStore } from "../../src/store/keystore.js";
 import {
   type Host,

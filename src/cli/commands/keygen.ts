@@ -1,5 +1,6 @@
 /** `wgqt keygen [--machine NAME]… [--yes] [--verbose] [--no-commit]` */
 
+import type { Pair } from "../../config/peers.js";
 import {
   applyKeygen,
   describeCounts,
@@ -7,11 +8,17 @@ import {
   keygenIsEmpty,
   planKeygen,
 } from "../../store/keygen.js";
-import type { Pair } from "../../store/layout.js";
 import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
-import { listNames, type PlanItem, planLines, someNames } from "../plan-lines.js";
+import type { GlobalOptions } from "../options.js";
+import {
+  keypairItem,
+  listNames,
+  type PlanItem,
+  planLines,
+  presharedKeyItem,
+  someNames,
+} from "../plan-lines.js";
 import { startProgress } from "../progress.js";
 import { tableLines } from "../table.js";
 
@@ -26,21 +33,13 @@ function describePlan(context: Context, plan: KeygenPlan, verbose: boolean): str
   const { color } = context;
   const plus = color.green("+");
   const items: PlanItem[] = [
-    ...plan.keypairs.map((name) => ({
-      line: `  ${plus} keypair ${name}`,
-      machines: [name],
-      what: "keypair",
-    })),
+    ...plan.keypairs.map((name) => keypairItem(plus, name)),
     ...plan.externalPublicKeys.map((name) => ({
       line: `  ${plus} public key ${name} (its own)`,
       machines: [name],
       what: "own public key",
     })),
-    ...plan.presharedKeys.map((peers) => ({
-      line: `  ${plus} preshared key ${peers.join("+")}`,
-      machines: peers,
-      what: "preshared key",
-    })),
+    ...plan.presharedKeys.map((peers) => presharedKeyItem(plus, peers)),
   ];
   const lines = planLines(items, { verbose, symbol: plus, noun: "keys" });
   const kept = plan.kept.keypairs.length + plan.kept.presharedKeys.length;

@@ -1,28 +1,24 @@
 /** `wgqt machine add|list|remove` */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { appendMachine, removeMachine } from "../../config/edit.js";
-import { loadConfig, parseConfig } from "../../config/load.js";
 import { machineNameProblem } from "../../config/names.js";
-import { pairsOf } from "../../config/peers.js";
-import { type Config, sortedNames, vpnsOf } from "../../config/types.js";
-import { ConfigError, quote, UsageError } from "../../errors.js";
+import { sortedNames, vpnsOf } from "../../config/types.js";
+import { ConfigError, UsageError } from "../../errors.js";
+import { pendingRenumbering } from "../../store/accepted-plan.js";
+import { loadConfig } from "../../store/config-file.js";
 import { openKeyStore } from "../../store/keystore.js";
 import {
-  parseKeyFileName,
-  presharedKeyFile,
-  privateKeyFile,
-  publicKeyFile,
-} from "../../store/layout.js";
-import { copyManifest } from "../../store/manifest.js";
-import { Transaction } from "../../store/transaction.js";
-import { PUBLIC_MODE, writeGeneratedFiles } from "../../store/write.js";
+  applyMachineAdd,
+  applyMachineRemove,
+  type MachinePlan,
+  planMachineAdd,
+  planMachineRemove,
+} from "../../store/machines.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import { requireKeysDir } from "../keys-dir.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 import { tableLines } from "../table.js";
-import { pendingRenumbering } from "./plan.js";
 import { checkRecipientArguments, readRecipientFiles } from "./recipients.js";
 
 interface AddOptions {
@@ -32,22 +28,6 @@ interface AddOptions {
   publicKey?: string;
   uplink?: string;
   commit: boolean;
-}
-
-/** Re-validate edited config text and stage it with the generated store files it implies. */
-async function stageConfig(before: Config, text: string, tx: Transaction): Promise<Config> {
-  const after = parseConfig(text, before.path);
-  const store = await openKeyStore(after.keysDir);
-  tx.write(after.path, text, PUBLIC_MODE);
-  writeGeneratedFiles(
-    after,
-    after.keysDir,
-    store.manifest,
-    store.publicKeys(),
-    store.encryptedFiles,
-    tx,
-  );
-  return after;
 }
 
 export async function machineAddCommand(
@@ -60,8 +40,6 @@ export async function machineAddCommand(
   if (problem) throw new UsageError(`machine add: ${problem}`);
   const config = await loadConfig(io.cwd, global.config);
   await requireKeysDir(config);
-  if (config.machines[name])
-    throw new ConfigError(`${config.path}: machines.${name}: already exists`);
   const recipients = [
     ...checkRecipientArguments(options.recipient ?? [], "--recipient"),
     ...(await readRecipientFiles(options.recipientFile ?? [], io.cwd, "--recipient-file")),
@@ -71,18 +49,20 @@ export async function machineAddCommand(
       "machine add: give the host's key with --recipient KEY or --recipient-file FILE",
     );
   }
-  const edit = (before: string) => appendMachine(before, { name, recipients, ...pick(options) });
-  const text = edit(await readFile(config.path, "utf8"));
-  const tx = new Transaction(config.dir, async (files, message) => {
-    io.stderr(`added machine ${name}\nnext: wgqt keygen --machine ${name}\n`);
-    await gitCommitStep(io, config, options.commit, edit)(files, message);
-  });
+  const machine = { name, recipients, ...pick(options) };
+  let plan: MachinePlan;
   try {
-    await stageConfig(config, text, tx);
+    plan = planMachineAdd(config, await readFile(config.path, "utf8"), machine);
   } catch (error) {
     throw blameFlag(error, config.path, name);
   }
-  await tx.commit(`wgqt: add machine ${name}`);
+  await applyMachineAdd(config, await openKeyStore(config.keysDir), plan, {
+    afterApply: async (files, message) => {
+      io.stderr(`added machine ${name}\nnext: wgqt keygen --machine ${name}\n`);
+      const edit = (before: string) => appendMachine(before, machine);
+      await gitCommitStep(io, config, options.commit, edit)(files, message);
+    },
+  });
   return 0;
 }
 
@@ -124,34 +104,8 @@ export async function machineRemoveCommand(
 ): Promise<number> {
   const context = await openContext(io, global);
   const { config, store } = context;
-  if (!config.machines[name])
-    throw new UsageError(`machine remove: unknown machine ${quote(name)}`);
-  const users = usersOf(config, name);
-  if (users.length === 1) {
-    const [user] = users;
-    throw new ConfigError(
-      user!.vpn
-        ? `${config.path}: ${user!.table}: ${quote(name)} uses this VPN; remove it from ${user!.table}.machines (or the table) first`
-        : `${config.path}: ${user!.table}: uses ${quote(name)} as ${user!.role}; remove it there first`,
-    );
-  }
-  if (users.length > 1) {
-    // Every table at once: fixing one and being told of the next is a loop.
-    const list = users.map((user) => `${user.table} (${user.role})`);
-    throw new ConfigError(
-      `${config.path}: ${quote(name)} is still used by ${list.slice(0, -1).join(", ")} and ${list.at(-1)}; remove it there first`,
-    );
-  }
-  const files = [publicKeyFile(name), privateKeyFile(name)];
-  // Pairs are gone with the proxies, so look for PSK files naming the machine.
-  for (const file of store.encryptedFiles) {
-    const parsed = parseKeyFileName(file);
-    if (parsed?.kind === "preshared-key" && parsed.machines.includes(name)) files.push(file);
-  }
-  for (const peers of pairsOf(config, name)) files.push(presharedKeyFile(...peers));
-  const present = [...new Set(files)]
-    .filter((file) => store.encryptedFiles.has(file) || store.publicKeyFiles.has(file))
-    .sort();
+  const plan = planMachineRemove(config, store, await readFile(config.path, "utf8"), name);
+  const present = plan.files;
   if (
     !(await confirm(
       io,
@@ -162,44 +116,17 @@ export async function machineRemoveCommand(
     io.stderr("cancelled; nothing changed\n");
     return 1;
   }
-  const edit = (before: string) => removeMachine(before, name, config.path);
-  const text = edit(await readFile(config.path, "utf8"));
-  const after = parseConfig(text, config.path);
-  const tx = new Transaction(config.dir, async (files, message) => {
-    io.stderr(`removed machine ${name}${present.length ? ` (${present.join(", ")})` : ""}\n`);
-    await gitCommitStep(io, config, options.commit, edit)(files, message);
+  await applyMachineRemove(config, store, plan, {
+    afterApply: async (files, message) => {
+      io.stderr(`removed machine ${name}${present.length ? ` (${present.join(", ")})` : ""}\n`);
+      const edit = (before: string) => removeMachine(before, name, config.path);
+      await gitCommitStep(io, config, options.commit, edit)(files, message);
+    },
   });
-  tx.write(config.path, text, PUBLIC_MODE);
-  const manifest = copyManifest(store.manifest);
-  const remainingFiles = new Set(store.encryptedFiles);
-  const publicKeys = store.publicKeys();
-  for (const file of present) {
-    tx.remove(join(store.dir, file));
-    delete manifest.files[file];
-    remainingFiles.delete(file);
-  }
-  delete publicKeys[name];
-  writeGeneratedFiles(after, store.dir, manifest, publicKeys, remainingFiles, tx);
-  await tx.commit(`wgqt: remove machine ${name}`);
-  const renumbering = pendingRenumbering(after, publicKeys);
+  const { [name]: _removed, ...publicKeys } = store.publicKeys();
+  const renumbering = pendingRenumbering(plan.config, publicKeys);
   if (renumbering !== undefined) io.stderr(`${renumbering}\n`);
   return 0;
-}
-
-/** The proxies and VPNs in wgqt.toml that name `name`, proxies first, each in byte order. */
-function usersOf(config: Config, name: string): { table: string; role: string; vpn: boolean }[] {
-  const users: { table: string; role: string; vpn: boolean }[] = [];
-  for (const proxy of sortedNames(config.proxies)) {
-    const { gateway, clients } = config.proxies[proxy]!;
-    if (gateway === name) users.push({ table: `proxies.${proxy}`, role: "gateway", vpn: false });
-    else if (clients.includes(name))
-      users.push({ table: `proxies.${proxy}`, role: "a client", vpn: false });
-  }
-  for (const vpn of vpnsOf(config)) {
-    if (vpn.machines.includes(name))
-      users.push({ table: `vpns.${vpn.name}`, role: "one of its machines", vpn: true });
-  }
-  return users;
 }
 
 export async function machineListCommand(

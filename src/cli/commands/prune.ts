@@ -4,7 +4,7 @@ import { findTempFiles } from "../../store/inspect/read.js";
 import { applyPrune, type PrunePlan, planPrune, pruneIsEmpty } from "../../store/prune.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 
 interface PruneOptions {
   yes?: boolean;

@@ -19,7 +19,7 @@ import {
 } from "../../store/rekey.js";
 import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 import { planLines } from "../plan-lines.js";
 import { startProgress } from "../progress.js";
 

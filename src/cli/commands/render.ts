@@ -12,20 +12,20 @@ import { setImmediate } from "node:timers/promises";
 import { decryptWith } from "../../age/crypt.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
 import { parseKeyFileContent } from "../../keys/wireguard.js";
-import { diffPlans } from "../../net/diff.js";
+import type { MemberChange } from "../../net/diff.js";
 import { hostSecretFiles, hostView, plannedHosts } from "../../net/host.js";
-import type { Plan, PlanJson } from "../../net/plan.js";
 import type { RenderedFile } from "../../render/common.js";
 import { renderNixosEntry } from "../../render/nixos.js";
 import { FORMATS, type Format, render } from "../../render/render.js";
-import { movedHosts } from "../../store/accepted-plan.js";
+import { movedHosts, planAcceptPlan } from "../../store/accepted-plan.js";
 import { readIfExists } from "../../store/files.js";
+import { PLAN_FILE } from "../../store/layout.js";
 import { loadIdentityFiles } from "../../store/rekey.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
+import { describeRenumbering } from "../plan-lines.js";
 import { countFiles, FLEET, OutputWriter } from "../render-output.js";
-import { currentPlans, describeRenumbering, PLAN_FILE } from "./plan.js";
 
 interface RenderOptions {
   machine?: string[];
@@ -64,7 +64,7 @@ export async function renderCommand(
   for (const name of machines) {
     if (!config.machines[name]) throw new UsageError(`--machine: unknown machine ${quote(name)}`);
   }
-  const { plan, accepted } = await currentPlans(config, store);
+  const { plan, accepted, moves: changes } = planAcceptPlan(config, store);
   // Hosts in a network that moves against plan.json are not rendered until the
   // move is accepted: their deployed peers still use the accepted addresses.
   const requested = machines.length ? machines : plannedHosts(plan);
@@ -72,7 +72,7 @@ export async function renderCommand(
   const held = requested.filter((host) => moved.has(host));
   const refusal = () =>
     new ConfigError(
-      `${config.path}: renumbers ${renumbering(accepted!, plan, PLAN_FILE)}, so ${held.join(", ")} ${held.length === 1 ? "is" : "are"} not rendered; review with 'wgqt plan', accept with 'wgqt plan --write'`,
+      `${config.path}: renumbers ${renumbering(changes, PLAN_FILE)}, so ${held.join(", ")} ${held.length === 1 ? "is" : "are"} not rendered; review with 'wgqt plan', accept with 'wgqt plan --write'`,
     );
   const outDir = options.out === undefined ? undefined : resolve(io.cwd, options.out);
   const keysDir = relative(outDir ?? config.dir, config.keysDir) || ".";
@@ -140,8 +140,8 @@ export async function renderCommand(
  * `2 existing members against plan.json (germany nyaa: 10.128.0.11 -> 10.128.0.10; …)`:
  * the count, then the first moves.
  */
-function renumbering(accepted: PlanJson, plan: Plan, file: string): string {
-  const moves = describeRenumbering(diffPlans(accepted, plan)).map((line) => line.trim());
+function renumbering(changes: readonly MemberChange[], file: string): string {
+  const moves = describeRenumbering(changes).map((line) => line.trim());
   const shown = moves.slice(0, 2).join("; ");
   const more = moves.length > 2 ? `; and ${moves.length - 2} more` : "";
   return `${moves.length} existing ${moves.length === 1 ? "member" : "members"} against ${file} (${shown}${more})`;

@@ -10,8 +10,8 @@ import {
 } from "../../store/rotate.js";
 import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
-import { planLines } from "../plan-lines.js";
+import type { GlobalOptions } from "../options.js";
+import { keypairItem, planLines, presharedKeyItem } from "../plan-lines.js";
 import { startProgress } from "../progress.js";
 import { tableLines } from "../table.js";
 
@@ -31,16 +31,8 @@ function describePlan(context: Context, plan: RotatePlan, verbose: boolean): str
   const symbol = context.color.yellow("~");
   return planLines(
     [
-      ...plan.keypairs.map((name) => ({
-        line: `  ${symbol} keypair ${name}`,
-        machines: [name],
-        what: "keypair",
-      })),
-      ...plan.presharedKeys.map((peers) => ({
-        line: `  ${symbol} preshared key ${peers.join("+")}`,
-        machines: peers,
-        what: "preshared key",
-      })),
+      ...plan.keypairs.map((name) => keypairItem(symbol, name)),
+      ...plan.presharedKeys.map((peers) => presharedKeyItem(symbol, peers)),
     ],
     { verbose, symbol, noun: "keys" },
   );

@@ -7,12 +7,10 @@
 import type { ChalkInstance } from "chalk";
 import type { FileReader } from "../../store/inspect/access.js";
 import { shortRecipient } from "../../store/inspect/names.js";
-import { inspectStore } from "../../store/inspect/read.js";
 import { type FileStatus, storeStatus } from "../../store/inspect/status.js";
-import { openContext } from "../context.js";
+import { openInspection } from "../inspection.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
-import { startProgress } from "../progress.js";
+import type { GlobalOptions } from "../options.js";
 import { tableLines } from "../table.js";
 
 function evidence(color: ChalkInstance, reader: FileReader): string {
@@ -59,11 +57,7 @@ export async function statusCommand(
   global: GlobalOptions,
   options: { json?: boolean },
 ): Promise<number> {
-  const { config, store, color } = await openContext(io, global);
-  const progress = await startProgress(io, "reading", store.encryptedFiles.size);
-  const inspection = await inspectStore(config, store, (done) => progress.advance(done)).finally(
-    () => progress.stop(),
-  );
+  const { color, inspection } = await openInspection(io, global);
   const status = storeStatus(inspection);
   if (options.json) {
     io.stdout(`${JSON.stringify(status, null, 2)}\n`);

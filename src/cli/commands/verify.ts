@@ -7,13 +7,11 @@
 
 import { byteOrder } from "../../order.js";
 import { findProblems, type Problem } from "../../store/inspect/problems.js";
-import { inspectStore } from "../../store/inspect/read.js";
 import { checkWithIdentities } from "../../store/inspect/verify.js";
 import { loadIdentityFiles } from "../../store/rekey.js";
-import { openContext } from "../context.js";
+import { openInspection } from "../inspection.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
-import { startProgress } from "../progress.js";
+import type { GlobalOptions } from "../options.js";
 
 interface VerifyOptions {
   identity?: string[];
@@ -32,11 +30,7 @@ export async function verifyCommand(
   global: GlobalOptions,
   options: VerifyOptions,
 ): Promise<number> {
-  const { config, store, color } = await openContext(io, global);
-  const progress = await startProgress(io, "reading", store.encryptedFiles.size);
-  const inspection = await inspectStore(config, store, (done) => progress.advance(done)).finally(
-    () => progress.stop(),
-  );
+  const { config, store, color, inspection } = await openInspection(io, global);
   const problems = findProblems(inspection);
   let checked: string[] | null = null;
   if (options.identity?.length) {

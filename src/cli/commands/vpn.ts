@@ -15,7 +15,7 @@ import {
 } from "../../store/vpn-import.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
-import type { GlobalOptions } from "../main.js";
+import type { GlobalOptions } from "../options.js";
 
 interface ImportOptions {
   from: string;
