@@ -90,28 +90,41 @@ export function sshKeyTag(wire: Uint8Array): string {
  */
 export function parseSshPublicKey(text: string): SshPublicKey {
   const line = text.trim();
-  if (/[\r\n]/.test(line)) throw new KeyError(`ssh public key ${quote(text)} must be one line`);
+  if (/[\r\n]/.test(line))
+    throw new KeyError("key/invalid", `ssh public key ${quote(text)} must be one line`);
   // Fields after the blob are the comment: free text, dropped.
   const [type = "", blob] = line.split(/[ \t]+/);
   if (type !== "ssh-ed25519" && type !== "ssh-rsa") {
     const why = type.startsWith("sk-") ? " (security-key ssh keys cannot decrypt age files)" : "";
-    throw new KeyError(`unsupported ssh key type ${quote(type)}${why}; ${SUPPORTED}`);
+    throw new KeyError(
+      "key/unsupported",
+      `unsupported ssh key type ${quote(type)}${why}; ${SUPPORTED}`,
+    );
   }
-  if (blob === undefined) throw new KeyError(`ssh public key ${quote(text)} has no key data`);
+  if (blob === undefined)
+    throw new KeyError("key/invalid", `ssh public key ${quote(text)} has no key data`);
   const wire = decodeBase64(blob);
   if (wire === null) {
-    throw new KeyError(`ssh public key ${quote(text)}: key data is not canonical base64`);
+    throw new KeyError(
+      "key/invalid",
+      `ssh public key ${quote(text)}: key data is not canonical base64`,
+    );
   }
   const key = decodePublicKeyBlob(wire);
-  if (typeof key === "string") throw new KeyError(`ssh public key ${quote(text)}: ${key}`);
+  if (typeof key === "string")
+    throw new KeyError("key/invalid", `ssh public key ${quote(text)}: ${key}`);
   if (key.type !== type) {
-    throw new KeyError(`ssh public key ${quote(text)}: says ${type} but holds a ${key.type} key`);
+    throw new KeyError(
+      "key/invalid",
+      `ssh public key ${quote(text)}: says ${type} but holds a ${key.type} key`,
+    );
   }
   const fields = blobFields(wire);
   if (typeof fields !== "string" && fields.type === "ssh-rsa") {
     const bits = bitLength(fields.modulus);
     if (Math.ceil(bits / 8) < RSA_MIN_RECIPIENT_BYTES) {
       throw new KeyError(
+        "key/unsupported",
         `ssh-rsa key of ${bits} bits: the age CLI refuses RSA recipients under 2048 bits; use a key of 2048 bits or more, or ssh-ed25519`,
       );
     }
@@ -255,7 +268,8 @@ export class SshEd25519Recipient implements Recipient {
 
   constructor(key: SshPublicKey, random: RandomSource = defaultRandom) {
     const edwards = usableKeys.get(key) ?? usableEd25519KeyOf(key.wire);
-    if (edwards === null) throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
+    if (edwards === null)
+      throw new KeyError("key/invalid", `invalid ssh-ed25519 key ${quote(key.normalized)}`);
     this.key = key;
     this.#edwards = edwards;
     this.#curve = x25519();
@@ -280,7 +294,7 @@ export class SshEd25519Recipient implements Recipient {
       form.montgomery.length !== 32 ||
       form.tweaked.length !== 32
     ) {
-      throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
+      throw new KeyError("key/invalid", `invalid ssh-ed25519 key ${quote(key.normalized)}`);
     }
     usableKeys.set(key, fields.key);
     const recipient = new SshEd25519Recipient(key, random);
@@ -327,7 +341,7 @@ export class SshEd25519Recipient implements Recipient {
   }
 
   #invalid(): KeyError {
-    return new KeyError(`invalid ssh-ed25519 key ${quote(this.key.normalized)}`);
+    return new KeyError("key/invalid", `invalid ssh-ed25519 key ${quote(this.key.normalized)}`);
   }
 }
 
@@ -342,7 +356,7 @@ export class SshRsaRecipient implements Recipient {
   constructor(key: SshPublicKey) {
     const fields = blobFields(key.wire);
     if (typeof fields === "string" || fields.type !== "ssh-rsa") {
-      throw new KeyError(`invalid ssh-rsa key ${quote(key.normalized)}`);
+      throw new KeyError("key/invalid", `invalid ssh-rsa key ${quote(key.normalized)}`);
     }
     this.key = key;
     this.#publicKey = createPublicKey({
@@ -391,7 +405,7 @@ export function parseSshIdentity(text: string, source: string): SshIdentity {
       ? concatBytes(wireString("ssh-ed25519"), wireString(key.publicKey))
       : concatBytes(wireString("ssh-rsa"), wireMpint(key.exponent), wireMpint(key.modulus));
   const publicKey = decodePublicKeyBlob(wire);
-  if (typeof publicKey === "string") throw new KeyError(`${source}: ${publicKey}`);
+  if (typeof publicKey === "string") throw new KeyError("key/invalid", `${source}: ${publicKey}`);
   return key.type === "ssh-ed25519"
     ? new SshEd25519Identity(publicKey, key.seed)
     : new SshRsaIdentity(publicKey, key.key);
@@ -425,7 +439,7 @@ class SshEd25519Identity implements SshIdentity {
     for (const stanza of ours) {
       const share = stanza.args.length === 3 ? decodeBase64NoPad(stanza.args[2]!) : null;
       if (share?.length !== 32 || stanza.body.length !== WRAPPED_FILE_KEY_SIZE) {
-        throw new KeyError("invalid ssh-ed25519 stanza");
+        throw new KeyError("age/damaged", "invalid ssh-ed25519 stanza");
       }
       // Both agessh steps: X25519(tweak, X25519(secret, share)). The secret and
       // tweak are fixed here, but their product is no clamped scalar, so two steps.
@@ -433,14 +447,15 @@ class SshEd25519Identity implements SshIdentity {
       const shared = curve.multiply(this.#secret, curve.point(share));
       const tweaked = shared === null ? null : curve.multiply(this.#tweak, curve.point(shared));
       if (tweaked === null) {
-        throw new KeyError("invalid ssh-ed25519 stanza: low-order ephemeral share");
+        throw new KeyError("age/damaged", "invalid ssh-ed25519 stanza: low-order ephemeral share");
       }
       const wrapKey = ed25519WrapKey(tweaked, share, this.#secret.publicKey);
       const fileKey = openFileKey(wrapKey, stanza.body);
       if (fileKey !== null) return fileKey;
     }
     // A stanza with our tag that does not open is tampered with (or a 1-in-2^32 tag collision).
-    if (ours.length > 0) throw new KeyError("ssh-ed25519 stanza for this key does not decrypt");
+    if (ours.length > 0)
+      throw new KeyError("age/damaged", "ssh-ed25519 stanza for this key does not decrypt");
     return null;
   }
 }
@@ -464,7 +479,7 @@ class SshRsaIdentity implements SshIdentity {
     const ours = stanzasFor(stanzas, this.type, this.tag);
     for (const stanza of ours) {
       if (stanza.args.length !== 2 || stanza.body.length !== this.#modulusBytes) {
-        throw new KeyError("invalid ssh-rsa stanza");
+        throw new KeyError("age/damaged", "invalid ssh-rsa stanza");
       }
       let fileKey: Buffer;
       try {
@@ -480,10 +495,12 @@ class SshRsaIdentity implements SshIdentity {
       } catch {
         continue;
       }
-      if (fileKey.length !== FILE_KEY_SIZE) throw new KeyError("invalid ssh-rsa stanza");
+      if (fileKey.length !== FILE_KEY_SIZE)
+        throw new KeyError("age/damaged", "invalid ssh-rsa stanza");
       return new Uint8Array(fileKey);
     }
-    if (ours.length > 0) throw new KeyError("ssh-rsa stanza for this key does not decrypt");
+    if (ours.length > 0)
+      throw new KeyError("age/damaged", "ssh-rsa stanza for this key does not decrypt");
     return null;
   }
 }

@@ -43,5 +43,5 @@ export function interfaceNameProblem(name: string): string | undefined {
 /** Throw a ConfigError naming `where` when `name` is not a machine name. */
 export function assertMachineName(name: string, where: string): void {
   const problem = machineNameProblem(name);
-  if (problem) throw new ConfigError(`${where}: ${problem}`);
+  if (problem) throw new ConfigError("config/invalid", `${where}: ${problem}`);
 }

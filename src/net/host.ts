@@ -13,7 +13,7 @@
 
 import { byteOrder, type Config } from "../config/types.js";
 import { carriesDefaultRoute } from "../config/vpn.js";
-import { ConfigError, quote, UsageError, WgqtError } from "../errors.js";
+import { ConfigError, quote, StoreError, UsageError } from "../errors.js";
 import {
   presharedKeyFile,
   privateKeyFile,
@@ -155,7 +155,8 @@ function planIndex(plan: Plan): PlanIndex {
 /** The view of `host`; throws when a peer's public key is missing. */
 export function hostView(plan: Plan, config: Config, host: string): HostView {
   const machine = config.machines[host];
-  if (machine === undefined) throw new UsageError(`machine ${quote(host)} is not in wgqt.toml`);
+  if (machine === undefined)
+    throw new UsageError("usage/unknown-name", `machine ${quote(host)} is not in wgqt.toml`);
   const index = planIndex(plan);
   const memberships = index.networks.get(host) ?? [];
   const interfaces = [
@@ -169,6 +170,7 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
   for (const entry of interfaces) {
     if (seen.has(entry.name)) {
       throw new ConfigError(
+        "config/conflict",
         `${quote(host)} has two interfaces named ${quote(entry.name)} (a VPN and a proxy); rename one`,
       );
     }
@@ -288,6 +290,7 @@ function bridgeSubnet(plan: Plan, bridge: string): BridgeSubnet {
 function checkBridge(plan: Plan, host: string, vpns: HostInterface[], bridge: string): void {
   const overlap = (what: string, cidr: string) =>
     new ConfigError(
+      "config/conflict",
       `${quote(host)}: bridge subnet ${bridge} overlaps ${what} (${cidr}); bridges use 10.20.0.0/14, so move ipv4_start or the VPN elsewhere`,
     );
   const { first, last, overlaps } = bridgeSubnet(plan, bridge);
@@ -306,7 +309,8 @@ function hostInterface(
 ): HostInterface {
   const publicKey = (member: PlanMember | undefined, machine: string): string => {
     if (member?.publicKey === undefined) {
-      throw new WgqtError(
+      throw new StoreError(
+        "store/missing-key",
         `machine ${quote(machine)} has no public key (needed by ${quote(host)} on ${quote(network.name)}); run wgqt keygen --machine ${machine}`,
       );
     }

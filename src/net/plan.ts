@@ -108,7 +108,10 @@ const MAX_PORT = 65535;
 /** Allocate every network of the fleet. Throws ConfigError naming the field and value. */
 export function plan(config: Config, publicKeys: Record<string, string | undefined> = {}): Plan {
   const error = (field: string, message: string) =>
-    new ConfigError(`${config.path ? `${config.path}: ` : ""}${field}: ${message}`);
+    new ConfigError(
+      "config/invalid",
+      `${config.path ? `${config.path}: ` : ""}${field}: ${message}`,
+    );
 
   const ipv4Start = parseIpv4(config.ipv4Start);
   if (ipv4Start === undefined) {
@@ -316,6 +319,7 @@ function checkedPublicKey(machine: string, key: string | undefined): string | un
   if (key === undefined) return undefined;
   if (!WIREGUARD_KEY.test(key)) {
     throw new KeyError(
+      "key/invalid",
       `public key of machine ${quote(machine)}: expected 44 characters of base64 (32 bytes), got ${quote(key)}`,
     );
   }

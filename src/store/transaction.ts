@@ -158,11 +158,17 @@ export class Transaction {
       inside === ".." ||
       isAbsolute(inside)
     ) {
-      throw new StoreError(`${path}: outside ${this.#root}; refusing to write it`);
+      throw new StoreError(
+        "store/unsafe-path",
+        `${path}: outside ${this.#root}; refusing to write it`,
+      );
     }
     // Git's own files (hooks, config) run code: a keys_dir there is never written.
     if (inside.split(sep).includes(".git"))
-      throw new StoreError(`${path}: inside a .git directory; refusing to write it`);
+      throw new StoreError(
+        "store/unsafe-path",
+        `${path}: inside a .git directory; refusing to write it`,
+      );
   }
 
   /**
@@ -231,6 +237,7 @@ export class Transaction {
       await writeFileAtomic(journalPath, encodeJournal(journal), 0o644);
     } catch (error) {
       throw new StoreError(
+        "store/io",
         `${journalPath}: cannot write (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
       );
     }
@@ -241,9 +248,10 @@ export class Transaction {
       if (error instanceof ApplyError && error.applied === 0) {
         // Nothing reached the store (read-only, say): withdraw the journal.
         await removeFileDurably(journalPath);
-        throw new StoreError(error.message);
+        throw new StoreError("store/io", error.message);
       }
       throw new StoreError(
+        "store/interrupted",
         `${error instanceof Error ? error.message : String(error)}; the change is journaled and the next wgqt command that writes finishes it`,
       );
     }
@@ -284,6 +292,7 @@ async function finish(
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
       // biome-ignore lint/correctness/noUnsafeFinally: a failed flush outranks the commit's result
       throw new StoreError(
+        "store/interrupted",
         `cannot flush the written files to disk (${code}); the change is journaled and the next wgqt command that writes finishes it`,
       );
     }
@@ -497,15 +506,20 @@ export async function recoverJournal(
   const journal = decodeJournal(bytes);
   if (journal === undefined) {
     // Only a complete journal is ever renamed into place; this is not ours.
-    throw new StoreError(`${journalPath}: not a wgqt journal; move it away to continue`);
+    throw new StoreError(
+      "store/bad-journal",
+      `${journalPath}: not a wgqt journal; move it away to continue`,
+    );
   }
   const problem = journalProblem(root, scope, journal);
   if (problem !== undefined)
     throw new StoreError(
+      "store/bad-journal",
       `${journalPath}: ${problem}; nothing was applied (a planted journal? move it away to continue)`,
     );
   if (await scope.isTracked?.(journalPath))
     throw new StoreError(
+      "store/bad-journal",
       `${journalPath}: tracked by git, so it came from a commit, not from an interrupted wgqt run; nothing was applied (check what it holds, then git rm it)`,
     );
   const paths = [...journal.writes.map((write) => write.path), ...journal.removes];
@@ -516,6 +530,7 @@ export async function recoverJournal(
     applied = await applyJournal(root, journal, true);
   } catch (error) {
     throw new StoreError(
+      "store/interrupted",
       `finishing an interrupted change: ${error instanceof Error ? error.message : String(error)}`,
     );
   }

@@ -82,7 +82,11 @@ export async function initCommand(
     () => true,
     () => false,
   );
-  if (exists) throw new ConfigError(`${path}: already exists; wgqt init does not overwrite it`);
+  if (exists)
+    throw new ConfigError(
+      "config/exists",
+      `${path}: already exists; wgqt init does not overwrite it`,
+    );
   const admins = [
     ...checkRecipientArguments(options.admin ?? [], "--admin"),
     ...(await readRecipientFiles(options.adminFile ?? [], io.cwd, "--admin-file")),

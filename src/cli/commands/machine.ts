@@ -51,17 +51,18 @@ export async function machineAddCommand(
   options: AddOptions,
 ): Promise<number> {
   const problem = machineNameProblem(name);
-  if (problem) throw new UsageError(`machine add: ${problem}`);
+  if (problem) throw new UsageError("usage/bad-value", `machine add: ${problem}`);
   const config = await loadConfig(io.cwd, global.config);
   await requireKeysDir(config);
   if (config.machines[name])
-    throw new ConfigError(`${config.path}: machines.${name}: already exists`);
+    throw new ConfigError("config/exists", `${config.path}: machines.${name}: already exists`);
   const recipients = [
     ...checkRecipientArguments(options.recipient ?? [], "--recipient"),
     ...(await readRecipientFiles(options.recipientFile ?? [], io.cwd, "--recipient-file")),
   ];
   if (recipients.length === 0 && options.publicKey === undefined) {
     throw new UsageError(
+      "usage/missing",
       "machine add: give the host's key with --recipient KEY or --recipient-file FILE",
     );
   }
@@ -99,7 +100,7 @@ function blameFlag(error: unknown, path: string, name: string): unknown {
   const field = /^[a-z_]+/.exec(rest)?.[0] ?? "";
   const flag = FLAG_OF[field];
   if (flag === undefined) return error;
-  return new ConfigError(`${flag}${rest.slice(field.length)}`);
+  return new ConfigError(error.code, `${flag}${rest.slice(field.length)}`);
 }
 
 function pick(options: AddOptions): { endpoint?: string; publicKey?: string; uplink?: string } {
@@ -119,11 +120,12 @@ export async function machineRemoveCommand(
   const context = await openContext(io, global);
   const { config, store } = context;
   if (!config.machines[name])
-    throw new UsageError(`machine remove: unknown machine ${quote(name)}`);
+    throw new UsageError("usage/unknown-name", `machine remove: unknown machine ${quote(name)}`);
   const users = usersOf(config, name);
   if (users.length === 1) {
     const [user] = users;
     throw new ConfigError(
+      "config/in-use",
       user!.vpn
         ? `${config.path}: ${user!.table}: ${quote(name)} uses this VPN; remove it from ${user!.table}.machines (or the table) first`
         : `${config.path}: ${user!.table}: uses ${quote(name)} as ${user!.role}; remove it there first`,
@@ -133,6 +135,7 @@ export async function machineRemoveCommand(
     // Every table at once: fixing one and being told of the next is a loop.
     const list = users.map((user) => `${user.table} (${user.role})`);
     throw new ConfigError(
+      "config/in-use",
       `${config.path}: ${quote(name)} is still used by ${list.slice(0, -1).join(", ")} and ${list.at(-1)}; remove it there first`,
     );
   }
