@@ -119,7 +119,7 @@ function table(header, body) {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
-/** The measurements as a text table (also what the README shows). */
+/** The measurements as a text table (also what docs/benchmarks.md shows). */
 export function formatRows(rows) {
   const body = rows.map((row) => {
     const ok = row.status === "ok";

@@ -3,11 +3,13 @@
  * them (once, as `wgqt: <message>`) and turns them into an exit code.
  */
 
-/**
- * What went wrong, for a caller to act on without reading the message: one
- * union per area, each member `area/what`. The message says it for people
- * (and may change); a code, once published, keeps its meaning.
+/*
+ * Error codes say what went wrong, for a caller to act on without reading the
+ * message: one union per area, each member `area/what`. The message says it
+ * for people (and may change); a code, once published, keeps its meaning.
  */
+
+/** The codes of {@link ConfigError}: `wgqt.toml` and the files the CLI writes. */
 export const CONFIG_ERROR_CODES = [
   /** No `wgqt.toml` in the directory or its parents. */
   "config/not-found",
@@ -30,8 +32,10 @@ export const CONFIG_ERROR_CODES = [
   /** The output directory of rendered files cannot be created or written. */
   "config/output",
 ] as const;
+/** One of {@link CONFIG_ERROR_CODES}. */
 export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[number];
 
+/** The codes of {@link KeyError} about a key, recipient or identity itself. */
 export const KEY_ERROR_CODES = [
   /** A key, recipient or identity does not parse, or decrypts to something that is not a key. */
   "key/invalid",
@@ -42,8 +46,10 @@ export const KEY_ERROR_CODES = [
   /** A key file holds another key than the store records for it (swapped or replaced). */
   "key/mismatch",
 ] as const;
+/** One of {@link KEY_ERROR_CODES}. */
 export type KeyErrorCode = (typeof KEY_ERROR_CODES)[number];
 
+/** The codes of {@link KeyError} from encrypting or decrypting an age file. */
 export const AGE_ERROR_CODES = [
   /** None of the identities opens the file (it is for someone else). */
   "age/no-identity",
@@ -54,8 +60,10 @@ export const AGE_ERROR_CODES = [
   /** A stanza or the payload fails to decrypt or authenticate. */
   "age/damaged",
 ] as const;
+/** One of {@link AGE_ERROR_CODES}. */
 export type AgeErrorCode = (typeof AGE_ERROR_CODES)[number];
 
+/** The codes of {@link StoreError}: the key store, its lock, journal and git commit. */
 export const STORE_ERROR_CODES = [
   /** Another wgqt holds the store's lock, or the lock file is unreadable. */
   "store/locked",
@@ -78,8 +86,10 @@ export const STORE_ERROR_CODES = [
   /** Committing the change to git failed. */
   "store/git",
 ] as const;
+/** One of {@link STORE_ERROR_CODES}. */
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
 
+/** The codes of {@link UsageError}: a request wgqt cannot carry out as given. */
 export const USAGE_ERROR_CODES = [
   /** A machine or VPN named in the request is not in the config. */
   "usage/unknown-name",
@@ -102,8 +112,10 @@ export const USAGE_ERROR_CODES = [
   /** Keeping the preshared keys while renewing no keypair. */
   "rotate/keep-psks-alone",
 ] as const;
+/** One of {@link USAGE_ERROR_CODES}. */
 export type UsageErrorCode = (typeof USAGE_ERROR_CODES)[number];
 
+/** The codes of a {@link WgqtError} from rendering that is about neither config nor store. */
 export const RENDER_ERROR_CODES = [
   /** A render option has a value wgqt cannot use (the secrets directory). */
   "render/bad-option",
@@ -112,6 +124,7 @@ export const RENDER_ERROR_CODES = [
   /** Exporting a host's keys lacks one, or one decrypts to no WireGuard key. */
   "render/export",
 ] as const;
+/** One of {@link RENDER_ERROR_CODES}. */
 export type RenderErrorCode = (typeof RENDER_ERROR_CODES)[number];
 
 /** Every code a wgqt error carries. */
@@ -123,6 +136,7 @@ export type ErrorCode =
   | UsageErrorCode
   | RenderErrorCode;
 
+/** What a wgqt error takes besides its code and message. */
 export interface WgqtErrorOptions extends ErrorOptions {
   /**
    * The field of the request the error is about (`format`, `machines`): the

@@ -1,18 +1,32 @@
 /**
- * wgqt as a library: everything the CLI does, without a terminal.
+ * wgqt as a library: read a fleet's `wgqt.toml`, plan its networks, render a
+ * host's configs and manage the key store, without a terminal. This entry
+ * holds the everyday workflow; each area has its own entry with the rest:
+ * `wgqt/config`, `wgqt/keys`, `wgqt/age`, `wgqt/store`, `wgqt/net`,
+ * `wgqt/render`.
  *
  * ```ts
- * import { loadConfig, openKeyStore, planKeygen, applyKeygen } from "wgqt";
+ * import { applyKeygen, loadConfig, openKeyStore, plan, planKeygen, render } from "wgqt";
  * const config = await loadConfig(process.cwd());
  * const store = await openKeyStore(config.keysDir);
  * await applyKeygen(config, store, planKeygen(config, store), { now: () => new Date() });
+ * const fleet = plan(config, (await openKeyStore(config.keysDir)).publicKeys());
+ * const files = render(fleet, config, { format: "wg-quick", machine: "tavern" });
  * ```
+ *
+ * Errors are {@link WgqtError}s: {@link ConfigError} for `wgqt.toml`,
+ * {@link StoreError} for the key store, {@link KeyError} for a key,
+ * {@link UsageError} for a bad argument. Their messages never hold a secret.
+ *
+ * @packageDocumentation
  */
 
 export { decryptWith, encryptTo } from "./age/crypt.js";
-export { type AgeHeader, readHeader } from "./age/header.js";
+export { type AgeHeader, type HeaderStanza, readHeader } from "./age/header.js";
 export { type LoadedIdentity, parseIdentities } from "./age/identity.js";
-export { type ParsedRecipient, parseRecipient } from "./age/recipients.js";
+export { type ParsedRecipient, parseRecipient, type RecipientKind } from "./age/recipients.js";
+export type { SshKeyType } from "./age/ssh.js";
+export type { NewVpn } from "./config/edit.js";
 export { CONFIG_FILE, findConfig, loadConfig, parseConfig } from "./config/load.js";
 export { pairsOf, peerPairs } from "./config/peers.js";
 export {
@@ -57,21 +71,49 @@ export {
   publicKeyOf,
   type RandomSource,
 } from "./keys/wireguard.js";
-export { type ExpectedSecret, expectedSecrets } from "./store/expected.js";
+export { diffPlans, type MemberChange, type PlanDiff } from "./net/diff.js";
+export {
+  type HostInterface,
+  type HostPeer,
+  type HostView,
+  hostView,
+  plannedHosts,
+} from "./net/host.js";
+export {
+  type Plan,
+  type PlanJson,
+  type PlanMember,
+  type PlanNetwork,
+  type PlanVpn,
+  plan,
+  planJson,
+  type Role,
+} from "./net/plan.js";
+export type { RenderedFile } from "./render/common.js";
+export { FORMATS, type Format, type RenderOptions, render } from "./render/render.js";
+export { type ExpectedSecret, expectedSecrets, type SecretKind } from "./store/expected.js";
 export {
   checkWithIdentities,
+  type FileAccess,
+  type FileFacts,
   type FileInspection,
+  type FileReader,
+  type FileStatus,
   fileAccess,
   findProblems,
   findTempFiles,
+  type HeaderEvidence,
   type Inspection,
   inspectStore,
+  type MachineStatus,
   type Problem,
   type ProblemKind,
+  type StanzaSummary,
   type StoreStatus,
   storeStatus,
+  type VpnStatus,
 } from "./store/inspect.js";
-export { applyKeygen, type KeygenPlan, planKeygen } from "./store/keygen.js";
+export { type ApplyOptions, applyKeygen, type KeygenPlan, planKeygen } from "./store/keygen.js";
 export {
   type KeyStore,
   openKeyStore,
@@ -80,25 +122,34 @@ export {
   type StoredVpnKey,
 } from "./store/keystore.js";
 export {
+  type Pair,
   presharedKeyFile,
   privateKeyFile,
   publicKeyFile,
   vpnKeyFile,
   vpnPresharedKeyFile,
 } from "./store/layout.js";
-export { acquireLock } from "./store/lock.js";
 export type { Manifest, ManifestEntry } from "./store/manifest.js";
 export { applyPrune, type PrunePlan, planPrune } from "./store/prune.js";
 export {
   applyRekey,
+  type IdentitySource,
   inspectForRekey,
   type LoadedIdentities,
   loadIdentityFiles,
   planRekey,
+  type RekeyFile,
+  type RekeyOptions,
   type RekeyPlan,
 } from "./store/rekey.js";
-export { applyRotate, planRotate, type RotatePlan, type RotateRequest } from "./store/rotate.js";
-export { recoverJournal, Transaction } from "./store/transaction.js";
+export {
+  applyRotate,
+  planRotate,
+  type Redeploy,
+  type RotatePlan,
+  type RotateRequest,
+} from "./store/rotate.js";
+export type { AfterApply } from "./store/transaction.js";
 export {
   applyVpnImport,
   planVpnImport,

@@ -18,7 +18,12 @@ import type { LoadedIdentity } from "./identity.js";
 import type { ParsedRecipient } from "./recipients.js";
 import { concatBytes } from "./ssh-wire.js";
 
-/** Encrypt `plaintext` to every recipient (duplicates by normalized form dropped). */
+/**
+ * Encrypt `plaintext` to every recipient (duplicates by normalized form dropped).
+ *
+ * @returns The binary age file.
+ * @throws {KeyError} when `recipients` is empty.
+ */
 export async function encryptTo(
   plaintext: Uint8Array,
   recipients: readonly ParsedRecipient[],
@@ -44,6 +49,9 @@ export function encryptToSync(
  * Decrypt an age file with the first identity that opens it. `source` names
  * the file in errors. Throws KeyError `<source>: no identity matches …` when
  * none of the identities is a recipient.
+ *
+ * @returns The plaintext.
+ * @throws {KeyError} when no identity matches, or the file is not age or is damaged.
  */
 export async function decryptWith(
   ciphertext: Uint8Array,

@@ -88,7 +88,12 @@ class LineReader {
   }
 }
 
-/** Parse the header at the start of an age file (binary format, not armored). */
+/**
+ * Parse the header at the start of an age file (binary format, not armored).
+ *
+ * @returns The stanzas, the MAC and the header's length in bytes.
+ * @throws {KeyError} when the bytes do not start with a well-formed age v1 header.
+ */
 export function readHeader(bytes: Uint8Array): AgeHeader {
   const lines = new LineReader(bytes);
   if (!lines.startsWith(`${VERSION_LINE}\n`)) {
@@ -148,6 +153,9 @@ function readBody(lines: LineReader): Uint8Array {
 /**
  * Encode a header the way age writes it: the body wrapped at 64 columns and
  * always closed by a short line, empty when the body is a multiple of 48 bytes.
+ *
+ * @returns The header's bytes, up to and including the MAC line.
+ * @throws {KeyError} when there is no stanza, an argument is not a valid stanza argument, or `mac` is not 32 bytes.
  */
 export function writeHeader(stanzas: readonly HeaderStanza[], mac: Uint8Array): Uint8Array {
   if (stanzas.length === 0)

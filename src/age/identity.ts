@@ -27,6 +27,9 @@ export interface LoadedIdentity extends Identity {
 /**
  * Parse identities from a file's text. `source` (usually the path) prefixes
  * every error; errors point at line numbers and never echo key material.
+ *
+ * @returns Every identity in the text, in order.
+ * @throws {KeyError} for an encrypted, post-quantum or plugin identity, a line that is not one, or a text without any.
  */
 export function parseIdentities(text: string, source: string): LoadedIdentity[] {
   if (

@@ -21,6 +21,7 @@ import {
 } from "./ssh.js";
 import { X25519Recipient } from "./x25519-stanza.js";
 
+/** The kind of an age recipient: native X25519 (`age1…`) or an SSH public key. */
 export type RecipientKind = "x25519" | SshKeyType;
 
 /** A validated recipient, ready for encryption and for matching header stanzas. */
@@ -61,6 +62,9 @@ const PARSED_LIMIT = 4096;
  * Parse one recipient. Throws KeyError quoting the value (never a secret key).
  * Repeated calls with the same text, or with its normalized form, return the
  * same frozen object.
+ *
+ * @param text - `age1…`, `ssh-ed25519 …` or `ssh-rsa …`.
+ * @throws {KeyError} when `text` is not a recipient wgqt can encrypt to.
  */
 export function parseRecipient(text: string): ParsedRecipient {
   const known = parsed.get(text);
@@ -219,6 +223,8 @@ let probe: X25519Scalar | undefined;
  * key tag, so this is a real match (up to a 32-bit collision). X25519 stanzas
  * carry only an ephemeral share: any X25519 stanza might be this recipient's,
  * and only the matching identity can tell.
+ *
+ * @returns `true` when the stanza may be this recipient's.
  */
 export function recipientMatchesStanza(
   recipient: Pick<ParsedRecipient, "kind" | "tag">,

@@ -32,6 +32,7 @@ import { hkdfSha256 } from "./hkdf.js";
 import { readSshPrivateKey } from "./ssh-keyfile.js";
 import { concatBytes, WireReader, wireMpint, wireString } from "./ssh-wire.js";
 
+/** The SSH key types age supports as recipients and identities. */
 export type SshKeyType = "ssh-ed25519" | "ssh-rsa";
 
 /** A parsed SSH public key age can encrypt to. */
@@ -78,7 +79,12 @@ const RSA_MAX_BITS = 16384;
 const RSA_MIN_RECIPIENT_BYTES = 2048 / 8;
 const SUPPORTED = "use ssh-ed25519, ssh-rsa or an age1… recipient";
 
-/** The agessh key tag of a public key blob. */
+/**
+ * The agessh key tag of a public key blob.
+ *
+ * @param wire - The public key blob in SSH wire format.
+ * @returns The tag, base64 without padding, as it appears in a stanza.
+ */
 export function sshKeyTag(wire: Uint8Array): string {
   return encodeBase64NoPad(createHash("sha256").update(wire).digest().subarray(0, 4));
 }
@@ -87,6 +93,8 @@ export function sshKeyTag(wire: Uint8Array): string {
  * Parse one authorized_keys-style line, `<type> <base64 blob> [comment]`.
  * Strict: the blob must be canonical base64, its inner type must match the
  * line's, and nothing may follow the key fields inside it.
+ *
+ * @throws {KeyError} for another key type, a non-canonical blob, or anything that follows it.
  */
 export function parseSshPublicKey(text: string): SshPublicKey {
   const line = text.trim();
@@ -397,6 +405,8 @@ export interface SshIdentity extends Identity {
 /**
  * Parse an unencrypted SSH private key (OpenSSH format, or RSA in PKCS#1/PKCS#8
  * PEM). `source` (usually the file path) prefixes every error message.
+ *
+ * @throws {KeyError} when the text is not an unencrypted ssh-ed25519 or ssh-rsa private key.
  */
 export function parseSshIdentity(text: string, source: string): SshIdentity {
   const key = readSshPrivateKey(text, source);

@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { ConfigError } from "../errors.js";
-import type { RenderedFile } from "../render/index.js";
+import type { RenderedFile } from "../render/common.js";
 import { readIfExistsSync, writeFilesAtomic } from "../store/files.js";
 
 /** The record of what render wrote, beside what it wrote. */

@@ -1,6 +1,6 @@
 /**
  * Finding, reading and validating `wgqt.toml`. Every error names the file, the
- * field path and the bad value (DESIGN.md "Input").
+ * field path and the bad value (docs/design.md "Input").
  */
 import { readFile, realpath, stat } from "node:fs/promises";
 import { isIP } from "node:net";
@@ -17,6 +17,7 @@ import { didYouMean, knownKeysAt } from "./suggest.js";
 import type { Config, MachineConfig, ProxyConfig } from "./types.js";
 import { checkVpns } from "./vpn.js";
 
+/** The fleet's config file name, looked for in the working directory and its parents. */
 export const CONFIG_FILE = "wgqt.toml";
 
 /** `machines.tavern.recipients[0]` from a zod path. */
@@ -61,7 +62,14 @@ function tomlProblem(error: TomlError, line: string): string {
   return message;
 }
 
-/** Parse and validate the text of a `wgqt.toml` at `path` (absolute). Pure apart from nothing: no I/O. */
+/**
+ * Parse and validate the text of a `wgqt.toml`. Pure: no I/O.
+ *
+ * @param text - The file's contents.
+ * @param path - The file's absolute path: `dir`, `keysDir` derive from it; errors name it.
+ * @returns The validated config.
+ * @throws {ConfigError} naming the field and the value, for a syntax error or an invalid setting.
+ */
 export function parseConfig(text: string, path: string): Config {
   const fail = (message: string): never => {
     throw new ConfigError("config/invalid", `${path}: ${message}`);
@@ -217,7 +225,11 @@ function endpointProblemOf(endpoint: string): string | undefined {
   return "not a host name or IP address";
 }
 
-/** Walk from `start` up to the root looking for `wgqt.toml`. */
+/**
+ * Walk from `start` up to the root looking for `wgqt.toml`.
+ *
+ * @returns The absolute path of the nearest `wgqt.toml`, or `undefined` when there is none.
+ */
 export async function findConfig(start: string): Promise<string | undefined> {
   let dir = resolve(start);
   for (;;) {
@@ -237,6 +249,11 @@ export async function findConfig(start: string): Promise<string | undefined> {
  * Load the config: `explicitPath` (from `--config`) or the nearest `wgqt.toml`
  * from `cwd` upwards. Also checks that the keys directory, if it exists, does
  * not lead out of the repository through a symlink.
+ *
+ * @param cwd - Where to start looking, and what `explicitPath` is relative to.
+ * @param explicitPath - A config file to read instead of looking for one.
+ * @returns The validated config.
+ * @throws {ConfigError} when no file is found or it cannot be read, does not validate, or its keys directory leads out of the repository.
  */
 export async function loadConfig(cwd: string, explicitPath?: string): Promise<Config> {
   const path = explicitPath ? resolve(cwd, explicitPath) : await findConfig(cwd);

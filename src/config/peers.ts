@@ -1,6 +1,7 @@
 /**
- * Which machines are peers: the pairs that get a preshared key. DESIGN.md: "A
- * pair gets a PSK when the two machines are peers in some network". In a proxy
+ * Which machines are peers: the pairs that get a preshared key. A pair gets a
+ * PSK when the two machines are peers in some network (docs/design.md "Peers
+ * and proxies"). In a proxy
  * (hub and spoke) the peers are the gateway and each client; clients do not
  * peer with each other.
  */
@@ -32,7 +33,11 @@ function pairsIndex(config: Config): { all: Pair[]; byMachine: Map<string, Pair[
   return index;
 }
 
-/** Every peer pair of the fleet, each once, in byte order. */
+/**
+ * Every peer pair of the fleet, each once, in byte order.
+ *
+ * @returns Each pair's two names in byte order.
+ */
 export function peerPairs(config: Config): Pair[] {
   return [...pairsIndex(config).all];
 }
@@ -48,7 +53,11 @@ function computePeerPairs(config: Config): Pair[] {
   return [...seen.values()].sort((x, y) => byteOrder(x[0], y[0]) || byteOrder(x[1], y[1]));
 }
 
-/** The pairs `machine` belongs to. */
+/**
+ * The pairs `machine` belongs to.
+ *
+ * @returns Each pair's two names in byte order; empty for an unknown machine.
+ */
 export function pairsOf(config: Config, machine: string): Pair[] {
   return [...(pairsIndex(config).byMachine.get(machine) ?? [])];
 }

@@ -38,6 +38,7 @@ export interface ProviderVpn {
   keepalive?: number;
 }
 
+/** A provider's wg-quick file as read: the VPN's settings and what was left out. */
 export interface ParsedProviderFile {
   vpn: ProviderVpn;
   /** What was left out (IPv6 entries, ListenPort), one line each, for stderr. */
@@ -67,7 +68,7 @@ const WHAT_WE_TAKE =
 const HOOK =
   "is a hook, a command wg-quick(8) runs as root: wgqt runs no provider's commands (its routing brings its own kill switch)";
 const ROUTING =
-  "would fight wgqt's routing, which gives every tunnel its own table and fwmark (README: Clients of several tunnels)";
+  "would fight wgqt's routing, which gives every tunnel its own table and fwmark (docs/networks.md: Clients of several tunnels)";
 /**
  * wg-quick(8) `[Interface]` settings that are valid but that wgqt refuses,
  * lowercase → how the format spells them and why.
@@ -116,13 +117,17 @@ interface Entry {
   line: number;
 }
 
-/**
- * The largest provider file wgqt reads. Providers' files are a few hundred
- * bytes (one interface, one peer); anything near this is not one, and a
- * bound keeps a hostile file from costing time or memory.
- */
+/** The largest provider file wgqt reads: a wg-quick file is a few hundred bytes. */
 export const MAX_PROVIDER_FILE_BYTES = 64 * 1024;
 
+/**
+ * Parse a VPN provider's wg-quick file (one `[Interface]`, one `[Peer]`), IPv4 only.
+ *
+ * @param text - The file's contents; at most {@link MAX_PROVIDER_FILE_BYTES} when read from disk.
+ * @param path - Names the file in errors.
+ * @returns The VPN and warnings for what was ignored.
+ * @throws {ConfigError} naming the line and key, for a missing or invalid setting. Key values are never quoted.
+ */
 export function parseProviderFile(text: string, path: string): ParsedProviderFile {
   const fail = (line: number | undefined, message: string): never => {
     throw new ConfigError(

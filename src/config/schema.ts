@@ -1,6 +1,6 @@
 /**
- * The shape of `wgqt.toml` (DESIGN.md "Input"). zod checks types, ranges and
- * unknown keys; cross-references (a proxy naming an unknown machine) are
+ * The shape of `wgqt.toml` (docs/design.md "Input"). zod checks types, ranges
+ * and unknown keys; cross-references (a proxy naming an unknown machine) are
  * checked in `load.ts` after this.
  */
 import { isIPv4 } from "node:net";

@@ -43,7 +43,10 @@ export interface ProxyConfig {
  */
 export interface VpnConfig {
   name: string;
-  /** Machines that use it; they share the one provider key (see README: one key per device). */
+  /**
+   * Machines that use it; they share the one provider key (docs/networks.md:
+   * one provider key per machine).
+   */
   machines: string[];
   /** 1…99, unique across VPNs: the routing key (table, fwmark, rule priorities); lowest = default. */
   id: number;
@@ -67,6 +70,7 @@ export interface VpnConfig {
   keepalive?: number;
 }
 
+/** A validated `wgqt.toml`, with absolute paths resolved. Never changed after parsing. */
 export interface Config {
   /** Absolute path of the `wgqt.toml` this came from. */
   path: string;
@@ -90,13 +94,17 @@ export interface Config {
   vpns?: Record<string, VpnConfig>;
 }
 
-/** The config's VPNs in byte order of name. */
+/**
+ * The config's VPNs in byte order of name.
+ *
+ * @returns Empty when the config has no VPN.
+ */
 export function vpnsOf(config: Config): VpnConfig[] {
   const vpns = config.vpns ?? {};
   return sortedNames(vpns).map((name) => vpns[name]!);
 }
 
-/** Byte-order comparison of ASCII names (DESIGN.md: "sorted by byte order"). */
+/** Byte-order comparison of ASCII names (docs/design.md "Input": sorted by byte order). */
 export function byteOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /**
- * `[vpns.<name>]`: an external WireGuard VPN (the sane.vpn seed) — a
+ * `[vpns.<name>]`: an external WireGuard VPN — a
  * provider's server some machines use. The field checks here are shared by
  * `wgqt.toml` validation and the provider-file import (provider.ts), so both
  * accept and refuse the same values with the same words. Pure.
@@ -13,7 +13,7 @@ import type { MachineConfig, ProxyConfig, VpnConfig } from "./types.js";
 /** What a VPN carries when `allowed_ips` is not given: everything (a default-route tunnel). */
 export const DEFAULT_ALLOWED_IPS = ["0.0.0.0/0"];
 
-/** The VPN id range (the seed's `types.ints.between 1 99`): routing keys below the proxies'. */
+/** The VPN id range, 1…99: routing keys below the proxies' (docs/design.md "Routing model"). */
 export const MIN_VPN_ID = 1;
 export const MAX_VPN_ID = 99;
 

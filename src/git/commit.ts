@@ -1,8 +1,8 @@
 /**
- * Committing what a command changed (DESIGN.md: "Every mutating command
- * commits exactly the files it changed"). Only the named paths go into the
- * commit, whatever else the user has staged; a store outside a git work tree
- * is fine and simply not committed.
+ * Committing what a command changed (docs/design.md "Git commits"): every
+ * mutating command commits exactly the files it changed. Only the named
+ * paths go into the commit, whatever else the user has staged; a store
+ * outside a git work tree is fine and simply not committed.
  *
  * The commit is built in a temporary index (HEAD plus the named paths) and
  * committed from there with plain `git commit`, so the user's hooks run and
@@ -35,6 +35,7 @@ import { simpleGit } from "simple-git";
 import { StoreError } from "../errors.js";
 import { alive } from "../store/lock.js";
 
+/** The outcome of {@link commitFiles}. */
 export interface CommitResult {
   committed: boolean;
   /** Short hash of the new commit. */
@@ -49,6 +50,9 @@ export interface CommitResult {
  * author identity (GIT_AUTHOR_NAME/EMAIL); git runs with the process's own.
  * Paths that neither exist nor are tracked are ignored. Afterwards the
  * user's index holds the named paths as committed (like `git commit --only`).
+ *
+ * @returns Whether a commit was made, its short hash or why not (not a git work tree, nothing changed).
+ * @throws {StoreError} when git fails; the message has git's first line.
  */
 export async function commitFiles(
   dir: string,

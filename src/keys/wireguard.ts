@@ -39,6 +39,7 @@ const KEY_LENGTH = 32;
 /** 32 bytes in base64: 43 characters and one '=' of padding. */
 const KEY_BASE64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
+/** A WireGuard keypair in wg(8)'s base64 form. */
 export interface KeyPair {
   /** Base64 private key, clamped as `wg genkey` makes it. */
   privateKey: string;
@@ -57,6 +58,11 @@ function clamp(scalar: Uint8Array): Uint8Array {
   return clamped;
 }
 
+/**
+ * Encode a 32-byte key as wg(8) prints it: 44 characters of base64.
+ *
+ * @throws {KeyError} when `bytes` is not 32 bytes long.
+ */
 export function encodeKey(bytes: Uint8Array): string {
   if (bytes.length !== KEY_LENGTH) {
     throw new KeyError("key/invalid", `key expected ${KEY_LENGTH} bytes, got ${bytes.length}`);
@@ -68,6 +74,9 @@ export function encodeKey(bytes: Uint8Array): string {
  * Parse a base64 WireGuard key strictly: exactly 44 characters, canonical
  * padding (the unused low bits of the last character are zero), 32 bytes.
  * `what` names the key in the error (`machines.tavern.public_key`).
+ *
+ * @returns The key's 32 bytes.
+ * @throws {KeyError} naming `what` when `text` is not such a key.
  */
 export function decodeKey(text: string, what = "key"): Uint8Array {
   if (typeof text !== "string" || !KEY_BASE64.test(text)) {
@@ -79,7 +88,13 @@ export function decodeKey(text: string, what = "key"): Uint8Array {
   return new Uint8Array(Buffer.from(text, "base64"));
 }
 
-/** The public key of a base64 private key, as `wg pubkey` computes it. */
+/**
+ * The public key of a base64 private key, as `wg pubkey` computes it.
+ *
+ * @param what - Names the key in errors.
+ * @returns The base64 public key.
+ * @throws {KeyError} when `privateKey` is not a base64 WireGuard key.
+ */
 export function publicKeyOf(privateKey: string, what = "private key"): string {
   const scalar = decodeKey(privateKey, what);
   return encodeKey(publicKeyBytes(scalar));
@@ -89,6 +104,8 @@ export function publicKeyOf(privateKey: string, what = "private key"): string {
  * A new keypair, equivalent to `wg genkey | tee priv | wg pubkey`. The stored
  * private key is the clamped bytes, as `wg genkey` prints them; X25519 would
  * clamp unclamped bytes the same way, but other tools may not.
+ *
+ * @param random - Where the 32 secret bytes come from; `node:crypto` by default.
  */
 export function generateKeyPair(random: RandomSource = secureRandom): KeyPair {
   const privateBytes = clamp(random(KEY_LENGTH));
@@ -103,7 +120,12 @@ function publicKeyBytes(scalar: Uint8Array): Uint8Array {
   return x25519().scalar(clamp(scalar)).publicKey;
 }
 
-/** A new preshared key: 32 random bytes, as `wg genpsk`. */
+/**
+ * A new preshared key: 32 random bytes, as `wg genpsk`.
+ *
+ * @param random - Where the bytes come from; `node:crypto` by default.
+ * @returns The base64 key.
+ */
 export function generatePresharedKey(random: RandomSource = secureRandom): string {
   return encodeKey(random(KEY_LENGTH));
 }

@@ -18,6 +18,7 @@ export interface MemberChange {
   port?: { from: number; to: number };
 }
 
+/** What {@link diffPlans} finds: members renumbered, added and removed. */
 export interface PlanDiff {
   /** Members that would be renumbered: the ones to confirm. */
   changed: MemberChange[];
@@ -100,7 +101,12 @@ const planJsonSchema = z.object({
   ),
 });
 
-/** Validate a parsed `plan.json`; `source` names the file in the error. */
+/**
+ * Validate a parsed `plan.json`; `source` names the file in the error.
+ *
+ * @param value - The result of `JSON.parse`.
+ * @throws {StoreError} naming the field when `value` is not a plan.
+ */
 export function readPlanJson(value: unknown, source = "plan.json"): PlanJson {
   const parsed = planJsonSchema.safeParse(value);
   if (!parsed.success) {

@@ -1,8 +1,9 @@
 /**
  * One machine's view of the plan: its interfaces, peers, key files and
  * routing — everything a renderer needs and nothing it must compute again.
- * Pure. Peers follow DESIGN.md "Proxies": a gateway lists each client with its
- * /32; a client lists the gateway with `<endpoint>:<port>`, AllowedIPs
+ * Pure. Peers follow docs/design.md "Peers and proxies": a gateway lists
+ * each client with its /32; a client lists the gateway with
+ * `<endpoint>:<port>`, AllowedIPs
  * 0.0.0.0/0 and PersistentKeepalive 25 (wg(8): keeps NAT mappings open), or
  * the proxy's `keepalive` (0: none).
  * A VPN is one more client interface: the provider's server as its
@@ -34,6 +35,7 @@ import { hostRouting, type InterfaceRouting, routingKey } from "./routing.js";
 /** A proxy client's keepalive to its gateway when the proxy sets none. */
 export const PERSISTENT_KEEPALIVE = 25;
 
+/** One peer of a host's interface, as its `[Peer]` section says. */
 export interface HostPeer {
   /** The peer machine; for a VPN, the VPN's name (the provider's server). */
   machine: string;
@@ -45,6 +47,7 @@ export interface HostPeer {
   persistentKeepalive?: number;
 }
 
+/** One WireGuard interface of a host: a proxy it is a member of, or a VPN it uses. */
 export interface HostInterface {
   /** The interface name: the network's name. */
   name: string;
@@ -72,6 +75,9 @@ export interface HostInterface {
   routing?: InterfaceRouting;
 }
 
+/**
+ * Everything one host needs from the plan: its interfaces and their peers. The JSON renderer prints it.
+ */
 export interface HostView {
   machine: string;
   /** The private key relative to the key store; undefined for a bring-your-own key. */
@@ -84,6 +90,8 @@ export interface HostView {
  * The store files (relative to the key store) a host needs decrypted: its
  * private key (unless brought by the user) and the PSK of each peer pair.
  * What `render --format wg-quick` must decrypt for `export`.
+ *
+ * @returns Store-relative paths, in byte order.
  */
 export function hostSecretFiles(view: HostView): string[] {
   const files = new Set(
@@ -99,7 +107,11 @@ export function hostSecretFiles(view: HostView): string[] {
   return [...files].sort(byteOrder);
 }
 
-/** Machines that are in at least one network or use a VPN, byte order. */
+/**
+ * Machines that are in at least one network or use a VPN, byte order.
+ *
+ * @returns The machines that get a configuration from `render`.
+ */
 export function plannedHosts(plan: Plan): string[] {
   const hosts = new Set([
     ...plan.networks.flatMap((network) => network.members.map((m) => m.machine)),
@@ -152,7 +164,13 @@ function planIndex(plan: Plan): PlanIndex {
   return index;
 }
 
-/** The view of `host`; throws when a peer's public key is missing. */
+/**
+ * The view of `host`: its interfaces in routing key order, each with its peers and routing.
+ *
+ * @throws {UsageError} when `host` is not a machine of `config`.
+ * @throws {ConfigError} when the host's interfaces clash (a VPN and a proxy of one name, two default tunnels).
+ * @throws {WgqtError} when a peer's public key is missing (run keygen first).
+ */
 export function hostView(plan: Plan, config: Config, host: string): HostView {
   const machine = config.machines[host];
   if (machine === undefined)

@@ -1,5 +1,5 @@
 /**
- * The network core's public surface: the planner (seed 000's allocation), one
+ * The network core's public surface: the planner (address allocation), one
  * host's view of it, the routing model shared by every default-route tunnel,
  * and plan diffs for renumbering warnings. Pure: no I/O anywhere below.
  */

@@ -1,7 +1,7 @@
 /**
- * IPv4 arithmetic for the planner: addresses as unsigned 32-bit integers, the
- * way the seed's `lib/ip.nix` works with them (`start = 176160768` is
- * 10.128.0.0). Pure; no I/O.
+ * IPv4 arithmetic for the planner: addresses as unsigned 32-bit integers
+ * (10.128.0.0 is 176160768), so blocks are sums and alignment a remainder.
+ * Pure; no I/O.
  */
 
 const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -17,7 +17,7 @@ export function formatIpv4(value: number): string {
   return `${Math.floor(value / 0x1000000) % 256}.${Math.floor(value / 0x10000) % 256}.${Math.floor(value / 0x100) % 256}.${Math.floor(value) % 256}`;
 }
 
-/** Smallest power of two ≥ n (the seed's `ip.nearestPow2`, which rounds up). */
+/** Smallest power of two ≥ n: the size of a network's block (docs/design.md "Allocation"). */
 export function nextPow2(n: number): number {
   let size = 1;
   while (size < n) size *= 2;
@@ -46,8 +46,8 @@ const PRIVATE_ROOMS: AddressRoom[] = [
 const WHOLE_SPACE: AddressRoom = { name: "0.0.0.0/0", first: 0, last: 0xffffffff };
 
 /**
- * The room a fleet's blocks must stay inside (DESIGN.md: "running out of
- * 10.0.0.0/8-style room" is an error). We chose: the private range that holds
+ * The room a fleet's blocks must stay inside (docs/design.md "Allocation":
+ * running out of it is an error): the private range that holds
  * `ipv4_start` — RFC 1918's 10/8, 172.16/12, 192.168/16, or RFC 6598's shared
  * 100.64/10 — so a fleet never spills from private space into someone else's
  * public addresses; a start outside them may use the rest of the IPv4 space,

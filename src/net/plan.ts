@@ -1,8 +1,7 @@
 /**
  * The planner: config + public keys → every network's block, id, port and
  * member addresses. Pure and deterministic, so every host computes the same
- * answer (DESIGN.md "Allocation"; the seed 000's `options/interfaces.nix` and
- * `interface.type.nix`):
+ * answer (docs/design.md "Allocation"):
  *
  * - all networks take part, even those a host is not in;
  * - a proxy has 1 + len(clients) machines; networks sort by that count,
@@ -12,14 +11,16 @@
  * - the gateway is block start + 1, clients in byte order from start + 2.
  *
  * Sizes are powers of two taken largest first, so an aligned start keeps every
- * block aligned to its own size (the seed's argument); we check it anyway.
+ * block aligned to its own size; we check it anyway.
  */
 import { byteOrder, type Config, sortedNames, vpnsOf } from "../config/types.js";
 import { ConfigError, KeyError, quote } from "../errors.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
 
+/** A machine's role in a proxy network. */
 export type Role = "gateway" | "client";
 
+/** A machine in a network, with its address. */
 export interface PlanMember {
   machine: string;
   role: Role;
@@ -29,6 +30,7 @@ export interface PlanMember {
   publicKey?: string;
 }
 
+/** A proxy network as allocated: its id, port, address block and members. */
 export interface PlanNetwork {
   name: string;
   kind: "proxy";
@@ -88,6 +90,7 @@ export interface PlanJson {
   }[];
 }
 
+/** The allocation of a whole fleet: every network and VPN. JSON-serialisable. */
 export interface Plan {
   /** In allocation order: id 0, 1, 2, … */
   networks: PlanNetwork[];
@@ -105,7 +108,13 @@ const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 const MAX_PORT = 65535;
 
-/** Allocate every network of the fleet. Throws ConfigError naming the field and value. */
+/**
+ * Allocate every network of the fleet: ids, ports and addresses, deterministic for a config. Pure.
+ *
+ * @param publicKeys - WireGuard public keys by machine (`KeyStore.publicKeys()`); a member without one plans fine, but cannot be rendered for its peers.
+ * @throws {ConfigError} naming the field and value, for a network that cannot be allocated as configured.
+ * @throws {KeyError} when a public key is not a WireGuard key.
+ */
 export function plan(config: Config, publicKeys: Record<string, string | undefined> = {}): Plan {
   const error = (field: string, message: string) =>
     new ConfigError(
@@ -201,7 +210,11 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
   return result;
 }
 
-/** The `wgqt plan --json` / `plan.json` form of a plan. */
+/**
+ * The `wgqt plan --json` / `plan.json` form of a plan.
+ *
+ * @returns The networks' allocation, without keys or VPNs.
+ */
 export function planJson(planned: Pick<Plan, "networks">): PlanJson {
   return {
     networks: planned.networks.map((network) => ({
@@ -309,7 +322,11 @@ function checkEndpoint(field: string, endpoint: string, error: ErrorFactory): vo
   }
 }
 
-/** `host:port` for a peer's Endpoint, bracketing IPv6 literals as wg(8) expects. */
+/**
+ * `host:port` for a peer's Endpoint, bracketing IPv6 literals as wg(8) expects.
+ *
+ * @returns E.g. `vpn.example.com:51820`, `[2001:db8::1]:51820`.
+ */
 export function endpointWithPort(endpoint: string, port: number): string {
   const host = endpoint.includes(":") && !endpoint.startsWith("[") ? `[${endpoint}]` : endpoint;
   return `${host}:${port}`;

@@ -1,7 +1,7 @@
 /**
  * The routing model for every default-route tunnel on one host (proxy clients
- * now, the sane.vpn seed's VPNs next). A tunnel that carries 0.0.0.0/0 never
- * touches the main table: like wg-quick(8)'s `Table = auto` it gets its own
+ * and VPNs; docs/design.md "Routing model"). A tunnel that carries 0.0.0.0/0
+ * never touches the main table: like wg-quick(8)'s `Table = auto` it gets its own
  * routing table and firewall mark (wg(8) `fwmark`: set on the tunnel's own
  * encrypted UDP), and `ip rule`s pick the table:
  *
@@ -44,17 +44,18 @@
  * (`liftKillSwitch`: the commands that remove them); without it, a deliberate
  * down removes them and plain routing returns.
  *
- * Fixes against the sane.vpn seed: its priorities `id - 200` and `id - 100` go
- * negative; its per-VPN catch-all came before the bridge rules (so they never
- * matched) and sent every other tunnel's encrypted packets into the first one.
+ * The order matters: every priority is positive; the default tunnel's
+ * catch-all (12000 + key) comes after every source rule (11000 + key), the
+ * bridges' included, so those rules are reached; and it skips every wgqt
+ * mark, so no tunnel's encrypted packets are sent into another tunnel.
  *
- * Numbers derive from a `key` unique across tunnel kinds: a VPN's id (1…99, as
- * in the seed) or 100 + a proxy's network id. Table 52000 + key (decimal, as
+ * Numbers derive from a `key` unique across tunnel kinds: a VPN's id (1…99)
+ * or 100 + a proxy's network id. Table 52000 + key (decimal, as
  * `ip route show table` prints it), fwmark 0x520000 + key (hex, as `ip rule`
  * and `wg` print it). The default tunnel is the one marked `default = true`,
  * else the lowest key — so a VPN beats a proxy unless a proxy says otherwise.
  *
- * Every other default-route tunnel gets a bridge (the seed's `br-<name>`,
+ * Every other default-route tunnel gets a bridge (`br-<name>`,
  * 10.20.<key>.1/24): whatever is attached to it — a container, a namespace —
  * has its traffic routed into that tunnel by source (`from 10.20.<key>.0/24`
  * at priority 11000 + key) and SNAT-ed to the tunnel's address, so it browses
@@ -68,6 +69,7 @@ import { createHash } from "node:crypto";
 import { ConfigError, quote } from "../errors.js";
 import { formatIpv4 } from "./ipv4.js";
 
+/** What a routed interface is: one of the fleet's proxies, or a provider's VPN. */
 export type TunnelKind = "proxy" | "vpn";
 
 /** One WireGuard interface on a host, as the routing model needs to see it. */
@@ -89,6 +91,7 @@ export interface RoutedInterface {
   killswitch?: boolean;
 }
 
+/** A policy routing rule, as `ip rule` takes it. */
 export interface IpRule {
   priority: number;
   /** `not`: the rule matches what the selector does not. */
@@ -101,6 +104,7 @@ export interface IpRule {
   suppressPrefixLength?: number;
 }
 
+/** A route in a tunnel's own table: the kill switch's unreachable default. */
 export interface IpRoute {
   type: "unreachable";
   destination: "0.0.0.0/0";
@@ -121,6 +125,9 @@ export interface Bridge {
   snatTo: string;
 }
 
+/**
+ * The policy routing of one interface: its table, fwmark, rules and, when it is not the default tunnel, its bridge.
+ */
 export interface InterfaceRouting {
   name: string;
   key: number;
@@ -155,14 +162,16 @@ export interface MarkRule {
   set: "packet" | "connection";
 }
 
+/** Routing tables are `TABLE_BASE + key`. */
 export const TABLE_BASE = 52000;
+/** An interface's fwmark is `FWMARK_BASE + key`. */
 export const FWMARK_BASE = 0x520000;
 /** Covers FWMARK_BASE … FWMARK_BASE + 1023: every wgqt interface's mark. */
 export const FWMARK_MASK = 0xfffc00;
 export const PRIORITY_SUPPRESS_MAIN = 10000;
 export const PRIORITY_FROM_BASE = 11000;
 export const PRIORITY_DEFAULT_BASE = 12000;
-/** Bridge subnets start here: 10.20.0.0 (the seed's 10.20.<id>.1/24). */
+/** Bridge subnets start here: 10.20.0.0 (a tunnel's bridge is 10.20.<key>.1/24). */
 export const BRIDGE_BASE = 0x0a140000;
 export const BRIDGE_PREFIX_LENGTH = 24;
 /** Keys stay below 1000 so the priority bands never overlap (all under main's 32766). */
@@ -195,7 +204,11 @@ export function needsConnectionMarks(routing: readonly (InterfaceRouting | undef
   return routing.some((entry) => entry?.table !== undefined);
 }
 
-/** The key numbers derive from: VPN ids 1…99 as they are, proxies above them. */
+/**
+ * The key numbers derive from: VPN ids 1…99 as they are, proxies above them.
+ *
+ * @throws {ConfigError} when `id` is out of range for `kind`.
+ */
 export function routingKey(kind: TunnelKind, id: number): number {
   const key = kind === "vpn" ? id : 100 + id;
   if (!Number.isInteger(key) || key < 1 || key > MAX_KEY || (kind === "vpn" && id > 99)) {
@@ -231,6 +244,8 @@ export function bridgeFor(tunnel: string, key: number, tunnelAddress: string): B
  * Routing for every WireGuard interface on one host. Empty when no interface
  * carries a default route (a pure gateway needs nothing beyond main). Once one
  * does, every interface gets a fwmark so its own packets bypass the tunnels.
+ *
+ * @throws {ConfigError} when two interfaces are `default = true` or share a routing key, or an id is out of range.
  */
 export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
   const tunnels = interfaces.filter((entry) => entry.carriesDefaultRoute);

@@ -22,7 +22,11 @@ export interface RenderedFile {
  */
 export const DEFAULT_SECRETS_DIR = "/etc/wireguard/wgqt";
 
-/** The on-host path of a decrypted store file (see DEFAULT_SECRETS_DIR). */
+/**
+ * The on-host path of a decrypted store file (see DEFAULT_SECRETS_DIR).
+ *
+ * @returns E.g. `/etc/wireguard/wgqt/preshared_keys/a+b.key` for `preshared_keys/a+b.age`.
+ */
 export function onHostKeyPath(secretsDir: string, storeFile: string): string {
   // Called for every peer of every host: skip the replacements when there is nothing to replace.
   const dir = secretsDir.endsWith("/") ? secretsDir.replace(/\/+$/, "") : secretsDir;

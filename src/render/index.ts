@@ -1,69 +1,14 @@
 /**
- * `render(plan, config, { machine?, format, … })`: one host, or every host in
- * some network when no machine is given. Files come back sorted by path with
- * paths relative to the output directory; writing them is the caller's job
- * (the CLI's `--out`). Pure.
+ * Renderers: a `Plan` and the `Config` it came from, turned into
+ * the files one host needs, as NixOS modules, wg-quick configs, systemd-networkd
+ * units or JSON. Files come back as text with paths relative to the output
+ * directory; writing them is the caller's job. Pure.
+ *
+ * @packageDocumentation
  */
-import type { Config } from "../config/types.js";
-import { quote, UsageError } from "../errors.js";
-import { plannedHosts } from "../net/host.js";
-import type { Plan } from "../net/plan.js";
-import type { RenderedFile } from "./common.js";
-import { type JsonOptions, renderJson } from "./json.js";
-import { type NetworkdOptions, renderNetworkd } from "./networkd.js";
-import { type NixosOptions, renderNixos, renderNixosEntry } from "./nixos.js";
-import { renderWgQuick, type WgQuickOptions } from "./wgquick.js";
-
-export type { RenderedFile } from "./common.js";
-export { DEFAULT_SECRETS_DIR, onHostKeyPath } from "./common.js";
-export type { JsonOptions, NetworkdOptions, NixosOptions, WgQuickOptions };
-export { renderJson, renderNetworkd, renderNixos, renderNixosEntry, renderWgQuick };
-
-export const FORMATS = ["nixos", "wg-quick", "networkd", "json"] as const;
-export type Format = (typeof FORMATS)[number];
-
-export type RenderOptions = NixosOptions &
-  WgQuickOptions &
-  NetworkdOptions &
-  JsonOptions & {
-    format: Format;
-    /** One machine; all machines that are in some network when absent. */
-    machine?: string;
-  };
-
-type Renderer = (
-  plan: Plan,
-  config: Config,
-  host: string,
-  options: RenderOptions,
-) => RenderedFile[];
-
-const RENDERERS: Record<Format, Renderer> = {
-  nixos: renderNixos,
-  "wg-quick": renderWgQuick,
-  networkd: renderNetworkd,
-  json: renderJson,
-};
-
-export function render(plan: Plan, config: Config, options: RenderOptions): RenderedFile[] {
-  const renderer = RENDERERS[options.format];
-  if (renderer === undefined) {
-    throw new UsageError(
-      "usage/bad-value",
-      `expected one of ${FORMATS.join(", ")}, got ${quote(options.format)}`,
-      { field: "format" },
-    );
-  }
-  const hosts = options.machine === undefined ? plannedHosts(plan) : [options.machine];
-  const files = new Map<string, RenderedFile>();
-  const add = (file: RenderedFile) => {
-    const existing = files.get(file.path);
-    if (existing !== undefined && existing.content !== file.content) {
-      throw new Error(`render: two different files for ${file.path}`);
-    }
-    files.set(file.path, file);
-  };
-  for (const host of hosts) renderer(plan, config, host, options).forEach(add);
-  if (options.format === "nixos" && options.machine === undefined) add(renderNixosEntry(plan));
-  return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
+export { DEFAULT_SECRETS_DIR, onHostKeyPath, type RenderedFile } from "./common.js";
+export { type JsonOptions, renderJson } from "./json.js";
+export { type NetworkdOptions, renderNetworkd } from "./networkd.js";
+export { type NixosOptions, renderNixos, renderNixosEntry } from "./nixos.js";
+export { FORMATS, type Format, type RenderOptions, render } from "./render.js";
+export { renderWgQuick, type WgQuickOptions } from "./wgquick.js";

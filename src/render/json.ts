@@ -9,9 +9,16 @@ import { hostView } from "../net/host.js";
 import type { Plan } from "../net/plan.js";
 import type { RenderedFile } from "./common.js";
 
+/** Options of the JSON renderer: none yet. */
 // biome-ignore lint/complexity/noBannedTypes: no options yet; kept for the uniform renderer signature.
 export type JsonOptions = {};
 
+/**
+ * Render `host` as `<host>.json`: its `HostView` (see `wgqt/net`).
+ *
+ * @throws {UsageError} when `host` is not a machine of `config`.
+ * @throws {WgqtError} when the host cannot be rendered (see {@link hostView}).
+ */
 export function renderJson(
   plan: Plan,
   config: Config,

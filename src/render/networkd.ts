@@ -20,7 +20,7 @@
  * `DNSDefaultRoute=yes` (systemd-resolved sends every query there). Each
  * other default-route tunnel's bridge (routing.ts) is a `Kind=bridge` netdev
  * with `ConfigureWithoutCarrier=yes` (it has an address before anything is
- * attached, as in the seed) and `IPMasquerade=ipv4`: what leaves the bridge
+ * attached) and `IPMasquerade=ipv4`: what leaves the bridge
  * subnet is masqueraded to the address of the interface it leaves by — the
  * tunnel's, since the policy rule sends it there.
  *
@@ -57,6 +57,7 @@ import {
   type RenderedFile,
 } from "./common.js";
 
+/** Options of the systemd-networkd renderer. */
 export interface NetworkdOptions {
   /** Where keys are decrypted to on the host (default /etc/wireguard/wgqt). */
   secretsDir?: string;
@@ -73,6 +74,13 @@ function ini(header: string[], sections: Section[]): string {
   return `${text}\n`;
 }
 
+/**
+ * Render `host` as systemd-networkd `.netdev`/`.network` files, plus its sysctl and, when it routes, the kill-switch and connmark units.
+ *
+ * @returns Paths relative to the output directory, each under `<host>/`.
+ * @throws {UsageError} when `host` is not a machine of `config`.
+ * @throws {WgqtError} when `secretsDir` is not an absolute path without shell characters, or the host cannot be rendered (see {@link hostView}).
+ */
 export function renderNetworkd(
   plan: Plan,
   config: Config,

@@ -56,6 +56,7 @@ import {
   printNix,
 } from "./nix-syntax.js";
 
+/** Options of the NixOS renderer. */
 export interface NixosOptions {
   /**
    * The key store's path relative to the output directory (`--out`), posix
@@ -95,7 +96,12 @@ export function secretName(storeFile: string): string {
 const secretPath = (storeFile: string) =>
   new NixExpression(`config.age.secrets.${nixAttribute(secretName(storeFile))}.path`);
 
-/** A host's module and the options module it imports. */
+/**
+ * A host's module and the options module it imports.
+ *
+ * @throws {UsageError} when `host` is not a machine of `config`.
+ * @throws {WgqtError} when `secretsDir` is not an absolute path without shell characters, or the host cannot be rendered (see {@link hostView}).
+ */
 export function renderNixos(
   plan: Plan,
   config: Config,
@@ -541,6 +547,8 @@ const OPTIONS_MODULE = optionsModule();
  * The entry module: imports every host's module, each of which applies only
  * on its own hostName. Plain imports, so the module system hands each one
  * its arguments (`pkgs` among them, from `_module.args`) as to any module.
+ *
+ * @returns `default.nix`.
  */
 export function renderNixosEntry(plan: Plan): RenderedFile {
   const lines = [

@@ -57,6 +57,7 @@ import {
   usesOwnKey,
 } from "./common.js";
 
+/** Options of the wg-quick renderer. */
 export interface WgQuickOptions {
   /** Where keys are decrypted to on the host (default /etc/wireguard/wgqt). */
   secretsDir?: string;
@@ -75,6 +76,12 @@ export const DEFAULT_UPLINK =
 
 const KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
+/**
+ * Render `host` as one wg-quick(8) `<interface>.conf` per interface, reading keys from `secretsDir`, or with them inlined (`export`).
+ *
+ * @throws {UsageError} when `host` is not a machine of `config`.
+ * @throws {WgqtError} when `mobile` lacks `export`, an exported key is missing or not a key, `secretsDir` is invalid, or the host cannot be rendered (see {@link hostView}).
+ */
 export function renderWgQuick(
   plan: Plan,
   config: Config,

@@ -1,6 +1,6 @@
 /**
- * `plan.json`, the accepted address plan (README "Renumbering is reviewed,
- * never a surprise"). An address or port that changes breaks the deployed
+ * `plan.json`, the accepted address plan (docs/networks.md "Renumbering is
+ * reviewed, never a surprise"). An address or port that changes breaks the deployed
  * tunnels of everyone in that network until they are redeployed, so a plan
  * that moves an existing member is accepted only by `wgqt plan --write`,
  * after the user has seen the moves.
@@ -25,7 +25,12 @@ export function serializePlan(plan: Pick<Plan, "networks">): string {
   return `${JSON.stringify(planJson(plan), null, 2)}\n`;
 }
 
-/** The accepted plan in the store at `dir`, or undefined when there is none. */
+/**
+ * The accepted plan in the store at `dir`, or undefined when there is none.
+ *
+ * @param dir - The key store directory (absolute).
+ * @throws {StoreError} when `plan.json` is not valid JSON or not a plan.
+ */
 export function readAcceptedPlan(dir: string): PlanJson | undefined {
   const path = join(dir, PLAN_FILE);
   const bytes = readStoreFileSync(path);

@@ -13,13 +13,10 @@ import {
   vpnPresharedKeyFile,
 } from "./layout.js";
 
-/**
- * `private-key`/`preshared-key`: made by wgqt for a machine or a pair.
- * `vpn-private-key`/`vpn-preshared-key`: a VPN provider's, imported by `wgqt
- * vpn import`; wgqt can re-encrypt them but never make or rotate them.
- */
+/** What an encrypted store file holds. */
 export type SecretKind = "private-key" | "preshared-key" | "vpn-private-key" | "vpn-preshared-key";
 
+/** An encrypted file `wgqt.toml` asks for, and whom it must be encrypted to. */
 export interface ExpectedSecret {
   /** Path relative to the store, '/'-separated. */
   file: string;

@@ -127,7 +127,12 @@ export async function inspectFiles(
 /** Files read between two reports to `onProgress`. */
 const PROGRESS_STEP = 256;
 
-/** Read every encrypted file's header and hash, the generated files and any leftover temp files. */
+/**
+ * Read every encrypted file's header and hash, the generated files and any leftover temp files.
+ *
+ * @param onProgress - Called with the number of files read since the last call.
+ * @throws {StoreError} when a store file cannot be read, or is a symlink or not a regular file.
+ */
 export async function inspectStore(
   config: Config,
   store: KeyStore,
@@ -157,7 +162,11 @@ export async function inspectStore(
   return inspection;
 }
 
-/** Store-relative paths of temp files an interrupted write left in the store, in byte order. */
+/**
+ * Store-relative paths of temp files an interrupted write left in the store, in byte order.
+ *
+ * @throws {StoreError} when the store cannot be listed.
+ */
 export async function findTempFiles(store: KeyStore): Promise<string[]> {
   const tempFiles: string[] = [];
   for (const [sub, prefix] of [
@@ -234,6 +243,7 @@ export type HeaderEvidence =
   /** X25519: the header has X25519 stanzas, but they do not say whose. */
   | "unattributable";
 
+/** One recipient of a file, and what the header and the manifest say about it. */
 export interface FileReader {
   recipient: string;
   kind: "x25519" | "ssh-ed25519" | "ssh-rsa";
@@ -250,6 +260,7 @@ export interface FileReader {
   canDecrypt: boolean | null;
 }
 
+/** Who can decrypt one file: what {@link fileAccess} works out. */
 export interface FileAccess {
   /** Recipients listed in the manifest, and any other known recipient whose SSH tag is in the header. */
   readers: FileReader[];
@@ -404,6 +415,7 @@ export function foreignReaders(inspection: FileInspection, secret: ExpectedSecre
   );
 }
 
+/** The kinds of {@link Problem} `status` and `verify` report. */
 export type ProblemKind =
   | "missing-key"
   | "missing-public-key"
@@ -698,6 +710,8 @@ function orphanReason(config: Config, file: string): string {
  * With identities in hand: decrypt every file one of them opens, check the
  * plaintext is a key and that each private key matches its `.pub`. Returns the
  * problems and which files were checked (the others are for other people).
+ *
+ * Failures to decrypt or to parse are reported as problems, not thrown.
  */
 export async function checkWithIdentities(
   inspection: Inspection,
@@ -841,6 +855,7 @@ export interface StoreStatus {
   problems: Problem[];
 }
 
+/** One machine's keys in {@link StoreStatus}. */
 export interface MachineStatus {
   name: string;
   publicKey: string | null;
@@ -850,6 +865,7 @@ export interface MachineStatus {
   presharedKeys: { peer: string; file: string; present: boolean; created: string | null }[];
 }
 
+/** One VPN's keys in {@link StoreStatus}. */
 export interface VpnStatus {
   name: string;
   id: number;
@@ -859,6 +875,7 @@ export interface VpnStatus {
   publicKey: string | null;
 }
 
+/** One encrypted file in {@link StoreStatus}: who reads it and what is wrong. */
 export interface FileStatus {
   file: string;
   kind: SecretKind;
@@ -871,7 +888,12 @@ export interface FileStatus {
   problems: ProblemKind[];
 }
 
-/** The whole picture `wgqt status` prints. Pure. */
+/**
+ * The whole picture `wgqt status` prints. Pure.
+ *
+ * @param problems - Defaults to {@link findProblems} of `inspection`.
+ * @returns The shape `wgqt status --json` prints.
+ */
 export function storeStatus(
   inspection: Inspection,
   problems: Problem[] = findProblems(inspection),

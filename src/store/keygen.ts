@@ -21,6 +21,9 @@ import {
   writePublicKey,
 } from "./write.js";
 
+/**
+ * What {@link applyKeygen} makes: new keypairs and PSKs, public keys from `wgqt.toml`, and what is kept.
+ */
 export interface KeygenPlan {
   /** Machines that get a new keypair. */
   keypairs: string[];
@@ -35,6 +38,9 @@ export interface KeygenPlan {
 /**
  * What `keygen` would do for `machines` (all machines when empty): their
  * missing keypairs and the missing PSKs of pairs they belong to.
+ *
+ * @throws {UsageError} when a named machine is not in `wgqt.toml`.
+ * @throws {StoreError} when a machine has a private key but no `.pub`.
  */
 export function planKeygen(config: Config, store: KeyStore, machines: string[] = []): KeygenPlan {
   for (const name of machines) {
@@ -90,12 +96,18 @@ function dedupePairs(pairs: Pair[]): Pair[] {
   return [...map.keys()].sort().map((key) => map.get(key)!);
 }
 
+/**
+ * Whether a keygen plan makes nothing. Applying it still brings the generated files in line with `wgqt.toml`.
+ */
 export function keygenIsEmpty(plan: KeygenPlan): boolean {
   return plan.keypairs.length + plan.externalPublicKeys.length + plan.presharedKeys.length === 0;
 }
 
+/** How an `apply…` function runs: its clock, randomness, messages and the step that commits. */
 export interface ApplyOptions {
+  /** Where new keys' random bytes come from; `node:crypto` (on worker threads for many keys) by default. */
   random?: RandomSource;
+  /** The clock for the manifest's `created` times. */
   now: () => Date;
   /** Progress lines (never secrets). */
   log?: (line: string) => void;
@@ -117,6 +129,11 @@ export function timestamp(now: () => Date): string {
 /**
  * Carry out a keygen plan, all or nothing (see transaction.ts). Returns the
  * absolute paths of every file it changed.
+ *
+ * Run one writer at a time per fleet: the CLI holds `.wgqt.lock` beside `wgqt.toml` while it applies.
+ *
+ * @throws {StoreError} when a file cannot be written (nothing is changed then) or the store is inconsistent.
+ * @throws {KeyError} when a recipient cannot be encrypted to.
  */
 export async function applyKeygen(
   config: Config,

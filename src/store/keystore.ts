@@ -13,6 +13,7 @@ import { readStoreFileSync } from "./files.js";
 import { MANIFEST_FILE, PRESHARED_DIR, parseVpnFile, VPN_DIR } from "./layout.js";
 import { emptyManifest, type Manifest, readManifest } from "./manifest.js";
 
+/** A machine's keys as the store holds them. */
 export interface StoredMachine {
   name: string;
   /** Base64 WireGuard public key from `<name>.pub`, when present. */
@@ -25,6 +26,7 @@ export interface StoredMachine {
   created?: string;
 }
 
+/** A pair's preshared key as the store holds it. */
 export interface StoredPresharedKey {
   /** The two machines, byte order. */
   machines: [string, string];
@@ -46,6 +48,7 @@ export interface StoredVpnKey {
   publicKey?: string;
 }
 
+/** An opened key store: the files present and the public keys, the manifest read on first use. */
 export interface KeyStore {
   /** Absolute store directory. */
   dir: string;
@@ -121,6 +124,8 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
  * for a fleet of 400) only when something asks for what it holds: the
  * manifest itself, `machines`, `presharedKeys` or `vpnKeys`. Planning and
  * rendering need only the public keys (`publicKeys()`) and never read it.
+ *
+ * @throws {StoreError} when the store cannot be listed or read, holds a symlink or a directory where a key file belongs, or a `.pub` is not a WireGuard public key. A `manifest.json` that does not parse throws StoreError when it is first used.
  */
 export async function openKeyStore(dir: string): Promise<KeyStore> {
   const manifestPath = join(dir, MANIFEST_FILE);

@@ -1,5 +1,5 @@
 /**
- * File names inside the key store (DESIGN.md "The key store"). Pure: paths are
+ * File names inside the key store (docs/design.md "Store format"). Pure: paths are
  * relative to the store directory and use '/' on every platform, so that
  * generated Nix and the manifest are identical everywhere.
  */

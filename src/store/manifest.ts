@@ -1,8 +1,7 @@
 /**
  * `manifest.json`: who each encrypted file is encrypted to, when it was made,
- * and a hash of its bytes, so commands know without decrypting (DESIGN.md:
- * "whatever manifest wgqt needs to know, without decrypting, who each file is
- * encrypted to"). Written with sorted keys so diffs stay minimal.
+ * and a hash of its bytes, so commands know without decrypting (docs/design.md
+ * "Store format"). Written with sorted keys so diffs stay minimal.
  *
  * A fleet's manifest has an entry per encrypted file (15,000 for 400
  * machines), and every command that writes reads and rewrites all of it, so
@@ -32,7 +31,9 @@ const manifestSchema = z.strictObject({
   files: z.record(z.string(), entrySchema),
 });
 
+/** One file's record in `manifest.json`: its kind, recipients, hash and when the key was made. */
 export type ManifestEntry = z.infer<typeof entrySchema>;
+/** `manifest.json`: what wgqt knows of each encrypted file that its header cannot say. */
 export type Manifest = z.infer<typeof manifestSchema>;
 
 export function emptyManifest(): Manifest {

@@ -12,6 +12,7 @@ import { copyManifest } from "./manifest.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 import { writeGeneratedFiles } from "./write.js";
 
+/** What {@link applyPrune} removes. */
 export interface PrunePlan {
   /** Store-relative `.age` and `.pub` files nothing in wgqt.toml asks for. */
   orphans: string[];
@@ -35,11 +36,16 @@ export function planPrune(
   return { orphans, tempFiles: [...tempFiles], manifestEntries };
 }
 
+/** Whether a prune plan removes nothing. */
 export function pruneIsEmpty(plan: PrunePlan): boolean {
   return plan.orphans.length + plan.tempFiles.length + plan.manifestEntries.length === 0;
 }
 
-/** Delete the planned files and rewrite the generated ones. Returns the absolute paths changed. */
+/**
+ * Delete the planned files and rewrite the generated ones. Returns the absolute paths changed.
+ *
+ * @throws {StoreError} when a file cannot be removed or written; nothing is changed then.
+ */
 export async function applyPrune(
   config: Config,
   store: KeyStore,

@@ -36,6 +36,7 @@ import { BATCH_SIZE, type MadeSecret, type SecretJob, secretPool } from "./secre
 import { type AfterApply, Transaction } from "./transaction.js";
 import { checkPublicKeys, missingPublicKey, stageSecret, writeGeneratedFiles } from "./write.js";
 
+/** A file to re-encrypt, and how its recipients change. */
 export interface RekeyFile {
   secret: ExpectedSecret;
   /** Recipients wgqt.toml adds to the file. */
@@ -46,6 +47,7 @@ export interface RekeyFile {
   untrusted?: string;
 }
 
+/** What {@link applyRekey} re-encrypts, and what it leaves alone. */
 export interface RekeyPlan {
   /** Files to re-encrypt, in byte order. */
   files: RekeyFile[];
@@ -81,6 +83,8 @@ function sameRecipientList(listed: readonly string[], wanted: readonly string[])
  * Read what `planRekey` judges: the candidate files (see `rekeyCandidates`),
  * or, with `checkAll`, every encrypted file of the store. `inspectStore`'s
  * result does as well, and reads everything.
+ *
+ * @throws {StoreError} when a store file cannot be read, or is a symlink or not a regular file.
  */
 export async function inspectForRekey(
   config: Config,
@@ -200,12 +204,14 @@ export function planRekey(inspection: FileInspection): RekeyPlan {
   return plan;
 }
 
+/** The identities loaded from one file. */
 export interface IdentitySource {
   /** Absolute path of the identity file. */
   file: string;
   identities: LoadedIdentity[];
 }
 
+/** What {@link loadIdentityFiles} loaded, and what it warns about. */
 export interface LoadedIdentities {
   sources: IdentitySource[];
   /** Every identity of every file, in the order given. */
@@ -223,6 +229,9 @@ export function defaultIdentityFiles(home: string | undefined): string[] {
  * Load identities from age identity files or unencrypted SSH private keys.
  * `files` given explicitly must all load; without them the defaults are used,
  * skipping those that do not exist or cannot be used (with a warning).
+ *
+ * @throws {UsageError} when a file given cannot be read, or none of the default files can be used.
+ * @throws {KeyError} when a file given holds no usable identity.
  */
 export async function loadIdentityFiles(
   files: readonly string[],
@@ -276,10 +285,15 @@ export async function loadIdentityFiles(
   return loaded;
 }
 
+/**
+ * How {@link applyRekey} runs: like {@link ApplyOptions}, plus the files accepted as changed on purpose.
+ */
 export interface RekeyOptions {
+  /** The clock for the manifest. */
   now: () => Date;
   /** Store-relative files changed outside wgqt on purpose, to re-encrypt and record (see rekeyRefusal). */
   accept?: ReadonlySet<string>;
+  /** Progress lines (never secrets). */
   log?: (line: string) => void;
   /** Runs once the files are written, before the journal goes: the git commit. */
   afterApply?: AfterApply;
@@ -352,6 +366,9 @@ async function decryptKey(
  * file is decrypted first, so a file no identity opens stops the run before
  * anything is written. The manifest keeps each secret's `created` time.
  * Returns the absolute paths of every file changed.
+ *
+ * @throws {StoreError} when a file changed outside wgqt (and is not in `accept`), or a file cannot be written; nothing is changed then.
+ * @throws {KeyError} when no identity decrypts a file, or it does not hold the key it should.
  */
 export async function applyRekey(
   config: Config,

@@ -41,12 +41,14 @@ export function providerKeyMessage(config: Config, vpn: string): string {
   return `${vpn} is a VPN: its key is the provider's (their server knows its public key), so wgqt cannot rotate it; make a new key at the provider, download its wg-quick file and run: wgqt vpn import ${vpn} --from FILE --machine ${machine} --yes`;
 }
 
+/** A machine whose deployed configuration a rotation makes stale, and why. */
 export interface Redeploy {
   machine: string;
   /** Why, e.g. `new keypair`, `new public key of tavern`, `new preshared key nyaa+tavern`. */
   reasons: string[];
 }
 
+/** What {@link applyRotate} renews, and which machines must be redeployed. */
 export interface RotatePlan {
   /** Machines getting a new keypair, byte order. */
   keypairs: string[];
@@ -58,7 +60,11 @@ export interface RotatePlan {
   subject: string;
 }
 
-/** Validate a request against the config and work out every key it renews. Pure. */
+/**
+ * Validate a request against the config and work out every key it renews. Pure.
+ *
+ * @throws {UsageError} for an unknown machine or VPN, a VPN's key (the provider's), or options that do not go together.
+ */
 export function planRotate(config: Config, request: RotateRequest): RotatePlan {
   for (const vpn of request.vpns ?? []) {
     if (!config.vpns?.[vpn])
@@ -194,6 +200,9 @@ export function rotateCommitMessage(plan: RotatePlan): string {
  * written all or nothing (see transaction.ts), so an interrupted run never
  * leaves a new `.age` beside an old `.pub`. Returns the absolute paths of
  * every file changed.
+ *
+ * @throws {StoreError} when a key has nobody to encrypt to or a file cannot be written; nothing is changed then.
+ * @throws {KeyError} when a recipient cannot be encrypted to.
  */
 export async function applyRotate(
   config: Config,

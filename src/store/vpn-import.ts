@@ -31,6 +31,7 @@ import { copyManifest } from "./manifest.js";
 import { Transaction } from "./transaction.js";
 import { PUBLIC_MODE, writeGeneratedFiles, writeSecret } from "./write.js";
 
+/** What to import: a provider's file for one machine, under a VPN name. */
 export interface VpnImportRequest {
   /** The VPN's name: its interface name. */
   name: string;
@@ -41,6 +42,9 @@ export interface VpnImportRequest {
   provider: ProviderVpn;
 }
 
+/**
+ * What {@link applyVpnImport} writes: the `[vpns.<name>]` table, the new `wgqt.toml` and the keys.
+ */
 export interface VpnImportPlan {
   name: string;
   machine: string;
@@ -62,7 +66,11 @@ export interface VpnImportPlan {
   provider: ProviderVpn;
 }
 
-/** What the import does, without writing. Throws UsageError for what the user must change. */
+/**
+ * What the import does, without writing. Throws UsageError for what the user must change.
+ *
+ * @throws {ConfigError} when `wgqt.toml` with the import would not validate.
+ */
 export function planVpnImport(
   config: Config,
   store: KeyStore,
@@ -198,6 +206,8 @@ export function vpnImportMessage(plan: VpnImportPlan): string {
  * Write the import: wgqt.toml, the encrypted keys, the manifest and the
  * generated files, all or nothing. A re-import without a PresharedKey removes
  * the old PSK file. Returns the absolute paths changed.
+ *
+ * @throws {StoreError} when there is nobody to encrypt to or a file cannot be written; nothing is changed then.
  */
 export async function applyVpnImport(
   config: Config,

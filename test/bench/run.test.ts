@@ -1,7 +1,7 @@
 /**
  * `npm run bench` end to end, in its quick form with one run per measurement:
- * every measurement the README's table shows runs and passes the benchmark's
- * own checks (the reference `age` and `wg` read the stores it times, rotate
+ * every measurement in docs/benchmarks.md's table runs and passes the
+ * benchmark's own checks (the reference `age` and `wg` read the stores it times, rotate
  * and rekey change the files they should), the targets are judged, and the
  * results are written where `--out` says. Times are not looked at: they mean
  * nothing on a machine running the rest of the suite at the same time.

@@ -45,7 +45,7 @@ function errorOf(text: string): string {
 }
 
 describe("parseConfig", () => {
-  it("applies DESIGN.md's defaults and normalises recipients", () => {
+  it("applies the documented defaults and normalises recipients", () => {
     const config = parseConfig(
       `admins = [${JSON.stringify(AGE)}]\n${machine("tavern", 'endpoint = "tavern.example.org"')}`,
       PATH,

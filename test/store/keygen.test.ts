@@ -63,7 +63,7 @@ afterAll(() => {
 });
 
 describe("wgqt keygen on a mixed fleet", () => {
-  it("writes exactly the store DESIGN.md lays out", () => {
+  it("writes exactly the store docs/store.md lays out", () => {
     const top = readdirSync(keys).sort();
     expect(top).toEqual([
       "alpha.age",

@@ -145,7 +145,8 @@ export async function keygenCommand(
   }
   const counts = describeCounts(plan.keypairs.length, plan.presharedKeys.length);
   io.stderr(`keygen${selected.length ? ` ${listNames(selected)}` : ""}:\n${lines.join("\n")}\n`);
-  // Only a terminal is asked; on a pipe keygen just does the work (DESIGN.md).
+  // Only a terminal is asked; on a pipe keygen just does the work
+  // (docs/design.md "Prompts and scripts").
   if (io.interactive && !(await confirm(io, `Create ${counts}?`, options.yes, { default: true }))) {
     io.stderr("cancelled; nothing written\n");
     return 1;

@@ -15,13 +15,9 @@ import { parseKeyFileContent } from "../../keys/wireguard.js";
 import { diffPlans } from "../../net/diff.js";
 import { hostSecretFiles, hostView, plannedHosts } from "../../net/host.js";
 import type { Plan, PlanJson } from "../../net/plan.js";
-import {
-  FORMATS,
-  type Format,
-  type RenderedFile,
-  render,
-  renderNixosEntry,
-} from "../../render/index.js";
+import type { RenderedFile } from "../../render/common.js";
+import { renderNixosEntry } from "../../render/nixos.js";
+import { FORMATS, type Format, render } from "../../render/render.js";
 import { movedHosts } from "../../store/accepted-plan.js";
 import { readIfExists } from "../../store/files.js";
 import { loadIdentityFiles } from "../../store/rekey.js";

@@ -1,0 +1,25 @@
+/**
+ * The fleet's `wgqt.toml`: finding, reading and validating it into a
+ * `Config`, which machines are peers, and a VPN provider's wg-quick
+ * file. Parsing is pure; only `findConfig` and `loadConfig` touch the disk.
+ *
+ * @packageDocumentation
+ */
+
+export type { Pair } from "../store/layout.js";
+export type { NewVpn } from "./edit.js";
+export { CONFIG_FILE, findConfig, loadConfig, parseConfig } from "./load.js";
+export { pairsOf, peerPairs } from "./peers.js";
+export {
+  MAX_PROVIDER_FILE_BYTES,
+  type ParsedProviderFile,
+  type ProviderVpn,
+  parseProviderFile,
+} from "./provider.js";
+export {
+  type Config,
+  type MachineConfig,
+  type ProxyConfig,
+  type VpnConfig,
+  vpnsOf,
+} from "./types.js";

@@ -1,0 +1,83 @@
+/**
+ * The key store (`keysDir`): opening it, and each command's work as a pure
+ * `plan…` and an `apply…` that writes all or nothing (keygen, prune, rekey,
+ * rotate, vpn import); `inspectStore`, `findProblems`, `storeStatus` and
+ * `checkWithIdentities` for what `status` and `verify` report. The caller
+ * holds the store's lock and commits to git (`commitFiles`) as the CLI does.
+ *
+ * @packageDocumentation
+ */
+export { type CommitResult, commitFiles } from "../git/commit.js";
+export { readAcceptedPlan } from "./accepted-plan.js";
+export { type ExpectedSecret, expectedSecrets, type SecretKind } from "./expected.js";
+export {
+  checkWithIdentities,
+  type FileAccess,
+  type FileFacts,
+  type FileInspection,
+  type FileReader,
+  type FileStatus,
+  fileAccess,
+  findProblems,
+  findTempFiles,
+  type HeaderEvidence,
+  type Inspection,
+  inspectStore,
+  type MachineStatus,
+  type Problem,
+  type ProblemKind,
+  type StanzaSummary,
+  type StoreStatus,
+  storeStatus,
+  type VpnStatus,
+} from "./inspect.js";
+export {
+  type ApplyOptions,
+  applyKeygen,
+  type KeygenPlan,
+  keygenIsEmpty,
+  planKeygen,
+} from "./keygen.js";
+export {
+  type KeyStore,
+  openKeyStore,
+  type StoredMachine,
+  type StoredPresharedKey,
+  type StoredVpnKey,
+} from "./keystore.js";
+export {
+  type Pair,
+  presharedKeyFile,
+  privateKeyFile,
+  publicKeyFile,
+  vpnKeyFile,
+  vpnPresharedKeyFile,
+} from "./layout.js";
+export type { Manifest, ManifestEntry } from "./manifest.js";
+export { applyPrune, type PrunePlan, planPrune, pruneIsEmpty } from "./prune.js";
+export {
+  applyRekey,
+  defaultIdentityFiles,
+  type IdentitySource,
+  inspectForRekey,
+  type LoadedIdentities,
+  loadIdentityFiles,
+  planRekey,
+  type RekeyFile,
+  type RekeyOptions,
+  type RekeyPlan,
+} from "./rekey.js";
+export {
+  applyRotate,
+  planRotate,
+  type Redeploy,
+  type RotatePlan,
+  type RotateRequest,
+} from "./rotate.js";
+export type { AfterApply } from "./transaction.js";
+export {
+  applyVpnImport,
+  planVpnImport,
+  type VpnImportPlan,
+  type VpnImportRequest,
+} from "./vpn-import.js";
