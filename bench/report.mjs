@@ -1,4 +1,5 @@
 // The bench's table and its verdict on the performance targets (ratios from the same run).
+import { fleetShape } from "./fleet.mjs";
 import { formatMs } from "./measure.mjs";
 
 const ratio = (value) =>
@@ -155,4 +156,72 @@ export function formatTargets(targets) {
     ["performance target", "measured", "verdict"],
     targets.map((t) => [t.target, t.measured, verdict(t.pass)]),
   );
+}
+
+/**
+ * "Where the time goes": the in-process diagnostics (bench/floor.mjs) set
+ * against the rows measured, as lines of text.
+ */
+export function explainRows(rows, { diag, x25519Ms, largeN, nproc }) {
+  const lines = [
+    `@noble/curves x25519: ${formatMs(diag.nobleX25519Ms)}/op (node:crypto ${formatMs(x25519Ms)}/op, ${diag.nobleX25519Ms ? ratioText(diag.nobleX25519Ms / x25519Ms) : "?"} slower)`,
+    `wgqt encryptTo, one PSK file (2 ssh-ed25519 + 1 X25519), recipients pre-parsed: ${formatMs(diag.encryptPresharedMs)}`,
+    `parseRecipient × 3 (remembered after first use): ${formatMs(diag.parseRecipientsMs)}`,
+    `writing a batch of files (temp, rename; one syncfs for the batch) per file: ${formatMs(diag.batchWritePerFileMs)}`,
+    `creating one 3.5 KB file (writeFileSync, 1000 in a fresh directory): ${formatMs(diag.createFileMs)}, of which kernel CPU ${formatMs(diag.createFileKernelMs)}`,
+  ];
+  const keygenLarge = rows.find((row) => row.id === `keygen-nc-${largeN}`);
+  if (keygenLarge?.status === "ok" && diag.parseAndEncryptPresharedMs && diag.batchWritePerFileMs) {
+    const shape = fleetShape(largeN);
+    const crypto = (shape.files * diag.parseAndEncryptPresharedMs) / nproc;
+    const io = shape.files * diag.batchWritePerFileMs;
+    lines.push(
+      `keygen n = ${largeN} predicted from those: ${shape.files} files × ${formatMs(diag.parseAndEncryptPresharedMs)} parse+encrypt on ${nproc} cores = ${formatMs(crypto)}, + ${shape.files} × ${formatMs(diag.batchWritePerFileMs)} write = ${formatMs(io)}; measured ${formatMs(keygenLarge.wallMs.median)}`,
+    );
+  }
+  const shellLarge = rows.find((row) => row.id === `shell-${largeN}`);
+  const floorLarge = rows.find((row) => row.id === `floor-${largeN}`);
+  if (shellLarge?.status === "ok" && floorLarge?.status === "ok") {
+    const allCores = floorLarge.wallMs.median / nproc;
+    lines.push(
+      `the X25519 floor on all ${nproc} cores: ${formatMs(allCores)}, so no keygen here can be more than ${ratioText(shellLarge.wallMs.median / allCores)} faster than the shell baseline (30× would need ${formatMs(shellLarge.wallMs.median / 30)})`,
+    );
+  }
+  const [list, rotateClient, rotateGateway] = ["list", "rotate", "rotate-gateway"].map((id) =>
+    rows.find((row) => row.id === id && row.status === "ok"),
+  );
+  if (list && rotateClient && rotateGateway) {
+    const perFile =
+      (rotateGateway.wallMs.median - rotateClient.wallMs.median) /
+      (rotateGateway.files - rotateClient.files);
+    const fixed = rotateClient.wallMs.median - perFile * rotateClient.files;
+    lines.push(
+      `rotate at n = ${list.n}: ${formatMs(perFile)} per secret renewed (${rotateClient.files} → ${rotateGateway.files} secrets: ${formatMs(rotateClient.wallMs.median)} → ${formatMs(rotateGateway.wallMs.median)}), on top of ${formatMs(fixed)} that does not depend on the machine; \`machine list\` on the same store takes ${formatMs(list.wallMs.median)} (${keygenLarge?.status === "ok" ? `${((100 * list.wallMs.median) / keygenLarge.wallMs.median).toFixed(1)} %` : "?"} of keygen)`,
+    );
+  }
+  const wholeFleet = ["rotate-all", "rekey-all"]
+    .map((id) => rows.find((row) => row.id === id && row.status === "ok"))
+    .filter((row) => row !== undefined);
+  if (keygenLarge?.status === "ok" && wholeFleet.length) {
+    lines.push(
+      `whole-fleet changes at n = ${largeN}, as many files as keygen: ${wholeFleet
+        .map(
+          (row) =>
+            `${row.label} ${formatMs(row.wallMs.median)} (${ratioText(row.wallMs.median / keygenLarge.wallMs.median)} keygen's time)`,
+        )
+        .join(", ")}; rekey also decrypts every file first, and writes one stanza more per file`,
+    );
+  }
+  const commitLarge = rows.find((row) => row.id === `keygen-commit-${largeN}`);
+  if (keygenLarge?.status === "ok" && commitLarge?.status === "ok") {
+    const gitMs = commitLarge.wallMs.median - keygenLarge.wallMs.median;
+    lines.push(
+      `git commit of the n = ${largeN} store: ${formatMs(gitMs)} (keygen with commit − without${gitMs < 0 ? ": within the run-to-run noise" : ""})`,
+    );
+  }
+  return lines;
+}
+
+function ratioText(value) {
+  return `${value.toFixed(value < 10 ? 1 : 0)}×`;
 }

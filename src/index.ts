@@ -25,7 +25,7 @@ export { decryptWith, encryptTo } from "./age/crypt.js";
 export { type AgeHeader, type HeaderStanza, readHeader } from "./age/header.js";
 export { type LoadedIdentity, parseIdentities } from "./age/identity.js";
 export { type ParsedRecipient, parseRecipient, type RecipientKind } from "./age/recipients.js";
-export type { SshKeyType } from "./age/ssh.js";
+export type { SshKeyType } from "./age/ssh-public-key.js";
 export type { NewVpn } from "./config/edit.js";
 export { CONFIG_FILE, findConfig, loadConfig, parseConfig } from "./config/load.js";
 export { pairsOf, peerPairs } from "./config/peers.js";
@@ -93,26 +93,28 @@ export type { RenderedFile } from "./render/common.js";
 export { FORMATS, type Format, type RenderOptions, render } from "./render/render.js";
 export { type ExpectedSecret, expectedSecrets, type SecretKind } from "./store/expected.js";
 export {
-  checkWithIdentities,
   type FileAccess,
+  type FileReader,
+  fileAccess,
+  type HeaderEvidence,
+} from "./store/inspect/access.js";
+export { findProblems, type Problem, type ProblemKind } from "./store/inspect/problems.js";
+export {
   type FileFacts,
   type FileInspection,
-  type FileReader,
-  type FileStatus,
-  fileAccess,
-  findProblems,
   findTempFiles,
-  type HeaderEvidence,
   type Inspection,
   inspectStore,
-  type MachineStatus,
-  type Problem,
-  type ProblemKind,
   type StanzaSummary,
+} from "./store/inspect/read.js";
+export {
+  type FileStatus,
+  type MachineStatus,
   type StoreStatus,
   storeStatus,
   type VpnStatus,
-} from "./store/inspect.js";
+} from "./store/inspect/status.js";
+export { checkWithIdentities } from "./store/inspect/verify.js";
 export { type ApplyOptions, applyKeygen, type KeygenPlan, planKeygen } from "./store/keygen.js";
 export {
   type KeyStore,

@@ -14,11 +14,10 @@ export {
   type RecipientKind,
   recipientMatchesStanza,
 } from "./recipients.js";
+export { parseSshIdentity, type SshIdentity } from "./ssh.js";
 export {
-  parseSshIdentity,
   parseSshPublicKey,
-  type SshIdentity,
   type SshKeyType,
   type SshPublicKey,
   sshKeyTag,
-} from "./ssh.js";
+} from "./ssh-public-key.js";

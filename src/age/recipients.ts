@@ -12,13 +12,8 @@ import { KeyError, quote } from "../errors.js";
 import { type X25519Scalar, x25519 } from "../keys/x25519.js";
 import type { SyncRecipient } from "./encrypt.js";
 import type { HeaderStanza } from "./header.js";
-import {
-  type Ed25519X25519Form,
-  parseSshPublicKey,
-  SshEd25519Recipient,
-  type SshKeyType,
-  sshRecipient,
-} from "./ssh.js";
+import { type Ed25519X25519Form, SshEd25519Recipient, sshRecipient } from "./ssh.js";
+import { parseSshPublicKey, type SshKeyType } from "./ssh-public-key.js";
 import { X25519Recipient } from "./x25519-stanza.js";
 
 /** The kind of an age recipient: native X25519 (`age1…`) or an SSH public key. */

@@ -8,7 +8,7 @@
 import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { acquireLock } from "../store/lock.js";
-import { JOURNAL_FILE } from "../store/transaction.js";
+import { JOURNAL_FILE } from "../store/transaction-journal.js";
 import type { CliIO } from "./io.js";
 
 /** What Ctrl-C leaves when a journaled change has not been completed yet. */

@@ -258,7 +258,7 @@ async function lockFleet(
 
 /**
  * Roll forward a change an interrupted command journaled (see
- * store/transaction.ts), clear temp files it left, and commit the result.
+ * store/transaction-recovery.ts), clear temp files it left, and commit the result.
  */
 async function recoverInterrupted(
   io: CliIO,
@@ -266,7 +266,7 @@ async function recoverInterrupted(
   commit: boolean,
 ): Promise<void> {
   const { findConfig, loadConfig } = await import("../config/load.js");
-  const { recoverJournal } = await import("../store/transaction.js");
+  const { recoverJournal } = await import("../store/transaction-recovery.js");
   const { isTracked } = await import("../git/commit.js");
   const { dirname, resolve } = await import("node:path");
   const path = global.config ? resolve(io.cwd, global.config) : await findConfig(io.cwd);

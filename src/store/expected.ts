@@ -122,10 +122,3 @@ export function expectedFor(config: Config): ReadonlyMap<string, ExpectedSecret>
   }
   return expected;
 }
-
-/** Same recipients, whatever the order (order does not change who can decrypt). */
-export function sameRecipients(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const set = new Set(a);
-  return b.every((recipient) => set.has(recipient));
-}

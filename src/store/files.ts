@@ -31,8 +31,9 @@ const execFileAsync = promisify(execFile);
 /** Prefix of our temp files, so `verify` can report leftovers from a crash. */
 export const TEMP_PREFIX = ".wgqt-tmp-";
 
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
+/** fsync(2) a file or a directory (a directory's fsync makes its entries durable). */
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, "r");
   try {
     await handle.sync();
   } finally {
@@ -81,7 +82,7 @@ export async function writeFileAtomic(
     await rm(temp, { force: true });
     throw error;
   }
-  await fsyncDirectory(dir);
+  await fsyncPath(dir);
 }
 
 /** Run `task` over `items` with at most `limit` at once (I/O fan-out), in order of results. */
@@ -179,8 +180,8 @@ export async function writeFilesAtomic(
 export async function makeDurable(files: string[]): Promise<void> {
   const dirs = [...new Set(files.map((path) => dirname(path)))];
   if (files.length >= SYNCFS_THRESHOLD && (await syncFileSystems(dirs))) return;
-  await mapLimit(files, IO_CONCURRENCY, fsyncFile);
-  await mapLimit(dirs, IO_CONCURRENCY, fsyncDirectory);
+  await mapLimit(files, IO_CONCURRENCY, fsyncPath);
+  await mapLimit(dirs, IO_CONCURRENCY, fsyncPath);
 }
 
 /** syncfs(2) for the file system of each of `dirs`; false when `sync -f` is not available. */
@@ -195,19 +196,10 @@ async function syncFileSystems(dirs: string[]): Promise<boolean> {
   }
 }
 
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Remove a file and make the removal durable; a missing file is fine. */
 export async function removeFileDurably(path: string): Promise<void> {
   await rm(path, { force: true });
-  await fsyncDirectory(dirname(path));
+  await fsyncPath(dirname(path));
 }
 
 /** Read a file, or undefined when it does not exist. */

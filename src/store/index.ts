@@ -11,26 +11,28 @@ export { type CommitResult, commitFiles } from "../git/commit.js";
 export { readAcceptedPlan } from "./accepted-plan.js";
 export { type ExpectedSecret, expectedSecrets, type SecretKind } from "./expected.js";
 export {
-  checkWithIdentities,
   type FileAccess,
+  type FileReader,
+  fileAccess,
+  type HeaderEvidence,
+} from "./inspect/access.js";
+export { findProblems, type Problem, type ProblemKind } from "./inspect/problems.js";
+export {
   type FileFacts,
   type FileInspection,
-  type FileReader,
-  type FileStatus,
-  fileAccess,
-  findProblems,
   findTempFiles,
-  type HeaderEvidence,
   type Inspection,
   inspectStore,
-  type MachineStatus,
-  type Problem,
-  type ProblemKind,
   type StanzaSummary,
+} from "./inspect/read.js";
+export {
+  type FileStatus,
+  type MachineStatus,
   type StoreStatus,
   storeStatus,
   type VpnStatus,
-} from "./inspect.js";
+} from "./inspect/status.js";
+export { checkWithIdentities } from "./inspect/verify.js";
 export {
   type ApplyOptions,
   applyKeygen,

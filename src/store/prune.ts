@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/types.js";
-import { orphanFiles } from "./inspect.js";
+import { orphanFiles } from "./inspect/problems.js";
 import type { KeyStore } from "./keystore.js";
 import { copyManifest } from "./manifest.js";
 import { type AfterApply, Transaction } from "./transaction.js";

@@ -20,14 +20,10 @@ import type { Config } from "../config/types.js";
 import { KeyError, quote, StoreError, UsageError, WgqtError } from "../errors.js";
 import { parseKeyFileContent, publicKeyOf } from "../keys/wireguard.js";
 import { type ExpectedSecret, expectedFor } from "./expected.js";
-import {
-  displayPath,
-  type FileInspection,
-  foreignReaders,
-  inspectFiles,
-  labelled,
-  staleness,
-} from "./inspect.js";
+import { foreignReaders } from "./inspect/access.js";
+import { displayPath, labelled } from "./inspect/names.js";
+import { staleness } from "./inspect/problems.js";
+import { type FileInspection, inspectFiles } from "./inspect/read.js";
 import { timestamp } from "./keygen.js";
 import type { KeyStore } from "./keystore.js";
 import { publicKeyFile } from "./layout.js";
@@ -72,7 +68,7 @@ export function rekeyCandidates(config: Config, store: KeyStore): string[] {
   return candidates;
 }
 
-/** The same recipients, whatever the order (as expected.ts's `sameRecipients`), without a set per file. */
+/** The same recipients, whatever the order (order does not change who can decrypt), without a set per file. */
 function sameRecipientList(listed: readonly string[], wanted: readonly string[]): boolean {
   if (listed.length !== wanted.length) return false;
   for (const recipient of wanted) if (!listed.includes(recipient)) return false;

@@ -1,8 +1,9 @@
 /**
- * Everyday use, as a user runs it (bin/wgqt on a pipe): a store that must
- * exist, renumbering reviewed from the first keygen on, `render --out` that
- * fails in one line and cleans up after itself, and messages that say where
- * a bad value came from and what was meant.
+ * Everyday use on a pipe, run in-process (bin/wgqt where a command could
+ * hang: a deadline needs a process to kill): a store that must exist,
+ * renumbering reviewed from the first keygen on, `render --out` that fails in
+ * one line and cleans up after itself, and messages that say where a bad
+ * value came from and what was meant.
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,7 +17,7 @@ import {
   removeDir,
   type TestIdentity,
 } from "../helpers/fleet.js";
-import { ok, ROOT, TEST_ENV, WGQT, wgqt } from "../helpers/run.js";
+import { cli, ok, ROOT, TEST_ENV, WGQT } from "../helpers/run.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -52,7 +53,7 @@ function wgqtWithin(cwd: string, seconds: number, ...args: string[]) {
 }
 
 describe("keys_dir must name an existing store", () => {
-  it("a typo is refused by every command, naming the store nearby; nothing is written", () => {
+  it("a typo is refused by every command, naming the store nearby; nothing is written", async () => {
     const repo = exampleFleet();
     edit(repo, (text) =>
       text.replace('keys_dir   = "wireguard_keys"', 'keys_dir = "wireguard_key"'),
@@ -73,7 +74,7 @@ describe("keys_dir must name an existing store", () => {
         "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
       ],
     ]) {
-      const result = wgqt(repo, ...args);
+      const result = await cli(repo, ...args);
       expect(result.status, args.join(" ")).toBe(1);
       expect(result.stderr).toBe(
         `wgqt: ${repo}/wgqt.toml: keys_dir: "wireguard_key" does not exist (did you mean "wireguard_keys"? a key store is there); only 'wgqt init' starts a key store: fix keys_dir, or create the directory to start an empty one\n`,
@@ -83,11 +84,11 @@ describe("keys_dir must name an existing store", () => {
     expect(head(repo)).toBe(before);
   });
 
-  it("with no store anywhere near, it says only that", () => {
+  it("with no store anywhere near, it says only that", async () => {
     const dir = makeTempDir("wgqt-nostore-");
     dirs.push(dir);
     writeFileSync(join(dir, "wgqt.toml"), 'keys_dir = "keys"\n');
-    const result = wgqt(dir, "keygen");
+    const result = await cli(dir, "keygen");
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/keys_dir: "keys" does not exist; only 'wgqt init' starts/);
     expect(existsSync(join(dir, "keys"))).toBe(false);
@@ -98,7 +99,7 @@ describe("renumbering is reviewed from the first keygen on", () => {
   let repo: string;
   let ids: Record<string, TestIdentity>;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     repo = makeRepo();
     dirs.push(repo);
     const idDir = makeTempDir("wgqt-ids-");
@@ -109,11 +110,12 @@ describe("renumbering is reviewed from the first keygen on", () => {
         makeIdentity(idDir, name, name === "admin" ? "x25519" : "ssh-ed25519"),
       ]),
     );
-    expect(wgqt(repo, "init", "--admin-file", ids.admin!.recipientFile).status).toBe(0);
+    expect((await cli(repo, "init", "--admin-file", ids.admin!.recipientFile)).status).toBe(0);
     for (const name of ["tavern", "archive", "nyaa", "spark"]) {
       const endpoint = name === "tavern" ? ["--endpoint", "tavern.example.org"] : [];
       expect(
-        wgqt(repo, "machine", "add", name, "-R", ids[name]!.recipientFile, ...endpoint).status,
+        (await cli(repo, "machine", "add", name, "-R", ids[name]!.recipientFile, ...endpoint))
+          .status,
       ).toBe(0);
     }
     edit(
@@ -121,38 +123,38 @@ describe("renumbering is reviewed from the first keygen on", () => {
       (text) =>
         `${text}\n[proxies.germany]\ngateway = "tavern"\nclients = ["archive", "nyaa", "spark"]\n`,
     );
-    const keygen = wgqt(repo, "keygen");
+    const keygen = await cli(repo, "keygen");
     expect(keygen.status, keygen.stderr).toBe(0);
   });
 
-  it("keygen keeps plan.json although nobody ran wgqt plan --write", () => {
+  it("keygen keeps plan.json although nobody ran wgqt plan --write", async () => {
     const accepted = JSON.parse(readFileSync(join(repo, "wireguard_keys", "plan.json"), "utf8"));
-    expect(accepted).toEqual(JSON.parse(wgqt(repo, "plan", "--json").stdout));
+    expect(accepted).toEqual(JSON.parse((await cli(repo, "plan", "--json")).stdout));
   });
 
-  it("removing archive says it moves nyaa and spark; plan lists the moves; render refuses them", () => {
+  it("removing archive says it moves nyaa and spark; plan lists the moves; render refuses them", async () => {
     edit(repo, (text) =>
       text.replace('clients = ["archive", "nyaa", "spark"]', 'clients = ["nyaa", "spark"]'),
     );
-    const removed = wgqt(repo, "machine", "remove", "archive", "--yes");
+    const removed = await cli(repo, "machine", "remove", "archive", "--yes");
     expect(removed.status, removed.stderr).toBe(0);
     expect(removed.stderr).toContain(
       "renumbering: wgqt.toml now moves 2 existing members against plan.json; review with 'wgqt plan', accept with 'wgqt plan --write'",
     );
-    const plan = wgqt(repo, "plan");
+    const plan = await cli(repo, "plan");
     expect(plan.stderr).toContain("germany nyaa: 10.128.0.3 -> 10.128.0.2");
     expect(plan.stderr).toContain("germany spark: 10.128.0.4 -> 10.128.0.3");
-    const render = wgqt(repo, "render", "--format", "wg-quick");
+    const render = await cli(repo, "render", "--format", "wg-quick");
     expect(render.status).toBe(1);
     expect(render.stdout).toBe("");
     expect(render.stderr).toMatch(
       /so nyaa, spark, tavern are not rendered; review with 'wgqt plan'/,
     );
-    expect(wgqt(repo, "plan", "--write", "--yes").status).toBe(0);
-    expect(wgqt(repo, "render", "--format", "wg-quick").status).toBe(0);
+    expect((await cli(repo, "plan", "--write", "--yes")).status).toBe(0);
+    expect((await cli(repo, "render", "--format", "wg-quick")).status).toBe(0);
   });
 
-  it("render refuses only the hosts whose networks moved", () => {
+  it("render refuses only the hosts whose networks moved", async () => {
     const fleet = exampleFleet();
     // archive leaves germany: germany's clients move, finland's do not.
     edit(fleet, (text) =>
@@ -162,7 +164,7 @@ describe("renumbering is reviewed from the first keygen on", () => {
       ),
     );
     const out = join(fleet, "out");
-    const render = wgqt(fleet, "render", "--format", "wg-quick", "--out", out);
+    const render = await cli(fleet, "render", "--format", "wg-quick", "--out", out);
     expect(render.status).toBe(1);
     expect(render.stderr).toMatch(/so nyaa, spark, tavern are not rendered/);
     expect(
@@ -170,10 +172,19 @@ describe("renumbering is reviewed from the first keygen on", () => {
         .filter((name) => !name.startsWith("."))
         .sort(),
     ).toEqual(["archive", "lighthouse"]);
-    const lighthouse = wgqt(fleet, "render", "--machine", "lighthouse", "--format", "wg-quick");
+    const lighthouse = await cli(
+      fleet,
+      "render",
+      "--machine",
+      "lighthouse",
+      "--format",
+      "wg-quick",
+    );
     expect(lighthouse.status, lighthouse.stderr).toBe(0);
     expect(lighthouse.stdout).toContain("ListenPort = 16842");
-    expect(wgqt(fleet, "render", "--machine", "tavern", "--format", "wg-quick").status).toBe(1);
+    expect((await cli(fleet, "render", "--machine", "tavern", "--format", "wg-quick")).status).toBe(
+      1,
+    );
   });
 });
 
@@ -193,11 +204,11 @@ describe("render --out", () => {
     }
   });
 
-  it("removes the files of a machine it no longer renders, and nothing else", () => {
+  it("removes the files of a machine it no longer renders, and nothing else", async () => {
     const repo = exampleFleet();
     const out = join(repo, "out");
     for (const format of ["wg-quick", "nixos"]) {
-      const first = wgqt(repo, "render", "--format", format, "--out", out);
+      const first = await cli(repo, "render", "--format", format, "--out", out);
       expect(first.status, first.stderr).toBe(0);
     }
     expect(existsSync(join(out, "archive", "germany.conf"))).toBe(true);
@@ -209,10 +220,10 @@ describe("render --out", () => {
     writeFileSync(join(out, "archive", "finland.conf"), "# changed by hand\n");
 
     edit(repo, (text) => text.replaceAll('"nyaa", "spark", "archive"', '"nyaa", "spark"'));
-    expect(wgqt(repo, "machine", "remove", "archive", "--yes").status).toBe(0);
-    expect(wgqt(repo, "plan", "--write", "--yes").status).toBe(0);
+    expect((await cli(repo, "machine", "remove", "archive", "--yes")).status).toBe(0);
+    expect((await cli(repo, "plan", "--write", "--yes")).status).toBe(0);
 
-    const wgQuick = wgqt(repo, "render", "--format", "wg-quick", "--out", out);
+    const wgQuick = await cli(repo, "render", "--format", "wg-quick", "--out", out);
     expect(wgQuick.status, wgQuick.stderr).toBe(0);
     expect(wgQuick.stderr).toContain("removed 1 no longer rendered");
     expect(wgQuick.stderr).toContain(
@@ -223,7 +234,7 @@ describe("render --out", () => {
     // The nixos files are another format's: a wg-quick render leaves them alone.
     expect(existsSync(join(out, "hosts", "archive.nix"))).toBe(true);
 
-    const nixos = wgqt(repo, "render", "--format", "nixos", "--out", out);
+    const nixos = await cli(repo, "render", "--format", "nixos", "--out", out);
     expect(nixos.status, nixos.stderr).toBe(0);
     expect(existsSync(join(out, "hosts", "archive.nix"))).toBe(false);
     expect(readFileSync(join(out, "default.nix"), "utf8")).not.toContain("archive");
@@ -232,9 +243,9 @@ describe("render --out", () => {
     expect(existsSync(join(out, "nyaa", "germany.conf"))).toBe(true);
   });
 
-  it("says '1 file', and warns when NixOS output goes outside the repository", () => {
+  it("says '1 file', and warns when NixOS output goes outside the repository", async () => {
     const repo = exampleFleet();
-    const inside = wgqt(
+    const inside = await cli(
       repo,
       "render",
       "--machine",
@@ -247,7 +258,7 @@ describe("render --out", () => {
     expect(inside.stderr).toBe(`rendered 1 file under ${join(repo, "one")} (1 changed)\n`);
     const outside = makeTempDir("wgqt-out-");
     dirs.push(outside);
-    const result = wgqt(repo, "render", "--format", "nixos", "--out", outside);
+    const result = await cli(repo, "render", "--format", "nixos", "--out", outside);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(
       new RegExp(
@@ -263,8 +274,8 @@ describe("messages that say where a value came from", () => {
     repo = exampleFleet();
   });
 
-  it("a bad -r or -R recipient is blamed on the flag or the file's line, not on wgqt.toml", () => {
-    const bad = wgqt(repo, "machine", "add", "zed", "-r", "ssh-ed25519 AAAA");
+  it("a bad -r or -R recipient is blamed on the flag or the file's line, not on wgqt.toml", async () => {
+    const bad = await cli(repo, "machine", "add", "zed", "-r", "ssh-ed25519 AAAA");
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^wgqt: --recipient: /);
     expect(bad.stderr).not.toContain("wgqt.toml");
@@ -273,10 +284,10 @@ describe("messages that say where a value came from", () => {
       file,
       "# zed's keys\nage1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq\nssh-dss AAAA\n",
     );
-    const fromFile = wgqt(repo, "machine", "add", "zed", "-R", file);
+    const fromFile = await cli(repo, "machine", "add", "zed", "-R", file);
     expect(fromFile.status).toBe(1);
     expect(fromFile.stderr).toMatch(new RegExp(`^wgqt: --recipient-file "${file}": line 3: `));
-    const endpoint = wgqt(
+    const endpoint = await cli(
       repo,
       "machine",
       "add",
@@ -292,24 +303,24 @@ describe("messages that say where a value came from", () => {
     expect(readFileSync(join(repo, "wgqt.toml"), "utf8")).not.toContain("zed");
   });
 
-  it("an unknown key gets a 'did you mean'; an unclosed quote is called one", () => {
+  it("an unknown key gets a 'did you mean'; an unclosed quote is called one", async () => {
     const original = readFileSync(join(repo, "wgqt.toml"), "utf8");
     try {
       edit(repo, (text) =>
         text.replace('endpoint = "tavern.example.org"', 'endpont = "tavern.example.org"'),
       );
-      expect(wgqt(repo, "plan").stderr).toBe(
+      expect((await cli(repo, "plan")).stderr).toBe(
         `wgqt: ${repo}/wgqt.toml: machines.tavern.endpont: unknown key (did you mean "endpoint"?) (got "tavern.example.org")\n`,
       );
       writeFileSync(join(repo, "wgqt.toml"), `${original}\n[proxy.x]\ngateway = "tavern"\n`);
-      expect(wgqt(repo, "plan").stderr).toMatch(
+      expect((await cli(repo, "plan")).stderr).toMatch(
         /: proxy: unknown key \(did you mean "proxies"\?\)/,
       );
       writeFileSync(
         join(repo, "wgqt.toml"),
         original.replace('endpoint = "tavern.example.org"', 'endpoint = "tavern.example.org'),
       );
-      expect(wgqt(repo, "plan").stderr).toMatch(
+      expect((await cli(repo, "plan")).stderr).toMatch(
         /: line \d+, column \d+: invalid TOML: unterminated string: the closing quote is missing \(at "endpoint = \\"tavern\.example\.org"\)\n$/,
       );
     } finally {
@@ -317,18 +328,18 @@ describe("messages that say where a value came from", () => {
     }
   });
 
-  it("machine remove names every proxy that still uses the machine", () => {
-    const result = wgqt(repo, "machine", "remove", "archive", "--yes");
+  it("machine remove names every proxy that still uses the machine", async () => {
+    const result = await cli(repo, "machine", "remove", "archive", "--yes");
     expect(result.status).toBe(1);
     expect(result.stderr).toBe(
       `wgqt: ${repo}/wgqt.toml: "archive" is still used by proxies.finland (a client) and proxies.germany (a client); remove it there first\n`,
     );
   });
 
-  it("init warns about a fleet without admins, and about a fleet inside a fleet", () => {
+  it("init warns about a fleet without admins, and about a fleet inside a fleet", async () => {
     const nested = join(repo, "sub");
     mkdirSync(nested);
-    const result = wgqt(nested, "init", "--no-commit");
+    const result = await cli(nested, "init", "--no-commit");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toContain(
       "warning: no admin (--admin, --admin-file): every key will be encrypted to its hosts only, so nobody can run wgqt rekey or export a key",
@@ -372,9 +383,9 @@ describe("a long plan", () => {
     `m${String(i).padStart(2, "0")}`,
   ]).flat();
 
-  it("is shown one line per machine, with a count and how to see every line", () => {
+  it("is shown one line per machine, with a count and how to see every line", async () => {
     const repo = fleet();
-    const keygen = wgqt(repo, "keygen");
+    const keygen = await cli(repo, "keygen");
     expect(keygen.status, keygen.stderr).toBe(0);
     expect(keygen.stderr).toContain("  + gw:  keypair, 30 preshared keys\n");
     expect(keygen.stderr).toContain("  + m29: keypair, preshared key\n");
@@ -384,16 +395,16 @@ describe("a long plan", () => {
     expect(gitLog(repo)[0]).toBe("wgqt: keygen (31 keypairs + 30 preshared keys)");
   });
 
-  it("--verbose lists every key", () => {
-    const keygen = wgqt(fleet(), "keygen", "--no-commit", "--verbose");
+  it("--verbose lists every key", async () => {
+    const keygen = await cli(fleet(), "keygen", "--no-commit", "--verbose");
     expect(keygen.status, keygen.stderr).toBe(0);
     expect(keygen.stderr).toContain("  + preshared key gw+m29\n");
     expect(keygen.stderr).not.toContain("--verbose lists");
   });
 
-  it("a commit subject names a few machines and counts the rest", () => {
+  it("a commit subject names a few machines and counts the rest", async () => {
     const repo = fleet();
-    const keygen = wgqt(repo, "keygen", ...ten);
+    const keygen = await cli(repo, "keygen", ...ten);
     expect(keygen.status, keygen.stderr).toBe(0);
     expect(keygen.stderr).toMatch(/^keygen m00, m01, m02 and 7 more:\n/);
     expect(gitLog(repo)[0]).toBe(

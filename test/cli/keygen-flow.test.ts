@@ -14,7 +14,7 @@ import {
   removeDir,
   type TestIdentity,
 } from "../helpers/fleet.js";
-import { ok, wgqt } from "../helpers/run.js";
+import { cli, ok } from "../helpers/run.js";
 
 let repo: string;
 let idDir: string;
@@ -36,8 +36,8 @@ afterAll(() => {
 const head = () => ok("git", ["-C", repo, "rev-parse", "HEAD"]).trim();
 
 describe("a new user on a pipe", () => {
-  it("wgqt init writes wgqt.toml and the store, in one commit", () => {
-    const result = wgqt(repo, "init", "--admin", ids.admin!.recipient);
+  it("wgqt init writes wgqt.toml and the store, in one commit", async () => {
+    const result = await cli(repo, "init", "--admin", ids.admin!.recipient);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toBe("");
     expect(gitLog(repo)[0]).toBe("wgqt: init");
@@ -51,9 +51,9 @@ describe("a new user on a pipe", () => {
     expect(readFileSync(join(repo, "wgqt.toml"), "utf8")).toContain(ids.admin!.recipient);
   });
 
-  it("wgqt machine add records the host key and commits wgqt.toml", () => {
+  it("wgqt machine add records the host key and commits wgqt.toml", async () => {
     for (const name of ["tavern", "nyaa", "spark"]) {
-      const result = wgqt(
+      const result = await cli(
         repo,
         "machine",
         "add",
@@ -70,27 +70,41 @@ describe("a new user on a pipe", () => {
     );
   });
 
-  it("refuses a machine that exists, a bad name and a missing key, writing nothing", () => {
+  it("refuses a machine that exists, a bad name and a missing key, writing nothing", async () => {
     const before = readFileSync(join(repo, "wgqt.toml"), "utf8");
     const headBefore = head();
-    const duplicate = wgqt(repo, "machine", "add", "tavern", "--recipient", ids.tavern!.recipient);
+    const duplicate = await cli(
+      repo,
+      "machine",
+      "add",
+      "tavern",
+      "--recipient",
+      ids.tavern!.recipient,
+    );
     expect(duplicate.status).toBe(1);
     expect(duplicate.stderr).toMatch(/^wgqt: .*wgqt\.toml: machines\.tavern: already exists\n$/);
-    const badName = wgqt(repo, "machine", "add", "../etc", "--recipient", ids.tavern!.recipient);
+    const badName = await cli(
+      repo,
+      "machine",
+      "add",
+      "../etc",
+      "--recipient",
+      ids.tavern!.recipient,
+    );
     expect(badName.status).toBe(2);
     expect(badName.stderr).toBe(
       "wgqt: machine add: machine name \"../etc\" is not a host name (lowercase letters, digits and '-', not at either end)\n",
     );
-    const noKey = wgqt(repo, "machine", "add", "ghost");
+    const noKey = await cli(repo, "machine", "add", "ghost");
     expect(noKey.status).toBe(2);
-    const badKey = wgqt(repo, "machine", "add", "ghost", "--recipient", "ssh-ed25519 AAAA");
+    const badKey = await cli(repo, "machine", "add", "ghost", "--recipient", "ssh-ed25519 AAAA");
     expect(badKey.status).toBe(1);
     expect(badKey.stderr).toMatch(/^wgqt: --recipient: /);
     expect(readFileSync(join(repo, "wgqt.toml"), "utf8")).toBe(before);
     expect(head()).toBe(headBefore);
   });
 
-  it("wgqt keygen --machine tavern makes tavern's keypair and its PSKs, in one commit", () => {
+  it("wgqt keygen --machine tavern makes tavern's keypair and its PSKs, in one commit", async () => {
     appendFileSync(
       join(repo, "wgqt.toml"),
       '\n[proxies.germany]\ngateway = "tavern"\nclients = ["spark", "nyaa"]\n',
@@ -108,7 +122,7 @@ describe("a new user on a pipe", () => {
     writeFileSync(join(repo, "notes.txt"), "mine\n");
     ok("git", ["-C", repo, "add", "notes.txt"]);
 
-    const result = wgqt(repo, "keygen", "--machine", "tavern");
+    const result = await cli(repo, "keygen", "--machine", "tavern");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toBe("");
     expect(result.stderr).toContain("+ keypair tavern");
@@ -130,18 +144,18 @@ describe("a new user on a pipe", () => {
     expect(existsSync(join(repo, "wireguard_keys", "nyaa.age"))).toBe(false);
   });
 
-  it("a second run changes nothing and commits nothing", () => {
+  it("a second run changes nothing and commits nothing", async () => {
     const before = head();
-    const result = wgqt(repo, "keygen", "--machine", "tavern");
+    const result = await cli(repo, "keygen", "--machine", "tavern");
     expect(result.status).toBe(0);
     expect(result.stderr).toContain("nothing to do");
     expect(result.stderr).toContain("= kept keypair tavern");
     expect(head()).toBe(before);
   });
 
-  it("plain wgqt keygen creates the rest and keeps tavern's keys", () => {
+  it("plain wgqt keygen creates the rest and keeps tavern's keys", async () => {
     const tavernKey = readFileSync(join(repo, "wireguard_keys", "tavern.age"));
-    const result = wgqt(repo, "keygen");
+    const result = await cli(repo, "keygen");
     expect(result.status, result.stderr).toBe(0);
     expect(gitLog(repo)[0]).toBe("wgqt: keygen (2 keypairs)");
     expect(readFileSync(join(repo, "wireguard_keys", "tavern.age")).equals(tavernKey)).toBe(true);
@@ -152,21 +166,21 @@ describe("a new user on a pipe", () => {
     ).toEqual(["nyaa.pub", "spark.pub", "tavern.pub"]);
   });
 
-  it("an unknown --machine is a usage error and writes nothing", () => {
+  it("an unknown --machine is a usage error and writes nothing", async () => {
     const before = head();
-    const result = wgqt(repo, "keygen", "--machine", "ghost");
+    const result = await cli(repo, "keygen", "--machine", "ghost");
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^wgqt: --machine: unknown machine "ghost"/);
     expect(head()).toBe(before);
     expect(ok("git", ["-C", repo, "status", "--porcelain", "wireguard_keys"])).toBe("");
   });
 
-  it("machine list shows keys and networks; --json for scripts", () => {
-    const list = wgqt(repo, "machine", "list");
+  it("machine list shows keys and networks; --json for scripts", async () => {
+    const list = await cli(repo, "machine", "list");
     expect(list.stdout.split("\n")[0]).toMatch(
       /^MACHINE\s+PUBLIC KEY\s+RECIPIENTS\s+ENDPOINT\s+NETWORKS$/,
     );
-    const json = JSON.parse(wgqt(repo, "machine", "list", "--json").stdout);
+    const json = JSON.parse((await cli(repo, "machine", "list", "--json")).stdout);
     expect(json.machines.map((m: { name: string }) => m.name)).toEqual(["nyaa", "spark", "tavern"]);
     expect(json.machines[2].networks).toEqual(["germany"]);
     expect(json.machines[2].publicKey).toBe(
@@ -174,8 +188,8 @@ describe("a new user on a pipe", () => {
     );
   });
 
-  it("machine remove refuses a machine a proxy uses, then removes it with its keys", () => {
-    const used = wgqt(repo, "machine", "remove", "spark", "--yes");
+  it("machine remove refuses a machine a proxy uses, then removes it with its keys", async () => {
+    const used = await cli(repo, "machine", "remove", "spark", "--yes");
     expect(used.status).toBe(1);
     expect(used.stderr).toMatch(
       /proxies\.germany: uses "spark" as a client; remove it there first/,
@@ -185,7 +199,7 @@ describe("a new user on a pipe", () => {
       'clients = ["nyaa"]',
     );
     writeFileSync(join(repo, "wgqt.toml"), text);
-    const removed = wgqt(repo, "machine", "remove", "spark", "--yes");
+    const removed = await cli(repo, "machine", "remove", "spark", "--yes");
     expect(removed.status, removed.stderr).toBe(0);
     expect(gitLog(repo)[0]).toBe("wgqt: remove machine spark");
     expect(lastCommitFiles(repo)).toEqual([
@@ -202,13 +216,13 @@ describe("a new user on a pipe", () => {
 });
 
 describe("a store outside git", () => {
-  it("works and says it did not commit", () => {
+  it("works and says it did not commit", async () => {
     const dir = makeTempDir();
     try {
-      expect(wgqt(dir, "init").status).toBe(0);
-      const added = wgqt(dir, "machine", "add", "solo", "--recipient", ids.nyaa!.recipient);
+      expect((await cli(dir, "init")).status).toBe(0);
+      const added = await cli(dir, "machine", "add", "solo", "--recipient", ids.nyaa!.recipient);
       expect(added.status, added.stderr).toBe(0);
-      const result = wgqt(dir, "keygen");
+      const result = await cli(dir, "keygen");
       expect(result.status, result.stderr).toBe(0);
       expect(result.stderr).toContain("not committed: not in a git repository");
       expect(existsSync(join(dir, "wireguard_keys", "solo.age"))).toBe(true);

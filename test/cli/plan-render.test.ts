@@ -6,7 +6,7 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gitLog, makeRepo, removeDir } from "../helpers/fleet.js";
-import { ok, ROOT, wgqt } from "../helpers/run.js";
+import { cli, ok, ROOT } from "../helpers/run.js";
 
 let repo: string;
 const admin = () => join(repo, "examples", "identities", "admin.key");
@@ -31,8 +31,8 @@ beforeAll(() => {
 afterAll(() => removeDir(repo));
 
 describe("wgqt plan", () => {
-  it("reproduces the seed's worked example exactly (--json)", () => {
-    const result = wgqt(repo, "plan", "--json");
+  it("reproduces the seed's worked example exactly (--json)", async () => {
+    const result = await cli(repo, "plan", "--json");
     expect(result.status, result.stderr).toBe(0);
     const members = (gateway: string, base: number) => [
       { machine: gateway, role: "gateway", address: `10.128.0.${base + 1}` },
@@ -64,8 +64,8 @@ describe("wgqt plan", () => {
     });
   });
 
-  it("prints a table a person reads", () => {
-    const lines = wgqt(repo, "plan").stdout.split("\n");
+  it("prints a table a person reads", async () => {
+    const lines = (await cli(repo, "plan")).stdout.split("\n");
     expect(lines[0]).toMatch(/^NETWORK\s+ID\s+PORT\s+BLOCK\s+MEMBER\s+ROLE\s+ADDRESS$/);
     expect(lines[1]).toMatch(
       /^finland\s+0\s+16842\s+10\.128\.0\.0\/29\s+lighthouse\s+gateway\s+10\.128\.0\.1$/,
@@ -75,7 +75,7 @@ describe("wgqt plan", () => {
     ).toBeDefined();
   });
 
-  it("--write keeps plan.json in the store and commits it", () => {
+  it("--write keeps plan.json in the store and commits it", async () => {
     ok("git", ["-C", repo, "rm", "-q", "wireguard_keys/plan.json"]);
     ok("git", ["-C", repo, "commit", "-qm", "no plan yet"], {
       env: {
@@ -86,52 +86,52 @@ describe("wgqt plan", () => {
         GIT_COMMITTER_EMAIL: "t@e",
       },
     });
-    const result = wgqt(repo, "plan", "--write");
+    const result = await cli(repo, "plan", "--write");
     expect(result.status, result.stderr).toBe(0);
     expect(gitLog(repo)[0]).toBe("wgqt: plan (2 networks)");
-    expect(wgqt(repo, "plan", "--write").stderr).toContain("plan.json is up to date");
+    expect((await cli(repo, "plan", "--write")).stderr).toContain("plan.json is up to date");
     expect(JSON.parse(readFileSync(join(repo, "wireguard_keys", "plan.json"), "utf8"))).toEqual(
-      JSON.parse(wgqt(repo, "plan", "--json").stdout),
+      JSON.parse((await cli(repo, "plan", "--json")).stdout),
     );
   });
 
-  it("shows renumbering before anything is written; render refuses until it is accepted", () => {
+  it("shows renumbering before anything is written; render refuses until it is accepted", async () => {
     // A fourth client in germany grows its block from /29 to /28, which moves it.
     const config = readFileSync(join(repo, "wgqt.toml"), "utf8");
     writeFileSync(
       join(repo, "wgqt.toml"),
       `${config.replace(/(\[proxies\.germany\]\ngateway = "tavern"\nclients = \["nyaa", "spark", "archive")\]/, '$1, "lighthouse2"]')}\n[machines.lighthouse2]\nrecipients = [${JSON.stringify(readFileSync(join(repo, "examples", "identities", "archive.key.pub"), "utf8").trim())}]\n`,
     );
-    const shown = wgqt(repo, "plan");
+    const shown = await cli(repo, "plan");
     expect(shown.status).toBe(0);
     expect(shown.stderr).toContain("renumbering:");
     // germany now has more members, so it sorts first and takes id 0.
     expect(shown.stderr).toContain("germany nyaa: 10.128.0.11 -> 10.128.0.4, port 16843 -> 16842");
-    const refused = wgqt(repo, "render", "--format", "wg-quick");
+    const refused = await cli(repo, "render", "--format", "wg-quick");
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(
       /^wgqt: .*wgqt\.toml: renumbers \d+ existing members against plan\.json .*'wgqt plan --write'\n$/,
     );
-    const piped = wgqt(repo, "plan", "--write");
+    const piped = await cli(repo, "plan", "--write");
     expect(piped.status).toBe(2);
     expect(piped.stderr).toMatch(/pass --yes/);
-    const accepted = wgqt(repo, "plan", "--write", "--yes");
+    const accepted = await cli(repo, "plan", "--write", "--yes");
     expect(accepted.status, accepted.stderr).toBe(0);
     expect(gitLog(repo)[0]).toMatch(/^wgqt: plan \(2 networks, \d+ members renumbered\)$/);
-    expect(wgqt(repo, "keygen", "--machine", "lighthouse2").status).toBe(0);
-    const rendered = wgqt(repo, "render", "--format", "wg-quick");
+    expect((await cli(repo, "keygen", "--machine", "lighthouse2")).status).toBe(0);
+    const rendered = await cli(repo, "render", "--format", "wg-quick");
     expect(rendered.status, rendered.stderr).toBe(0);
     expect(rendered.stdout).toContain("Endpoint = tavern.example.org:16842");
     // Back to the seed's fleet for the render tests.
     writeFileSync(join(repo, "wgqt.toml"), config);
-    expect(wgqt(repo, "plan", "--write", "--yes").status).toBe(0);
+    expect((await cli(repo, "plan", "--write", "--yes")).status).toBe(0);
   });
 });
 
 describe("wgqt render", () => {
-  it("writes every host's files under --out, byte-identical on a second run", () => {
+  it("writes every host's files under --out, byte-identical on a second run", async () => {
     const out = join(repo, "out");
-    const first = wgqt(repo, "render", "--format", "wg-quick", "--out", out);
+    const first = await cli(repo, "render", "--format", "wg-quick", "--out", out);
     expect(first.status, first.stderr).toBe(0);
     const files = readdirSync(out, { recursive: true }).map(String).sort();
     expect(files).toContain(join("nyaa", "finland.conf"));
@@ -139,7 +139,7 @@ describe("wgqt render", () => {
     const before = files
       .filter((f) => f.endsWith(".conf"))
       .map((f) => readFileSync(join(out, f), "utf8"));
-    const second = wgqt(repo, "render", "--format", "wg-quick", "--out", out);
+    const second = await cli(repo, "render", "--format", "wg-quick", "--out", out);
     expect(second.stderr).toContain("(0 changed)");
     expect(
       files.filter((f) => f.endsWith(".conf")).map((f) => readFileSync(join(out, f), "utf8")),
@@ -151,8 +151,8 @@ describe("wgqt render", () => {
     expect(nyaa).not.toContain("SaveConfig");
   });
 
-  it("prints one host's NixOS module to stdout, with no secret in it", () => {
-    const result = wgqt(repo, "render", "--machine", "tavern", "--format", "nixos");
+  it("prints one host's NixOS module to stdout, with no secret in it", async () => {
+    const result = await cli(repo, "render", "--machine", "tavern", "--format", "nixos");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain("==> hosts/tavern.nix <==");
     expect(result.stdout).toMatch(/wireguard = \{\s+interfaces = \{\s+germany = \{/);
@@ -166,8 +166,8 @@ describe("wgqt render", () => {
     expect(result.stdout).not.toContain(privateKey);
   });
 
-  it("exports one host's keys only on request, to stdout only", () => {
-    const exported = wgqt(
+  it("exports one host's keys only on request, to stdout only", async () => {
+    const exported = await cli(
       repo,
       "render",
       "--machine",
@@ -185,7 +185,7 @@ describe("wgqt render", () => {
       join(repo, "wireguard_keys", "nyaa.age"),
     ]).trim();
     expect(exported.stdout).toContain(`PrivateKey = ${privateKey}`);
-    const toFile = wgqt(
+    const toFile = await cli(
       repo,
       "render",
       "--machine",
@@ -199,7 +199,7 @@ describe("wgqt render", () => {
     );
     expect(toFile.status).toBe(2);
     expect(toFile.stderr).toBe("wgqt: --identity: exported keys go to stdout only, not to --out\n");
-    const wrong = wgqt(
+    const wrong = await cli(
       repo,
       "render",
       "--machine",
@@ -213,10 +213,10 @@ describe("wgqt render", () => {
     expect(wrong.stdout).toBe("");
   });
 
-  it("rejects an unknown format or machine with a usage error", () => {
-    expect(wgqt(repo, "render", "--format", "yaml").stderr).toBe(
+  it("rejects an unknown format or machine with a usage error", async () => {
+    expect((await cli(repo, "render", "--format", "yaml")).stderr).toBe(
       'wgqt: --format: expected one of nixos, wg-quick, networkd, json, got "yaml"\n',
     );
-    expect(wgqt(repo, "render", "--machine", "ghost").status).toBe(2);
+    expect((await cli(repo, "render", "--machine", "ghost")).status).toBe(2);
   });
 });

@@ -91,8 +91,8 @@ const config = () => readFileSync(join(fleet.repo, "wgqt.toml"), "utf8");
 
 let nyaaKeys: ProviderKeys;
 
-beforeAll(() => {
-  fleet = Fleet.create({
+beforeAll(async () => {
+  fleet = await Fleet.create({
     machines: { nyaa: "ssh-ed25519", spark: "x25519", tavern: "ssh-rsa" },
     admins: { admin: "x25519" },
     proxies: { germany: { gateway: "tavern", clients: ["nyaa", "spark"] } },
@@ -159,38 +159,65 @@ describe("wgqt vpn import", () => {
       /line 13: a second \[Peer\] \(the first is on line 7\)/,
     ],
     ["no endpoint", (text: string) => text.replace(/Endpoint.*\n/, ""), /\[Peer\] has no Endpoint/],
-  ])("rejects a provider file with %s, says where, and writes nothing", (_what, edit, expected) => {
-    const path = providerFile("broken", nyaaKeys);
-    writeFileSync(path, edit(readFileSync(path, "utf8")));
-    const before = fingerprint();
-    const result = fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "nyaa");
-    expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`^wgqt: ${path.replace(/[.]/g, "\\.")}: `));
-    expect(result.stderr).toMatch(expected);
-    expect(result.stderr.trim().split("\n")).toHaveLength(1);
-    for (const secret of [nyaaKeys.privateKey, nyaaKeys.presharedKey!]) {
-      expect(result.stderr + result.stdout).not.toContain(secret);
-      expect(result.stderr + result.stdout).not.toContain(secret.slice(1, 30));
-    }
-    expect(fingerprint()).toBe(before);
-  });
+  ])(
+    "rejects a provider file with %s, says where, and writes nothing",
+    async (_what, edit, expected) => {
+      const path = providerFile("broken", nyaaKeys);
+      writeFileSync(path, edit(readFileSync(path, "utf8")));
+      const before = fingerprint();
+      const result = await fleet.wgqt(
+        "vpn",
+        "import",
+        "us-west",
+        "--from",
+        path,
+        "--machine",
+        "nyaa",
+      );
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^wgqt: ${path.replace(/[.]/g, "\\.")}: `));
+      expect(result.stderr).toMatch(expected);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      for (const secret of [nyaaKeys.privateKey, nyaaKeys.presharedKey!]) {
+        expect(result.stderr + result.stdout).not.toContain(secret);
+        expect(result.stderr + result.stdout).not.toContain(secret.slice(1, 30));
+      }
+      expect(fingerprint()).toBe(before);
+    },
+  );
 
-  it("refuses an unknown machine and a missing --from, writing nothing", () => {
+  it("refuses an unknown machine and a missing --from, writing nothing", async () => {
     const before = fingerprint();
     const path = providerFile("us-west", nyaaKeys);
-    const ghost = fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "ghost");
+    const ghost = await fleet.wgqt(
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      path,
+      "--machine",
+      "ghost",
+    );
     expect(ghost.status).toBe(2);
     expect(ghost.stderr).toContain('--machine: unknown machine "ghost"');
-    expect(fleet.wgqt("vpn", "import", "us-west", "--machine", "nyaa").status).toBe(2);
+    expect((await fleet.wgqt("vpn", "import", "us-west", "--machine", "nyaa")).status).toBe(2);
     expect(fingerprint()).toBe(before);
   });
 
-  it("imports the provider's key and PSK for nyaa: the table appended, the files encrypted, one commit", () => {
+  it("imports the provider's key and PSK for nyaa: the table appended, the files encrypted, one commit", async () => {
     const path = providerFile("us-west", nyaaKeys, "10.64.1.2/32", {
       interface: ["ListenPort = 51820", "MTU = 1320"],
       peer: ["PersistentKeepalive = 15"],
     });
-    const result = fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "nyaa");
+    const result = await fleet.wgqt(
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      path,
+      "--machine",
+      "nyaa",
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toContain("left out: wgqt routes IPv4 only");
     expect(result.stderr).toContain(
@@ -244,14 +271,14 @@ describe("wgqt vpn import", () => {
     expect(fleet.manifest().files["vpns/us-west.age"]?.public_key).toBe(nyaaKeys.publicKey);
   });
 
-  it("verify passes (decrypting with nyaa's key too) and status lists the VPN", () => {
-    const verify = fleet.wgqt("verify", "--identity", fleet.ids.nyaa!.identityFile);
+  it("verify passes (decrypting with nyaa's key too) and status lists the VPN", async () => {
+    const verify = await fleet.wgqt("verify", "--identity", fleet.ids.nyaa!.identityFile);
     expect(verify.status, verify.stdout + verify.stderr).toBe(0);
-    const text = fleet.wgqt("status").stdout;
+    const text = (await fleet.wgqt("status")).stdout;
     expect(text).toMatch(
       /vpns \(1\): provider keys, renewed only by re-import\n.*\n {2}us-west +1 +nyaa +\d{4}-/,
     );
-    const status = JSON.parse(fleet.wgqt("status", "--json").stdout);
+    const status = JSON.parse((await fleet.wgqt("status", "--json")).stdout);
     expect(status.vpns).toEqual([
       {
         name: "us-west",
@@ -266,8 +293,8 @@ describe("wgqt vpn import", () => {
     expect(file).toMatchObject({ kind: "vpn-private-key", machines: ["nyaa"], problems: [] });
   });
 
-  it("renders nyaa's tunnel: the VPN carries the default route, germany gets its bridge", () => {
-    const result = fleet.wgqt("render", "--machine", "nyaa", "--format", "wg-quick");
+  it("renders nyaa's tunnel: the VPN carries the default route, germany gets its bridge", async () => {
+    const result = await fleet.wgqt("render", "--machine", "nyaa", "--format", "wg-quick");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain("==> nyaa/us-west.conf <==");
     expect(result.stdout).toContain("DNS = 10.64.0.1\n");
@@ -282,8 +309,8 @@ describe("wgqt vpn import", () => {
     ["networkd", "nyaa/50-wgqt-us-west.netdev", ["MTUBytes=1320\n", "PersistentKeepalive=15\n"]],
     ["nixos", "hosts/nyaa.nix", ["mtu = 1320;", "persistentKeepalive = 15;"]],
     ["json", "nyaa.json", ['"mtu": 1320,', '"persistentKeepalive": 15']],
-  ])("renders the imported MTU and keepalive in %s", (format, file, expected) => {
-    const result = fleet.wgqt("render", "--machine", "nyaa", "--format", format);
+  ])("renders the imported MTU and keepalive in %s", async (format, file, expected) => {
+    const result = await fleet.wgqt("render", "--machine", "nyaa", "--format", format);
     expect(result.status, result.stderr).toBe(0);
     // Several files each follow a `==> path <==` line; a single file (json) is the output.
     const start = result.stdout.indexOf(`==> ${file} <==\n`);
@@ -296,13 +323,13 @@ describe("wgqt vpn import", () => {
     expect(result.stdout.split(expected[0]!)).toHaveLength(2);
   });
 
-  it("rotate says a VPN key is the provider's and how to renew it", () => {
+  it("rotate says a VPN key is the provider's and how to renew it", async () => {
     for (const args of [
       ["--vpn", "us-west"],
       ["--machine", "us-west"],
     ]) {
       const before = fingerprint();
-      const result = fleet.wgqt("rotate", ...args, "--yes");
+      const result = await fleet.wgqt("rotate", ...args, "--yes");
       expect(result.status).toBe(2);
       expect(result.stderr).toContain(
         "us-west is a VPN: its key is the provider's (their server knows its public key), so wgqt cannot rotate it",
@@ -310,19 +337,19 @@ describe("wgqt vpn import", () => {
       expect(result.stderr).toContain("wgqt vpn import us-west --from FILE --machine nyaa --yes");
       expect(fingerprint()).toBe(before);
     }
-    const all = fleet.wgqt("rotate", "--all", "--yes");
+    const all = await fleet.wgqt("rotate", "--all", "--yes");
     expect(all.status, all.stderr).toBe(0);
     expect(all.stderr).toContain("not rotated: VPN keys (us-west) are the providers'");
     expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
   });
 
-  it("re-importing the same key with other settings updates them in place", () => {
+  it("re-importing the same key with other settings updates them in place", async () => {
     writeFileSync(join(fleet.repo, "wgqt.toml"), `${config()}killswitch = false\n`);
     const path = providerFile("us-west-again", nyaaKeys, "10.64.1.2/32", {
       interface: ["MTU = 1280"],
       peer: ["PersistentKeepalive = 25"],
     });
-    const result = fleet.wgqt(
+    const result = await fleet.wgqt(
       "vpn",
       "import",
       "us-west",
@@ -343,16 +370,16 @@ describe("wgqt vpn import", () => {
     expect(config().match(/^(mtu|keepalive) = /gm)).toHaveLength(2);
   });
 
-  it("re-importing asks first (on a pipe: --yes), then replaces the key in place and drops the old PSK", () => {
+  it("re-importing asks first (on a pipe: --yes), then replaces the key in place and drops the old PSK", async () => {
     const renewed = providerKeys(false);
     const path = providerFile("us-west-new", renewed, "10.64.7.9/32");
     const before = fingerprint();
-    const asked = fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "nyaa");
+    const asked = await fleet.wgqt("vpn", "import", "us-west", "--from", path, "--machine", "nyaa");
     expect(asked.status).toBe(2);
     expect(asked.stderr).toContain("pass --yes to confirm");
     expect(fingerprint()).toBe(before);
 
-    const result = fleet.wgqt(
+    const result = await fleet.wgqt(
       "vpn",
       "import",
       "us-west",
@@ -375,12 +402,12 @@ describe("wgqt vpn import", () => {
     // The new file sets no MTU and no keepalive: the table keeps neither.
     expect(config()).not.toMatch(/^(mtu|keepalive) = /m);
     nyaaKeys = renewed;
-    expect(fleet.wgqt("verify").status).toBe(0);
+    expect((await fleet.wgqt("verify")).status).toBe(0);
   });
 
-  it("another machine with its own provider key is sent to its own VPN name; the very same file shares the key", () => {
+  it("another machine with its own provider key is sent to its own VPN name; the very same file shares the key", async () => {
     const other = providerFile("spark", providerKeys(false));
-    const refused = fleet.wgqt(
+    const refused = await fleet.wgqt(
       "vpn",
       "import",
       "us-west",
@@ -396,7 +423,7 @@ describe("wgqt vpn import", () => {
     );
 
     const same = providerFile("us-west-again", nyaaKeys, "10.64.7.9/32");
-    const shared = fleet.wgqt(
+    const shared = await fleet.wgqt(
       "vpn",
       "import",
       "us-west",
@@ -415,9 +442,9 @@ describe("wgqt vpn import", () => {
     expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
   });
 
-  it("a second VPN takes the lowest free id; a taken --id is refused", () => {
+  it("a second VPN takes the lowest free id; a taken --id is refused", async () => {
     const path = providerFile("proton", providerKeys(false), "10.2.0.2/32");
-    const taken = fleet.wgqt(
+    const taken = await fleet.wgqt(
       "vpn",
       "import",
       "proton",
@@ -430,17 +457,25 @@ describe("wgqt vpn import", () => {
     );
     expect(taken.status).toBe(2);
     expect(taken.stderr).toContain("--id: 1 is already the id of vpns.us-west");
-    const result = fleet.wgqt("vpn", "import", "proton", "--from", path, "--machine", "spark");
+    const result = await fleet.wgqt(
+      "vpn",
+      "import",
+      "proton",
+      "--from",
+      path,
+      "--machine",
+      "spark",
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(config()).toMatch(/\[vpns\.proton\]\nmachines = \["spark"\]\nid = 2\n/);
   });
 
-  it("machine remove refuses a machine a VPN uses", () => {
+  it("machine remove refuses a machine a VPN uses", async () => {
     const text = config();
     commitConfig(text.replace('clients = ["nyaa","spark"]', 'clients = ["spark"]'), "nyaa leaves");
     expect(config()).not.toBe(text);
     const before = fingerprint();
-    const result = fleet.wgqt("machine", "remove", "nyaa", "--yes");
+    const result = await fleet.wgqt("machine", "remove", "nyaa", "--yes");
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
       'vpns.us-west: "nyaa" uses this VPN; remove it from vpns.us-west.machines',
@@ -449,18 +484,18 @@ describe("wgqt vpn import", () => {
     commitConfig(text, "nyaa is back");
   });
 
-  it("rekey re-encrypts VPN keys when a machine's recipients change", () => {
+  it("rekey re-encrypts VPN keys when a machine's recipients change", async () => {
     fleet.identity("spark2", "x25519");
     commitConfig(
       config().replace(fleet.ids.spark!.recipient, fleet.ids.spark2!.recipient),
       "spark has a new host key",
     );
-    const verify = fleet.wgqt("verify");
+    const verify = await fleet.wgqt("verify");
     expect(verify.status).toBe(1);
     expect(verify.stdout).toContain(
       "wireguard_keys/vpns/proton.age: recipients differ from wgqt.toml",
     );
-    const rekey = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile, "--yes");
+    const rekey = await fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile, "--yes");
     expect(rekey.status, rekey.stderr).toBe(0);
     expect(gitLog(fleet.repo)[0]).toMatch(/^wgqt: rekey \(.*2 VPN keys\)$/);
     expect(fleet.decrypt("spark2", "vpns/us-west.age")?.toString()).toBe(
@@ -468,21 +503,21 @@ describe("wgqt vpn import", () => {
     );
     expect(fleet.decrypt("spark", "vpns/us-west.age")).toBeUndefined();
     expect(fleet.decrypt("nyaa", "vpns/us-west.age")?.toString()).toBe(`${nyaaKeys.privateKey}\n`);
-    expect(fleet.wgqt("verify").status).toBe(0);
+    expect((await fleet.wgqt("verify")).status).toBe(0);
   });
 
-  it("prune removes the keys of a VPN taken out of wgqt.toml", () => {
+  it("prune removes the keys of a VPN taken out of wgqt.toml", async () => {
     const text = config();
     expect(text.trimEnd().endsWith('dns = ["10.64.0.1"]')).toBe(true);
     commitConfig(`${text.slice(0, text.indexOf("\n[vpns.proton]"))}\n`, "no more proton");
-    const verify = fleet.wgqt("verify");
+    const verify = await fleet.wgqt("verify");
     expect(verify.status).toBe(1);
     expect(verify.stdout).toContain(
       "wireguard_keys/vpns/proton.age: orphaned: VPN proton is not in wgqt.toml (wgqt prune removes it)",
     );
-    const prune = fleet.wgqt("prune", "--yes");
+    const prune = await fleet.wgqt("prune", "--yes");
     expect(prune.status, prune.stderr).toBe(0);
     expect(lastCommitFiles(fleet.repo)).toContain("wireguard_keys/vpns/proton.age");
-    expect(fleet.wgqt("verify").status).toBe(0);
+    expect((await fleet.wgqt("verify")).status).toBe(0);
   });
 });

@@ -14,7 +14,7 @@ import {
   removeDir,
   type TestIdentity,
 } from "./fleet.js";
-import { ageDecrypt, ok, TEST_ENV, wgqt } from "./run.js";
+import { ageDecrypt, cli, ok, type Result, TEST_ENV, wgqt } from "./run.js";
 
 export interface Proxy {
   gateway: string;
@@ -49,7 +49,7 @@ export class Fleet {
   proxies: Record<string, Proxy> = {};
 
   /** Make the identities, write and commit wgqt.toml, run `wgqt keygen`. */
-  static create(spec = SEED_FLEET): Fleet {
+  static async create(spec = SEED_FLEET): Promise<Fleet> {
     const fleet = new Fleet();
     for (const [name, kind] of [...Object.entries(spec.machines), ...Object.entries(spec.admins)])
       fleet.identity(name, kind);
@@ -60,7 +60,7 @@ export class Fleet {
     fleet.writeConfig("fleet");
     // An empty keys_dir is a new store (what `wgqt init` starts); keygen fills it.
     mkdirSync(fleet.keys);
-    const result = fleet.wgqt("keygen");
+    const result = await fleet.wgqt("keygen");
     expect(result.status, result.stderr).toBe(0);
     return fleet;
   }
@@ -107,7 +107,13 @@ export class Fleet {
     });
   }
 
-  wgqt(...args: string[]) {
+  /** `wgqt ARGS` in the fleet's repository, in this process. */
+  wgqt(...args: string[]): Promise<Result> {
+    return cli(this.repo, ...args);
+  }
+
+  /** `wgqt ARGS` run by bin/wgqt: the bundle, with its key-making worker threads. */
+  spawnWgqt(...args: string[]): Result {
     return wgqt(this.repo, ...args);
   }
 

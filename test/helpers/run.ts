@@ -1,6 +1,13 @@
-/** Running real programs from tests: the wgqt CLI as a user runs it, and the reference tools. */
+/**
+ * Running wgqt from tests: in this process through `main(argv, io)` (most
+ * tests: no process start, no bundle), or the built bin/wgqt as a user runs
+ * it (what only a real process shows: the bundle loads, exit codes, signals,
+ * terminals, locks across processes). And the reference tools.
+ */
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { CliIO } from "../../src/cli/io.js";
+import { main } from "../../src/cli/main.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const WGQT = `${ROOT}bin/wgqt`;
@@ -40,7 +47,41 @@ export function run(
   };
 }
 
-/** Run wgqt on a pipe (stdin is not a terminal), as scripts and CI do. */
+/**
+ * Run wgqt in this process, as on a pipe (no terminal, no colour, no progress
+ * line): its stdout and stderr are captured, `cwd` and `env` are handed to
+ * the command through CliIO (never chdir: test files share their process).
+ */
+export async function runInProcess(
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; now?: () => Date },
+): Promise<Result> {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIO = {
+    cwd: options.cwd,
+    env: options.env ?? TEST_ENV,
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    interactive: false,
+    color: false,
+    now: options.now ?? (() => new Date()),
+    progress: false,
+  };
+  const status = await main(args, io);
+  return { status, stdout, stderr };
+}
+
+/** `wgqt ARGS` in `cwd`, in this process (see runInProcess). */
+export function cli(cwd: string, ...args: string[]): Promise<Result> {
+  return runInProcess(args, { cwd });
+}
+
+/** Run the built bin/wgqt on a pipe (stdin is not a terminal), as scripts and CI do. */
 export function wgqt(cwd: string, ...args: string[]): Result {
   return run(process.execPath, [WGQT, ...args], { cwd });
 }

@@ -8,8 +8,8 @@ import { Fleet } from "../helpers/lifecycle.js";
 
 let fleet: Fleet;
 
-beforeAll(() => {
-  fleet = Fleet.create({
+beforeAll(async () => {
+  fleet = await Fleet.create({
     machines: { lighthouse: "x25519", nyaa: "ssh-rsa", tavern: "ssh-ed25519" },
     // Two admins leave: one with an age key, one with an SSH key.
     admins: { admin: "x25519", retired: "x25519", former: "ssh-ed25519" },
@@ -32,10 +32,12 @@ interface Problem {
 }
 
 describe("after removing two admins", () => {
-  it("verify reports every file each of them can still decrypt, and no other", () => {
-    const result = fleet.wgqt("verify");
+  it("verify reports every file each of them can still decrypt, and no other", async () => {
+    const result = await fleet.wgqt("verify");
     expect(result.status).toBe(1);
-    const json = JSON.parse(fleet.wgqt("verify", "--json").stdout) as { problems: Problem[] };
+    const json = JSON.parse((await fleet.wgqt("verify", "--json")).stdout) as {
+      problems: Problem[];
+    };
     for (const admin of ["retired", "former"]) {
       const canDecrypt = fleet.decryptable(admin);
       // Every file of the store: they were admins when it was made.
@@ -61,13 +63,13 @@ describe("after removing two admins", () => {
     }
   });
 
-  it("after a rekey they can decrypt nothing, the remaining admin everything, and verify passes", () => {
-    const rekey = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile);
+  it("after a rekey they can decrypt nothing, the remaining admin everything, and verify passes", async () => {
+    const rekey = await fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile);
     expect(rekey.status, rekey.stderr).toBe(0);
     expect(fleet.decryptable("retired")).toEqual([]);
     expect(fleet.decryptable("former")).toEqual([]);
     expect(fleet.decryptable("admin")).toEqual(fleet.encryptedFiles());
-    const verify = fleet.wgqt("verify");
+    const verify = await fleet.wgqt("verify");
     expect(verify.status, verify.stdout).toBe(0);
   });
 });

@@ -18,7 +18,7 @@ import {
   removeDir,
   type TestIdentity,
 } from "../helpers/fleet.js";
-import { ok, wgqt } from "../helpers/run.js";
+import { cli, ok } from "../helpers/run.js";
 
 const MACHINES = ["tavern", "lighthouse", "nyaa", "spark", "archive"];
 const GATEWAYS: Record<string, string> = {
@@ -40,8 +40,8 @@ let idDir: string;
 const ids: Record<string, TestIdentity> = {};
 const toml = () => join(repo, "wgqt.toml");
 const headToml = () => ok("git", ["-C", repo, "show", "HEAD:wgqt.toml"]);
-const expectCloneVerifies = (step: string) => {
-  const result = verifyClone(repo);
+const expectCloneVerifies = async (step: string) => {
+  const result = await verifyClone(repo);
   expect(result.status, `${step}: a clone of HEAD fails verify:\n${result.stdout}`).toBe(0);
 };
 
@@ -59,21 +59,29 @@ afterAll(() => {
 });
 
 describe("a fresh fleet of five machines and two proxies, as Getting started makes it", () => {
-  it("init and each machine add leave a HEAD that verifies", () => {
-    expect(wgqt(repo, "init", "--admin-file", ids.admin!.recipientFile).status).toBe(0);
-    expectCloneVerifies("init");
+  it("init and each machine add leave a HEAD that verifies", async () => {
+    expect((await cli(repo, "init", "--admin-file", ids.admin!.recipientFile)).status).toBe(0);
+    await expectCloneVerifies("init");
     for (const name of MACHINES) {
       const endpoint = GATEWAYS[name] ? ["--endpoint", GATEWAYS[name]] : [];
-      const added = wgqt(repo, "machine", "add", name, "-R", ids[name]!.recipientFile, ...endpoint);
+      const added = await cli(
+        repo,
+        "machine",
+        "add",
+        name,
+        "-R",
+        ids[name]!.recipientFile,
+        ...endpoint,
+      );
       expect(added.status, added.stderr).toBe(0);
-      expectCloneVerifies(`machine add ${name}`);
+      await expectCloneVerifies(`machine add ${name}`);
     }
   });
 
-  it("keygen after proxies added by hand commits wgqt.toml with them, and says so", () => {
+  it("keygen after proxies added by hand commits wgqt.toml with them, and says so", async () => {
     appendFileSync(toml(), PROXIES);
-    expectCloneVerifies("the hand edit (nothing committed)");
-    const keygen = wgqt(repo, "keygen");
+    await expectCloneVerifies("the hand edit (nothing committed)");
+    const keygen = await cli(repo, "keygen");
     expect(keygen.status, keygen.stderr).toBe(0);
     expect(keygen.stderr).toContain(
       "committed wgqt.toml with your uncommitted edits too: the key store's files depend on them",
@@ -86,17 +94,17 @@ describe("a fresh fleet of five machines and two proxies, as Getting started mak
     );
     // Nothing of wgqt's is left uncommitted, and the clone has every key and PSK.
     expect(ok("git", ["-C", repo, "status", "--porcelain", "--untracked-files=no"])).toBe("");
-    expectCloneVerifies("keygen");
-    expect(verifyClone(repo).stderr).toMatch(/^verify ok: 11 encrypted files/);
+    await expectCloneVerifies("keygen");
+    expect((await verifyClone(repo)).stderr).toMatch(/^verify ok: 11 encrypted files/);
   });
 
-  it("machine add leaves an unrelated udp_start edit out of its commit, in the file", () => {
+  it("machine add leaves an unrelated udp_start edit out of its commit, in the file", async () => {
     writeFileSync(
       toml(),
       readFileSync(toml(), "utf8").replace(/^udp_start *= *16842/m, "udp_start = 20000"),
     );
     const zed = makeIdentity(idDir, "zed", "ssh-ed25519");
-    const added = wgqt(repo, "machine", "add", "zed", "-R", zed.recipientFile);
+    const added = await cli(repo, "machine", "add", "zed", "-R", zed.recipientFile);
     expect(added.status, added.stderr).toBe(0);
     expect(gitLog(repo)[0]).toBe("wgqt: add machine zed");
     expect(added.stderr).toContain(
@@ -108,20 +116,20 @@ describe("a fresh fleet of five machines and two proxies, as Getting started mak
     // The index holds what was committed; the edit is still the user's to commit.
     expect(ok("git", ["-C", repo, "diff", "--cached", "--name-only"])).toBe("");
     expect(ok("git", ["-C", repo, "diff", "--name-only"]).trim()).toBe("wgqt.toml");
-    expectCloneVerifies("machine add zed");
+    await expectCloneVerifies("machine add zed");
   });
 
-  it("keygen for the new machine leaves the udp_start edit out too", () => {
-    const keygen = wgqt(repo, "keygen", "--machine", "zed");
+  it("keygen for the new machine leaves the udp_start edit out too", async () => {
+    const keygen = await cli(repo, "keygen", "--machine", "zed");
     expect(keygen.status, keygen.stderr).toBe(0);
     expect(lastCommitFiles(repo)).not.toContain("wgqt.toml");
     expect(keygen.stderr).not.toContain("uncommitted edits");
     expect(headToml()).toMatch(/^udp_start += 16842/m);
-    expectCloneVerifies("keygen --machine zed");
+    await expectCloneVerifies("keygen --machine zed");
     writeFileSync(toml(), headToml());
   });
 
-  it("rekey after an admin added by hand commits wgqt.toml with the admin", () => {
+  it("rekey after an admin added by hand commits wgqt.toml with the admin", async () => {
     writeFileSync(
       toml(),
       readFileSync(toml(), "utf8").replace(
@@ -129,14 +137,14 @@ describe("a fresh fleet of five machines and two proxies, as Getting started mak
         `admins = [\n  ${JSON.stringify(ids.admin2!.recipient)},\n`,
       ),
     );
-    const rekey = wgqt(repo, "rekey", "--identity", ids.admin!.identityFile);
+    const rekey = await cli(repo, "rekey", "--identity", ids.admin!.identityFile);
     expect(rekey.status, rekey.stderr).toBe(0);
     expect(lastCommitFiles(repo)).toContain("wgqt.toml");
     expect(headToml()).toContain(ids.admin2!.recipient);
-    expectCloneVerifies("rekey");
+    await expectCloneVerifies("rekey");
   });
 
-  it("prune after a client left a proxy by hand commits wgqt.toml without it", () => {
+  it("prune after a client left a proxy by hand commits wgqt.toml without it", async () => {
     writeFileSync(
       toml(),
       readFileSync(toml(), "utf8").replace(
@@ -144,14 +152,14 @@ describe("a fresh fleet of five machines and two proxies, as Getting started mak
         'gateway = "lighthouse"\nclients = ["nyaa", "spark"]',
       ),
     );
-    const prune = wgqt(repo, "prune", "--yes");
+    const prune = await cli(repo, "prune", "--yes");
     expect(prune.status, prune.stderr).toBe(0);
     expect(lastCommitFiles(repo)).toContain("wgqt.toml");
     expect(lastCommitFiles(repo)).toContain("wireguard_keys/preshared_keys/archive+lighthouse.age");
-    expectCloneVerifies("prune");
+    await expectCloneVerifies("prune");
   });
 
-  it("rotate with an unrelated edit pending commits only the keys", () => {
+  it("rotate with an unrelated edit pending commits only the keys", async () => {
     writeFileSync(
       toml(),
       readFileSync(toml(), "utf8").replace(
@@ -159,21 +167,30 @@ describe("a fresh fleet of five machines and two proxies, as Getting started mak
         'ipv4_start = "10.200.0.0"',
       ),
     );
-    const rotate = wgqt(repo, "rotate", "--machine", "spark", "--yes");
+    const rotate = await cli(repo, "rotate", "--machine", "spark", "--yes");
     expect(rotate.status, rotate.stderr).toBe(0);
     expect(lastCommitFiles(repo)).not.toContain("wgqt.toml");
     expect(headToml()).toContain('ipv4_start = "10.128.0.0"');
-    expectCloneVerifies("rotate");
+    await expectCloneVerifies("rotate");
   });
 
-  it("vpn import leaves the unrelated edit out too, and its commit verifies", () => {
+  it("vpn import leaves the unrelated edit out too, and its commit verifies", async () => {
     const server = ok("wg", ["pubkey"], { input: ok("wg", ["genkey"]) }).trim();
     const file = join(idDir, "us-west.conf");
     writeFileSync(
       file,
       `[Interface]\nPrivateKey = ${ok("wg", ["genkey"]).trim()}\nAddress = 10.64.1.2/32\n\n[Peer]\nPublicKey = ${server}\nEndpoint = 198.51.100.7:51820\nAllowedIPs = 0.0.0.0/0\n`,
     );
-    const imported = wgqt(repo, "vpn", "import", "us-west", "--from", file, "--machine", "nyaa");
+    const imported = await cli(
+      repo,
+      "vpn",
+      "import",
+      "us-west",
+      "--from",
+      file,
+      "--machine",
+      "nyaa",
+    );
     expect(imported.status, imported.stderr).toBe(0);
     expect(imported.stderr).toContain(
       "left your other uncommitted edits to wgqt.toml out of the commit",
@@ -181,6 +198,6 @@ describe("a fresh fleet of five machines and two proxies, as Getting started mak
     expect(headToml()).toContain("[vpns.us-west]");
     expect(headToml()).toContain('ipv4_start = "10.128.0.0"');
     expect(readFileSync(toml(), "utf8")).toContain('ipv4_start = "10.200.0.0"');
-    expectCloneVerifies("vpn import");
+    await expectCloneVerifies("vpn import");
   });
 });

@@ -19,8 +19,8 @@ const ORPHANS = [
 ];
 const TEMP = ".wgqt-tmp-tavern.age.4242.deadbeef";
 
-beforeAll(() => {
-  fleet = Fleet.create();
+beforeAll(async () => {
+  fleet = await Fleet.create();
   // lighthouse is decommissioned (with its proxy); spark leaves germany.
   delete fleet.hostKeys.lighthouse;
   delete fleet.proxies.finland;
@@ -33,8 +33,8 @@ beforeAll(() => {
 afterAll(() => fleet.cleanup());
 
 describe("orphaned key files", () => {
-  it("verify names each orphan and the temp file", () => {
-    const result = fleet.wgqt("verify");
+  it("verify names each orphan and the temp file", async () => {
+    const result = await fleet.wgqt("verify");
     expect(result.status).toBe(1);
     const lines = result.stdout.trimEnd().split("\n");
     expect(lines).toEqual(
@@ -48,10 +48,10 @@ describe("orphaned key files", () => {
     );
   });
 
-  it("prune on a pipe without --yes exits 2 and removes no key file", () => {
+  it("prune on a pipe without --yes exits 2 and removes no key file", async () => {
     const before = snapshot(fleet.keys);
     const head = fleet.head();
-    const result = fleet.wgqt("prune");
+    const result = await fleet.wgqt("prune");
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/pass --yes to confirm/);
     // A killed writer's temp file is garbage: every mutating command clears
@@ -60,9 +60,9 @@ describe("orphaned key files", () => {
     expect(fleet.head()).toBe(head);
   });
 
-  it("prune --yes removes exactly the orphans, keeps every other byte, and commits", () => {
+  it("prune --yes removes exactly the orphans, keeps every other byte, and commits", async () => {
     const before = snapshot(fleet.keys);
-    const result = fleet.wgqt("prune", "--yes");
+    const result = await fleet.wgqt("prune", "--yes");
     expect(result.status, result.stderr).toBe(0);
     for (const file of [...ORPHANS, TEMP])
       expect(existsSync(join(fleet.keys, file)), file).toBe(false);
@@ -77,12 +77,12 @@ describe("orphaned key files", () => {
         .map((file) => `wireguard_keys/${file}`)
         .sort(),
     );
-    expect(fleet.wgqt("verify").status).toBe(0);
+    expect((await fleet.wgqt("verify")).status).toBe(0);
   });
 
-  it("a second prune has nothing to do", () => {
+  it("a second prune has nothing to do", async () => {
     const head = fleet.head();
-    const result = fleet.wgqt("prune");
+    const result = await fleet.wgqt("prune");
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(/^nothing to prune/);
     expect(fleet.head()).toBe(head);

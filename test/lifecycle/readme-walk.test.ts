@@ -104,7 +104,7 @@ describe("the README's Getting started and Key lifecycle, as written", () => {
     removeDir(home);
   });
 
-  const walk = (heading: string) => {
+  const walk = async (heading: string) => {
     for (const line of shBlock(heading)) {
       if (line.startsWith("$EDITOR wgqt.toml")) {
         const edit = EDITS.find(([comment]) => comment.test(line));
@@ -114,22 +114,22 @@ describe("the README's Getting started and Key lifecycle, as written", () => {
         const result = bash(line);
         expect(result.status, `${line}\n${result.stderr}`).toBe(0);
       }
-      const clone = verifyClone(repo);
+      const clone = await verifyClone(repo);
       expect(clone.status, `after "${line}", a clone of HEAD fails verify:\n${clone.stdout}`).toBe(
         0,
       );
     }
   };
 
-  it("Getting started: every step leaves a HEAD that verifies", () => {
-    walk("Getting started");
+  it("Getting started: every step leaves a HEAD that verifies", async () => {
+    await walk("Getting started");
     expect(gitLog(repo)[0]).toMatch(/^wgqt: keygen \(/);
     expect(ok("git", ["-C", repo, "show", "HEAD:wgqt.toml"])).toContain("[proxies.germany]");
     expect(ok("git", ["-C", repo, "status", "--porcelain", "--untracked-files=no"])).toBe("");
   });
 
-  it("Key lifecycle: every step leaves a HEAD that verifies", () => {
-    walk("Key lifecycle");
+  it("Key lifecycle: every step leaves a HEAD that verifies", async () => {
+    await walk("Key lifecycle");
     expect(ok("git", ["-C", repo, "status", "--porcelain", "--untracked-files=no"])).toBe("");
   });
 });

@@ -24,8 +24,8 @@ const UNRELATED = "archive.age";
 
 const archivePath = () => join(fleet.keys, UNRELATED);
 
-beforeAll(() => {
-  fleet = Fleet.create();
+beforeAll(async () => {
+  fleet = await Fleet.create();
   archiveBytes = readFileSync(archivePath());
   archiveKey = fleet.decrypt("admin", UNRELATED)!;
   // Damaged behind wgqt's back: one payload byte flipped (the header still parses).
@@ -41,9 +41,9 @@ beforeAll(() => {
 afterAll(() => fleet.cleanup());
 
 describe("rekey decides from manifest.json", () => {
-  it("re-encrypts exactly the stale files and leaves the damaged unrelated file unread", () => {
+  it("re-encrypts exactly the stale files and leaves the damaged unrelated file unread", async () => {
     const before = snapshot(fleet.keys);
-    const result = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile, "--yes");
+    const result = await fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile, "--yes");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toContain("re-encrypted 1 private key + 2 preshared keys");
     expect(result.stderr).not.toContain(UNRELATED);
@@ -55,18 +55,18 @@ describe("rekey decides from manifest.json", () => {
     expect(fleet.decryptable("nyaa-new")).toEqual(STALE);
   });
 
-  it("verify still reads every file and reports the damaged one", () => {
-    const result = fleet.wgqt("verify");
+  it("verify still reads every file and reports the damaged one", async () => {
+    const result = await fleet.wgqt("verify");
     expect(result.status).toBe(1);
     expect(result.stdout).toBe(
       `wireguard_keys/${UNRELATED}: changed outside wgqt: sha256 differs from manifest.json (restore it from git; if you changed it on purpose, e.g. with agenix -e: wgqt rekey --accept wireguard_keys/${UNRELATED})\n`,
     );
   });
 
-  it("rekey --check-all reads it, refuses to vouch for it, names it and writes nothing", () => {
+  it("rekey --check-all reads it, refuses to vouch for it, names it and writes nothing", async () => {
     const before = snapshot(fleet.keys);
     const head = fleet.head();
-    const result = fleet.wgqt(
+    const result = await fleet.wgqt(
       "rekey",
       "--check-all",
       "--identity",
@@ -84,10 +84,10 @@ describe("rekey decides from manifest.json", () => {
     expect(fleet.head()).toBe(head);
   });
 
-  it("accepted with --accept, it is read, cannot be decrypted, and nothing is written", () => {
+  it("accepted with --accept, it is read, cannot be decrypted, and nothing is written", async () => {
     const before = snapshot(fleet.keys);
     const head = fleet.head();
-    const result = fleet.wgqt(
+    const result = await fleet.wgqt(
       "rekey",
       "--accept",
       `wireguard_keys/${UNRELATED}`,
@@ -125,17 +125,17 @@ describe("a file re-encrypted outside wgqt, to the same recipients", () => {
     expect(readFileSync(archivePath()).equals(archiveBytes)).toBe(false);
   });
 
-  it("is left as it is by a plain rekey, which has nothing to do", () => {
+  it("is left as it is by a plain rekey, which has nothing to do", async () => {
     const before = snapshot(fleet.keys);
-    const result = fleet.wgqt("rekey");
+    const result = await fleet.wgqt("rekey");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^nothing to re-encrypt/);
     expect(snapshot(fleet.keys)).toEqual(before);
   });
 
-  it("is refused by rekey --check-all, which names it and says how to accept it", () => {
+  it("is refused by rekey --check-all, which names it and says how to accept it", async () => {
     const before = snapshot(fleet.keys);
-    const result = fleet.wgqt(
+    const result = await fleet.wgqt(
       "rekey",
       "--check-all",
       "--identity",
@@ -149,10 +149,10 @@ describe("a file re-encrypted outside wgqt, to the same recipients", () => {
     expect(snapshot(fleet.keys)).toEqual(before);
   });
 
-  it("is re-encrypted and recorded by rekey --accept; then verify passes", () => {
+  it("is re-encrypted and recorded by rekey --accept; then verify passes", async () => {
     const before = snapshot(fleet.keys);
     const manifestBefore = fleet.manifest();
-    const result = fleet.wgqt(
+    const result = await fleet.wgqt(
       "rekey",
       "--accept",
       `wireguard_keys/${UNRELATED}`,
@@ -170,7 +170,7 @@ describe("a file re-encrypted outside wgqt, to the same recipients", () => {
     expect(entry.created).toBe(manifestBefore.files[UNRELATED]!.created);
     expect(entry.sha256).not.toBe(manifestBefore.files[UNRELATED]!.sha256);
     expect(fleet.decrypt("admin", UNRELATED)!.equals(archiveKey)).toBe(true);
-    const verify = fleet.wgqt("verify");
+    const verify = await fleet.wgqt("verify");
     expect(verify.status, verify.stdout).toBe(0);
   });
 });

@@ -16,8 +16,8 @@ let secretsBefore: Record<string, Buffer>;
 /** nyaa's files: its private key and the PSKs of its two pairs. */
 const STALE = ["nyaa.age", "preshared_keys/lighthouse+nyaa.age", "preshared_keys/nyaa+tavern.age"];
 
-beforeAll(() => {
-  fleet = Fleet.create();
+beforeAll(async () => {
+  fleet = await Fleet.create();
   secretsBefore = Object.fromEntries(
     fleet.encryptedFiles().map((file) => [file, fleet.decrypt("admin", file)!]),
   );
@@ -30,8 +30,8 @@ beforeAll(() => {
 afterAll(() => fleet.cleanup());
 
 describe("after a host key change", () => {
-  it("verify fails naming exactly the stale files, each on its own line", () => {
-    const result = fleet.wgqt("verify");
+  it("verify fails naming exactly the stale files, each on its own line", async () => {
+    const result = await fleet.wgqt("verify");
     expect(result.status).toBe(1);
     const lines = result.stdout.trimEnd().split("\n");
     const stale = lines.filter((line) => line.includes("recipients differ from wgqt.toml"));
@@ -52,7 +52,7 @@ describe("after a host key change", () => {
       /^verify failed: 4 problems \(3 stale-recipients, 1 generated-outdated\) in wireguard_keys\n$/,
     );
 
-    const json = JSON.parse(fleet.wgqt("verify", "--json").stdout);
+    const json = JSON.parse((await fleet.wgqt("verify", "--json")).stdout);
     expect(json.ok).toBe(false);
     const staleJson = json.problems.filter(
       (problem: { kind: string }) => problem.kind === "stale-recipients",
@@ -64,10 +64,10 @@ describe("after a host key change", () => {
     }
   });
 
-  it("rekey with an identity that opens nothing names the file and the identity tried, and writes nothing", () => {
+  it("rekey with an identity that opens nothing names the file and the identity tried, and writes nothing", async () => {
     const before = snapshot(fleet.keys);
     const head = fleet.head();
-    const result = fleet.wgqt("rekey", "--identity", fleet.ids.stranger!.identityFile);
+    const result = await fleet.wgqt("rekey", "--identity", fleet.ids.stranger!.identityFile);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(
       /^wgqt: wireguard_keys\/nyaa\.age: no identity matches .*tried ssh-ed25519 \S+\); identities from .*stranger\.key /m,
@@ -76,10 +76,10 @@ describe("after a host key change", () => {
     expect(fleet.head()).toBe(head);
   });
 
-  it("rekey with the admin's identity re-encrypts exactly the stale files", () => {
+  it("rekey with the admin's identity re-encrypts exactly the stale files", async () => {
     const before = snapshot(fleet.keys);
     const manifestBefore = fleet.manifest();
-    const result = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile);
+    const result = await fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toContain("re-encrypted 1 private key + 2 preshared keys");
     // Every other file keeps its bytes; secrets.nix gets nyaa's new key.
@@ -102,8 +102,8 @@ describe("after a host key change", () => {
     expect(fleet.decryptable("nyaa")).toEqual([]);
   });
 
-  it("verify passes with a one-line summary", () => {
-    const result = fleet.wgqt("verify");
+  it("verify passes with a one-line summary", async () => {
+    const result = await fleet.wgqt("verify");
     expect(result.status, result.stdout).toBe(0);
     expect(result.stdout).toBe("");
     expect(result.stderr).toMatch(
@@ -121,27 +121,27 @@ describe("after a host key change", () => {
     );
   });
 
-  it("a second rekey has nothing to do and needs no identity", () => {
+  it("a second rekey has nothing to do and needs no identity", async () => {
     const head = fleet.head();
-    const result = fleet.wgqt("rekey");
+    const result = await fleet.wgqt("rekey");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^nothing to re-encrypt/);
     expect(fleet.head()).toBe(head);
   });
 
-  it("but an identity named with --identity must load, even with nothing to do", () => {
+  it("but an identity named with --identity must load, even with nothing to do", async () => {
     const head = fleet.head();
     const missing = join(fleet.idDir, "does-not-exist");
-    const result = fleet.wgqt("rekey", "--identity", missing);
+    const result = await fleet.wgqt("rekey", "--identity", missing);
     expect(result.status, result.stderr).toBe(2);
     expect(result.stderr).toBe(`wgqt: --identity: cannot read ${missing} (ENOENT)\n`);
     expect(fleet.head()).toBe(head);
   });
 
-  it("warns when the identity file is readable by others", () => {
+  it("warns when the identity file is readable by others", async () => {
     const copy = join(fleet.idDir, "loose-admin.key");
     writeFileSync(copy, snapshot(fleet.idDir)["admin.key"]!, { mode: 0o644 });
-    const result = fleet.wgqt("verify", "--identity", copy);
+    const result = await fleet.wgqt("verify", "--identity", copy);
     expect(result.status).toBe(0);
     expect(result.stderr).toContain(
       `warning: ${copy} is readable by everyone (mode 644); it can decrypt the key store: chmod 600 it`,

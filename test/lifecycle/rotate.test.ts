@@ -12,8 +12,8 @@ import { ok } from "../helpers/run.js";
 
 let fleet: Fleet;
 
-beforeAll(() => {
-  fleet = Fleet.create();
+beforeAll(async () => {
+  fleet = await Fleet.create();
 });
 
 afterAll(() => fleet.cleanup());
@@ -32,10 +32,10 @@ describe("wgqt rotate --machine tavern", () => {
   let before: Record<string, Buffer>;
   let oldPlaintexts: Record<string, Buffer>;
   let headBefore: string;
-  let result: ReturnType<Fleet["wgqt"]>;
+  let result: Awaited<ReturnType<Fleet["wgqt"]>>;
   let started: string;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     before = snapshot(fleet.keys);
     headBefore = fleet.head();
     // The secrets as they were, read with tavern's own identity before rotating.
@@ -46,7 +46,7 @@ describe("wgqt rotate --machine tavern", () => {
       ]),
     );
     started = new Date(Date.now() - 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
-    result = fleet.wgqt("rotate", "--machine", "tavern", "--yes");
+    result = await fleet.wgqt("rotate", "--machine", "tavern", "--yes");
   });
 
   it("renews tavern's keypair and its three PSKs and no other file (byte compare)", () => {
@@ -128,18 +128,18 @@ describe("wgqt rotate --machine tavern", () => {
     expect(ok("git", ["-C", fleet.repo, "status", "--porcelain"])).toBe("");
   });
 
-  it("leaves a store that verifies, with tavern's identity checking its key", () => {
-    const verify = fleet.wgqt("verify", "--identity", fleet.ids.tavern!.identityFile);
+  it("leaves a store that verifies, with tavern's identity checking its key", async () => {
+    const verify = await fleet.wgqt("verify", "--identity", fleet.ids.tavern!.identityFile);
     expect(verify.status, verify.stdout + verify.stderr).toBe(0);
     expect(verify.stderr).toContain("4 decrypted and checked");
   });
 });
 
 describe("wgqt rotate --pair", () => {
-  it("renews one PSK: only that file and the manifest change, one commit", () => {
+  it("renews one PSK: only that file and the manifest change, one commit", async () => {
     const before = snapshot(fleet.keys);
     const old = fleet.decrypt("spark", "preshared_keys/spark+tavern.age")!;
-    const result = fleet.wgqt("rotate", "--pair", "tavern", "spark", "--yes");
+    const result = await fleet.wgqt("rotate", "--pair", "tavern", "spark", "--yes");
     expect(result.status, result.stderr).toBe(0);
     expect(changedFiles(before, snapshot(fleet.keys))).toEqual([
       "manifest.json",
@@ -154,7 +154,7 @@ describe("wgqt rotate --pair", () => {
     );
   });
 
-  it("refuses anything but two known machines that are peers, writing nothing", () => {
+  it("refuses anything but two known machines that are peers, writing nothing", async () => {
     const before = snapshot(fleet.keys);
     const head = fleet.head();
     const cases: [string[], RegExp][] = [
@@ -168,7 +168,7 @@ describe("wgqt rotate --pair", () => {
       [["--all", "--machine", "tavern"], /--all renews everything/],
     ];
     for (const [args, message] of cases) {
-      const result = fleet.wgqt("rotate", ...args, "--yes");
+      const result = await fleet.wgqt("rotate", ...args, "--yes");
       expect(result.status, args.join(" ")).toBe(2);
       expect(result.stderr, args.join(" ")).toMatch(message);
     }
@@ -176,9 +176,9 @@ describe("wgqt rotate --pair", () => {
     expect(fleet.head()).toBe(head);
   });
 
-  it("--keep-psks renews the keypair only", () => {
+  it("--keep-psks renews the keypair only", async () => {
     const before = snapshot(fleet.keys);
-    const result = fleet.wgqt("rotate", "--machine", "archive", "--keep-psks", "--yes");
+    const result = await fleet.wgqt("rotate", "--machine", "archive", "--keep-psks", "--yes");
     expect(result.status, result.stderr).toBe(0);
     expect(changedFiles(before, snapshot(fleet.keys))).toEqual([
       "archive.age",
@@ -191,10 +191,10 @@ describe("wgqt rotate --pair", () => {
 });
 
 describe("wgqt rotate on a pipe without --yes", () => {
-  it("exits 2 asking for --yes and writes nothing", () => {
+  it("exits 2 asking for --yes and writes nothing", async () => {
     const before = snapshot(fleet.keys);
     const head = fleet.head();
-    const result = fleet.wgqt("rotate", "--machine", "tavern");
+    const result = await fleet.wgqt("rotate", "--machine", "tavern");
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/^wgqt: .*pass --yes to confirm \(no terminal to ask on\)$/m);
     expect(result.stdout).toBe("");

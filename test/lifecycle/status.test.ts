@@ -13,8 +13,8 @@ import { Fleet } from "../helpers/lifecycle.js";
 
 let fleet: Fleet;
 
-beforeAll(() => {
-  fleet = Fleet.create();
+beforeAll(async () => {
+  fleet = await Fleet.create();
   fleet.identity("nyaa-new", "ssh-ed25519");
 });
 
@@ -51,8 +51,10 @@ function sshTag(recipient: string): string {
  * Compare status with age for every file × identity. Returns how many cells
  * status was definite about; throws on any disagreement.
  */
-function checkAgainstAge(): number {
-  const status = JSON.parse(fleet.wgqt("status", "--json").stdout) as { files: FileStatus[] };
+async function checkAgainstAge(): Promise<number> {
+  const status = JSON.parse((await fleet.wgqt("status", "--json")).stdout) as {
+    files: FileStatus[];
+  };
   expect(status.files.map((file) => file.file)).toEqual(fleet.encryptedFiles());
   const disagreements: string[] = [];
   let definite = 0;
@@ -84,9 +86,11 @@ function checkAgainstAge(): number {
 }
 
 describe("wgqt status --json, identity by identity against age", () => {
-  it("agrees with age on a fresh store, and names owners and header evidence", () => {
-    expect(checkAgainstAge()).toBe(fleet.encryptedFiles().length * Object.keys(fleet.ids).length);
-    const status = JSON.parse(fleet.wgqt("status", "--json").stdout);
+  it("agrees with age on a fresh store, and names owners and header evidence", async () => {
+    expect(await checkAgainstAge()).toBe(
+      fleet.encryptedFiles().length * Object.keys(fleet.ids).length,
+    );
+    const status = JSON.parse((await fleet.wgqt("status", "--json")).stdout);
     const tavernFile = status.files.find(
       (file: FileStatus) => file.file === "tavern.age",
     ) as FileStatus;
@@ -132,12 +136,12 @@ describe("wgqt status --json, identity by identity against age", () => {
     expect(status.problems).toEqual([]);
   });
 
-  it("still tells the truth after wgqt.toml changed but before a rekey", () => {
+  it("still tells the truth after wgqt.toml changed but before a rekey", async () => {
     fleet.hostKeys.nyaa = "nyaa-new";
     fleet.admins = ["admin"];
     fleet.writeConfig("nyaa reinstalled; ops leaves");
-    checkAgainstAge();
-    const status = JSON.parse(fleet.wgqt("status", "--json").stdout);
+    await checkAgainstAge();
+    const status = JSON.parse((await fleet.wgqt("status", "--json")).stdout);
     const nyaa = status.files.find((file: FileStatus) => file.file === "nyaa.age") as FileStatus;
     // The old key is no longer in wgqt.toml but can decrypt; the new one cannot yet.
     expect(
@@ -149,7 +153,7 @@ describe("wgqt status --json, identity by identity against age", () => {
     expect(nyaa.problems).toEqual(["stale-recipients"]);
   });
 
-  it("reads the header, not the manifest, for a file re-encrypted outside wgqt", () => {
+  it("reads the header, not the manifest, for a file re-encrypted outside wgqt", async () => {
     // spark.age re-encrypted with the age CLI to the admin and a stranger's SSH key.
     const path = join(fleet.keys, "spark.age");
     const plaintext = fleet.decrypt("admin", "spark.age")!;
@@ -158,8 +162,8 @@ describe("wgqt status --json, identity by identity against age", () => {
       ["-e", "-r", fleet.recipient("admin"), "-R", fleet.ids.stranger!.recipientFile, "-o", path],
       { input: plaintext },
     );
-    checkAgainstAge();
-    const status = JSON.parse(fleet.wgqt("status", "--json").stdout);
+    await checkAgainstAge();
+    const status = JSON.parse((await fleet.wgqt("status", "--json")).stdout);
     const spark = status.files.find((file: FileStatus) => file.file === "spark.age") as FileStatus;
     expect(spark.unattributed).toEqual([
       { type: "ssh-ed25519", tag: sshTag(fleet.recipient("stranger")) },
@@ -168,20 +172,20 @@ describe("wgqt status --json, identity by identity against age", () => {
       spark.readers.find((reader) => reader.recipient === fleet.recipient("ops")),
     ).toMatchObject({ header: "absent", canDecrypt: false });
     expect(spark.problems).toEqual(["checksum-mismatch", "header-mismatch", "stale-recipients"]);
-    const verify = fleet.wgqt("verify");
+    const verify = await fleet.wgqt("verify");
     expect(verify.stdout).toContain(
       `wireguard_keys/spark.age: header disagrees with manifest.json: ssh-ed25519 …${fleet.recipient("ops").slice(-10)} listed but not in the header; an unknown ssh-ed25519 stanza (key tag ${sshTag(fleet.recipient("stranger"))})`,
     );
   });
 
-  it("after a rekey that accepts the changed file, agrees with age and verify passes", () => {
+  it("after a rekey that accepts the changed file, agrees with age and verify passes", async () => {
     // A file changed outside wgqt is not re-encrypted (and vouched for) unless accepted.
-    const refused = fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile);
+    const refused = await fleet.wgqt("rekey", "--identity", fleet.ids.admin!.identityFile);
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(
       /^wgqt: wireguard_keys\/spark\.age: changed since wgqt wrote it .*wgqt rekey --accept wireguard_keys\/spark\.age\)$/m,
     );
-    const rekey = fleet.wgqt(
+    const rekey = await fleet.wgqt(
       "rekey",
       "--identity",
       fleet.ids.admin!.identityFile,
@@ -189,8 +193,8 @@ describe("wgqt status --json, identity by identity against age", () => {
       "wireguard_keys/spark.age",
     );
     expect(rekey.status, rekey.stderr).toBe(0);
-    checkAgainstAge();
+    await checkAgainstAge();
     expect(fleet.decryptable("stranger")).toEqual([]);
-    expect(fleet.wgqt("verify").status).toBe(0);
+    expect((await fleet.wgqt("verify")).status).toBe(0);
   });
 });

@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Config, MachineConfig } from "../../src/config/types.js";
 import { generateKeyPair } from "../../src/keys/wireguard.js";
-import { ownersOf } from "../../src/store/inspect.js";
+import { ownersOf } from "../../src/store/inspect/names.js";
 import { openKeyStore } from "../../src/store/keystore.js";
 import {
   copyManifest,

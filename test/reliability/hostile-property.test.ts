@@ -40,9 +40,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.js";
 import { makeIdentity, makeTempDir, removeDir, type TestIdentity } from "../helpers/fleet.js";
-import { ok, TEST_ENV } from "../helpers/run.js";
+import { ok, runInProcess, TEST_ENV } from "../helpers/run.js";
 
 /** Machines and the kind of their host key: both kinds of stanza, one that names its key and one that cannot. */
 const MACHINES = { gw: "ssh-ed25519", c1: "x25519", c2: "ssh-ed25519" } as const;
@@ -76,21 +75,12 @@ function git(repo: string, ...args: string[]): string {
 
 /** Run wgqt in process, as a script on a pipe runs it; returns exit code and everything printed. */
 async function wgqt(repo: string, home: string, args: string[]) {
-  let printed = "";
-  const status = await main(args, {
+  const { status, stdout, stderr } = await runInProcess(args, {
     cwd: repo,
     env: { HOME: home, NO_COLOR: "1" },
-    stdout: (text) => {
-      printed += text;
-    },
-    stderr: (text) => {
-      printed += text;
-    },
-    interactive: false,
-    color: false,
     now: () => new Date("2026-01-01T00:00:00Z"),
   });
-  return { status, printed };
+  return { status, printed: stdout + stderr };
 }
 
 /** Who may read a file under this store path, by the template's wgqt.toml. */

@@ -26,14 +26,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTempDir, removeDir } from "../helpers/fleet.js";
 import { Fleet, snapshot } from "../helpers/lifecycle.js";
-import { ageDecrypt, ok, type Result, TEST_ENV, WGQT, wgqt } from "../helpers/run.js";
+import { ageDecrypt, cli, ok, type Result, TEST_ENV, WGQT } from "../helpers/run.js";
 
 let fleet: Fleet;
 let work: string;
 let copies = 0;
 
-beforeAll(() => {
-  fleet = Fleet.create();
+beforeAll(async () => {
+  fleet = await Fleet.create();
   work = makeTempDir("wgqt-hostile-repo-");
 });
 
@@ -84,7 +84,7 @@ function journal(writes: { path: string; mode: number; data: Buffer }[], message
 }
 
 describe("a planted journal", () => {
-  it("naming .git/hooks/post-commit is refused whole; no later command runs the hook", () => {
+  it("naming .git/hooks/post-commit is refused whole; no later command runs the hook", async () => {
     const { repo } = copy();
     const mark = join(work, `hook-ran-${copies}`);
     const hook = Buffer.from(`#!/bin/sh\ntouch ${mark}\n`);
@@ -95,13 +95,13 @@ describe("a planted journal", () => {
     merge(repo, "a pull request");
     const head = git(repo, "rev-parse", "HEAD");
 
-    const keygen = wgqt(repo, "keygen");
+    const keygen = await cli(repo, "keygen");
     expect(keygen.status).toBe(1);
     expect(errorLine(keygen)).toBe(
       `wgqt: ${repo}/.wgqt-journal.json: names ".git/hooks/post-commit", which is not a file wgqt writes; nothing was applied (a planted journal? move it away to continue)`,
     );
     expect(existsSync(join(repo, ".git", "hooks", "post-commit"))).toBe(false);
-    const rotate = wgqt(repo, "rotate", "--machine", "tavern", "--yes");
+    const rotate = await cli(repo, "rotate", "--machine", "tavern", "--yes");
     expect(rotate.status).toBe(1);
     expect(existsSync(mark)).toBe(false);
     expect(git(repo, "rev-parse", "HEAD")).toBe(head);
@@ -109,13 +109,13 @@ describe("a planted journal", () => {
     // Once the journal is gone, commands work and git runs no planted hook.
     git(repo, "rm", "-q", ".wgqt-journal.json");
     git(repo, "commit", "-q", "-m", "drop the journal");
-    const again = wgqt(repo, "rotate", "--machine", "tavern", "--yes");
+    const again = await cli(repo, "rotate", "--machine", "tavern", "--yes");
     expect(again.status, again.stderr).toBe(0);
     expect(existsSync(mark)).toBe(false);
     expect(existsSync(join(repo, ".git", "hooks", "post-commit"))).toBe(false);
   });
 
-  it("naming only store files is refused when git tracks it: it came from a commit", () => {
+  it("naming only store files is refused when git tracks it: it came from a commit", async () => {
     const { repo, keys } = copy();
     // Another machine's private key under tavern's name.
     writeFileSync(
@@ -130,7 +130,7 @@ describe("a planted journal", () => {
     );
     merge(repo, "a pull request");
     const before = snapshot(keys);
-    const result = wgqt(repo, "keygen");
+    const result = await cli(repo, "keygen");
     expect(result.status).toBe(1);
     expect(errorLine(result)).toBe(
       `wgqt: ${repo}/.wgqt-journal.json: tracked by git, so it came from a commit, not from an interrupted wgqt run; nothing was applied (check what it holds, then git rm it)`,
@@ -138,7 +138,7 @@ describe("a planted journal", () => {
     expect(snapshot(keys)).toEqual(before);
   });
 
-  it("is refused for any path wgqt does not write, or an executable mode, tracked or not", () => {
+  it("is refused for any path wgqt does not write, or an executable mode, tracked or not", async () => {
     const cases: [string, Buffer][] = [
       [
         'names "wireguard_keys/evil.sh", which is not a file wgqt writes',
@@ -165,19 +165,19 @@ describe("a planted journal", () => {
       const { repo } = copy();
       writeFileSync(join(repo, ".wgqt-journal.json"), bytes);
       const before = snapshot(repo);
-      const result = wgqt(repo, "keygen");
+      const result = await cli(repo, "keygen");
       expect(result.status, message).toBe(1);
       expect(errorLine(result)).toContain(`.wgqt-journal.json: ${message}`);
       expect(snapshot(repo)).toEqual(before);
     }
   });
 
-  it("wgqt init keeps the journal and the lock out of git", () => {
+  it("wgqt init keeps the journal and the lock out of git", async () => {
     const repo = join(work, `init-${copies++}`);
     mkdirSync(repo);
     git(repo, "init", "-q");
     writeFileSync(join(repo, ".gitignore"), "node_modules/\n");
-    const result = wgqt(repo, "init", "--admin", fleet.ids.admin!.recipient);
+    const result = await cli(repo, "init", "--admin", fleet.ids.admin!.recipient);
     expect(result.status, result.stderr).toBe(0);
     expect(readFileSync(join(repo, ".gitignore"), "utf8")).toBe(
       "node_modules/\n\n# wgqt: a running command's lock, an interrupted change's journal\n/.wgqt.lock\n/.wgqt-journal.json\n/.wgqt-tmp-*\n",
@@ -193,7 +193,7 @@ describe("a planted journal", () => {
 });
 
 describe("swapped secrets", () => {
-  it("two private keys (hosts with X25519 keys, whose stanzas name nobody) are refused, named, never re-encrypted", () => {
+  it("two private keys (hosts with X25519 keys, whose stanzas name nobody) are refused, named, never re-encrypted", async () => {
     const { repo, keys } = copy();
     const lighthouseKey = decrypt(keys, "admin", "lighthouse.age");
     renameSync(join(keys, "spark.age"), join(keys, "swap"));
@@ -204,13 +204,13 @@ describe("swapped secrets", () => {
     const before = snapshot(keys);
     const admin = fleet.ids.admin!.identityFile;
 
-    const checkAll = wgqt(repo, "rekey", "--check-all", "--identity", admin, "--yes");
+    const checkAll = await cli(repo, "rekey", "--check-all", "--identity", admin, "--yes");
     expect(checkAll.status).toBe(1);
     expect(errorLine(checkAll)).toBe(
       "wgqt: wireguard_keys/lighthouse.age: changed since wgqt wrote it (sha256 differs from manifest.json); wgqt does not re-encrypt a file it cannot vouch for (restore it from git; if you changed it on purpose, e.g. with agenix -e: wgqt rekey --accept wireguard_keys/lighthouse.age); and 1 more file (wgqt verify lists them)",
     );
     // Accepting them does not help: a private key must match its .pub.
-    const accepted = wgqt(
+    const accepted = await cli(
       repo,
       "rekey",
       "--accept",
@@ -230,10 +230,10 @@ describe("swapped secrets", () => {
     // spark's host still cannot read lighthouse's private key.
     expect(decrypt(keys, "spark", "spark.age")).toBeUndefined();
     expect(decrypt(keys, "lighthouse", "spark.age")).toBe(lighthouseKey);
-    expect(wgqt(repo, "verify").status).toBe(1);
+    expect((await cli(repo, "verify")).status).toBe(1);
   });
 
-  it("two preshared keys are refused, named, never re-encrypted to the other pair", () => {
+  it("two preshared keys are refused, named, never re-encrypted to the other pair", async () => {
     const { repo, keys } = copy();
     const sparkPsk = decrypt(keys, "admin", "preshared_keys/spark+tavern.age");
     const [a, b] = ["preshared_keys/archive+tavern.age", "preshared_keys/spark+tavern.age"];
@@ -241,7 +241,7 @@ describe("swapped secrets", () => {
     writeFileSync(join(keys, a), readFileSync(join(keys, b)));
     writeFileSync(join(keys, b), bytesA);
     const before = snapshot(keys);
-    const result = wgqt(
+    const result = await cli(
       repo,
       "rekey",
       "--check-all",
@@ -257,7 +257,7 @@ describe("swapped secrets", () => {
     for (const file of [a, b]) expect(decrypt(keys, "archive", file)).not.toBe(sparkPsk);
   });
 
-  it("with the .pub files and manifest.json swapped too, the headers give it away", () => {
+  it("with the .pub files and manifest.json swapped too, the headers give it away", async () => {
     // archive and tavern have ssh-ed25519 host keys, whose stanzas name them.
     const { repo, keys } = copy();
     const tavernKey = decrypt(keys, "admin", "tavern.age");
@@ -274,7 +274,7 @@ describe("swapped secrets", () => {
     writeFileSync(join(keys, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
     merge(repo, "a pull request");
     const before = snapshot(keys);
-    const result = wgqt(
+    const result = await cli(
       repo,
       "rekey",
       "--check-all",
@@ -293,7 +293,7 @@ describe("swapped secrets", () => {
 });
 
 describe("symlinks in the store", () => {
-  it("a preshared_keys/ leading out of the repository: nothing written there, nothing left behind", () => {
+  it("a preshared_keys/ leading out of the repository: nothing written there, nothing left behind", async () => {
     const { repo, keys } = copy();
     const outside = join(work, `outside-${copies}`);
     renameSync(join(keys, "preshared_keys"), outside);
@@ -307,7 +307,7 @@ describe("symlinks in the store", () => {
     merge(repo, "a pull request");
     const head = git(repo, "rev-parse", "HEAD");
     const outsideBefore = snapshot(outside);
-    const result = wgqt(repo, "keygen");
+    const result = await cli(repo, "keygen");
     expect(result.status).toBe(1);
     expect(errorLine(result)).toBe(
       `wgqt: ${keys}/preshared_keys: is a symlink; wgqt reads and writes only inside ${repo}, never through a link (make it a directory)`,
@@ -318,18 +318,18 @@ describe("symlinks in the store", () => {
     expect(git(repo, "status", "--porcelain")).toBe("");
     expect(git(repo, "rev-parse", "HEAD")).toBe(head);
     // Read-only commands refuse it as well.
-    const status = wgqt(repo, "status");
+    const status = await cli(repo, "status");
     expect(status.status).toBe(1);
     expect(errorLine(status)).toContain("preshared_keys: is a symlink");
   });
 
-  it("a manifest.json or journal that is a symlink is not read through", () => {
+  it("a manifest.json or journal that is a symlink is not read through", async () => {
     for (const file of ["wireguard_keys/manifest.json", ".wgqt-journal.json"]) {
       const { repo } = copy();
       rmSync(join(repo, file), { force: true });
       // A device that never ends: reading it would never finish.
       symlinkSync("/dev/zero", join(repo, file));
-      const result = wgqt(repo, "keygen");
+      const result = await cli(repo, "keygen");
       expect(result.status).toBe(1);
       expect(errorLine(result)).toBe(
         `wgqt: ${join(repo, file)}: is a symlink; wgqt reads only regular files here, never through a link`,
@@ -377,13 +377,13 @@ describe("secrets in config errors", () => {
     ],
   ];
 
-  it.each(cases.map(([what], index) => [what, index] as const))("%s", (_what, index) => {
+  it.each(cases.map(([what], index) => [what, index] as const))("%s", async (_what, index) => {
     const [, edit, message] = cases[index]!;
     const { repo } = copy();
     const secret = key();
     const text = edit(readFileSync(join(repo, "wgqt.toml"), "utf8"), secret);
     writeFileSync(join(repo, "wgqt.toml"), text);
-    const result = wgqt(repo, "keygen");
+    const result = await cli(repo, "keygen");
     expect(result.status).toBe(1);
     const line = errorLine(result);
     expect(line).toMatch(message);
@@ -399,7 +399,7 @@ describe("secrets in config errors", () => {
 });
 
 describe("public keys the manifest does not vouch for", () => {
-  it("keygen refuses a replaced .pub rather than writing it into machines.nix", () => {
+  it("keygen refuses a replaced .pub rather than writing it into machines.nix", async () => {
     const { repo, keys } = copy();
     const forged = ok("wg", ["pubkey"], { input: ok("wg", ["genkey"]) });
     writeFileSync(join(keys, "archive.pub"), forged);
@@ -407,7 +407,7 @@ describe("public keys the manifest does not vouch for", () => {
     const head = git(repo, "rev-parse", "HEAD");
     const before = snapshot(keys);
     for (const args of [["keygen"], ["rotate", "--machine", "tavern", "--yes"]]) {
-      const result = wgqt(repo, ...args);
+      const result = await cli(repo, ...args);
       expect(result.status, args.join(" ")).toBe(1);
       expect(errorLine(result)).toBe(
         `wgqt: ${keys}/archive.pub: not the public key manifest.json records for archive.age (replaced? restore it from git, or run 'wgqt rotate --machine archive' for a new keypair)`,
@@ -417,12 +417,12 @@ describe("public keys the manifest does not vouch for", () => {
     expect(readFileSync(join(keys, "machines.nix"), "utf8")).not.toContain(forged.trim());
     expect(git(repo, "rev-parse", "HEAD")).toBe(head);
     // The way out it names works: a new keypair for archive.
-    const rotate = wgqt(repo, "rotate", "--machine", "archive", "--yes");
+    const rotate = await cli(repo, "rotate", "--machine", "archive", "--yes");
     expect(rotate.status, rotate.stderr).toBe(0);
-    expect(wgqt(repo, "verify").status).toBe(0);
+    expect((await cli(repo, "verify")).status).toBe(0);
   });
 
-  it("every writing command refuses an .age whose .pub was deleted, saying how to recover", () => {
+  it("every writing command refuses an .age whose .pub was deleted, saying how to recover", async () => {
     const { repo, keys } = copy();
     rmSync(join(keys, "nyaa.pub"));
     merge(repo, "a pull request");
@@ -436,7 +436,7 @@ describe("public keys the manifest does not vouch for", () => {
       ["rotate", "--pair", "spark", "tavern", "--yes"],
       ["machine", "add", "cellar", "--recipient", fleet.ids.stranger!.recipient],
     ]) {
-      const result = wgqt(repo, ...args);
+      const result = await cli(repo, ...args);
       expect(result.status, args.join(" ")).toBe(1);
       expect(errorLine(result)).toBe(
         `wgqt: ${keys}/nyaa.age exists but nyaa.pub is missing; restore it from git, or run 'wgqt rotate --machine nyaa' for a new keypair`,
@@ -449,7 +449,7 @@ describe("public keys the manifest does not vouch for", () => {
 });
 
 describe("RSA recipients", () => {
-  it("under 2048 bits are refused, as the age CLI refuses them; 2048 bits are taken", () => {
+  it("under 2048 bits are refused, as the age CLI refuses them; 2048 bits are taken", async () => {
     const { repo } = copy();
     const dir = join(work, `rsa-${copies}`);
     mkdirSync(dir);
@@ -461,13 +461,13 @@ describe("RSA recipients", () => {
     expect(spawnSync("age", ["-R", join(dir, "2048.pub")], { input: "x" }).status).toBe(0);
 
     const before = snapshot(repo);
-    const small = wgqt(repo, "machine", "add", "cellar", "-R", join(dir, "1024.pub"));
+    const small = await cli(repo, "machine", "add", "cellar", "-R", join(dir, "1024.pub"));
     expect(small.status).toBe(1);
     expect(errorLine(small)).toBe(
       `wgqt: --recipient-file "${join(dir, "1024.pub")}": line 1: ssh-rsa key of 1024 bits: the age CLI refuses RSA recipients under 2048 bits; use a key of 2048 bits or more, or ssh-ed25519`,
     );
     expect(snapshot(repo)).toEqual(before);
-    const big = wgqt(repo, "machine", "add", "cellar", "-R", join(dir, "2048.pub"));
+    const big = await cli(repo, "machine", "add", "cellar", "-R", join(dir, "2048.pub"));
     expect(big.status, big.stderr).toBe(0);
   });
 });
@@ -522,17 +522,17 @@ describe("a run killed together with its git child", () => {
       expect(left.length, "the kill never landed while git held the lock").toBeGreaterThan(0);
       if (lock.test("index.lock")) expect(left).toContain("index.lock");
 
-      const result = wgqt(repo, "keygen");
+      const result = await cli(repo, "keygen");
       expect(result.status, result.stderr).toBe(0);
       expect(leftovers(repo)).toEqual([]);
       expect(existsSync(join(repo, ".wgqt-journal.json"))).toBe(false);
       expect(git(repo, "log", "-1", "--format=%s")).toMatch(/^wgqt: rotate all/);
       expect(git(repo, "status", "--porcelain")).toBe("");
-      expect(wgqt(repo, "verify").status).toBe(0);
+      expect((await cli(repo, "verify")).status).toBe(0);
     });
   }
 
-  it("a lock of a live git, or one older than the dead run, is left alone", () => {
+  it("a lock of a live git, or one older than the dead run, is left alone", async () => {
     const { repo } = copy();
     const gitDir = join(repo, ".git");
     // An old leftover nobody can attribute: not wgqt's to remove.
@@ -549,7 +549,7 @@ describe("a run killed together with its git child", () => {
       join(gitDir, `wgqt-index-${process.pid}-0badc0de.owner`),
       `${process.pid} ${hostname()}\n`,
     );
-    const result = wgqt(repo, "rotate", "--machine", "tavern", "--yes");
+    const result = await cli(repo, "rotate", "--machine", "tavern", "--yes");
     expect(result.status).toBe(1);
     expect(errorLine(result)).toMatch(/index\.lock': File exists/);
     expect(leftovers(repo)).toEqual(["index.lock", `wgqt-index-${process.pid}-0badc0de.owner`]);

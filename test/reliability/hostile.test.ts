@@ -18,7 +18,7 @@ import {
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeIdentity, makeTempDir, removeDir, type TestIdentity } from "../helpers/fleet.js";
-import { ok, wgqt } from "../helpers/run.js";
+import { cli, ok } from "../helpers/run.js";
 
 let work: string;
 let template: string;
@@ -500,12 +500,12 @@ const CASES: Case[] = [
     setup: (repo) =>
       writeFileSync(
         join(repo, ".wgqt-journal.json"),
-        JSON.stringify({
-          version: 1,
+        `${JSON.stringify({
+          version: 2,
           message: "x",
-          writes: [{ path: "../../etc/x", mode: 420, content: "" }],
+          writes: [{ path: "../../etc/x", mode: 420, size: 0 }],
           removes: [],
-        }),
+        })}\n`,
       ),
     args: keygen,
     exit: 1,
@@ -527,7 +527,7 @@ const CASES: Case[] = [
   },
 ];
 
-beforeAll(() => {
+beforeAll(async () => {
   work = makeTempDir("wgqt-hostile-");
   const idDir = join(work, "ids");
   mkdirSync(idDir);
@@ -548,7 +548,7 @@ beforeAll(() => {
   writeFileSync(join(template, "wgqt.toml"), fill(base()));
   // An empty keys_dir is a new store (what `wgqt init` starts); keygen fills it.
   mkdirSync(join(template, "wireguard_keys"));
-  const made = wgqt(template, "keygen", "--no-commit");
+  const made = await cli(template, "keygen", "--no-commit");
   expect(made.status, made.stderr).toBe(0);
 });
 
@@ -559,14 +559,14 @@ describe("hostile input", () => {
     expect(CASES.length).toBeGreaterThanOrEqual(40);
   });
 
-  it.each(CASES.map((c, index) => [c.what, index] as const))("%s", (_what, index) => {
+  it.each(CASES.map((c, index) => [c.what, index] as const))("%s", async (_what, index) => {
     const testCase = CASES[index]!;
     const repo = join(work, `case-${index}`);
     cpSync(template, repo, { recursive: true });
     try {
       testCase.setup?.(repo);
       const before = fleetHash(repo);
-      const result = wgqt(repo, ...testCase.args(repo));
+      const result = await cli(repo, ...testCase.args(repo));
       expect(result.status, result.stderr).toBe(testCase.exit);
       // Progress lines may come first; the error is one line, the last, and the only "wgqt:" one.
       const lines = result.stderr

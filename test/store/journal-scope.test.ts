@@ -20,13 +20,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StoreError } from "../../src/errors.js";
 import { readStoreFile, readStoreFileSync } from "../../src/store/files.js";
 import { openKeyStore } from "../../src/store/keystore.js";
-import {
-  JOURNAL_FILE,
-  type Journal,
-  journalProblem,
-  recoverJournal,
-  Transaction,
-} from "../../src/store/transaction.js";
+import { Transaction } from "../../src/store/transaction.js";
+import { JOURNAL_FILE, type Journal, journalProblem } from "../../src/store/transaction-journal.js";
+import { recoverJournal } from "../../src/store/transaction-recovery.js";
 
 let root: string;
 let outside: string;

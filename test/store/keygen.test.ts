@@ -7,7 +7,7 @@ import { appendFileSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeIdentity, makeRepo, removeDir, type TestIdentity } from "../helpers/fleet.js";
-import { ageDecrypt, ok, wgqt } from "../helpers/run.js";
+import { ageDecrypt, cli, ok } from "../helpers/run.js";
 
 let repo: string;
 let keys: string;
@@ -23,7 +23,7 @@ const intended: Record<string, string[]> = {
   "preshared_keys/bravo+charlie.age": ["bravo", "charlie", "admin"],
 };
 
-beforeAll(() => {
+beforeAll(async () => {
   repo = makeRepo();
   const idDir = join(repo, "..", `${repo.split("/").pop()}-ids`);
   ok("mkdir", ["-p", idDir]);
@@ -33,10 +33,10 @@ beforeAll(() => {
   ids.admin = makeIdentity(idDir, "admin", "x25519");
   ids.stranger = makeIdentity(idDir, "stranger", "ssh-ed25519");
 
-  const init = wgqt(repo, "init", "--admin-file", ids.admin!.recipientFile);
+  const init = await cli(repo, "init", "--admin-file", ids.admin!.recipientFile);
   expect(init.status, init.stderr).toBe(0);
   for (const name of ["alpha", "bravo", "charlie"]) {
-    const added = wgqt(
+    const added = await cli(
       repo,
       "machine",
       "add",
@@ -52,7 +52,7 @@ beforeAll(() => {
     join(repo, "wgqt.toml"),
     '\n[proxies.hub]\ngateway = "alpha"\nclients = ["charlie", "bravo"]\n\n[proxies.side]\ngateway = "bravo"\nclients = ["charlie"]\n',
   );
-  const result = wgqt(repo, "keygen", "--no-commit");
+  const result = await cli(repo, "keygen", "--no-commit");
   expect(result.status, result.stderr).toBe(0);
   keys = join(repo, "wireguard_keys");
 });
@@ -173,9 +173,9 @@ describe("wgqt keygen on a mixed fleet", () => {
     ]);
   });
 
-  it("a second keygen keeps every key and changes no byte", () => {
+  it("a second keygen keeps every key and changes no byte", async () => {
     const before = snapshot(keys);
-    const again = wgqt(repo, "keygen", "--no-commit");
+    const again = await cli(repo, "keygen", "--no-commit");
     expect(again.status).toBe(0);
     expect(again.stderr).toContain("nothing to do");
     expect(snapshot(keys)).toEqual(before);

@@ -18,7 +18,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { JOURNAL_FILE, recoverJournal, Transaction } from "../../src/store/transaction.js";
+import { Transaction } from "../../src/store/transaction.js";
+import { JOURNAL_FILE } from "../../src/store/transaction-journal.js";
+import { recoverJournal } from "../../src/store/transaction-recovery.js";
 import { ok, ROOT } from "../helpers/run.js";
 
 let root: string;
@@ -134,19 +136,6 @@ describe("Transaction", () => {
     expect(existsSync(join(root, JOURNAL_FILE))).toBe(false);
   });
 
-  it("finishes a journal in the earlier layout (one JSON document, base64 contents)", async () => {
-    const journal = {
-      version: 1,
-      message: "wgqt: earlier",
-      writes: [{ path: "keys/a.age", mode: 0o644, content: binary.toString("base64") }],
-      removes: [],
-    };
-    writeFileSync(join(root, JOURNAL_FILE), `${JSON.stringify(journal)}\n`);
-    const recovered = await recoverJournal(root, scope());
-    expect(recovered?.message).toBe("wgqt: earlier");
-    expect(readFileSync(join(root, "keys", "a.age"))).toEqual(binary);
-  });
-
   it("refuses a journal whose bytes are not exactly what its first line announces", async () => {
     const head = (size: number) =>
       `${JSON.stringify({
@@ -160,6 +149,15 @@ describe("Transaction", () => {
       Buffer.concat([Buffer.from(head(4)), binary]), // trailing bytes
       Buffer.from(head(0).trimEnd()), // head only, no newline
       Buffer.from("not json\n"),
+      // The earlier layout, one JSON document with base64 contents, which wgqt no longer writes.
+      Buffer.from(
+        `${JSON.stringify({
+          version: 1,
+          message: "wgqt: m",
+          writes: [{ path: "keys/a.age", mode: 0o644, content: binary.toString("base64") }],
+          removes: [],
+        })}\n`,
+      ),
     ]) {
       writeFileSync(join(root, JOURNAL_FILE), bytes);
       await expect(recoverJournal(root, scope())).rejects.toThrow(/not a wgqt journal/);

@@ -1,5 +1,6 @@
 /** `wgqt prune [--yes] [--no-commit]` */
-import { displayPath, findTempFiles } from "../../store/inspect.js";
+import { displayPath } from "../../store/inspect/names.js";
+import { findTempFiles } from "../../store/inspect/read.js";
 import { applyPrune, type PrunePlan, planPrune, pruneIsEmpty } from "../../store/prune.js";
 import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";

@@ -5,7 +5,7 @@
  * unless `--accept` names them as changed on purpose.
  */
 import { StoreError } from "../../errors.js";
-import { displayPath, shortRecipient } from "../../store/inspect.js";
+import { displayPath, shortRecipient } from "../../store/inspect/names.js";
 import {
   acceptedFiles,
   applyRekey,

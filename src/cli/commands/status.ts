@@ -2,16 +2,13 @@
  * `wgqt status [--json]`: per machine its key and peers, per file who can
  * decrypt it (read from the file's header, backed by the manifest), and what
  * `verify` would complain about. The `--json` shape is `StoreStatus`
- * (src/store/inspect.ts), documented there.
+ * (src/store/inspect/status.ts), documented there.
  */
 import type { ChalkInstance } from "chalk";
-import {
-  type FileReader,
-  type FileStatus,
-  inspectStore,
-  shortRecipient,
-  storeStatus,
-} from "../../store/inspect.js";
+import type { FileReader } from "../../store/inspect/access.js";
+import { shortRecipient } from "../../store/inspect/names.js";
+import { inspectStore } from "../../store/inspect/read.js";
+import { type FileStatus, storeStatus } from "../../store/inspect/status.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../main.js";

@@ -4,12 +4,9 @@
  * exit 0. With `--json`, `{ ok, problems, checked }` on stdout (problems as in
  * `wgqt status --json`; checked: files decrypted with the identities, or null).
  */
-import {
-  checkWithIdentities,
-  findProblems,
-  inspectStore,
-  type Problem,
-} from "../../store/inspect.js";
+import { findProblems, type Problem } from "../../store/inspect/problems.js";
+import { inspectStore } from "../../store/inspect/read.js";
+import { checkWithIdentities } from "../../store/inspect/verify.js";
 import { loadIdentityFiles } from "../../store/rekey.js";
 import { openContext } from "../context.js";
 import type { CliIO } from "../io.js";

@@ -5,7 +5,7 @@ import { appendVpn, replaceVpn } from "../../config/edit.js";
 import { MAX_PROVIDER_FILE_BYTES, parseProviderFile } from "../../config/provider.js";
 import { ConfigError, quote, UsageError } from "../../errors.js";
 import { expectedSecrets } from "../../store/expected.js";
-import { displayPath } from "../../store/inspect.js";
+import { displayPath } from "../../store/inspect/names.js";
 import { vpnKeyFile, vpnPresharedKeyFile } from "../../store/layout.js";
 import {
   applyVpnImport,

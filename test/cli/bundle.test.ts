@@ -1,0 +1,85 @@
+/**
+ * The built command as a user runs it: bin/wgqt loads the bundle in
+ * dist/bundle/ (with its lazily loaded chunks and the key-making worker),
+ * and exit codes reach the shell through the process. Most CLI tests run
+ * in-process (helpers/run.ts); these prove what only a real process can.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  gitLog,
+  makeIdentity,
+  makeRepo,
+  makeTempDir,
+  removeDir,
+  type TestIdentity,
+} from "../helpers/fleet.js";
+import { wgqt } from "../helpers/run.js";
+
+let repo: string;
+let idDir: string;
+/** A directory with no wgqt.toml in it or above it. */
+let empty: string;
+const ids: Record<string, TestIdentity> = {};
+
+beforeAll(() => {
+  repo = makeRepo();
+  idDir = makeTempDir("wgqt-ids-");
+  empty = makeTempDir("wgqt-empty-");
+  for (const name of ["tavern", "spark"]) ids[name] = makeIdentity(idDir, name, "x25519");
+  writeFileSync(
+    join(repo, "wgqt.toml"),
+    [
+      `[machines.tavern]`,
+      `recipients = ["${ids.tavern!.recipient}"]`,
+      `endpoint = "tavern.example.org"`,
+      ``,
+      `[machines.spark]`,
+      `recipients = ["${ids.spark!.recipient}"]`,
+      ``,
+      `[proxies.germany]`,
+      `gateway = "tavern"`,
+      `clients = ["spark"]`,
+      ``,
+    ].join("\n"),
+  );
+  mkdirSync(join(repo, "wireguard_keys"));
+});
+
+afterAll(() => {
+  removeDir(repo);
+  removeDir(idDir);
+  removeDir(empty);
+});
+
+describe("bin/wgqt", () => {
+  it("--help prints the commands and exits 0", () => {
+    const result = wgqt(repo, "--help");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: wgqt /);
+    expect(result.stdout).toContain("keygen");
+  });
+
+  it("exits 2 on a usage error and 1 on a failure", () => {
+    const usage = wgqt(repo, "keygen", "--no-such-option");
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/^wgqt: unknown option '--no-such-option'/);
+    const failure = wgqt(empty, "status");
+    expect(failure.status).toBe(1);
+    expect(failure.stderr).toMatch(/^wgqt: .*wgqt\.toml/);
+  });
+
+  it("keygen makes the keys and commits them", () => {
+    const result = wgqt(repo, "keygen");
+    expect(result.status, result.stderr).toBe(0);
+    expect(gitLog(repo)[0]).toMatch(/^wgqt: keygen/);
+  });
+
+  it("render prints a host's wg-quick configuration", () => {
+    const result = wgqt(repo, "render", "--machine", "spark", "--format", "wg-quick");
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain("[Peer]");
+    expect(result.stdout).toContain("Endpoint = tavern.example.org:");
+  });
+});
