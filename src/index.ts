@@ -41,7 +41,27 @@ export {
   type VpnConfig,
   vpnsOf,
 } from "./config/types.js";
-export { ConfigError, KeyError, StoreError, UsageError, WgqtError } from "./errors.js";
+export {
+  AGE_ERROR_CODES,
+  type AgeErrorCode,
+  CONFIG_ERROR_CODES,
+  ConfigError,
+  type ConfigErrorCode,
+  type ErrorCode,
+  KEY_ERROR_CODES,
+  KeyError,
+  type KeyErrorCode,
+  RENDER_ERROR_CODES,
+  type RenderErrorCode,
+  STORE_ERROR_CODES,
+  StoreError,
+  type StoreErrorCode,
+  USAGE_ERROR_CODES,
+  UsageError,
+  type UsageErrorCode,
+  WgqtError,
+  type WgqtErrorOptions,
+} from "./errors.js";
 export { type CommitResult, commitFiles } from "./git/commit.js";
 export {
   decodeKey,

@@ -36,7 +36,8 @@ export function encryptToSync(
   plaintext: Uint8Array,
   recipients: readonly ParsedRecipient[],
 ): Uint8Array {
-  if (recipients.length === 0) throw new KeyError("cannot encrypt to no recipients");
+  if (recipients.length === 0)
+    throw new KeyError("age/no-recipients", "cannot encrypt to no recipients");
   const unique = new Map<string, ParsedRecipient["recipient"]>();
   for (const recipient of recipients) {
     if (!unique.has(recipient.normalized)) unique.set(recipient.normalized, recipient.recipient);
@@ -57,7 +58,8 @@ export async function decryptWith(
   identities: readonly LoadedIdentity[],
   source: string,
 ): Promise<Uint8Array> {
-  if (identities.length === 0) throw new KeyError(`${source}: no identities to decrypt with`);
+  if (identities.length === 0)
+    throw new KeyError("age/no-identity", `${source}: no identities to decrypt with`);
   // The strict v1 grammar first (header.ts): clean errors, and nothing odd reaches typage.
   let header: AgeHeader;
   try {
@@ -71,10 +73,12 @@ export async function decryptWith(
     );
     const tried = identities.map((i) => (i.tag ? `${i.kind} ${i.tag}` : i.kind));
     return new KeyError(
+      "age/no-identity",
       `${source}: no identity matches (file is for ${has.join(", ")}; tried ${tried.join(", ")})`,
     );
   };
-  const damaged = (reason: string) => new KeyError(`${source}: damaged age file: ${reason}`);
+  const damaged = (reason: string) =>
+    new KeyError("age/damaged", `${source}: damaged age file: ${reason}`);
   if (ciphertext.length - header.length > PAYLOAD_NONCE_SIZE + CHUNK_SIZE + TAG_SIZE) {
     return decryptStreamed(ciphertext, identities, noMatch, damaged, source);
   }
@@ -180,5 +184,7 @@ async function decryptStreamed(
 }
 
 function prefixed(error: unknown, source: string): unknown {
-  return error instanceof KeyError ? new KeyError(`${source}: ${error.message}`) : error;
+  return error instanceof KeyError
+    ? new KeyError(error.code, `${source}: ${error.message}`)
+    : error;
 }

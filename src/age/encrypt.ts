@@ -58,7 +58,8 @@ export function encryptSync(
   recipients: readonly SyncRecipient[],
   random: RandomSource = secureRandom,
 ): Uint8Array {
-  if (recipients.length === 0) throw new KeyError("cannot encrypt to no recipients");
+  if (recipients.length === 0)
+    throw new KeyError("age/no-recipients", "cannot encrypt to no recipients");
   const fileKey = random(FILE_KEY_SIZE);
   const stanzas = recipients.flatMap((recipient) => recipient.wrapFileKey(fileKey));
   const header = Buffer.from(encodeHeaderWithoutMac(stanzas), "latin1");

@@ -45,7 +45,7 @@ const MAC_SIZE = 32;
 const LF = 0x0a;
 
 function headerError(message: string): KeyError {
-  return new KeyError(`age header: ${message}`);
+  return new KeyError("age/bad-header", `age header: ${message}`);
 }
 
 /**
@@ -158,7 +158,8 @@ function readBody(lines: LineReader): Uint8Array {
  * @throws {KeyError} when there is no stanza, an argument is not a valid stanza argument, or `mac` is not 32 bytes.
  */
 export function writeHeader(stanzas: readonly HeaderStanza[], mac: Uint8Array): Uint8Array {
-  if (stanzas.length === 0) throw new KeyError("age header: needs at least one stanza");
+  if (stanzas.length === 0)
+    throw new KeyError("age/bad-header", "age header: needs at least one stanza");
   const text = encodeHeaderWithoutMac(
     stanzas.map((stanza) => ({ args: [stanza.type, ...stanza.args], body: stanza.body })),
   );
@@ -176,7 +177,7 @@ export function encodeHeaderWithoutMac(
   for (const stanza of stanzas) {
     for (const arg of stanza.args) {
       if (!/^[\x21-\x7e]+$/.test(arg)) {
-        throw new KeyError(`age header: invalid stanza argument ${quote(arg)}`);
+        throw new KeyError("age/bad-header", `age header: invalid stanza argument ${quote(arg)}`);
       }
     }
     text += `-> ${stanza.args.join(" ")}\n`;
@@ -192,7 +193,10 @@ export function encodeHeaderWithoutMac(
 /** What follows "---": a space, the MAC and the header's closing LF. */
 export function finishHeader(mac: Uint8Array): Uint8Array {
   if (mac.length !== MAC_SIZE) {
-    throw new KeyError(`age header: mac must be ${MAC_SIZE} bytes, got ${mac.length}`);
+    throw new KeyError(
+      "age/bad-header",
+      `age header: mac must be ${MAC_SIZE} bytes, got ${mac.length}`,
+    );
   }
   return Buffer.from(` ${encodeBase64NoPad(mac)}\n`, "latin1");
 }

@@ -36,7 +36,10 @@ export function parseIdentities(text: string, source: string): LoadedIdentity[] 
     text.includes("-----BEGIN AGE ENCRYPTED FILE-----") ||
     text.startsWith("age-encryption.org/")
   ) {
-    throw new KeyError(`${source}: passphrase-encrypted identity files are not supported`);
+    throw new KeyError(
+      "key/unsupported",
+      `${source}: passphrase-encrypted identity files are not supported`,
+    );
   }
   if (text.includes("-----BEGIN ")) return [parseSshIdentity(text, source)];
 
@@ -47,20 +50,29 @@ export function parseIdentities(text: string, source: string): LoadedIdentity[] 
     if (line === "" || line.startsWith("#")) continue;
     const where = `${source}: line ${index + 1}`;
     if (line.startsWith("AGE-SECRET-KEY-PQ-1")) {
-      throw new KeyError(`${where}: post-quantum identities are not supported (hosts run age 1.1)`);
+      throw new KeyError(
+        "key/unsupported",
+        `${where}: post-quantum identities are not supported (hosts run age 1.1)`,
+      );
     }
     if (line.startsWith("AGE-PLUGIN-")) {
-      throw new KeyError(`${where}: plugin identities are not supported`);
+      throw new KeyError("key/unsupported", `${where}: plugin identities are not supported`);
     }
     if (/^(age1|ssh-|ecdsa-|sk-)/.test(line)) {
-      throw new KeyError(`${where}: is a public key (recipient), not an identity`);
+      throw new KeyError(
+        "key/wrong-kind",
+        `${where}: is a public key (recipient), not an identity`,
+      );
     }
     if (!line.startsWith("AGE-SECRET-KEY-1")) {
-      throw new KeyError(`${where}: not an age identity (AGE-SECRET-KEY-1…) or # comment`);
+      throw new KeyError(
+        "key/invalid",
+        `${where}: not an age identity (AGE-SECRET-KEY-1…) or # comment`,
+      );
     }
     identities.push(new X25519Identity(decodeX25519Identity(line, where)));
   }
-  if (identities.length === 0) throw new KeyError(`${source}: no identities found`);
+  if (identities.length === 0) throw new KeyError("key/invalid", `${source}: no identities found`);
   return identities;
 }
 
@@ -73,5 +85,8 @@ function decodeX25519Identity(line: string, where: string): Uint8Array {
   } catch {
     // fall through to the error below
   }
-  throw new KeyError(`${where}: invalid age identity (bad bech32 encoding or checksum)`);
+  throw new KeyError(
+    "key/invalid",
+    `${where}: invalid age identity (bad bech32 encoding or checksum)`,
+  );
 }

@@ -126,13 +126,19 @@ export function takeOverRecipients(handoffs: readonly RecipientHandoff[]): void 
 
 function parseRecipientText(text: string): ParsedRecipient {
   const value = text.trim();
-  if (value === "") throw new KeyError("empty recipient");
+  if (value === "") throw new KeyError("key/invalid", "empty recipient");
   // Secret material pasted in the wrong place: say so without echoing it.
   if (/^AGE-(SECRET-KEY|PLUGIN)-/i.test(value)) {
-    throw new KeyError("recipient is an age identity (a secret key); give its age1… public key");
+    throw new KeyError(
+      "key/wrong-kind",
+      "recipient is an age identity (a secret key); give its age1… public key",
+    );
   }
   if (/PRIVATE KEY-----/.test(value)) {
-    throw new KeyError("recipient is a private key; give its public key (the .pub file)");
+    throw new KeyError(
+      "key/wrong-kind",
+      "recipient is a private key; give its public key (the .pub file)",
+    );
   }
   if (/^(ssh-|ecdsa-|sk-)/.test(value)) {
     const key = parseSshPublicKey(value);
@@ -145,19 +151,23 @@ function parseRecipientText(text: string): ParsedRecipient {
   }
   if (value.startsWith("age1")) return parseAgeRecipient(value, text);
   throw new KeyError(
+    "key/invalid",
     `unrecognized recipient ${quote(text)}; expected age1…, ssh-ed25519 … or ssh-rsa …`,
   );
 }
 
 function parseAgeRecipient(value: string, text: string): ParsedRecipient {
-  if (/\s/.test(value)) throw new KeyError(`recipient ${quote(text)} has text after the key`);
+  if (/\s/.test(value))
+    throw new KeyError("key/invalid", `recipient ${quote(text)} has text after the key`);
   if (value.startsWith("age1pq1")) {
     throw new KeyError(
+      "key/unsupported",
       `post-quantum recipient ${quote(text)} is not supported: age 1.1 on hosts cannot read it`,
     );
   }
   if (value.startsWith("age1tag1") || value.startsWith("age1tagpq1")) {
     throw new KeyError(
+      "key/unsupported",
       `tag recipient ${quote(text)} is not supported: age 1.1 on hosts cannot read it`,
     );
   }
@@ -169,16 +179,23 @@ function parseAgeRecipient(value: string, text: string): ParsedRecipient {
     prefix = decoded.prefix;
     bytes = bech32.fromWords(decoded.words);
   } catch {
-    throw new KeyError(`invalid age recipient ${quote(text)}: bad bech32 encoding or checksum`);
+    throw new KeyError(
+      "key/invalid",
+      `invalid age recipient ${quote(text)}: bad bech32 encoding or checksum`,
+    );
   }
   if (prefix !== "age") {
     // Plugin recipients are Bech32 with HRP "age1" + plugin name (age-plugin spec).
     throw new KeyError(
+      "key/unsupported",
       `plugin recipient ${quote(text)} (age-plugin-${prefix.slice(4)}) is not supported`,
     );
   }
   if (bytes.length !== 32 || !x25519KeyIsUsable(bytes)) {
-    throw new KeyError(`invalid age recipient ${quote(text)}: not an X25519 public key`);
+    throw new KeyError(
+      "key/invalid",
+      `invalid age recipient ${quote(text)}: not an X25519 public key`,
+    );
   }
   return { kind: "x25519", normalized: value, recipient: new X25519Recipient(bytes) };
 }

@@ -29,7 +29,7 @@ const NONE_BLOCK_SIZE = 8;
 
 /** Parse an unencrypted OpenSSH or PEM private key. `source` names it in errors. */
 export function readSshPrivateKey(text: string, source: string): SshPrivateKey {
-  const fail = (message: string) => new KeyError(`${source}: ${message}`);
+  const fail = (message: string) => new KeyError("key/invalid", `${source}: ${message}`);
   const blocks = text.match(new RegExp(PEM_BLOCK.source, "g")) ?? [];
   if (blocks.length === 0) throw fail("no PEM private key block found");
   if (blocks.length > 1) throw fail("holds more than one PEM block; give one key per file");
@@ -55,6 +55,7 @@ export function readSshPrivateKey(text: string, source: string): SshPrivateKey {
 
 function encryptedError(source: string): KeyError {
   return new KeyError(
+    "key/unsupported",
     `${source}: ssh key is encrypted with a passphrase; wgqt cannot use it ` +
       "(use an unencrypted key such as the host key, or an age identity)",
   );

@@ -59,28 +59,41 @@ export function sshKeyTag(wire: Uint8Array): string {
  */
 export function parseSshPublicKey(text: string): SshPublicKey {
   const line = text.trim();
-  if (/[\r\n]/.test(line)) throw new KeyError(`ssh public key ${quote(text)} must be one line`);
+  if (/[\r\n]/.test(line))
+    throw new KeyError("key/invalid", `ssh public key ${quote(text)} must be one line`);
   // Fields after the blob are the comment: free text, dropped.
   const [type = "", blob] = line.split(/[ \t]+/);
   if (type !== "ssh-ed25519" && type !== "ssh-rsa") {
     const why = type.startsWith("sk-") ? " (security-key ssh keys cannot decrypt age files)" : "";
-    throw new KeyError(`unsupported ssh key type ${quote(type)}${why}; ${SUPPORTED}`);
+    throw new KeyError(
+      "key/unsupported",
+      `unsupported ssh key type ${quote(type)}${why}; ${SUPPORTED}`,
+    );
   }
-  if (blob === undefined) throw new KeyError(`ssh public key ${quote(text)} has no key data`);
+  if (blob === undefined)
+    throw new KeyError("key/invalid", `ssh public key ${quote(text)} has no key data`);
   const wire = decodeBase64(blob);
   if (wire === null) {
-    throw new KeyError(`ssh public key ${quote(text)}: key data is not canonical base64`);
+    throw new KeyError(
+      "key/invalid",
+      `ssh public key ${quote(text)}: key data is not canonical base64`,
+    );
   }
   const key = decodePublicKeyBlob(wire);
-  if (typeof key === "string") throw new KeyError(`ssh public key ${quote(text)}: ${key}`);
+  if (typeof key === "string")
+    throw new KeyError("key/invalid", `ssh public key ${quote(text)}: ${key}`);
   if (key.type !== type) {
-    throw new KeyError(`ssh public key ${quote(text)}: says ${type} but holds a ${key.type} key`);
+    throw new KeyError(
+      "key/invalid",
+      `ssh public key ${quote(text)}: says ${type} but holds a ${key.type} key`,
+    );
   }
   const fields = blobFields(wire);
   if (typeof fields !== "string" && fields.type === "ssh-rsa") {
     const bits = bitLength(fields.modulus);
     if (Math.ceil(bits / 8) < RSA_MIN_RECIPIENT_BYTES) {
       throw new KeyError(
+        "key/unsupported",
         `ssh-rsa key of ${bits} bits: the age CLI refuses RSA recipients under 2048 bits; use a key of 2048 bits or more, or ssh-ed25519`,
       );
     }

@@ -111,7 +111,8 @@ export class SshEd25519Recipient implements Recipient {
 
   constructor(key: SshPublicKey, random: RandomSource = defaultRandom) {
     const edwards = usableEd25519Key(key);
-    if (edwards === null) throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
+    if (edwards === null)
+      throw new KeyError("key/invalid", `invalid ssh-ed25519 key ${quote(key.normalized)}`);
     this.key = key;
     this.#edwards = edwards;
     this.#curve = x25519();
@@ -136,7 +137,7 @@ export class SshEd25519Recipient implements Recipient {
       form.montgomery.length !== 32 ||
       form.tweaked.length !== 32
     ) {
-      throw new KeyError(`invalid ssh-ed25519 key ${quote(key.normalized)}`);
+      throw new KeyError("key/invalid", `invalid ssh-ed25519 key ${quote(key.normalized)}`);
     }
     rememberUsableEd25519Key(key, fields.key);
     const recipient = new SshEd25519Recipient(key, random);
@@ -183,7 +184,7 @@ export class SshEd25519Recipient implements Recipient {
   }
 
   #invalid(): KeyError {
-    return new KeyError(`invalid ssh-ed25519 key ${quote(this.key.normalized)}`);
+    return new KeyError("key/invalid", `invalid ssh-ed25519 key ${quote(this.key.normalized)}`);
   }
 }
 
@@ -198,7 +199,7 @@ export class SshRsaRecipient implements Recipient {
   constructor(key: SshPublicKey) {
     const fields = blobFields(key.wire);
     if (typeof fields === "string" || fields.type !== "ssh-rsa") {
-      throw new KeyError(`invalid ssh-rsa key ${quote(key.normalized)}`);
+      throw new KeyError("key/invalid", `invalid ssh-rsa key ${quote(key.normalized)}`);
     }
     this.key = key;
     this.#publicKey = createPublicKey({
@@ -249,7 +250,7 @@ export function parseSshIdentity(text: string, source: string): SshIdentity {
       ? concatBytes(wireString("ssh-ed25519"), wireString(key.publicKey))
       : concatBytes(wireString("ssh-rsa"), wireMpint(key.exponent), wireMpint(key.modulus));
   const publicKey = decodePublicKeyBlob(wire);
-  if (typeof publicKey === "string") throw new KeyError(`${source}: ${publicKey}`);
+  if (typeof publicKey === "string") throw new KeyError("key/invalid", `${source}: ${publicKey}`);
   return key.type === "ssh-ed25519"
     ? new SshEd25519Identity(publicKey, key.seed)
     : new SshRsaIdentity(publicKey, key.key);
@@ -278,7 +279,8 @@ abstract class SshStanzaIdentity implements SshIdentity {
       if (fileKey !== null) return fileKey;
     }
     // A stanza with our tag that does not open is tampered with (or a 1-in-2^32 tag collision).
-    if (ours.length > 0) throw new KeyError(`${this.type} stanza for this key does not decrypt`);
+    if (ours.length > 0)
+      throw new KeyError("age/damaged", `${this.type} stanza for this key does not decrypt`);
     return null;
   }
 
@@ -304,7 +306,7 @@ class SshEd25519Identity extends SshStanzaIdentity {
   protected unwrapStanza(stanza: Stanza): Uint8Array | null {
     const share = stanza.args.length === 3 ? decodeBase64NoPad(stanza.args[2]!) : null;
     if (share?.length !== 32 || stanza.body.length !== WRAPPED_FILE_KEY_SIZE) {
-      throw new KeyError("invalid ssh-ed25519 stanza");
+      throw new KeyError("age/damaged", "invalid ssh-ed25519 stanza");
     }
     // Both agessh steps: X25519(tweak, X25519(secret, share)). The secret and
     // tweak are fixed here, but their product is no clamped scalar, so two steps.
@@ -312,7 +314,7 @@ class SshEd25519Identity extends SshStanzaIdentity {
     const shared = curve.multiply(this.#secret, curve.point(share));
     const tweaked = shared === null ? null : curve.multiply(this.#tweak, curve.point(shared));
     if (tweaked === null) {
-      throw new KeyError("invalid ssh-ed25519 stanza: low-order ephemeral share");
+      throw new KeyError("age/damaged", "invalid ssh-ed25519 stanza: low-order ephemeral share");
     }
     const wrapKey = ed25519WrapKey(tweaked, share, this.#secret.publicKey);
     return openFileKey(wrapKey, stanza.body);
@@ -333,7 +335,7 @@ class SshRsaIdentity extends SshStanzaIdentity {
 
   protected unwrapStanza(stanza: Stanza): Uint8Array | null {
     if (stanza.args.length !== 2 || stanza.body.length !== this.#modulusBytes) {
-      throw new KeyError("invalid ssh-rsa stanza");
+      throw new KeyError("age/damaged", "invalid ssh-rsa stanza");
     }
     let fileKey: Buffer;
     try {
@@ -349,7 +351,8 @@ class SshRsaIdentity extends SshStanzaIdentity {
     } catch {
       return null;
     }
-    if (fileKey.length !== FILE_KEY_SIZE) throw new KeyError("invalid ssh-rsa stanza");
+    if (fileKey.length !== FILE_KEY_SIZE)
+      throw new KeyError("age/damaged", "invalid ssh-rsa stanza");
     return new Uint8Array(fileKey);
   }
 }

@@ -53,7 +53,7 @@ export class X25519Recipient implements Recipient {
     const ephemeral = this.#curve.scalar(this.#random(32));
     const share = ephemeral.publicKey;
     const shared = this.#curve.multiply(ephemeral, this.#point);
-    if (shared === null) throw new KeyError("X25519 recipient is a low-order point");
+    if (shared === null) throw new KeyError("key/invalid", "X25519 recipient is a low-order point");
     const body = sealFileKey(wrapKeyOf(shared, share, this.publicKey), fileKey);
     return [{ args: ["X25519", encodeBase64NoPad(share)], body }];
   }
@@ -83,10 +83,11 @@ export class X25519Identity implements Identity {
       if (stanza.args[0] !== "X25519") continue;
       const share = stanza.args.length === 2 ? decodeBase64NoPad(stanza.args[1]!) : null;
       if (share?.length !== 32 || stanza.body.length !== WRAPPED_FILE_KEY_SIZE) {
-        throw new KeyError("invalid X25519 stanza");
+        throw new KeyError("age/damaged", "invalid X25519 stanza");
       }
       const shared = this.#curve.multiply(this.#scalar, this.#curve.point(share));
-      if (shared === null) throw new KeyError("invalid X25519 stanza: low-order ephemeral share");
+      if (shared === null)
+        throw new KeyError("age/damaged", "invalid X25519 stanza: low-order ephemeral share");
       const wrapKey = wrapKeyOf(shared, share, this.#scalar.publicKey);
       const fileKey = openFileKey(wrapKey, stanza.body);
       if (fileKey !== null) return fileKey;

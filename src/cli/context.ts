@@ -52,6 +52,7 @@ export async function confirm(
   if (!io.interactive) {
     const question = message.replace(/\?$/, "");
     throw new UsageError(
+      "usage/needs-confirmation",
       `${question.charAt(0).toLowerCase()}${question.slice(1)}: pass --yes to confirm (no terminal to ask on)`,
     );
   }

@@ -24,12 +24,16 @@ export async function requireKeysDir(config: Config): Promise<void> {
   if (stats?.isDirectory()) return;
   const setting = config.keysDirSetting;
   if (stats !== undefined)
-    throw new ConfigError(`${config.path}: keys_dir: ${quote(setting)} is not a directory`);
+    throw new ConfigError(
+      "config/keys-dir",
+      `${config.path}: keys_dir: ${quote(setting)} is not a directory`,
+    );
   const stores = await nearbyStores(config.dir);
   const guess =
     closest(setting.replace(/\/+$/, ""), stores) ?? (stores.length === 1 ? stores[0] : undefined);
   const hint = guess === undefined ? "" : ` (did you mean ${quote(guess)}? a key store is there)`;
   throw new ConfigError(
+    "config/keys-dir",
     `${config.path}: keys_dir: ${quote(setting)} does not exist${hint}; only 'wgqt init' starts a key store: fix keys_dir, or create the directory to start an empty one`,
   );
 }

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { UsageError, WgqtError } from "../errors.js";
+import { cliMessage } from "./error-wording.js";
 import { CANCELLED, INTERRUPTED_EXIT, isPromptExit } from "./interrupt.js";
 import { type CliIO, processIO } from "./io.js";
 import type { GlobalOptions } from "./options.js";
@@ -296,7 +297,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       return error.exitCode === 0 ? 0 : 2;
     }
     if (error instanceof WgqtError) {
-      io.stderr(`wgqt: ${error.message}\n`);
+      io.stderr(`wgqt: ${cliMessage(error)}\n`);
       return error instanceof UsageError ? 2 : error.exitCode;
     }
     // Ctrl-C at a prompt: every prompt comes before anything is written.

@@ -70,10 +70,11 @@ export function ensureDirectory(dir: string, flag = "--out"): void {
     } catch (error) {
       // A file on the way: its parent is found, and named, next.
       if (codeOf(error) !== "ENOTDIR")
-        throw new ConfigError(`${flag}: cannot use ${current} (${codeOf(error)})`);
+        throw new ConfigError("config/output", `${flag}: cannot use ${current} (${codeOf(error)})`);
     }
     if (stats !== undefined) {
-      if (!stats.isDirectory()) throw new ConfigError(`${flag}: ${current} is not a directory`);
+      if (!stats.isDirectory())
+        throw new ConfigError("config/output", `${flag}: ${current} is not a directory`);
       break;
     }
     missing.push(current);
@@ -86,7 +87,7 @@ export function ensureDirectory(dir: string, flag = "--out"): void {
       mkdirSync(path);
     } catch (error) {
       if (codeOf(error) === "EEXIST" && statSync(path).isDirectory()) continue;
-      throw new ConfigError(`${flag}: cannot create ${path} (${codeOf(error)})`);
+      throw new ConfigError("config/output", `${flag}: cannot create ${path} (${codeOf(error)})`);
     }
   }
 }
@@ -154,7 +155,7 @@ export class OutputWriter {
       await writeFilesAtomic(batch);
     } catch (error) {
       const where = (error as { path?: string }).path ?? this.outDir;
-      throw new ConfigError(`--out: cannot write ${where} (${codeOf(error)})`);
+      throw new ConfigError("config/output", `--out: cannot write ${where} (${codeOf(error)})`);
     }
     this.written += batch.length;
   }
@@ -205,7 +206,7 @@ export class OutputWriter {
       try {
         unlinkSync(full);
       } catch (error) {
-        throw new ConfigError(`--out: cannot remove ${full} (${codeOf(error)})`);
+        throw new ConfigError("config/output", `--out: cannot remove ${full} (${codeOf(error)})`);
       }
       removed.push(path);
       this.removeEmptyParents(full);
@@ -218,7 +219,10 @@ export class OutputWriter {
         // Only wgqt reads it: owner-only, like the most private file render writes.
         await writeFilesAtomic([{ path: recordPath, data: Buffer.from(text), mode: 0o600 }]);
       } catch (error) {
-        throw new ConfigError(`--out: cannot write ${recordPath} (${codeOf(error)})`);
+        throw new ConfigError(
+          "config/output",
+          `--out: cannot write ${recordPath} (${codeOf(error)})`,
+        );
       }
     }
     return { removed, changed };

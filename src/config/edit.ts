@@ -66,6 +66,7 @@ export function removeMachine(text: string, name: string, path: string): string 
   const found = findTable(lines, "machines", name);
   if (found === undefined) {
     throw new ConfigError(
+      "config/not-editable",
       `${path}: machines.${name}: cannot find a [machines.${name}] table to remove; edit the file by hand`,
     );
   }
@@ -119,6 +120,7 @@ export function replaceVpn(text: string, vpn: NewVpn, path: string): string {
   const found = findTable(lines, "vpns", vpn.name);
   if (found === undefined) {
     throw new ConfigError(
+      "config/not-editable",
       `${path}: vpns.${vpn.name}: cannot find a [vpns.${vpn.name}] table to update; edit the file by hand`,
     );
   }

@@ -72,7 +72,7 @@ function tomlProblem(error: TomlError, line: string): string {
  */
 export function parseConfig(text: string, path: string): Config {
   const fail = (message: string): never => {
-    throw new ConfigError(`${path}: ${message}`);
+    throw new ConfigError("config/invalid", `${path}: ${message}`);
   };
   let document: unknown;
   try {

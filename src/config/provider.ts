@@ -129,7 +129,10 @@ export const MAX_PROVIDER_FILE_BYTES = 64 * 1024;
  */
 export function parseProviderFile(text: string, path: string): ParsedProviderFile {
   const fail = (line: number | undefined, message: string): never => {
-    throw new ConfigError(`${path}: ${line === undefined ? "" : `line ${line}: `}${message}`);
+    throw new ConfigError(
+      "config/invalid",
+      `${path}: ${line === undefined ? "" : `line ${line}: `}${message}`,
+    );
   };
   const size = Buffer.byteLength(text, "utf8");
   if (size > MAX_PROVIDER_FILE_BYTES) {

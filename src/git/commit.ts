@@ -84,6 +84,7 @@ export async function commitFiles(
     await writeFile(owner, `${process.pid} ${hostname()}\n`, { flag: "wx" });
   } catch (error) {
     throw new StoreError(
+      "store/git",
       `git commit failed: cannot write ${owner} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
     );
   }
@@ -129,7 +130,7 @@ export async function commitFiles(
     return { committed: true, hash };
   } catch (error) {
     if (error instanceof StoreError) throw error;
-    throw new StoreError(`git commit failed: ${firstLine((error as Error).message)}`);
+    throw new StoreError("store/git", `git commit failed: ${firstLine((error as Error).message)}`);
   } finally {
     await rm(tempIndex, { force: true });
     await rm(owner, { force: true });
@@ -325,12 +326,15 @@ function gitIn(
     const stderr: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-    child.on("error", (error) => reject(new StoreError(`git commit failed: ${error.message}`)));
+    child.on("error", (error) =>
+      reject(new StoreError("store/git", `git commit failed: ${error.message}`)),
+    );
     child.on("close", (code, signal) => {
       if (code === 0) return resolvePromise(Buffer.concat(stdout).toString("utf8"));
       const text = firstLine(Buffer.concat(stderr).toString("utf8"));
       reject(
         new StoreError(
+          "store/git",
           `git commit failed: ${text || `git ${args[0]} ${signal ? `killed by ${signal}` : `exited with ${code}`}`}`,
         ),
       );

@@ -69,7 +69,7 @@ function clamp(scalar: Uint8Array): Uint8Array {
  */
 export function encodeKey(bytes: Uint8Array): string {
   if (bytes.length !== KEY_LENGTH) {
-    throw new KeyError(`key expected ${KEY_LENGTH} bytes, got ${bytes.length}`);
+    throw new KeyError("key/invalid", `key expected ${KEY_LENGTH} bytes, got ${bytes.length}`);
   }
   return Buffer.from(bytes).toString("base64");
 }
@@ -85,6 +85,7 @@ export function encodeKey(bytes: Uint8Array): string {
 export function decodeKey(text: string, what = "key"): Uint8Array {
   if (typeof text !== "string" || !WIREGUARD_KEY.test(text)) {
     throw new KeyError(
+      "key/invalid",
       `${what}: not a WireGuard key (44 characters of base64 for 32 bytes), got ${quote(text)}`,
     );
   }

@@ -112,7 +112,7 @@ export function readPlanJson(value: unknown, source = "plan.json"): PlanJson {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
-    throw new StoreError(`${source}: ${field}: ${issue.message}`);
+    throw new StoreError("store/corrupt", `${source}: ${field}: ${issue.message}`);
   }
   return parsed.data;
 }

@@ -14,7 +14,7 @@
 
 import type { Config } from "../config/types.js";
 import { carriesDefaultRoute } from "../config/vpn.js";
-import { ConfigError, quote, UsageError, WgqtError } from "../errors.js";
+import { ConfigError, quote, StoreError, UsageError } from "../errors.js";
 import { byteOrder } from "../order.js";
 import {
   presharedKeyFile,
@@ -174,7 +174,8 @@ function planIndex(plan: Plan): PlanIndex {
  */
 export function hostView(plan: Plan, config: Config, host: string): HostView {
   const machine = config.machines[host];
-  if (machine === undefined) throw new UsageError(`machine ${quote(host)} is not in wgqt.toml`);
+  if (machine === undefined)
+    throw new UsageError("usage/unknown-name", `machine ${quote(host)} is not in wgqt.toml`);
   const index = planIndex(plan);
   const memberships = index.networks.get(host) ?? [];
   const interfaces = [
@@ -188,6 +189,7 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
   for (const entry of interfaces) {
     if (seen.has(entry.name)) {
       throw new ConfigError(
+        "config/conflict",
         `${quote(host)} has two interfaces named ${quote(entry.name)} (a VPN and a proxy); rename one`,
       );
     }
@@ -307,6 +309,7 @@ function bridgeSubnet(plan: Plan, bridge: string): BridgeSubnet {
 function checkBridge(plan: Plan, host: string, vpns: HostInterface[], bridge: string): void {
   const overlap = (what: string, cidr: string) =>
     new ConfigError(
+      "config/conflict",
       `${quote(host)}: bridge subnet ${bridge} overlaps ${what} (${cidr}); bridges use 10.20.0.0/14, so move ipv4_start or the VPN elsewhere`,
     );
   const { first, last, overlaps } = bridgeSubnet(plan, bridge);
@@ -325,7 +328,8 @@ function hostInterface(
 ): HostInterface {
   const publicKey = (member: PlanMember | undefined, machine: string): string => {
     if (member?.publicKey === undefined) {
-      throw new WgqtError(
+      throw new StoreError(
+        "store/missing-key",
         `machine ${quote(machine)} has no public key (needed by ${quote(host)} on ${quote(network.name)}); run wgqt keygen --machine ${machine}`,
       );
     }

@@ -99,7 +99,10 @@ const MAX_PORT = 65535;
  */
 export function plan(config: Config, publicKeys: Record<string, string | undefined> = {}): Plan {
   const error = (field: string, message: string) =>
-    new ConfigError(`${config.path ? `${config.path}: ` : ""}${field}: ${message}`);
+    new ConfigError(
+      "config/invalid",
+      `${config.path ? `${config.path}: ` : ""}${field}: ${message}`,
+    );
 
   const ipv4Start = parseIpv4(config.ipv4Start);
   if (ipv4Start === undefined) {
@@ -308,6 +311,7 @@ function checkedPublicKey(machine: string, key: string | undefined): string | un
   if (key === undefined) return undefined;
   if (!WIREGUARD_KEY.test(key)) {
     throw new KeyError(
+      "key/invalid",
       `public key of machine ${quote(machine)}: expected 44 characters of base64 (32 bytes), got ${quote(key)}`,
     );
   }

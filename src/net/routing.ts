@@ -213,6 +213,7 @@ export function routingKey(kind: TunnelKind, id: number): number {
   const key = kind === "vpn" ? id : 100 + id;
   if (!Number.isInteger(key) || key < 1 || key > MAX_KEY || (kind === "vpn" && id > 99)) {
     throw new ConfigError(
+      "config/invalid",
       `${kind} id ${quote(id)}: policy routing supports VPN ids 1…99 and proxy ids 0…${MAX_KEY - 100}`,
     );
   }
@@ -255,6 +256,7 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
   for (let index = 1; index < keyed.length; index++) {
     if (keyed[index]!.key === keyed[index - 1]!.key) {
       throw new ConfigError(
+        "config/conflict",
         `interfaces ${quote(keyed[index - 1]!.entry.name)} and ${quote(keyed[index]!.entry.name)} share routing key ${keyed[index]!.key}`,
       );
     }
@@ -274,6 +276,7 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
     const bridge = isDefault ? undefined : bridgeFor(entry.name, key, entry.address);
     if (bridge !== undefined && names.has(bridge.name)) {
       throw new ConfigError(
+        "config/conflict",
         `the bridge of ${quote(entry.name)} would be called ${quote(bridge.name)}, the name of another interface on the host; rename one`,
       );
     }
@@ -318,6 +321,7 @@ function defaultTunnel(tunnels: RoutedInterface[]): string {
   const preferred = tunnels.filter((entry) => entry.preferred === true);
   if (preferred.length > 1) {
     throw new ConfigError(
+      "config/conflict",
       `${preferred.map((entry) => quote(entry.name)).join(" and ")} are both default = true on one host; choose one`,
     );
   }

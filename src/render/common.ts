@@ -54,6 +54,7 @@ export function onHostKeyPath(secretsDir: string, storeFile: string): string {
 export function checkSecretsDir(secretsDir: string): string {
   if (!secretsDir.startsWith("/") || /[\s"'`$\\;&|<>]/.test(secretsDir)) {
     throw new WgqtError(
+      "render/bad-option",
       `secrets directory: expected an absolute path without spaces or shell characters, got ${quote(secretsDir)}`,
     );
   }

@@ -55,7 +55,9 @@ export function render(plan: Plan, config: Config, options: RenderOptions): Rend
   const renderer = RENDERERS[options.format];
   if (renderer === undefined) {
     throw new UsageError(
-      `--format: expected one of ${FORMATS.join(", ")}, got ${quote(options.format)}`,
+      "usage/bad-value",
+      `expected one of ${FORMATS.join(", ")}, got ${quote(options.format)}`,
+      { field: "format" },
     );
   }
   const hosts = options.machine === undefined ? plannedHosts(plan) : [options.machine];

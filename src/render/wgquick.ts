@@ -80,21 +80,25 @@ export const DEFAULT_UPLINK =
 export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, options = {}) => {
   const { view, secretsDir } = hostInputs(plan, config, host, options);
   if (options.mobile && options.export === undefined) {
-    throw new WgqtError("wg-quick: mobile configurations need the keys inlined (export)");
+    throw new WgqtError(
+      "render/mobile",
+      "wg-quick: mobile configurations need the keys inlined (export)",
+    );
   }
   return view.interfaces.map((entry) => {
     if (options.mobile && entry.role === "gateway") {
       throw new WgqtError(
+        "render/mobile",
         `wg-quick: ${quote(host)} is the gateway of ${quote(entry.name)}; mobile configurations are for clients`,
       );
     }
     const secret = (storeFile: string): string => {
       const value = options.export?.[storeFile]?.trim();
       if (value === undefined)
-        throw new WgqtError(`export: missing the decrypted ${quote(storeFile)}`);
+        throw new WgqtError("render/export", `export: missing the decrypted ${quote(storeFile)}`);
       // Never quote the value: it is a secret.
       if (!WIREGUARD_KEY.test(value))
-        throw new WgqtError(`export: ${quote(storeFile)} is not a WireGuard key`);
+        throw new WgqtError("render/export", `export: ${quote(storeFile)} is not a WireGuard key`);
       return value;
     };
     const inline = options.export !== undefined;

@@ -40,7 +40,7 @@ export function readAcceptedPlan(dir: string): PlanJson | undefined {
   try {
     json = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
-    throw new StoreError(`${path}: not valid JSON (${(error as Error).message})`);
+    throw new StoreError("store/corrupt", `${path}: not valid JSON (${(error as Error).message})`);
   }
   return readPlanJson(json, path);
 }

@@ -41,6 +41,7 @@ export async function loadConfig(cwd: string, explicitPath?: string): Promise<Co
   const path = explicitPath ? resolve(cwd, explicitPath) : await findConfig(cwd);
   if (!path)
     throw new ConfigError(
+      "config/not-found",
       `no ${CONFIG_FILE} in ${cwd} or its parents (run 'wgqt init', or pass --config FILE)`,
     );
   let text: string;
@@ -48,7 +49,7 @@ export async function loadConfig(cwd: string, explicitPath?: string): Promise<Co
     text = await readFile(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${path}: cannot read (${code ?? String(error)})`);
+    throw new ConfigError("config/unreadable", `${path}: cannot read (${code ?? String(error)})`);
   }
   const config = parseConfig(text, path);
   await assertKeysDirInside(config);
@@ -66,6 +67,7 @@ async function assertKeysDirInside(config: Config): Promise<void> {
   const inside = relative(base, real);
   if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
     throw new ConfigError(
+      "config/keys-dir",
       `${config.path}: keys_dir: ${quote(config.keysDirSetting)} leads out of ${base} (to ${real}); the key store must live in the repository`,
     );
   }

@@ -235,13 +235,17 @@ function refusedRead(path: string, error: unknown): StoreError | undefined {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "ELOOP")
     return new StoreError(
+      "store/unsafe-path",
       `${path}: is a symlink; wgqt reads only regular files here, never through a link`,
     );
   return undefined;
 }
 
 function notRegular(path: string): StoreError {
-  return new StoreError(`${path}: is not a regular file; wgqt reads only regular files here`);
+  return new StoreError(
+    "store/unsafe-path",
+    `${path}: is not a regular file; wgqt reads only regular files here`,
+  );
 }
 
 /**
@@ -297,7 +301,7 @@ export function assertNoLinkOnTheWay(root: string, dir: string, checked?: Set<st
   const inside = relative(root, dir);
   if (inside === "") return;
   if (inside === ".." || inside.startsWith(`..${sep}`))
-    throw new StoreError(`${dir}: outside ${root}; refusing to write there`);
+    throw new StoreError("store/unsafe-path", `${dir}: outside ${root}; refusing to write there`);
   let current = root;
   for (const part of inside.split(sep)) {
     current = join(current, part);
@@ -306,9 +310,11 @@ export function assertNoLinkOnTheWay(root: string, dir: string, checked?: Set<st
     if (stats === undefined) return;
     if (stats.isSymbolicLink())
       throw new StoreError(
+        "store/unsafe-path",
         `${current}: is a symlink; wgqt reads and writes only inside ${root}, never through a link (make it a directory)`,
       );
-    if (!stats.isDirectory()) throw new StoreError(`${current}: is not a directory`);
+    if (!stats.isDirectory())
+      throw new StoreError("store/unsafe-path", `${current}: is not a directory`);
     checked?.add(current);
   }
 }

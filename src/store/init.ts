@@ -79,7 +79,11 @@ export async function refuseExisting(path: string): Promise<void> {
     () => true,
     () => false,
   );
-  if (exists) throw new ConfigError(`${path}: already exists; wgqt init does not overwrite it`);
+  if (exists)
+    throw new ConfigError(
+      "config/exists",
+      `${path}: already exists; wgqt init does not overwrite it`,
+    );
 }
 
 /**

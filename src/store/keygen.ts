@@ -36,7 +36,11 @@ export interface KeygenPlan {
 export function planKeygen(config: Config, store: KeyStore, machines: string[] = []): KeygenPlan {
   for (const name of machines) {
     if (!config.machines[name]) {
-      throw new UsageError(`--machine: unknown machine ${quote(name)} (not in ${config.path})`);
+      throw new UsageError(
+        "usage/unknown-name",
+        `unknown machine ${quote(name)} (not in ${config.path})`,
+        { field: "machines" },
+      );
     }
   }
   const selected = new Set(machines.length ? machines : sortedNames(config.machines));

@@ -78,6 +78,7 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
   // The directory itself: a symlink here would list (and let wgqt write) files anywhere.
   if (lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) {
     throw new StoreError(
+      "store/unsafe-path",
       `${dir}: is a symlink; the key store holds only regular files and directories, never a link out of it`,
     );
   }
@@ -87,8 +88,9 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return [];
-    if (code === "ENOTDIR") throw new StoreError(`${dir}: expected a directory, found a file`);
-    throw new StoreError(`${dir}: cannot read (${code ?? String(error)})`);
+    if (code === "ENOTDIR")
+      throw new StoreError("store/unsafe-path", `${dir}: expected a directory, found a file`);
+    throw new StoreError("store/io", `${dir}: cannot read (${code ?? String(error)})`);
   }
   const files: string[] = [];
   const misplaced: Dirent[] = [];
@@ -103,11 +105,15 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
   const [first] = misplaced.sort((a, b) => byteOrder(a.name, b.name));
   if (first?.isSymbolicLink()) {
     throw new StoreError(
+      "store/unsafe-path",
       `${join(dir, first.name)}: is a symlink; the key store holds only regular files`,
     );
   }
   if (first) {
-    throw new StoreError(`${join(dir, first.name)}: is a directory where a key file should be`);
+    throw new StoreError(
+      "store/unsafe-path",
+      `${join(dir, first.name)}: is a directory where a key file should be`,
+    );
   }
   return files.sort();
 }
@@ -126,6 +132,7 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
   const manifestPath = join(dir, MANIFEST_FILE);
   const cannotRead = (error: unknown) =>
     new StoreError(
+      "store/io",
       `${manifestPath}: cannot read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
     );
   let hasManifest: boolean;
@@ -167,7 +174,10 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
       try {
         decodeKey(text, join(dir, name));
       } catch {
-        throw new StoreError(`${join(dir, name)}: not a WireGuard public key (got ${quote(text)})`);
+        throw new StoreError(
+          "store/corrupt",
+          `${join(dir, name)}: not a WireGuard public key (got ${quote(text)})`,
+        );
       }
       machineEntry(machine).publicKey = text;
     } else {

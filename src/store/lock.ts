@@ -61,6 +61,7 @@ async function tryCreate(path: string, content: string): Promise<boolean> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw new StoreError(
+      "store/io",
       `${path}: cannot create the lock (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
     );
   } finally {
@@ -163,10 +164,14 @@ export async function acquireLock(path: string): Promise<() => Promise<void>> {
       continue;
     }
     if (!owner)
-      throw new StoreError(`${path}: unreadable lock file; remove it if no wgqt is running`);
+      throw new StoreError(
+        "store/locked",
+        `${path}: unreadable lock file; remove it if no wgqt is running`,
+      );
     throw new StoreError(
+      "store/locked",
       `store is locked by pid ${owner.pid}${owner.host === host ? "" : ` on ${owner.host}`} (${path}); wait for it to finish`,
     );
   }
-  throw new StoreError(`${path}: could not take the lock`);
+  throw new StoreError("store/locked", `${path}: could not take the lock`);
 }

@@ -40,7 +40,10 @@ function beginEdit(
 /** Add `machine` to wgqt.toml's `text`; the result is validated as a whole. Pure. */
 export function planMachineAdd(config: Config, text: string, machine: NewMachine): MachinePlan {
   if (config.machines[machine.name])
-    throw new ConfigError(`${config.path}: machines.${machine.name}: already exists`);
+    throw new ConfigError(
+      "config/exists",
+      `${config.path}: machines.${machine.name}: already exists`,
+    );
   const configText = appendMachine(text, machine);
   return { name: machine.name, configText, config: parseConfig(configText, config.path) };
 }
@@ -67,11 +70,12 @@ export function planMachineRemove(
   name: string,
 ): MachineRemovePlan {
   if (!config.machines[name])
-    throw new UsageError(`machine remove: unknown machine ${quote(name)}`);
+    throw new UsageError("usage/unknown-name", `machine remove: unknown machine ${quote(name)}`);
   const users = usersOf(config, name);
   if (users.length === 1) {
     const [user] = users;
     throw new ConfigError(
+      "config/in-use",
       user!.vpn
         ? `${config.path}: ${user!.table}: ${quote(name)} uses this VPN; remove it from ${user!.table}.machines (or the table) first`
         : `${config.path}: ${user!.table}: uses ${quote(name)} as ${user!.role}; remove it there first`,
@@ -81,6 +85,7 @@ export function planMachineRemove(
     // Every table at once: fixing one and being told of the next is a loop.
     const list = users.map((user) => `${user.table} (${user.role})`);
     throw new ConfigError(
+      "config/in-use",
       `${config.path}: ${quote(name)} is still used by ${list.slice(0, -1).join(", ")} and ${list.at(-1)}; remove it there first`,
     );
   }

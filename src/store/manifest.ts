@@ -83,13 +83,16 @@ export function parseManifest(text: string, path: string): Manifest {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new StoreError(`${path}: not valid JSON (${(error as Error).message})`);
+    throw new StoreError("store/corrupt", `${path}: not valid JSON (${(error as Error).message})`);
   }
   if (isManifest(json)) return json;
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new StoreError(`${path}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
+    throw new StoreError(
+      "store/corrupt",
+      `${path}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`,
+    );
   }
   return parsed.data;
 }

@@ -108,7 +108,9 @@ export function acceptedFiles(
     const file = relative(store.dir, resolve(cwd, path)).split(sep).join("/");
     if (!expected.has(file) || !store.encryptedFiles.has(file)) {
       throw new UsageError(
-        `--accept: ${quote(path)} is not a key file in ${config.keysDirSetting} that wgqt.toml asks for`,
+        "usage/bad-value",
+        `${quote(path)} is not a key file in ${config.keysDirSetting} that wgqt.toml asks for`,
+        { field: "accept" },
       );
     }
     accepted.add(file);
@@ -244,7 +246,10 @@ export async function loadIdentityFiles(
       text = await readFile(file, "utf8");
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
-      if (explicit) throw new UsageError(`--identity: cannot read ${file} (${code})`);
+      if (explicit)
+        throw new UsageError("usage/unreadable", `cannot read ${file} (${code})`, {
+          field: "identity",
+        });
       skipped.push(`${file} (${code === "ENOENT" ? "does not exist" : code})`);
       continue;
     }
@@ -268,6 +273,7 @@ export async function loadIdentityFiles(
   }
   if (loaded.identities.length === 0) {
     throw new UsageError(
+      "usage/missing",
       `no identity to decrypt with: pass --identity FILE (an admin's age identity or SSH private key)${skipped.length ? `; tried ${skipped.join(", ")}` : ""}`,
     );
   }
@@ -310,6 +316,7 @@ async function decryptKey(
   } catch (error) {
     if (!(error instanceof KeyError)) throw error;
     throw new KeyError(
+      error.code,
       `${error.message}; identities from ${identities.sources.map((source) => source.file).join(", ")} (pass --identity with an admin's key)`,
     );
   }
@@ -318,7 +325,10 @@ async function decryptKey(
     key = parseKeyFileContent(plaintext, where);
   } catch {
     // The decoder's message would quote the plaintext.
-    throw new KeyError(`${where}: decrypts, but not to a WireGuard key; not re-encrypting it`);
+    throw new KeyError(
+      "key/invalid",
+      `${where}: decrypts, but not to a WireGuard key; not re-encrypting it`,
+    );
   }
   if (secret.kind === "private-key") {
     // The key must be the one the fleet knows this machine by: a private key
@@ -329,6 +339,7 @@ async function decryptKey(
     if (publicKey === undefined) throw missingPublicKey(store.dir, machine);
     if (publicKeyOf(key, where) !== publicKey) {
       throw new KeyError(
+        "key/mismatch",
         `${where}: holds the private key of another public key than ${publicKeyFile(machine)} (swapped with another machine's file? restore it from git, or wgqt rotate --machine ${machine}); nothing was written`,
       );
     }
@@ -337,6 +348,7 @@ async function decryptKey(
     const recorded = store.manifest.files[secret.file]?.public_key;
     if (recorded !== undefined && publicKeyOf(key, where) !== recorded) {
       throw new KeyError(
+        "key/mismatch",
         `${where}: holds a private key whose public key is not the one manifest.json records for VPN ${secret.vpn}; nothing was written`,
       );
     }
@@ -364,7 +376,7 @@ export async function applyRekey(
   const log = options.log ?? (() => {});
   const accept = options.accept ?? new Set<string>();
   const refusal = rekeyRefusal(inspection, plan, accept);
-  if (refusal !== undefined) throw new StoreError(refusal);
+  if (refusal !== undefined) throw new StoreError("store/unvouched", refusal);
   /** Public keys of accepted VPN keys, from the keys themselves. */
   const vpnPublicKeys = new Map<string, string>();
   // Decrypted keys go to the workers (on all cores when there are many: an

@@ -66,29 +66,47 @@ export interface RotatePlan {
 export function planRotate(config: Config, request: RotateRequest): RotatePlan {
   for (const vpn of request.vpns ?? []) {
     if (!config.vpns?.[vpn])
-      throw new UsageError(`--vpn: unknown VPN ${quote(vpn)} (not in ${config.path})`);
-    throw new UsageError(providerKeyMessage(config, vpn));
+      throw new UsageError(
+        "usage/unknown-name",
+        `unknown VPN ${quote(vpn)} (not in ${config.path})`,
+        {
+          field: "vpns",
+        },
+      );
+    throw new UsageError("usage/no-private-key", providerKeyMessage(config, vpn));
   }
   const machines = [...new Set(request.machines ?? [])];
   const requestedPairs = request.pairs ?? [];
   if (request.all && (machines.length || requestedPairs.length)) {
-    throw new UsageError("--all renews everything: give it without --machine or --pair");
+    throw new UsageError(
+      "rotate/all-with-selection",
+      "all renews everything: give it without machines or pairs",
+    );
   }
   if (!request.all && machines.length + requestedPairs.length === 0) {
-    throw new UsageError("rotate what? give --machine NAME, --pair A B or --all");
+    throw new UsageError(
+      "rotate/nothing-selected",
+      "nothing to rotate: give machines, pairs or all",
+    );
   }
   if (request.keepPresharedKeys && !request.all && machines.length === 0) {
-    throw new UsageError("--keep-psks goes with --machine or --all");
+    throw new UsageError("rotate/keep-psks-alone", "keepPresharedKeys goes with machines or all");
   }
   const managed = new Set(managedMachines(config));
   for (const name of machines) {
     if (!config.machines[name] && config.vpns?.[name])
-      throw new UsageError(providerKeyMessage(config, name));
+      throw new UsageError("usage/no-private-key", providerKeyMessage(config, name));
     if (!config.machines[name])
-      throw new UsageError(`--machine: unknown machine ${quote(name)} (not in ${config.path})`);
+      throw new UsageError(
+        "usage/unknown-name",
+        `unknown machine ${quote(name)} (not in ${config.path})`,
+        { field: "machines" },
+      );
     if (!managed.has(name)) {
       throw new UsageError(
-        `--machine: ${name} brings its own public_key in wgqt.toml, so wgqt holds no private key to rotate (renew its preshared keys with --pair)`,
+        "usage/no-private-key",
+        `${name} brings its own public_key in wgqt.toml, so wgqt holds no private key to rotate (renew its preshared keys with --pair)`,
+        { field: "machines" },
       );
     }
   }
@@ -100,13 +118,24 @@ export function planRotate(config: Config, request: RotateRequest): RotatePlan {
   for (const [a, b] of requestedPairs) {
     for (const name of [a, b]) {
       if (!config.machines[name])
-        throw new UsageError(`--pair: unknown machine ${quote(name)} (not in ${config.path})`);
+        throw new UsageError(
+          "usage/unknown-name",
+          `unknown machine ${quote(name)} (not in ${config.path})`,
+          { field: "pairs" },
+        );
     }
-    if (a === b) throw new UsageError(`--pair: give two different machines, got ${quote(a)} twice`);
+    if (a === b)
+      throw new UsageError(
+        "usage/bad-value",
+        `give two different machines, got ${quote(a)} twice`,
+        { field: "pairs" },
+      );
     const peersOfPair = pair(a, b);
     if (!peers.has(peersOfPair.join("+"))) {
       throw new UsageError(
-        `--pair: ${a} and ${b} are not peers in any network, so they share no preshared key`,
+        "usage/bad-value",
+        `${a} and ${b} are not peers in any network, so they share no preshared key`,
+        { field: "pairs" },
       );
     }
     pairs.push(peersOfPair);
@@ -187,6 +216,7 @@ export async function applyRotate(
   for (const secret of secrets) {
     if (secret.recipients.length === 0) {
       throw new StoreError(
+        "store/no-recipients",
         `${secret.file}: nobody to encrypt to (no recipients for ${secret.machines.join(" or ")}, no admins); nothing was rotated`,
       );
     }

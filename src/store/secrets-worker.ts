@@ -8,6 +8,7 @@
 
 import { parentPort } from "node:worker_threads";
 import { takeOverRecipients } from "../age/recipients.js";
+import { WgqtError } from "../errors.js";
 import { makeSecret, type WorkerRequest, type WorkerResponse } from "./secrets.js";
 
 const port = parentPort;
@@ -22,7 +23,11 @@ port.on("message", ({ id, jobs, recipients }: WorkerRequest) => {
     const { name, message } = error instanceof Error ? error : new Error(String(error));
     response = {
       id,
-      error: { name: error instanceof Error ? error.constructor.name : name, message },
+      error: {
+        name: error instanceof Error ? error.constructor.name : name,
+        message,
+        ...(error instanceof WgqtError ? { code: error.code } : {}),
+      },
     };
   }
   port.postMessage(response);

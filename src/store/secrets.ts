@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { encryptToSync } from "../age/crypt.js";
 import { handOffRecipients, parseRecipient, type RecipientHandoff } from "../age/recipients.js";
-import { KeyError, StoreError } from "../errors.js";
+import { type ErrorCode, KeyError, StoreError } from "../errors.js";
 import {
   generateKeyPair,
   generatePresharedKey,
@@ -79,7 +79,7 @@ export interface WorkerRequest {
 }
 export type WorkerResponse =
   | { id: number; results: MadeSecret[] }
-  | { id: number; error: { name: string; message: string } };
+  | { id: number; error: { name: string; message: string; code?: ErrorCode } };
 
 /**
  * Make every job's secret, in order. `random` (tests) forces this thread, so
@@ -182,9 +182,11 @@ class WorkerPool implements SecretPool {
         if (batch === undefined) return;
         entry.pending.delete(response.id);
         if ("error" in response) {
-          const { name, message } = response.error;
+          const { name, message, code } = response.error;
           this.#fail(
-            name === "KeyError" ? new KeyError(message) : new StoreError(`making keys: ${message}`),
+            name === "KeyError"
+              ? new KeyError((code as KeyError["code"] | undefined) ?? "key/invalid", message)
+              : new StoreError("store/io", `making keys: ${message}`),
           );
           batch.reject(this.#failed!);
         } else {
@@ -194,10 +196,10 @@ class WorkerPool implements SecretPool {
         }
       });
       entry.worker.on("error", (error: Error) =>
-        this.#fail(new StoreError(`making keys: ${error.message}`)),
+        this.#fail(new StoreError("store/io", `making keys: ${error.message}`)),
       );
       entry.worker.on("exit", (code: number) =>
-        this.#fail(new StoreError(`making keys: worker stopped (exit code ${code})`)),
+        this.#fail(new StoreError("store/io", `making keys: worker stopped (exit code ${code})`)),
       );
       return entry;
     });
@@ -218,13 +220,13 @@ class WorkerPool implements SecretPool {
       this.#dispatch();
     } catch (error) {
       // Preparing the recipients failed (a bad one): every batch fails with it.
-      this.#fail(error instanceof Error ? error : new StoreError(String(error)));
+      this.#fail(error instanceof Error ? error : new StoreError("store/io", String(error)));
     }
     return made;
   }
 
   async close(): Promise<void> {
-    this.#fail(new StoreError("making keys: stopped"));
+    this.#fail(new StoreError("store/io", "making keys: stopped"));
     await Promise.all(this.#workers.map(({ worker }) => worker.terminate()));
   }
 

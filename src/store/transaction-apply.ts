@@ -44,6 +44,7 @@ export async function finish(
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
       // biome-ignore lint/correctness/noUnsafeFinally: a failed flush outranks the commit's result
       throw new StoreError(
+        "store/interrupted",
         `cannot flush the written files to disk (${code}); the change is journaled and the next wgqt command that writes finishes it`,
       );
     }

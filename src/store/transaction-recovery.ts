@@ -57,15 +57,20 @@ export async function recoverJournal(
   const journal = decodeJournal(bytes);
   if (journal === undefined) {
     // Only a complete journal is ever renamed into place; this is not ours.
-    throw new StoreError(`${journalPath}: not a wgqt journal; move it away to continue`);
+    throw new StoreError(
+      "store/bad-journal",
+      `${journalPath}: not a wgqt journal; move it away to continue`,
+    );
   }
   const problem = journalProblem(root, scope, journal);
   if (problem !== undefined)
     throw new StoreError(
+      "store/bad-journal",
       `${journalPath}: ${problem}; nothing was applied (a planted journal? move it away to continue)`,
     );
   if (await scope.isTracked?.(journalPath))
     throw new StoreError(
+      "store/bad-journal",
       `${journalPath}: tracked by git, so it came from a commit, not from an interrupted wgqt run; nothing was applied (check what it holds, then git rm it)`,
     );
   const paths = [...journal.writes.map((write) => write.path), ...journal.removes];
@@ -76,6 +81,7 @@ export async function recoverJournal(
     applied = await applyJournal(root, journal, true);
   } catch (error) {
     throw new StoreError(
+      "store/interrupted",
       `finishing an interrupted change: ${error instanceof Error ? error.message : String(error)}`,
     );
   }

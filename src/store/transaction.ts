@@ -72,11 +72,17 @@ export class Transaction {
       inside === ".." ||
       isAbsolute(inside)
     ) {
-      throw new StoreError(`${path}: outside ${this.#root}; refusing to write it`);
+      throw new StoreError(
+        "store/unsafe-path",
+        `${path}: outside ${this.#root}; refusing to write it`,
+      );
     }
     // Git's own files (hooks, config) run code: a keys_dir there is never written.
     if (inside.split(sep).includes(".git"))
-      throw new StoreError(`${path}: inside a .git directory; refusing to write it`);
+      throw new StoreError(
+        "store/unsafe-path",
+        `${path}: inside a .git directory; refusing to write it`,
+      );
   }
 
   /**
@@ -145,6 +151,7 @@ export class Transaction {
       await writeFileAtomic(journalPath, encodeJournal(journal), 0o644);
     } catch (error) {
       throw new StoreError(
+        "store/io",
         `${journalPath}: cannot write (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
       );
     }
@@ -155,9 +162,10 @@ export class Transaction {
       if (error instanceof ApplyError && error.applied === 0) {
         // Nothing reached the store (read-only, say): withdraw the journal.
         await removeFileDurably(journalPath);
-        throw new StoreError(error.message);
+        throw new StoreError("store/io", error.message);
       }
       throw new StoreError(
+        "store/interrupted",
         `${error instanceof Error ? error.message : String(error)}; the change is journaled and the next wgqt command that writes finishes it`,
       );
     }

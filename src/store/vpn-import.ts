@@ -80,15 +80,27 @@ export function planVpnImport(
   const { name, machine, provider } = request;
   const nameProblem = interfaceNameProblem(name);
   if (nameProblem)
-    throw new UsageError(`vpn import: ${nameProblem} (the VPN's name is its interface name)`);
+    throw new UsageError(
+      "usage/bad-value",
+      `vpn import: ${nameProblem} (the VPN's name is its interface name)`,
+    );
   if (config.proxies[name])
-    throw new UsageError(`vpn import: ${quote(name)} is already a proxy's name; choose another`);
+    throw new UsageError(
+      "usage/conflict",
+      `vpn import: ${quote(name)} is already a proxy's name; choose another`,
+    );
   const host = config.machines[machine];
   if (host === undefined)
-    throw new UsageError(`--machine: unknown machine ${quote(machine)} (not in ${config.path})`);
+    throw new UsageError(
+      "usage/unknown-name",
+      `unknown machine ${quote(machine)} (not in ${config.path})`,
+      { field: "machine" },
+    );
   if (host.recipients.length === 0) {
     throw new UsageError(
-      `--machine: ${machine} has no recipients in wgqt.toml, so the VPN key could not be encrypted to it`,
+      "usage/missing",
+      `${machine} has no recipients in wgqt.toml, so the VPN key could not be encrypted to it`,
+      { field: "machine" },
     );
   }
   if (
@@ -96,7 +108,9 @@ export function planVpnImport(
     (!Number.isInteger(request.id) || request.id < MIN_VPN_ID || request.id > MAX_VPN_ID)
   ) {
     throw new UsageError(
-      `--id: expected a whole number ${MIN_VPN_ID}…${MAX_VPN_ID}, got ${quote(request.id)}`,
+      "usage/bad-value",
+      `expected a whole number ${MIN_VPN_ID}…${MAX_VPN_ID}, got ${quote(request.id)}`,
+      { field: "id" },
     );
   }
   const vpns = config.vpns ?? {};
@@ -104,7 +118,11 @@ export function planVpnImport(
   const takenBy = (id: number) =>
     Object.values(vpns).find((other) => other.id === id && other.name !== name)?.name;
   if (request.id !== undefined && takenBy(request.id) !== undefined) {
-    throw new UsageError(`--id: ${request.id} is already the id of vpns.${takenBy(request.id)}`);
+    throw new UsageError(
+      "usage/conflict",
+      `${request.id} is already the id of vpns.${takenBy(request.id)}`,
+      { field: "id" },
+    );
   }
   const publicKey = publicKeyOf(provider.privateKey, "the provider file's PrivateKey");
   const previousPublicKey = store.vpnKeys[vpnKeyFile(name)]?.publicKey;
@@ -123,6 +141,7 @@ export function planVpnImport(
     } else {
       const other = `${name}-${machine}`.slice(0, 15).replace(/[-_]+$/, "");
       throw new UsageError(
+        "usage/conflict",
         `vpns.${name} holds the provider key of ${existing.machines.join(", ")}, not the key in this file; a provider key belongs to one device, so import ${machine}'s own file under its own name (wgqt vpn import ${other} --from FILE --machine ${machine}); only the very same file can be shared, by machines never connected at once`,
       );
     }
@@ -131,7 +150,10 @@ export function planVpnImport(
       if (takenBy(candidate) === undefined) id = candidate;
     }
     if (id === undefined)
-      throw new UsageError(`vpn import: every VPN id ${MIN_VPN_ID}…${MAX_VPN_ID} is taken`);
+      throw new UsageError(
+        "usage/conflict",
+        `vpn import: every VPN id ${MIN_VPN_ID}…${MAX_VPN_ID} is taken`,
+      );
   }
 
   const vpn: NewVpn = {
@@ -199,7 +221,10 @@ export async function applyVpnImport(
   const pskFile = vpnPresharedKeyFile(plan.name);
   const keySecret = expected.get(keyFile)!;
   if (keySecret.recipients.length === 0)
-    throw new StoreError(`${keyFile}: nobody to encrypt to; nothing was imported`);
+    throw new StoreError(
+      "store/no-recipients",
+      `${keyFile}: nobody to encrypt to; nothing was imported`,
+    );
   const manifest = copyManifest(store.manifest);
   const existing = new Set(store.encryptedFiles);
   const tx = new Transaction(config.dir, options.afterApply);

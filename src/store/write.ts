@@ -157,6 +157,7 @@ export function machineEntries(
 /** The error for a machine whose `.age` is there without its `.pub`: what to do about it. */
 export function missingPublicKey(dir: string, machine: string): StoreError {
   return new StoreError(
+    "store/missing-key",
     `${join(dir, privateKeyFile(machine))} exists but ${publicKeyFile(machine)} is missing; restore it from git, or run 'wgqt rotate --machine ${machine}' for a new keypair`,
   );
 }
@@ -187,11 +188,13 @@ export function checkPublicKeys(
     const how = `restore it from git, or run 'wgqt rotate --machine ${name}' for a new keypair`;
     if (entry === undefined) {
       throw new StoreError(
+        "store/unvouched",
         `${join(dir, file)}: not recorded in manifest.json, so nothing vouches for ${publicKeyFile(name)} (${how}; if both files are yours: wgqt rekey --accept ${join(dir, file)})`,
       );
     }
     if (entry.public_key !== undefined && entry.public_key !== publicKey) {
       throw new StoreError(
+        "store/unvouched",
         `${join(dir, publicKeyFile(name))}: not the public key manifest.json records for ${file} (replaced? ${how})`,
       );
     }

@@ -64,7 +64,7 @@ console.log(JSON.stringify({
   moved: moved.changed.length,
   recipient: parseRecipient(config.admins[0]!).kind,
   decrypt: typeof decryptWith,
-  error: new WgqtError("x") instanceof Error,
+  error: new WgqtError("config/invalid", "x") instanceof Error,
 }));
 `;
 

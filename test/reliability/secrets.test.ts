@@ -199,6 +199,23 @@ describe("secrets", () => {
     chmodSync(ids.admin!.identityFile, 0o600);
     expect(result.stderr).toMatch(/warning: .*admin\.key.*readable/);
   });
+
+  it("verify passes over files an unlisted age identity cannot open, and checks a listed one's", () => {
+    // X25519 stanzas name nobody: the admin's and nyaa's files all have one,
+    // so each is tried, and "not ours" is told apart from "broken" by the
+    // error's code alone.
+    const strangerDir = makeTempDir("wgqt-stranger-");
+    const strangerAge = makeIdentity(strangerDir, "stranger-age", "x25519");
+    const unlisted = wgqt(repo, "verify", "--json", "--identity", strangerAge.identityFile);
+    removeDir(strangerDir);
+    expect(unlisted.status, unlisted.stderr).toBe(0);
+    expect(JSON.parse(unlisted.stdout)).toMatchObject({ ok: true, problems: [], checked: [] });
+    const listed = wgqt(repo, "verify", "--json", "--identity", ids.nyaa!.identityFile);
+    expect(listed.status, listed.stderr).toBe(0);
+    const report = JSON.parse(listed.stdout);
+    expect(report).toMatchObject({ ok: true, problems: [] });
+    expect(report.checked).toContain("nyaa.age");
+  });
 });
 
 describe("access matrix", () => {

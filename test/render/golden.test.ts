@@ -278,10 +278,10 @@ describe("wg-quick", () => {
 describe("render", () => {
   it("rejects an unknown format and an unknown machine", () => {
     expect(() => render(planned, config, { format: "yaml" as never })).toThrow(
-      /--format: expected one of/,
+      expect.objectContaining({ code: "usage/bad-value", field: "format" }),
     );
     expect(() => render(planned, config, { format: "json", machine: "ghost" })).toThrow(
-      /"ghost" is not in wgqt.toml/,
+      expect.objectContaining({ code: "usage/unknown-name" }),
     );
   });
 });

@@ -37,7 +37,7 @@ export async function machineAddCommand(
   options: AddOptions,
 ): Promise<number> {
   const problem = machineNameProblem(name);
-  if (problem) throw new UsageError(`machine add: ${problem}`);
+  if (problem) throw new UsageError("usage/bad-value", `machine add: ${problem}`);
   const config = await loadConfig(io.cwd, global.config);
   await requireKeysDir(config);
   const recipients = [
@@ -46,6 +46,7 @@ export async function machineAddCommand(
   ];
   if (recipients.length === 0 && options.publicKey === undefined) {
     throw new UsageError(
+      "usage/missing",
       "machine add: give the host's key with --recipient KEY or --recipient-file FILE",
     );
   }
@@ -85,7 +86,7 @@ function blameFlag(error: unknown, path: string, name: string): unknown {
   const field = /^[a-z_]+/.exec(rest)?.[0] ?? "";
   const flag = FLAG_OF[field];
   if (flag === undefined) return error;
-  return new ConfigError(`${flag}${rest.slice(field.length)}`);
+  return new ConfigError(error.code, `${flag}${rest.slice(field.length)}`);
 }
 
 function pick(options: AddOptions): { endpoint?: string; publicKey?: string; uplink?: string } {

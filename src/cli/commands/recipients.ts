@@ -13,7 +13,11 @@ function checked(recipient: string, where: string): string {
   try {
     parseRecipient(recipient);
   } catch (error) {
-    if (error instanceof WgqtError) throw new KeyError(`${where}: ${error.message}`);
+    if (error instanceof WgqtError)
+      throw new KeyError(
+        error instanceof KeyError ? error.code : "key/invalid",
+        `${where}: ${error.message}`,
+      );
     throw error;
   }
   return recipient;
@@ -40,6 +44,7 @@ export async function readRecipientFiles(
       text = await readFile(resolve(cwd, file), "utf8");
     } catch (error) {
       throw new UsageError(
+        "usage/unreadable",
         `${flag}: cannot read ${JSON.stringify(file)} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
       );
     }
@@ -48,7 +53,10 @@ export async function readRecipientFiles(
       .map((line, index) => ({ line: line.trim(), number: index + 1 }))
       .filter(({ line }) => line && !line.startsWith("#"));
     if (lines.length === 0)
-      throw new UsageError(`${flag}: ${JSON.stringify(file)} holds no recipient`);
+      throw new UsageError(
+        "usage/unreadable",
+        `${flag}: ${JSON.stringify(file)} holds no recipient`,
+      );
     for (const { line, number } of lines)
       recipients.push(checked(line, `${flag} ${JSON.stringify(file)}: line ${number}`));
   }

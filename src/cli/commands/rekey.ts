@@ -61,7 +61,7 @@ export async function rekeyCommand(
   const inspection = await inspectForRekey(config, store, { checkAll: options.checkAll, accept });
   const plan = planRekey(inspection);
   const refusal = rekeyRefusal(inspection, plan, accept);
-  if (refusal !== undefined) throw new StoreError(refusal);
+  if (refusal !== undefined) throw new StoreError("store/unvouched", refusal);
   let identities: LoadedIdentities = { sources: [], identities: [], warnings: [] };
   const loadIdentities = async () => {
     identities = await loadIdentityFiles(options.identity ?? [], {

@@ -10,7 +10,7 @@
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { setImmediate } from "node:timers/promises";
 import { decryptWith } from "../../age/crypt.js";
-import { ConfigError, quote, UsageError } from "../../errors.js";
+import { ConfigError, quote, StoreError, UsageError } from "../../errors.js";
 import { parseKeyFileContent } from "../../keys/wireguard.js";
 import type { MemberChange } from "../../net/diff.js";
 import { hostSecretFiles, hostView, plannedHosts } from "../../net/host.js";
@@ -43,26 +43,40 @@ export async function renderCommand(
 ): Promise<number> {
   if (!(FORMATS as readonly string[]).includes(options.format)) {
     throw new UsageError(
+      "usage/bad-value",
       `--format: expected one of ${FORMATS.join(", ")}, got ${quote(options.format)}`,
     );
   }
   const format = options.format as Format;
   const exporting = (options.identity?.length ?? 0) > 0;
   if (exporting && format !== "wg-quick")
-    throw new UsageError("--identity: exporting keys is only for --format wg-quick");
+    throw new UsageError(
+      "usage/conflict",
+      "--identity: exporting keys is only for --format wg-quick",
+    );
   if (options.mobile && !exporting)
-    throw new UsageError("--mobile: needs --identity to decrypt the keys it inlines");
+    throw new UsageError(
+      "usage/conflict",
+      "--mobile: needs --identity to decrypt the keys it inlines",
+    );
   if (options.interface !== undefined && format !== "wg-quick")
-    throw new UsageError("--interface: picks one wg-quick file; only for --format wg-quick");
+    throw new UsageError(
+      "usage/conflict",
+      "--interface: picks one wg-quick file; only for --format wg-quick",
+    );
   // Exported keys are plaintext: print them for the user to pipe (qrencode,
   // a password manager), never write them to a file ourselves.
   if (exporting && options.out !== undefined)
-    throw new UsageError("--identity: exported keys go to stdout only, not to --out");
+    throw new UsageError(
+      "usage/conflict",
+      "--identity: exported keys go to stdout only, not to --out",
+    );
 
   const { config, store, color } = await openContext(io, global);
   const machines = options.machine ?? [];
   for (const name of machines) {
-    if (!config.machines[name]) throw new UsageError(`--machine: unknown machine ${quote(name)}`);
+    if (!config.machines[name])
+      throw new UsageError("usage/unknown-name", `--machine: unknown machine ${quote(name)}`);
   }
   const { plan, accepted, moves: changes } = planAcceptPlan(config, store);
   // Hosts in a network that moves against plan.json are not rendered until the
@@ -72,6 +86,7 @@ export async function renderCommand(
   const held = requested.filter((host) => moved.has(host));
   const refusal = () =>
     new ConfigError(
+      "config/renumbering",
       `${config.path}: renumbers ${renumbering(changes, PLAN_FILE)}, so ${held.join(", ")} ${held.length === 1 ? "is" : "are"} not rendered; review with 'wgqt plan', accept with 'wgqt plan --write'`,
     );
   const outDir = options.out === undefined ? undefined : resolve(io.cwd, options.out);
@@ -108,11 +123,14 @@ export async function renderCommand(
   if (held.length) throw refusal();
 
   if (options.mobile && machines.length !== 1)
-    throw new UsageError("--mobile: export one host at a time (--machine NAME)");
+    throw new UsageError("usage/missing", "--mobile: export one host at a time (--machine NAME)");
   const files: RenderedFile[] = [];
   for (const machine of machines.length ? machines : [undefined]) {
     if (exporting && machine === undefined) {
-      throw new UsageError("--identity: export one host at a time (--machine NAME)");
+      throw new UsageError(
+        "usage/missing",
+        "--identity: export one host at a time (--machine NAME)",
+      );
     }
     const exported =
       exporting && machine !== undefined
@@ -175,11 +193,13 @@ function pickInterface(
   const names = files.map(interfaceOf).join(", ");
   if (picked.length === 0) {
     throw new UsageError(
+      "usage/bad-value",
       `--interface: ${quote(machine ?? "")} has no interface ${quote(name)} (it has ${names || "none"})`,
     );
   }
   if (mobile && picked.length > 1) {
     throw new UsageError(
+      "usage/missing",
       `--mobile: ${quote(machine ?? "")} has ${picked.length} tunnels (${names}); a phone imports one per QR code: add --interface NAME`,
     );
   }
@@ -201,7 +221,8 @@ async function decryptHostSecrets(
   for (const file of hostSecretFiles(hostView(plan, config, machine))) {
     const bytes = await readIfExists(join(store.dir, file));
     if (bytes === undefined)
-      throw new ConfigError(
+      throw new StoreError(
+        "store/missing-key",
         `${join(store.dir, file)}: missing (run wgqt keygen --machine ${machine})`,
       );
     secrets[file] = parseKeyFileContent(

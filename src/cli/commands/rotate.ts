@@ -56,6 +56,7 @@ export async function rotateCommand(
 ): Promise<number> {
   if (options.pair !== undefined && options.pair.length !== 2) {
     throw new UsageError(
+      "usage/bad-value",
       `--pair: give exactly two machines (--pair A B), got ${options.pair.length}`,
     );
   }

@@ -27,7 +27,10 @@ interface ImportOptions {
 
 function parseId(text: string): number {
   if (!/^\d{1,3}$/.test(text))
-    throw new UsageError(`--id: expected a whole number 1…99, got ${quote(text)}`);
+    throw new UsageError(
+      "usage/bad-value",
+      `--id: expected a whole number 1…99, got ${quote(text)}`,
+    );
   return Number(text);
 }
 
@@ -62,7 +65,7 @@ export async function vpnImportCommand(
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new UsageError(`--from: cannot read ${from} (${code})`);
+    throw new UsageError("usage/unreadable", `--from: cannot read ${from} (${code})`);
   }
   const { vpn: provider, warnings } = parseProviderFile(text, from);
   for (const warning of warnings) io.stderr(`warning: ${options.from}: ${warning}\n`);
@@ -123,6 +126,7 @@ async function readAtMost(path: string, limit: number): Promise<string> {
       const stat = await file.stat();
       const size = stat.isFile() ? `${stat.size} bytes` : `more than ${limit} bytes`;
       throw new ConfigError(
+        "config/invalid",
         `${path}: ${size}; wgqt reads no provider file over 64 KiB (they are a few hundred bytes: is this the right file?)`,
       );
     }

@@ -49,7 +49,7 @@ export async function checkWithIdentities(
       );
       if (
         ours.every((identity) => identity.kind === "x25519") &&
-        /no identity matches/.test(error.message)
+        error.code === "age/no-identity"
       ) {
         if (listed.length === 0) continue;
         problems.push({
