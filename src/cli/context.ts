@@ -12,6 +12,7 @@ import { loadConfig } from "../store/config-file.js";
 import { type KeyStore, openKeyStore } from "../store/keystore.js";
 import type { AfterApply } from "../store/transaction.js";
 import { JOURNAL_FILE } from "../store/transaction-journal.js";
+import { CANCELLED } from "./interrupt.js";
 import type { CliIO } from "./io.js";
 import { requireKeysDir } from "./keys-dir.js";
 import type { GlobalOptions } from "./options.js";
@@ -61,6 +62,22 @@ export async function confirm(
     { type: "confirm", name: "ok", message, default: options.default ?? false },
   ]);
   return answer.ok;
+}
+
+/**
+ * Ask before a change that breaks no deployed tunnel and deletes no key
+ * (creating keys, re-encrypting), and only on a terminal: Enter answers Yes,
+ * and off a terminal the work goes ahead (docs/design.md "Prompts and
+ * scripts"). False when the answer is No, once that is said on stderr.
+ */
+export async function goAhead(
+  io: CliIO,
+  question: string,
+  yes: boolean | undefined,
+): Promise<boolean> {
+  if (!io.interactive || (await confirm(io, question, yes, { default: true }))) return true;
+  io.stderr(`${CANCELLED}\n`);
+  return false;
 }
 
 /**

@@ -14,6 +14,12 @@ export { readAcceptedPlan } from "./accepted-plan.js";
 export type { ApplyOptions, ChangeOptions } from "./apply.js";
 export { type ExpectedSecret, expectedSecrets, type SecretKind } from "./expected.js";
 export {
+  defaultIdentityFiles,
+  type IdentitySource,
+  type LoadedIdentities,
+  loadIdentityFiles,
+} from "./identities.js";
+export {
   type FileAccess,
   type FileReader,
   fileAccess,
@@ -58,18 +64,8 @@ export {
 } from "./layout.js";
 export type { Manifest, ManifestEntry } from "./manifest.js";
 export { applyPrune, type PrunePlan, planPrune, pruneIsEmpty } from "./prune.js";
-export {
-  applyRekey,
-  defaultIdentityFiles,
-  type IdentitySource,
-  inspectForRekey,
-  type LoadedIdentities,
-  loadIdentityFiles,
-  planRekey,
-  type RekeyFile,
-  type RekeyOptions,
-  type RekeyPlan,
-} from "./rekey.js";
+export { inspectForRekey, planRekey, type RekeyFile, type RekeyPlan } from "./rekey.js";
+export { applyRekey, type RekeyOptions } from "./rekey-apply.js";
 export {
   applyRotate,
   planRotate,

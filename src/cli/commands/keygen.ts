@@ -8,7 +8,7 @@ import {
   keygenIsEmpty,
   planKeygen,
 } from "../../store/keygen.js";
-import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
+import { type Context, gitCommitStep, goAhead, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
 import {
@@ -147,10 +147,7 @@ export async function keygenCommand(
   io.stderr(`keygen${selected.length ? ` ${listNames(selected)}` : ""}:\n${lines.join("\n")}\n`);
   // Only a terminal is asked; on a pipe keygen just does the work
   // (docs/design.md "Prompts and scripts").
-  if (io.interactive && !(await confirm(io, `Create ${counts}?`, options.yes, { default: true }))) {
-    io.stderr("cancelled; nothing written\n");
-    return 1;
-  }
+  if (!(await goAhead(io, `Create ${counts}?`, options.yes))) return 1;
   // A commit subject is one line: a long selection is named in part and counted.
   const subject = `wgqt: keygen${selected.length ? ` ${someNames(selected)}` : ""} (${counts})`;
   const total = plan.keypairs.length + plan.presharedKeys.length;

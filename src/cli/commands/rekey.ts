@@ -5,19 +5,19 @@
  * unless `--accept` names them as changed on purpose.
  */
 import { StoreError } from "../../errors.js";
+import type { LoadedIdentities } from "../../store/identities.js";
 import { displayPath, shortRecipient } from "../../store/inspect/names.js";
 import {
   acceptedFiles,
-  applyRekey,
   describeRekey,
   inspectForRekey,
-  type LoadedIdentities,
-  loadIdentityFiles,
   planRekey,
   type RekeyPlan,
   rekeyRefusal,
 } from "../../store/rekey.js";
-import { type Context, confirm, gitCommitStep, openContext } from "../context.js";
+import { applyRekey } from "../../store/rekey-apply.js";
+import { type Context, gitCommitStep, goAhead, openContext } from "../context.js";
+import { loadIdentities } from "../identities.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
 import { planLines } from "../plan-lines.js";
@@ -32,7 +32,11 @@ interface RekeyOptions {
   commit: boolean;
 }
 
-function describePlan(context: Context, plan: RekeyPlan, verbose: boolean): string[] {
+function describePlan(
+  context: Pick<Context, "color" | "config">,
+  plan: RekeyPlan,
+  verbose: boolean,
+): string[] {
   const { color, config } = context;
   const symbol = color.yellow("~");
   const items = plan.files.map(({ secret, added, removed, untrusted }) => {
@@ -55,45 +59,32 @@ export async function rekeyCommand(
   global: GlobalOptions,
   options: RekeyOptions,
 ): Promise<number> {
-  const context = await openContext(io, global);
-  const { config, store } = context;
+  const { config, store, color } = await openContext(io, global);
   const accept = acceptedFiles(config, store, options.accept ?? [], io.cwd);
   const inspection = await inspectForRekey(config, store, { checkAll: options.checkAll, accept });
   const plan = planRekey(inspection);
   const refusal = rekeyRefusal(inspection, plan, accept);
   if (refusal !== undefined) throw new StoreError("store/unvouched", refusal);
-  let identities: LoadedIdentities = { sources: [], identities: [], warnings: [] };
-  const loadIdentities = async () => {
-    identities = await loadIdentityFiles(options.identity ?? [], {
-      cwd: io.cwd,
-      home: io.env.HOME,
-    });
-    for (const warning of identities.warnings)
-      io.stderr(`${context.color.yellow("warning:")} ${warning}\n`);
-  };
   // An identity named on the command line must load even when nothing needs it.
-  if (options.identity?.length) await loadIdentities();
+  let identities: LoadedIdentities | undefined = options.identity?.length
+    ? await loadIdentities(io, color, options.identity)
+    : undefined;
   if (plan.files.length === 0) {
     io.stderr(
       `nothing to re-encrypt: all ${plan.unchanged.length} files are encrypted to the recipients wgqt.toml asks\n`,
     );
   } else {
     io.stderr(
-      `rekey (${plan.unchanged.length} other files stay as they are):\n${describePlan(context, plan, options.verbose === true).join("\n")}\n`,
+      `rekey (${plan.unchanged.length} other files stay as they are):\n${describePlan({ color, config }, plan, options.verbose === true).join("\n")}\n`,
     );
-    if (identities.identities.length === 0) await loadIdentities();
+    identities ??= await loadIdentities(io, color, []);
     // Secrets do not change, so, like keygen, only a terminal is asked.
-    if (
-      io.interactive &&
-      !(await confirm(io, `Re-encrypt ${describeRekey(plan)}?`, options.yes, { default: true }))
-    ) {
-      io.stderr("cancelled; nothing written\n");
-      return 1;
-    }
+    if (!(await goAhead(io, `Re-encrypt ${describeRekey(plan)}?`, options.yes))) return 1;
   }
   const progress = await startProgress(io, "re-encrypting", plan.files.length);
   try {
-    await applyRekey(config, store, inspection, plan, identities, {
+    const none: LoadedIdentities = { sources: [], identities: [], warnings: [] };
+    await applyRekey(config, store, inspection, plan, identities ?? none, {
       now: io.now,
       accept,
       onProgress: (done) => progress.advance(done),

@@ -8,7 +8,7 @@
 import { byteOrder } from "../../order.js";
 import { findProblems, type Problem } from "../../store/inspect/problems.js";
 import { checkWithIdentities } from "../../store/inspect/verify.js";
-import { loadIdentityFiles } from "../../store/rekey.js";
+import { loadIdentities } from "../identities.js";
 import { openInspection } from "../inspection.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
@@ -34,12 +34,7 @@ export async function verifyCommand(
   const problems = findProblems(inspection);
   let checked: string[] | null = null;
   if (options.identity?.length) {
-    const identities = await loadIdentityFiles(options.identity, {
-      cwd: io.cwd,
-      home: io.env.HOME,
-    });
-    for (const warning of identities.warnings)
-      io.stderr(`${color.yellow("warning:")} ${warning}\n`);
+    const identities = await loadIdentities(io, color, options.identity);
     const result = await checkWithIdentities(inspection, identities.identities);
     problems.push(...result.problems);
     problems.sort((a, b) => byteOrder(a.file, b.file));
