@@ -3,6 +3,8 @@
  * host's view of it, the routing model shared by every default-route tunnel,
  * and plan diffs for renumbering warnings. Pure: no I/O anywhere below.
  */
+
+export { type Bridge, bridgeFor, bridgeName } from "./bridge.js";
 export { diffPlans, type MemberChange, type PlanDiff, readPlanJson } from "./diff.js";
 export {
   type HostInterface,
@@ -25,9 +27,6 @@ export {
   type Role,
 } from "./plan.js";
 export {
-  type Bridge,
-  bridgeFor,
-  bridgeName,
   FWMARK_BASE,
   FWMARK_MASK,
   hostRouting,

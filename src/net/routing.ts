@@ -65,9 +65,8 @@
  * hex digits of SHA-256(name) (`br-mullvad-3f2a`). Keys above 255 continue the
  * subnets past 10.20.255.0 into 10.21–10.23 (10.20.0.0 + key × 256).
  */
-import { createHash } from "node:crypto";
 import { ConfigError, quote } from "../errors.js";
-import { formatIpv4 } from "./ipv4.js";
+import { type Bridge, bridgeFor } from "./bridge.js";
 
 /** What a routed interface is: one of the fleet's proxies, or a provider's VPN. */
 export type TunnelKind = "proxy" | "vpn";
@@ -110,19 +109,6 @@ export interface IpRoute {
   destination: "0.0.0.0/0";
   table: number;
   metric: number;
-}
-
-/** A bridge whose traffic is routed into one non-default tunnel (see the module comment). */
-export interface Bridge {
-  /** Interface name: `br-<tunnel>`, or shortened with a hash to fit 15 characters. */
-  name: string;
-  /** The host's address on it, the gateway of what is attached: 10.20.<key>.1. */
-  address: string;
-  prefixLength: number;
-  /** The bridge subnet, 10.20.<key>.0/24: what the policy rule and the SNAT match. */
-  cidr: string;
-  /** SNAT target: the tunnel's own address on this host. */
-  snatTo: string;
 }
 
 /**
@@ -171,9 +157,6 @@ export const FWMARK_MASK = 0xfffc00;
 export const PRIORITY_SUPPRESS_MAIN = 10000;
 export const PRIORITY_FROM_BASE = 11000;
 export const PRIORITY_DEFAULT_BASE = 12000;
-/** Bridge subnets start here: 10.20.0.0 (a tunnel's bridge is 10.20.<key>.1/24). */
-export const BRIDGE_BASE = 0x0a140000;
-export const BRIDGE_PREFIX_LENGTH = 24;
 /** Keys stay below 1000 so the priority bands never overlap (all under main's 32766). */
 export const MAX_KEY = 999;
 /** The largest metric: the kill switch loses to any real route. */
@@ -218,26 +201,6 @@ export function routingKey(kind: TunnelKind, id: number): number {
     );
   }
   return key;
-}
-
-/** `br-<tunnel>`, or `br-<first 7>-<4 hex of SHA-256(tunnel)>` when that would pass 15 characters. */
-export function bridgeName(tunnel: string): string {
-  const plain = `br-${tunnel}`;
-  if (Buffer.byteLength(plain) <= 15) return plain;
-  const hash = createHash("sha256").update(tunnel).digest("hex").slice(0, 4);
-  return `br-${tunnel.slice(0, 7)}-${hash}`;
-}
-
-/** The bridge of the tunnel with routing key `key` (see the module comment). */
-export function bridgeFor(tunnel: string, key: number, tunnelAddress: string): Bridge {
-  const subnet = BRIDGE_BASE + key * 256;
-  return {
-    name: bridgeName(tunnel),
-    address: formatIpv4(subnet + 1),
-    prefixLength: BRIDGE_PREFIX_LENGTH,
-    cidr: `${formatIpv4(subnet)}/${BRIDGE_PREFIX_LENGTH}`,
-    snatTo: tunnelAddress,
-  };
 }
 
 /**

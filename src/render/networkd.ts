@@ -31,8 +31,10 @@
  * `networkd.conf.d/50-wgqt.conf`; their rules and routes then live there
  * instead of in the tunnel's `.network`.
  */
+
+import type { Bridge } from "../net/bridge.js";
 import type { HostInterface } from "../net/host.js";
-import type { Bridge, IpRule } from "../net/routing.js";
+import type { IpRule } from "../net/routing.js";
 import type { HostRenderer, SecretsDirOption } from "./common.js";
 import {
   describeInterface,

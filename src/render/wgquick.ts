@@ -32,9 +32,9 @@
  */
 import { quote, WgqtError } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
+import type { Bridge } from "../net/bridge.js";
 import type { HostInterface } from "../net/host.js";
 import {
-  type Bridge,
   CONNECTION_MARK_RULES,
   hexMark,
   ipRouteArguments,

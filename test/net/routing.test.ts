@@ -5,11 +5,10 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
+import { bridgeFor, bridgeName } from "../../src/net/bridge.js";
 import { hostSecretFiles, hostView } from "../../src/net/host.js";
 import { plan } from "../../src/net/plan.js";
 import {
-  bridgeFor,
-  bridgeName,
   CONNECTION_MARK_RULES,
   FWMARK_BASE,
   FWMARK_MASK,
