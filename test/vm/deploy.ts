@@ -7,7 +7,9 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Vm } from "./machine.js";
+import type { GuestFile, Vm } from "./machine.js";
+
+const KEY_FILE = /^(?:PrivateKeyFile|PresharedKeyFile)=\/etc\/wireguard\/wgqt\/(.+)\.key$/gm;
 
 /** Where the copies go on the host. */
 export const RENDERED_ON_HOST = "/root/wgqt";
@@ -42,25 +44,22 @@ networkctl reload
 `;
 }
 
-/** Copy `host`'s rendered files and the store files its keys come from. */
+/** Copy a host's rendered files and the store files its keys come from. */
 export async function copyDeployment(
   vm: Vm,
   renderedHostDir: string,
   files: string[],
   storeDir: string,
 ): Promise<void> {
+  const copies = new Map<string, GuestFile>();
   for (const file of files) {
     const content = readFileSync(join(renderedHostDir, file), "utf8");
-    await vm.writeFile(`${RENDERED_ON_HOST}/${file}`, content);
-    for (const match of content.matchAll(
-      /^(?:PrivateKeyFile|PresharedKeyFile)=\/etc\/wireguard\/wgqt\/(.+)\.key$/gm,
-    )) {
+    copies.set(file, { path: `${RENDERED_ON_HOST}/${file}`, content });
+    for (const match of content.matchAll(KEY_FILE)) {
       const storeFile = `${match[1]}.age`;
-      await vm.writeFile(
-        `${STORE_ON_HOST}/${storeFile}`,
-        readFileSync(join(storeDir, storeFile)),
-        "0600",
-      );
+      const content = readFileSync(join(storeDir, storeFile));
+      copies.set(storeFile, { path: `${STORE_ON_HOST}/${storeFile}`, content, mode: "0600" });
     }
   }
+  await vm.writeFiles([...copies.values()]);
 }

@@ -38,6 +38,13 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
+export interface GuestFile {
+  path: string;
+  content: string | Buffer;
+  mode?: string;
+  owner?: string;
+}
+
 export interface Nic {
   mac: string;
   localPort: number;
@@ -119,7 +126,13 @@ export class VmLab {
     return vm;
   }
 
-  /** Kill every VM and remove the run directory. */
+  /** Kill every VM, wait for QEMU to be gone, and remove the run directory. */
+  async cleanup(): Promise<void> {
+    await Promise.all(this.vms.map((vm) => vm.stop()));
+    this.cleanupNow();
+  }
+
+  /** The same without waiting (process exit handler): the processes are reaped by init. */
   cleanupNow(): void {
     for (const vm of this.vms) vm.kill();
     rmSync(this.dir, { recursive: true, force: true });
@@ -288,24 +301,33 @@ export class Vm {
     return result;
   }
 
-  /** Write a file in the VM (parent directories made, then mode and owner set). */
-  async writeFile(
-    path: string,
-    content: string | Buffer,
-    mode = "0644",
-    owner = "root:root",
-  ): Promise<void> {
-    const data = Buffer.from(content).toString("base64");
-    await this.exec(
-      `set -e; install -d "$(dirname '${path}')"; echo '${data}' | base64 -d > '${path}'; ` +
-        `chmod ${mode} '${path}'; chown ${owner} '${path}'`,
-    );
+  /** Write files in the VM in one round trip (parent directories made, then mode and owner set). */
+  async writeFiles(files: GuestFile[]): Promise<void> {
+    const steps = files.map(({ path, content, mode = "0644", owner = "root:root" }) => {
+      const data = Buffer.from(content).toString("base64");
+      return (
+        `install -d "$(dirname '${path}')"; echo '${data}' | base64 -d > '${path}'; ` +
+        `chmod ${mode} '${path}'; chown ${owner} '${path}'`
+      );
+    });
+    await this.exec(["set -e", ...steps].join("\n"));
+  }
+
+  async stop(): Promise<void> {
+    const qemu = this.qemu;
+    if (!qemu) return;
+    const exited =
+      qemu.exitCode !== null || qemu.signalCode !== null
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => qemu.once("exit", () => resolve()));
+    this.kill();
+    await exited;
   }
 
   kill(): void {
     this.control?.destroy();
     this.control = undefined;
-    if (this.qemu && this.qemu.exitCode === null && this.qemu.pid !== undefined) {
+    if (this.qemu && this.qemu.exitCode === null && this.qemu.signalCode === null) {
       // setpriv and nice exec into QEMU: the pid is QEMU's.
       this.qemu.kill("SIGKILL");
     }

@@ -3,12 +3,13 @@
  * creates the interfaces from wgqt's .netdev/.network files, kernel WireGuard
  * runs them, each host decrypts its own keys with `age` and its SSH host key.
  *
- *   tavern 198.51.100.5/30 ── nyaa 198.51.100.6/30   (one point-to-point link)
+ *   lighthouse 198.51.100.1/30 ── 198.51.100.2/30 nyaa 198.51.100.6/30 ── tavern 198.51.100.5/30
  *
- * tavern is the gateway of proxy germany, nyaa one of its clients (nyaa is
- * also a client of finland, whose gateway lighthouse is not booted here: its
- * interface must still come up cleanly). Distribution defaults (rp_filter,
- * no firewall) stay as Debian ships them.
+ * Two point-to-point links: lighthouse is the gateway of proxy finland,
+ * tavern of germany, nyaa a client of both (its default route is via
+ * tavern's link). lighthouse's recipient is an age X25519 key, the others'
+ * their SSH host keys: each host decrypts with what it has. Distribution
+ * defaults (rp_filter, no firewall) stay as Debian ships them.
  */
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,11 +20,21 @@ import { copyDeployment, networkdDeployScript, RENDERED_ON_HOST } from "./deploy
 import { ensureImage, vmSkipReason } from "./image.js";
 import { type Vm, VmLab } from "./machine.js";
 
-const UPLINK = { tavern: "198.51.100.5", nyaa: "198.51.100.6" } as const;
+const HOSTS = ["lighthouse", "tavern", "nyaa"] as const;
+type HostName = (typeof HOSTS)[number];
+/** Each host's identity: the file `age -d -i` decrypts its keys with. */
+const IDENTITY: Record<HostName, string> = {
+  lighthouse: "/etc/age/host.key",
+  tavern: "/etc/ssh/ssh_host_ed25519_key",
+  nyaa: "/etc/ssh/ssh_host_ed25519_key",
+};
 /** What the fleet's endpoints resolve to on every host (/etc/hosts: there is no DNS). */
 const HOSTS_FILE = "198.51.100.1 lighthouse.example.org\n198.51.100.5 tavern.example.org\n";
-const TUNNEL = { tavern: "10.128.0.9", nyaa: "10.128.0.11" } as const;
-type HostName = keyof typeof UPLINK;
+/** Tunnel addresses: finland is 10.128.0.0/29, germany 10.128.0.8/29. */
+const TUNNEL = {
+  finland: { lighthouse: "10.128.0.1", nyaa: "10.128.0.3" },
+  germany: { tavern: "10.128.0.9", nyaa: "10.128.0.11" },
+} as const;
 
 const skip = vmSkipReason();
 
@@ -40,6 +51,12 @@ function wgqtInterfaces(hostDir: string): string[] {
     .filter((file) => file.endsWith(".netdev"))
     .map((file) => /^Name=(.+)$/m.exec(readFileSync(join(hostDir, file), "utf8"))![1]!)
     .sort();
+}
+
+/** A .network file for one end of a link, matched by its MAC address (files split by NUL). */
+function uplink(mac: string, address: string, gateway?: string): string {
+  const route = gateway ? `Gateway=${gateway}\n` : "";
+  return `[Match]\nMACAddress=${mac}\n\n[Network]\nAddress=${address}\n${route}\0`;
 }
 
 async function waitFor<T>(
@@ -82,66 +99,78 @@ describe.skipIf(skip !== undefined)(
       expect(render.status, render.stderr).toBe(0);
 
       lab = new VmLab(image);
-      const macs = await lab.link("tavern", "nyaa");
+      const finlandLink = await lab.link("lighthouse", "nyaa");
+      const germanyLink = await lab.link("tavern", "nyaa");
+      const uplinks: Record<HostName, string> = {
+        lighthouse: uplink(finlandLink.lighthouse!, "198.51.100.1/30"),
+        tavern: uplink(germanyLink.tavern!, "198.51.100.5/30"),
+        nyaa:
+          uplink(finlandLink.nyaa!, "198.51.100.2/30") +
+          uplink(germanyLink.nyaa!, "198.51.100.6/30", "198.51.100.5"),
+      };
       started = Date.now();
-      const [tavern, nyaa] = await Promise.all([lab.boot("tavern"), lab.boot("nyaa")]);
-      vms.tavern = tavern;
-      vms.nyaa = nyaa;
-      timings.push(`both VMs booted (${tavern.accelerator}) in ${(Date.now() - started) / 1000} s`);
+      const booted = await Promise.all(HOSTS.map((name) => lab!.boot(name)));
+      HOSTS.forEach((name, index) => {
+        vms[name] = booted[index]!;
+      });
+      timings.push(
+        `${HOSTS.length} VMs booted (${booted[0]!.accelerator}) in ${(Date.now() - started) / 1000} s`,
+      );
 
       started = Date.now();
-      for (const name of ["tavern", "nyaa"] as const) {
-        const vm = vms[name];
-        await vm.writeFile("/etc/hosts", `127.0.0.1 localhost\n${HOSTS_FILE}`);
-        await vm.writeFile(
-          "/etc/ssh/ssh_host_ed25519_key",
-          readFileSync(join(ROOT, "examples/identities", `${name}.key`)),
-          "0600",
-        );
-        await vm.writeFile(
-          "/etc/systemd/network/10-uplink.network",
-          `[Match]\nMACAddress=${macs[name]}\n\n[Network]\nAddress=${UPLINK[name]}/30\n` +
-            (name === "nyaa" ? `Gateway=${UPLINK.tavern}\n` : ""),
-        );
-        await vm.exec("networkctl reload");
-        const hostDir = join(rendered, name);
-        await copyDeployment(vm, hostDir, filesUnder(hostDir), join(fleet, "wireguard_keys"));
-        await vm.exec(`cd ${RENDERED_ON_HOST} && ${networkdDeployScript()}`);
-      }
+      await Promise.all(
+        HOSTS.map(async (name) => {
+          const vm = vms[name];
+          const hostDir = join(rendered, name);
+          await vm.writeFiles([
+            { path: "/etc/hosts", content: `127.0.0.1 localhost\n${HOSTS_FILE}` },
+            {
+              path: IDENTITY[name],
+              content: readFileSync(join(ROOT, "examples/identities", `${name}.key`)),
+              mode: "0600",
+            },
+            ...uplinks[name]
+              .split("\0")
+              .filter(Boolean)
+              .map((content, index) => ({
+                path: `/etc/systemd/network/10-uplink${index}.network`,
+                content,
+              })),
+          ]);
+          await vm.exec("networkctl reload");
+          await copyDeployment(vm, hostDir, filesUnder(hostDir), join(fleet, "wireguard_keys"));
+          await vm.exec(`cd ${RENDERED_ON_HOST} && ${networkdDeployScript(IDENTITY[name])}`);
+        }),
+      );
       timings.push(`deployed in ${(Date.now() - started) / 1000} s`);
     });
 
-    afterAll(() => {
+    afterAll(async () => {
       console.log(timings.join("\n"));
-      lab?.cleanupNow();
+      await lab?.cleanup();
       if (work) rmSync(work, { recursive: true, force: true });
     });
 
-    it.each(["tavern", "nyaa"] as const)(
-      "systemd-networkd configures every wgqt interface of %s",
-      async (name) => {
-        const interfaces = wgqtInterfaces(join(rendered, name));
-        const states = await waitFor(`${name}'s interfaces to be configured`, async () => {
-          const list = await vms[name].exec("networkctl list --no-legend --no-pager");
-          const setup = new Map(
-            list.stdout
-              .trim()
-              .split("\n")
-              .map((line) => line.trim().split(/\s+/))
-              .map((fields) => [fields[1]!, fields[4]!]),
-          );
-          const states = Object.fromEntries(interfaces.map((link) => [link, setup.get(link)]));
-          return Object.values(states).every(
-            (state) => state === "configured" || state === "failed",
-          )
-            ? states
-            : undefined;
-        });
-        expect(states).toEqual(Object.fromEntries(interfaces.map((link) => [link, "configured"])));
-      },
-    );
+    it.each(HOSTS)("systemd-networkd configures every wgqt interface of %s", async (name) => {
+      const interfaces = wgqtInterfaces(join(rendered, name));
+      const states = await waitFor(`${name}'s interfaces to be configured`, async () => {
+        const list = await vms[name].exec("networkctl list --no-legend --no-pager");
+        const setup = new Map(
+          list.stdout
+            .trim()
+            .split("\n")
+            .map((line) => line.trim().split(/\s+/))
+            .map((fields) => [fields[1]!, fields[4]!]),
+        );
+        const states = Object.fromEntries(interfaces.map((link) => [link, setup.get(link)]));
+        return Object.values(states).every((state) => state === "configured" || state === "failed")
+          ? states
+          : undefined;
+      });
+      expect(states).toEqual(Object.fromEntries(interfaces.map((link) => [link, "configured"])));
+    });
 
-    it.each(["tavern", "nyaa"] as const)(
+    it.each(HOSTS)(
       "the journal of systemd-networkd on %s has no warnings or errors",
       async (name) => {
         const journal = await vms[name].exec(
@@ -151,29 +180,36 @@ describe.skipIf(skip !== undefined)(
       },
     );
 
-    it("nyaa reaches tavern's tunnel address over kernel WireGuard, and back", async () => {
-      await vms.nyaa.exec(`ping -c 3 -W 5 ${TUNNEL.tavern}`);
-      await vms.tavern.exec(`ping -c 3 -W 5 ${TUNNEL.nyaa}`);
-      const publicKey = (name: HostName) =>
-        readFileSync(join(ROOT, "wireguard_keys", `${name}.pub`), "utf8").trim();
-      for (const [name, peer] of [
-        ["tavern", "nyaa"],
-        ["nyaa", "tavern"],
-      ] as const) {
-        const handshakes = await vms[name].exec("wg show germany latest-handshakes");
-        const latest = new Map(
-          handshakes.stdout
-            .trim()
-            .split("\n")
-            .map((line) => line.split("\t") as [string, string]),
-        );
-        expect(
-          Number(latest.get(publicKey(peer))),
-          `${name}'s handshake with ${peer}`,
-        ).toBeGreaterThan(0);
-      }
-      const modules = await vms.nyaa.exec("lsmod");
-      expect(modules.stdout).toMatch(/^wireguard\s/m);
-    });
+    it.each([
+      ["germany", "tavern"],
+      ["finland", "lighthouse"],
+    ] as const)(
+      "nyaa and its %s gateway %s reach each other over kernel WireGuard",
+      async (network, gateway) => {
+        const addresses: Record<string, string> = TUNNEL[network];
+        await vms.nyaa.exec(`ping -c 3 -W 5 ${addresses[gateway]}`);
+        await vms[gateway].exec(`ping -c 3 -W 5 ${addresses.nyaa}`);
+        const publicKey = (name: HostName) =>
+          readFileSync(join(ROOT, "wireguard_keys", `${name}.pub`), "utf8").trim();
+        for (const [name, peer] of [
+          [gateway, "nyaa"],
+          ["nyaa", gateway],
+        ] as const) {
+          const handshakes = await vms[name].exec(`wg show ${network} latest-handshakes`);
+          const latest = new Map(
+            handshakes.stdout
+              .trim()
+              .split("\n")
+              .map((line) => line.split("\t") as [string, string]),
+          );
+          expect(
+            Number(latest.get(publicKey(peer))),
+            `${name}'s handshake with ${peer}`,
+          ).toBeGreaterThan(0);
+        }
+        const modules = await vms.nyaa.exec("lsmod");
+        expect(modules.stdout).toMatch(/^wireguard\s/m);
+      },
+    );
   },
 );
