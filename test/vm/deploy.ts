@@ -21,7 +21,10 @@ export const STORE_ON_HOST = "/root/wireguard_keys";
  * decrypted to .key; systemd-networkd reads them as user systemd-network, so
  * the files are root:systemd-network 0640 (the .netdev header says so) and
  * the directories on the way must let that group through (/etc/wireguard is
- * 0700 on Debian).
+ * 0700 on Debian). systemd-networkd never changes a WireGuard interface that
+ * exists (it logs "netdev exists, using existing without changing its
+ * parameters", and reads key files only when it creates one), so a redeploy
+ * deletes wgqt's WireGuard interfaces before the reload creates them anew.
  */
 export function networkdDeployScript(identity = "/etc/ssh/ssh_host_ed25519_key"): string {
   return `set -eu
@@ -40,6 +43,12 @@ if [ -d system ]; then
   systemctl enable --now $(cd system && ls)
 fi
 install -m 0644 *.netdev *.network /etc/systemd/network/
+for netdev in *.netdev; do
+  name=$(sed -n 's/^Name=//p' "$netdev")
+  if grep -qx Kind=wireguard "$netdev" && ip link show dev "$name" >/dev/null 2>&1; then
+    networkctl delete "$name"
+  fi
+done
 networkctl reload
 `;
 }

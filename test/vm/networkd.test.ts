@@ -78,9 +78,37 @@ describe.skipIf(skip !== undefined)(
   () => {
     let work = "";
     let rendered = "";
+    let fleet = "";
     let lab: VmLab | undefined;
     const vms = {} as Record<HostName, Vm>;
     const timings: string[] = [];
+
+    /** `wgqt render --format networkd --out DIR`, as a user runs it. */
+    function renderFleet(): void {
+      const render = run(WGQT, ["render", "--format", "networkd", "--out", rendered], {
+        cwd: fleet,
+      });
+      expect(render.status, render.stderr).toBe(0);
+    }
+
+    /** Copy a host's rendered directory and key files to it and run the procedure there. */
+    async function deploy(name: HostName): Promise<void> {
+      const hostDir = join(rendered, name);
+      await copyDeployment(vms[name], hostDir, filesUnder(hostDir), join(fleet, "wireguard_keys"));
+      await vms[name].exec(`cd ${RENDERED_ON_HOST} && ${networkdDeployScript(IDENTITY[name])}`);
+    }
+
+    /** Ping until an answer comes (a tunnel coming up), or fail after `timeoutMs`. */
+    function pingUntilAnswered(vm: Vm, address: string, timeoutMs = 90_000): Promise<true> {
+      return waitFor(
+        `${vm.name} to reach ${address}`,
+        async () => {
+          const ping = await vm.exec(`ping -c 1 -W 2 ${address}`, { allowFailure: true });
+          return ping.code === 0 ? true : undefined;
+        },
+        timeoutMs,
+      );
+    }
 
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), "wgqt-fleet-"));
@@ -90,7 +118,7 @@ describe.skipIf(skip !== undefined)(
       timings.push(`image ready in ${(Date.now() - started) / 1000} s`);
 
       // The committed example fleet, rendered as a user renders it.
-      const fleet = join(work, "fleet");
+      fleet = join(work, "fleet");
       cpSync(join(ROOT, "wgqt.toml"), join(fleet, "wgqt.toml"));
       cpSync(join(ROOT, "wireguard_keys"), join(fleet, "wireguard_keys"), { recursive: true });
       const render = run(WGQT, ["render", "--format", "networkd", "--out", rendered], {
@@ -121,7 +149,6 @@ describe.skipIf(skip !== undefined)(
       await Promise.all(
         HOSTS.map(async (name) => {
           const vm = vms[name];
-          const hostDir = join(rendered, name);
           await vm.writeFiles([
             { path: "/etc/hosts", content: `127.0.0.1 localhost\n${HOSTS_FILE}` },
             {
@@ -138,8 +165,7 @@ describe.skipIf(skip !== undefined)(
               })),
           ]);
           await vm.exec("networkctl reload");
-          await copyDeployment(vm, hostDir, filesUnder(hostDir), join(fleet, "wireguard_keys"));
-          await vm.exec(`cd ${RENDERED_ON_HOST} && ${networkdDeployScript(IDENTITY[name])}`);
+          await deploy(name);
         }),
       );
       timings.push(`deployed in ${(Date.now() - started) / 1000} s`);
@@ -211,5 +237,31 @@ describe.skipIf(skip !== undefined)(
         expect(modules.stdout).toMatch(/^wireguard\s/m);
       },
     );
+
+    it("after `wgqt rotate --machine nyaa` and a redeploy of what it lists, the tunnels come back", async () => {
+      const rotate = run(WGQT, ["rotate", "--machine", "nyaa", "--yes"], { cwd: fleet });
+      expect(rotate.status, rotate.stderr).toBe(0);
+      const listed = /redeploy these machines[^\n]*\n((?: {2}\S+ .*\n)+)/.exec(
+        rotate.stderr + rotate.stdout,
+      );
+      const redeploy = listed![1]!
+        .trim()
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/)[0]!)
+        .sort();
+      expect(redeploy).toEqual(["lighthouse", "nyaa", "tavern"]);
+      renderFleet();
+      const started = Date.now();
+      await Promise.all((redeploy as HostName[]).map((name) => deploy(name)));
+      await pingUntilAnswered(vms.nyaa, TUNNEL.germany.tavern);
+      await pingUntilAnswered(vms.nyaa, TUNNEL.finland.lighthouse);
+      timings.push(`redeployed and both tunnels back in ${(Date.now() - started) / 1000} s`);
+      const newKey = readFileSync(join(fleet, "wireguard_keys", "nyaa.pub"), "utf8").trim();
+      expect(newKey).not.toBe(
+        readFileSync(join(ROOT, "wireguard_keys", "nyaa.pub"), "utf8").trim(),
+      );
+      const shown = await vms.nyaa.exec("wg show germany public-key; wg show finland public-key");
+      expect(shown.stdout).toBe(`${newKey}\n${newKey}\n`);
+    });
   },
 );
