@@ -101,6 +101,7 @@ export function vmSkipReason(): string | undefined {
     "qemu-img": "qemu-utils",
     mmdebstrap: "mmdebstrap",
     "mkfs.ext4": "e2fsprogs",
+    setpriv: "util-linux",
   };
   for (const [tool, pkg] of Object.entries(packages)) {
     if (!onPath(tool)) return `VM tests need ${tool} (Debian package ${pkg})`;

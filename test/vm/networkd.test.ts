@@ -262,6 +262,11 @@ describe.skipIf(skip !== undefined)(
       );
       const shown = await vms.nyaa.exec("wg show germany public-key; wg show finland public-key");
       expect(shown.stdout).toBe(`${newKey}\n${newKey}\n`);
+      // The gateways took nyaa's new key as its peer: the old tunnels did not just live on.
+      const tavernPeers = await vms.tavern.exec("wg show germany peers");
+      const lighthousePeers = await vms.lighthouse.exec("wg show finland peers");
+      expect(tavernPeers.stdout.split("\n")).toContain(newKey);
+      expect(lighthousePeers.stdout.split("\n")).toContain(newKey);
     });
   },
 );
