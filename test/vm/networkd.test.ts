@@ -85,10 +85,7 @@ describe.skipIf(skip !== undefined)(
 
     /** `wgqt render --format networkd --out DIR`, as a user runs it. */
     function renderFleet(): void {
-      const render = run(WGQT, ["render", "--format", "networkd", "--out", rendered], {
-        cwd: fleet,
-      });
-      expect(render.status, render.stderr).toBe(0);
+      renderFleet();
     }
 
     /** Copy a host's rendered directory and key files to it and run the procedure there. */
@@ -108,6 +105,34 @@ describe.skipIf(skip !== undefined)(
         },
         timeoutMs,
       );
+    }
+
+    /** Every interface wgqt's .netdev files name is `configured` in `networkctl list`. */
+    async function expectConfigured(name: HostName): Promise<void> {
+      const interfaces = wgqtInterfaces(join(rendered, name));
+      const states = await waitFor(`${name}'s interfaces to be configured`, async () => {
+        const list = await vms[name].exec("networkctl list --no-legend --no-pager");
+        const setup = new Map(
+          list.stdout
+            .trim()
+            .split("\n")
+            .map((line) => line.trim().split(/\s+/))
+            .map((fields) => [fields[1]!, fields[4]!]),
+        );
+        const states = Object.fromEntries(interfaces.map((link) => [link, setup.get(link)]));
+        return Object.values(states).every((state) => state === "configured" || state === "failed")
+          ? states
+          : undefined;
+      });
+      expect(states).toEqual(Object.fromEntries(interfaces.map((link) => [link, "configured"])));
+    }
+
+    /** systemd-networkd logged no warning or error on the host. */
+    async function expectQuietJournal(name: HostName): Promise<void> {
+      const journal = await vms[name].exec(
+        "journalctl --no-pager -o cat -p warning -u systemd-networkd",
+      );
+      expect(journal.stdout.trim()).toBe("");
     }
 
     beforeAll(async () => {
@@ -177,33 +202,11 @@ describe.skipIf(skip !== undefined)(
       if (work) rmSync(work, { recursive: true, force: true });
     });
 
-    it.each(HOSTS)("systemd-networkd configures every wgqt interface of %s", async (name) => {
-      const interfaces = wgqtInterfaces(join(rendered, name));
-      const states = await waitFor(`${name}'s interfaces to be configured`, async () => {
-        const list = await vms[name].exec("networkctl list --no-legend --no-pager");
-        const setup = new Map(
-          list.stdout
-            .trim()
-            .split("\n")
-            .map((line) => line.trim().split(/\s+/))
-            .map((fields) => [fields[1]!, fields[4]!]),
-        );
-        const states = Object.fromEntries(interfaces.map((link) => [link, setup.get(link)]));
-        return Object.values(states).every((state) => state === "configured" || state === "failed")
-          ? states
-          : undefined;
-      });
-      expect(states).toEqual(Object.fromEntries(interfaces.map((link) => [link, "configured"])));
-    });
+    it.each(HOSTS)("systemd-networkd configures every wgqt interface of %s", expectConfigured);
 
     it.each(HOSTS)(
       "the journal of systemd-networkd on %s has no warnings or errors",
-      async (name) => {
-        const journal = await vms[name].exec(
-          "journalctl --no-pager -o cat -p warning -u systemd-networkd",
-        );
-        expect(journal.stdout.trim()).toBe("");
-      },
+      expectQuietJournal,
     );
 
     it.each([
@@ -253,6 +256,10 @@ describe.skipIf(skip !== undefined)(
       renderFleet();
       const started = Date.now();
       await Promise.all((redeploy as HostName[]).map((name) => deploy(name)));
+      for (const name of redeploy as HostName[]) {
+        await expectConfigured(name);
+        await expectQuietJournal(name);
+      }
       await pingUntilAnswered(vms.nyaa, TUNNEL.germany.tavern);
       await pingUntilAnswered(vms.nyaa, TUNNEL.finland.lighthouse);
       timings.push(`redeployed and both tunnels back in ${(Date.now() - started) / 1000} s`);
