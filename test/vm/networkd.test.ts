@@ -85,7 +85,10 @@ describe.skipIf(skip !== undefined)(
 
     /** `wgqt render --format networkd --out DIR`, as a user runs it. */
     function renderFleet(): void {
-      renderFleet();
+      const render = run(WGQT, ["render", "--format", "networkd", "--out", rendered], {
+        cwd: fleet,
+      });
+      expect(render.status, render.stderr).toBe(0);
     }
 
     /** Copy a host's rendered directory and key files to it and run the procedure there. */
@@ -146,10 +149,7 @@ describe.skipIf(skip !== undefined)(
       fleet = join(work, "fleet");
       cpSync(join(ROOT, "wgqt.toml"), join(fleet, "wgqt.toml"));
       cpSync(join(ROOT, "wireguard_keys"), join(fleet, "wireguard_keys"), { recursive: true });
-      const render = run(WGQT, ["render", "--format", "networkd", "--out", rendered], {
-        cwd: fleet,
-      });
-      expect(render.status, render.stderr).toBe(0);
+      renderFleet();
 
       lab = new VmLab(image);
       const finlandLink = await lab.link("lighthouse", "nyaa");
