@@ -12,11 +12,17 @@ export function tomlString(value: string): string {
   return JSON.stringify(value);
 }
 
+/** A `[machines.NAME]` table to append to wgqt.toml. */
 export interface NewMachine {
+  /** The machine's name (a lowercase host name). */
   name: string;
+  /** Its age recipients: its SSH host key, an age key. */
   recipients: string[];
+  /** Where peers reach it (host name or IP, no port); gateways need one. */
   endpoint?: string;
+  /** A WireGuard public key it brings itself; no private key is stored then. */
   publicKey?: string;
+  /** A gateway's uplink interface for NAT. */
   uplink?: string;
 }
 

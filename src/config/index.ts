@@ -7,7 +7,7 @@
  */
 
 export { findConfig, loadConfig } from "../store/config-file.js";
-export type { NewVpn } from "./edit.js";
+export type { NewMachine, NewVpn } from "./edit.js";
 export { CONFIG_FILE, parseConfig } from "./load.js";
 export { type Pair, pairsOf, peerPairs } from "./peers.js";
 export {

@@ -11,7 +11,7 @@ import { parseRecipient } from "../age/recipients.js";
 import { ConfigError, quote, WgqtError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
 import { checkLinkSettings } from "./link.js";
-import { interfaceNameProblem, machineNameProblem } from "./names.js";
+import { interfaceNameProblem, machineNameProblem, uplinkNameProblem } from "./names.js";
 import { configSchema, type RawConfig } from "./schema.js";
 import { didYouMean, knownKeysAt } from "./suggest.js";
 import type { Config, MachineConfig, ProxyConfig } from "./types.js";
@@ -155,7 +155,7 @@ export function parseConfig(text: string, path: string): Config {
       machine.endpoint = entry.endpoint;
     }
     if (entry.uplink !== undefined) {
-      const uplinkProblem = interfaceNameProblem(entry.uplink);
+      const uplinkProblem = uplinkNameProblem(entry.uplink);
       if (uplinkProblem) fail(`${where}.uplink: ${uplinkProblem}`);
       machine.uplink = entry.uplink;
     }

@@ -41,3 +41,23 @@ export function interfaceNameProblem(name: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * An uplink is a host's existing interface, not one wgqt names: VLANs
+ * (`eth0.100`) are common there, so '.' is allowed as well. It goes into
+ * iptables/nft lines and Nix strings, so nothing beyond letters, digits,
+ * '-', '_' and '.' is.
+ */
+const UPLINK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Why `name` is not a valid uplink interface name, or undefined. */
+export function uplinkNameProblem(name: string): string | undefined {
+  if (name.length === 0) return "interface name is empty";
+  if (!UPLINK_NAME.test(name)) {
+    return `interface name ${quote(name)} may only hold letters, digits, '-', '_' and '.', starting with a letter or digit`;
+  }
+  if (Buffer.byteLength(name) > MAX_INTERFACE_NAME) {
+    return `interface name ${quote(name)} is longer than ${MAX_INTERFACE_NAME} characters`;
+  }
+  return undefined;
+}

@@ -13,7 +13,7 @@
  * Sizes are powers of two taken largest first, so an aligned start keeps every
  * block aligned to its own size; we check it anyway.
  */
-import { interfaceNameProblem } from "../config/names.js";
+import { interfaceNameProblem, uplinkNameProblem } from "../config/names.js";
 import { type Config, sortedNames, type VpnConfig, vpnsOf } from "../config/types.js";
 import { ConfigError, KeyError, quote } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
@@ -273,7 +273,7 @@ function checkProxy(config: Config, name: string, error: ErrorFactory): void {
   checkEndpoint(`machines.${proxy.gateway}.endpoint`, gateway.endpoint, error);
   // The uplink goes into iptables lines of the gateway's PostUp: an interface name, nothing else.
   const uplinkProblem =
-    gateway.uplink === undefined ? undefined : interfaceNameProblem(gateway.uplink);
+    gateway.uplink === undefined ? undefined : uplinkNameProblem(gateway.uplink);
   if (uplinkProblem !== undefined) throw error(`machines.${proxy.gateway}.uplink`, uplinkProblem);
   const seen = new Set<string>();
   for (const client of proxy.clients) {

@@ -10,7 +10,12 @@
 
 export type { Pair } from "../config/peers.js";
 export { type CommitResult, commitFiles } from "../git/commit.js";
-export { readAcceptedPlan } from "./accepted-plan.js";
+export {
+  type AcceptPlan,
+  applyAcceptPlan,
+  planAcceptPlan,
+  readAcceptedPlan,
+} from "./accepted-plan.js";
 export type { ApplyOptions, ChangeOptions } from "./apply.js";
 export { type ExpectedSecret, expectedSecrets, type SecretKind } from "./expected.js";
 export {
@@ -19,6 +24,7 @@ export {
   type LoadedIdentities,
   loadIdentityFiles,
 } from "./identities.js";
+export { applyInit, type InitPlan, planInit } from "./init.js";
 export {
   type FileAccess,
   type FileReader,
@@ -62,6 +68,14 @@ export {
   vpnKeyFile,
   vpnPresharedKeyFile,
 } from "./layout.js";
+export {
+  applyMachineAdd,
+  applyMachineRemove,
+  type MachinePlan,
+  type MachineRemovePlan,
+  planMachineAdd,
+  planMachineRemove,
+} from "./machines.js";
 export type { Manifest, ManifestEntry } from "./manifest.js";
 export { applyPrune, type PrunePlan, planPrune, pruneIsEmpty } from "./prune.js";
 export { inspectForRekey, planRekey, type RekeyFile, type RekeyPlan } from "./rekey.js";

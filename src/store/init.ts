@@ -65,6 +65,7 @@ export function withIgnored(current: Buffer | undefined): string {
   return `${text}${separator}# wgqt: a running command's lock, an interrupted change's journal\n${missing.join("\n")}\n`;
 }
 
+/** What {@link applyInit} writes: a starter wgqt.toml and the `.gitignore` beside it. */
 export interface InitPlan {
   /** The new wgqt.toml's text, and the config it parses to. */
   configText: string;

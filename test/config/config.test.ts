@@ -169,6 +169,11 @@ describe("parseConfig", () => {
       /^proxies\.wg\.0: interface name "wg\.0" may only hold/,
     ],
     [
+      "an uplink with a shell character (a VLAN's '.' is fine, ';' is not)",
+      `${machine("tavern", 'endpoint = "tavern.example.org"\nuplink = "eth0.100;x"')}${machine("nyaa")}`,
+      /^machines\.tavern\.uplink: interface name "eth0\.100;x" may only hold letters, digits, '-', '_' and '\.'/,
+    ],
+    [
       "a VPN for an unknown machine",
       withVpn(vpn({ machines: '["ghost"]' })),
       /^vpns\.us-west\.machines\[0\]: unknown machine "ghost"/,
@@ -400,5 +405,15 @@ describe("loadConfig", () => {
     } finally {
       removeDir(dir);
     }
+  });
+});
+
+describe("uplink", () => {
+  it("takes a VLAN interface (eth0.100), which names an existing interface", () => {
+    const config = parseConfig(
+      `${machine("tavern", 'endpoint = "tavern.example.org"\nuplink = "eth0.100"')}${machine("nyaa")}[proxies.de]\ngateway = "tavern"\nclients = ["nyaa"]\n`,
+      PATH,
+    );
+    expect(config.machines.tavern!.uplink).toBe("eth0.100");
   });
 });

@@ -262,6 +262,18 @@ describe("wg-quick", () => {
     expect(plain!.content).toContain("-o $(ip -4 route show default | awk");
   });
 
+  it("masquerades out of a VLAN uplink (eth0.100) in wg-quick and NixOS", () => {
+    const vlan = seedConfig();
+    vlan.machines.tavern!.uplink = "eth0.100";
+    const planned = plan(vlan, seedPublicKeys());
+    const [germany] = render(planned, vlan, { format: "wg-quick", machine: "tavern" });
+    expect(germany!.content).toContain("-s 10.128.0.8/29 -o eth0.100 -j MASQUERADE");
+    const nixos = render(planned, vlan, { format: "nixos", machine: "tavern" });
+    expect(nixos.map((file) => file.content).join("\n")).toContain(
+      'externalInterface = "eth0.100"',
+    );
+  });
+
   it("puts keys under the secrets directory option", () => {
     const [finland] = render(planned, config, {
       format: "wg-quick",
