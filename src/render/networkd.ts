@@ -145,7 +145,12 @@ function netdev(
     ];
   });
   return ini(
-    [...header, "", "Key files must be readable by systemd-network (root:systemd-network, 0640)."],
+    [
+      ...header,
+      "",
+      "Key files must be readable by systemd-network (root:systemd-network, 0640).",
+      `networkd never changes an existing interface: after new keys, \`networkctl delete ${entry.name}\` first.`,
+    ],
     [
       [
         "NetDev",
