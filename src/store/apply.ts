@@ -6,12 +6,13 @@
  * Transaction (all or nothing, see transaction.ts) and returns the absolute
  * paths it changed. This module holds what the applies share.
  */
+import { join } from "node:path";
 import type { Pair } from "../config/peers.js";
 import type { Config } from "../config/types.js";
 import type { RandomSource } from "../keys/wireguard.js";
 import { expectedFor } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
-import { presharedKeyFile, privateKeyFile } from "./layout.js";
+import { parseKeyFileName, presharedKeyFile, privateKeyFile } from "./layout.js";
 import { copyManifest } from "./manifest.js";
 import { makeSecrets } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
@@ -55,6 +56,18 @@ export function beginChange(config: Config, store: KeyStore, afterApply?: AfterA
     publicKeys: store.publicKeys(),
     existing: new Set(store.encryptedFiles),
   };
+}
+
+/**
+ * Stage the removal of `file` (store-relative): the file, its manifest
+ * entry, and its public key when it is a machine's `.pub`.
+ */
+export function stageRemoval(change: Change, file: string): void {
+  change.tx.remove(join(change.dir, file));
+  change.existing.delete(file);
+  delete change.manifest.files[file];
+  const parsed = parseKeyFileName(file);
+  if (parsed?.kind === "public-key") delete change.publicKeys[parsed.machine];
 }
 
 /**

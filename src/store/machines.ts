@@ -2,13 +2,18 @@
  * `wgqt machine add|remove`: a new wgqt.toml text, checked, and the store's
  * files that follow from it, as a plan and its apply (see apply.ts).
  */
-import { join } from "node:path";
 import { appendMachine, type NewMachine, removeMachine } from "../config/edit.js";
 import { parseConfig } from "../config/load.js";
 import { pairsOf } from "../config/peers.js";
 import { type Config, sortedNames, vpnsOf } from "../config/types.js";
 import { ConfigError, quote, UsageError } from "../errors.js";
-import { beginChange, type Change, type ChangeOptions, finishChange } from "./apply.js";
+import {
+  beginChange,
+  type Change,
+  type ChangeOptions,
+  finishChange,
+  stageRemoval,
+} from "./apply.js";
 import type { KeyStore } from "./keystore.js";
 import { parseKeyFileName, presharedKeyFile, privateKeyFile, publicKeyFile } from "./layout.js";
 import { PUBLIC_MODE } from "./write.js";
@@ -111,12 +116,7 @@ export function applyMachineRemove(
   options: ChangeOptions = {},
 ): Promise<string[]> {
   const change = beginEdit(config, store, plan, options);
-  for (const file of plan.files) {
-    change.tx.remove(join(store.dir, file));
-    delete change.manifest.files[file];
-    change.existing.delete(file);
-  }
-  delete change.publicKeys[plan.name];
+  for (const file of plan.files) stageRemoval(change, file);
   return finishChange(plan.config, change, options.message ?? `wgqt: remove machine ${plan.name}`);
 }
 

@@ -4,12 +4,10 @@
  * files an interrupted write left behind. Then the manifest and generated
  * files are brought in line. Planning is pure; `applyPrune` deletes.
  */
-import { join } from "node:path";
 import type { Config } from "../config/types.js";
-import { beginChange, type ChangeOptions, finishChange } from "./apply.js";
+import { beginChange, type ChangeOptions, finishChange, stageRemoval } from "./apply.js";
 import { orphanFiles } from "./inspect/problems.js";
 import type { KeyStore } from "./keystore.js";
-import { parseKeyFileName } from "./layout.js";
 
 /** What {@link applyPrune} removes. */
 export interface PrunePlan {
@@ -52,12 +50,7 @@ export async function applyPrune(
   options: ChangeOptions = {},
 ): Promise<string[]> {
   const change = beginChange(config, store, options.afterApply);
-  for (const file of [...plan.orphans, ...plan.tempFiles]) {
-    change.tx.remove(join(store.dir, file));
-    change.existing.delete(file);
-    const parsed = parseKeyFileName(file);
-    if (parsed?.kind === "public-key") delete change.publicKeys[parsed.machine];
-  }
+  for (const file of [...plan.orphans, ...plan.tempFiles]) stageRemoval(change, file);
   for (const file of plan.manifestEntries) delete change.manifest.files[file];
   return finishChange(config, change, options.message ?? "wgqt: prune");
 }
