@@ -7,11 +7,17 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { GuestFile, Vm } from "./machine.js";
 
 const KEY_FILE = /^(?:PrivateKeyFile|PresharedKeyFile)=\/etc\/wireguard\/wgqt\/(.+)\.key$/gm;
 
-/** Where the copies go on the host. */
+/** docs/vm.md's section whose sh block is the procedure, run exactly as written. */
+const DEPLOY_HEADING = "Deploying networkd output on a Debian host";
+const SSH_HOST_KEY = "/etc/ssh/ssh_host_ed25519_key";
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** Where the copies go on the host (docs/vm.md's script reads the store from there). */
 export const RENDERED_ON_HOST = "/root/wgqt";
 export const STORE_ON_HOST = "/root/wireguard_keys";
 
@@ -26,31 +32,12 @@ export const STORE_ON_HOST = "/root/wireguard_keys";
  * parameters", and reads key files only when it creates one), so a redeploy
  * deletes wgqt's WireGuard interfaces before the reload creates them anew.
  */
-export function networkdDeployScript(identity = "/etc/ssh/ssh_host_ed25519_key"): string {
-  return `set -eu
-install -d -m 0750 -g systemd-network /etc/wireguard /etc/wireguard/wgqt /etc/wireguard/wgqt/preshared_keys
-for key in $(sed -n -E 's#^(PrivateKeyFile|PresharedKeyFile)=/etc/wireguard/wgqt/##p' *.netdev | sort -u); do
-  age -d -i ${identity} -o /etc/wireguard/wgqt/$key.new ${STORE_ON_HOST}/\${key%.key}.age
-  chown root:systemd-network /etc/wireguard/wgqt/$key.new
-  chmod 0640 /etc/wireguard/wgqt/$key.new
-  mv /etc/wireguard/wgqt/$key.new /etc/wireguard/wgqt/$key
-done
-if [ -d sysctl.d ]; then install -m 0644 sysctl.d/* /etc/sysctl.d/ && sysctl --system >/dev/null; fi
-if [ -d networkd.conf.d ]; then install -D -m 0644 -t /etc/systemd/networkd.conf.d networkd.conf.d/*; fi
-if [ -d system ]; then
-  install -m 0644 system/* /etc/systemd/system/
-  systemctl daemon-reload
-  systemctl enable --now $(cd system && ls)
-fi
-install -m 0644 *.netdev *.network /etc/systemd/network/
-for netdev in *.netdev; do
-  name=$(sed -n 's/^Name=//p' "$netdev")
-  if grep -qx Kind=wireguard "$netdev" && ip link show dev "$name" >/dev/null 2>&1; then
-    networkctl delete "$name"
-  fi
-done
-networkctl reload
-`;
+export function networkdDeployScript(identity = SSH_HOST_KEY): string {
+  const readme = readFileSync(join(ROOT, "docs", "vm.md"), "utf8");
+  const section = readme.indexOf(`## ${DEPLOY_HEADING}`);
+  const block = section < 0 ? null : /```sh\n([\s\S]*?)```/.exec(readme.slice(section));
+  if (block === null) throw new Error(`docs/vm.md: no sh block under "## ${DEPLOY_HEADING}"`);
+  return `set -eu\n${block[1]!.replaceAll(SSH_HOST_KEY, identity)}`;
 }
 
 /** Copy a host's rendered files and the store files its keys come from. */
