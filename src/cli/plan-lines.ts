@@ -87,6 +87,7 @@ export function describeRenumbering(moves: readonly MemberChange[]): string[] {
   return moves.map((change) => {
     const parts: string[] = [];
     if (change.address) parts.push(`${change.address.from} -> ${change.address.to}`);
+    if (change.address6) parts.push(`${change.address6.from} -> ${change.address6.to}`);
     if (change.port) parts.push(`port ${change.port.from} -> ${change.port.to}`);
     return `  ${change.network} ${change.machine}: ${parts.join(", ")}`;
   });

@@ -181,6 +181,7 @@ export function parseConfig(text: string, path: string): Config {
     const proxy: ProxyConfig = { name, gateway: entry.gateway, clients: [...entry.clients] };
     if (entry.default !== undefined) proxy.default = entry.default;
     if (entry.killswitch !== undefined) proxy.killswitch = entry.killswitch;
+    if (entry.ipv6 !== undefined) proxy.ipv6 = entry.ipv6;
     Object.assign(proxy, checkLinkSettings(entry, where, fail));
     proxies[name] = proxy;
   }
@@ -200,6 +201,7 @@ export function parseConfig(text: string, path: string): Config {
     keysDir,
     keysDirSetting: raw.keys_dir,
     ipv4Start: raw.ipv4_start,
+    ...(raw.ipv6_prefix === undefined ? {} : { ipv6Prefix: raw.ipv6_prefix }),
     udpStart: raw.udp_start,
     admins: recipients(raw.admins, "admins"),
     machines,

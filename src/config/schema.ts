@@ -23,6 +23,7 @@ const proxy = z.strictObject({
   // Ranges are checked after this (load.ts, vpn.ts) by config/link.ts, as the provider import does.
   mtu: z.number().optional(),
   keepalive: z.number().optional(),
+  ipv6: z.boolean().optional(),
 });
 
 const vpn = z.strictObject({
@@ -42,6 +43,8 @@ const vpn = z.strictObject({
 export const configSchema = z.strictObject({
   keys_dir: z.string().min(1).default("wireguard_keys"),
   ipv4_start: ipv4.default("10.128.0.0"),
+  // Checked by the planner (net/ipv6.ts), as ipv4_start's alignment is.
+  ipv6_prefix: z.string().optional(),
   udp_start: z.number().int().min(1).max(65535).default(16842),
   admins: z.array(z.string()).default([]),
   machines: z.record(z.string(), machine).default({}),

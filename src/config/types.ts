@@ -35,6 +35,8 @@ export interface ProxyConfig {
   mtu?: number;
   /** The clients' PersistentKeepalive to the gateway in seconds, 0 = off; absent: 25. */
   keepalive?: number;
+  /** `ipv6 = false`: the network has IPv4 only (absent: both families). */
+  ipv6?: boolean;
 }
 
 /**
@@ -82,6 +84,8 @@ export interface Config {
   /** `keys_dir` as written (relative to `dir`), for messages and generated files. */
   keysDirSetting: string;
   ipv4Start: string;
+  /** `ipv6_prefix` as written: the fleet's /48 ULA prefix; absent, plan.json's or a derived one (net/ipv6.ts). */
+  ipv6Prefix?: string;
   udpStart: number;
   /** Normalised admin recipients: can decrypt every file. */
   admins: string[];

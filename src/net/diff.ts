@@ -15,6 +15,8 @@ export interface MemberChange {
   network: string;
   machine: string;
   address?: { from: string; to: string };
+  /** The IPv6 address, when both plans have one (a fleet prefix or a network name changed). */
+  address6?: { from: string; to: string };
   port?: { from: number; to: number };
 }
 
@@ -28,7 +30,13 @@ export interface PlanDiff {
   removed: { network: string; machine: string }[];
 }
 
-type Located = { network: string; machine: string; address: string; port: number };
+type Located = {
+  network: string;
+  machine: string;
+  address: string;
+  address6: string | undefined;
+  port: number;
+};
 
 function members(planned: PlanJson): Map<string, Located> {
   const found = new Map<string, Located>();
@@ -38,6 +46,7 @@ function members(planned: PlanJson): Map<string, Located> {
         network: network.name,
         machine: member.machine,
         address: member.address,
+        address6: member.address6,
         port: network.port,
       });
     }
@@ -63,11 +72,15 @@ export function diffPlans(oldPlan: PlanJson, newPlan: PlanJson): PlanDiff {
       removed.push({ network: old.network, machine: old.machine });
       continue;
     }
-    if (now.address === old.address && now.port === old.port) continue;
+    // An address6 that appears or goes (ipv6 turned on or off, an older plan.json) moves nobody.
+    const moved6 =
+      old.address6 !== undefined && now.address6 !== undefined && now.address6 !== old.address6;
+    if (now.address === old.address && now.port === old.port && !moved6) continue;
     changed.push({
       network: old.network,
       machine: old.machine,
       ...(now.address !== old.address ? { address: { from: old.address, to: now.address } } : {}),
+      ...(moved6 ? { address6: { from: old.address6!, to: now.address6! } } : {}),
       ...(now.port !== old.port ? { port: { from: old.port, to: now.port } } : {}),
     });
   }
@@ -82,6 +95,7 @@ export function diffPlans(oldPlan: PlanJson, newPlan: PlanJson): PlanDiff {
 }
 
 const planJsonSchema = z.object({
+  ipv6Prefix: z.string().optional(),
   networks: z.array(
     z.object({
       name: z.string(),
@@ -89,12 +103,14 @@ const planJsonSchema = z.object({
       id: z.number().int().nonnegative(),
       port: z.number().int().min(1).max(65535),
       cidr: z.string(),
+      cidr6: z.string().optional(),
       gateway: z.string(),
       members: z.array(
         z.object({
           machine: z.string(),
           role: z.enum(["gateway", "client"]),
           address: z.string(),
+          address6: z.string().optional(),
         }),
       ),
     }),

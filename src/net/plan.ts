@@ -19,6 +19,7 @@ import { ConfigError, KeyError, quote } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
 import { byteOrder } from "../order.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
+import { claimSubnet, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
 
 /** A machine's role in a proxy network. */
 export type Role = "gateway" | "client";
@@ -29,6 +30,8 @@ export interface PlanMember {
   role: Role;
   /** Dotted quad, no prefix length. */
   address: string;
+  /** The IPv6 address, no prefix length; absent when the network has `ipv6 = false`. */
+  address6?: string;
   /** WireGuard public key (base64) when known: from the store or `public_key`. */
   publicKey?: string;
 }
@@ -41,6 +44,8 @@ export interface PlanNetwork {
   port: number;
   /** The block, e.g. "10.128.0.8/29". */
   cidr: string;
+  /** The IPv6 /64, e.g. "fd42:7a3c:91e0:1b2c::/64"; absent with `ipv6 = false`. */
+  cidr6?: string;
   /** Block size in addresses (a power of two). */
   size: number;
   prefixLength: number;
@@ -73,15 +78,20 @@ export interface PlanJson {
     id: number;
     port: number;
     cidr: string;
+    cidr6?: string;
     gateway: string;
-    members: { machine: string; role: Role; address: string }[];
+    members: { machine: string; role: Role; address: string; address6?: string }[];
   }[];
+  /** The fleet's /48 ULA prefix; plan.json keeps it so it never moves. */
+  ipv6Prefix?: string;
 }
 
 /** The allocation of a whole fleet: every network and VPN. JSON-serialisable. */
 export interface Plan {
   /** In allocation order: id 0, 1, 2, … */
   networks: PlanNetwork[];
+  /** The fleet's /48 ULA prefix (net/ipv6.ts), canonical. */
+  ipv6Prefix: string;
   /** VPNs in id order (kept out of `toJSON`: plan.json is about allocation). */
   vpns: PlanVpn[];
   /** `JSON.stringify(plan)` gives exactly the `wgqt plan --json` shape. */
@@ -90,14 +100,25 @@ export interface Plan {
 
 const MAX_PORT = 65535;
 
+/** What the planner takes besides the config. */
+export interface PlanOptions {
+  /** The accepted plan's `ipv6Prefix`: used when wgqt.toml sets no `ipv6_prefix`. */
+  acceptedIpv6Prefix?: string;
+}
+
 /**
  * Allocate every network of the fleet: ids, ports and addresses, deterministic for a config. Pure.
  *
  * @param publicKeys - WireGuard public keys by machine (`KeyStore.publicKeys()`); a member without one plans fine, but cannot be rendered for its peers.
+ * @param options - The accepted IPv6 prefix, when plan.json has one.
  * @throws {ConfigError} naming the field and value, for a network that cannot be allocated as configured.
  * @throws {KeyError} when a public key is not a WireGuard key.
  */
-export function plan(config: Config, publicKeys: Record<string, string | undefined> = {}): Plan {
+export function plan(
+  config: Config,
+  publicKeys: Record<string, string | undefined> = {},
+  options: PlanOptions = {},
+): Plan {
   const error = (field: string, message: string) =>
     new ConfigError(
       "config/invalid",
@@ -112,6 +133,8 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
     throw error("udp_start", `expected a port 1…${MAX_PORT}, got ${quote(config.udpStart)}`);
   }
   const room = addressRoom(ipv4Start);
+  const ipv6Prefix = fleetIpv6Prefix(config, options.acceptedIpv6Prefix, error);
+  const subnets = new Map<number, string>();
 
   const proxies = sortedNames(config.proxies).map((name) => {
     const proxy = config.proxies[name]!;
@@ -157,12 +180,17 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
       );
     }
     next = start + size;
+    const subnet = proxy.ipv6 === false ? undefined : claimSubnet(name, subnets, error);
+    const interfaceIds = new Map<string, string>();
     const member = (machine: string, role: Role, offset: number): PlanMember => {
       const publicKey = publicKeyOf(machine);
       return {
         machine,
         role,
         address: formatIpv4(start + offset),
+        ...(subnet === undefined
+          ? {}
+          : { address6: memberAddress6(name, machine, ipv6Prefix, subnet, interfaceIds, error) }),
         ...(publicKey === undefined ? {} : { publicKey }),
       };
     };
@@ -173,6 +201,7 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
       id,
       port,
       cidr: `${formatIpv4(start)}/${prefixLength(size)}`,
+      ...(subnet === undefined ? {} : { cidr6: networkBlock(ipv6Prefix, subnet) }),
       size,
       prefixLength: prefixLength(size),
       gateway: proxy.gateway,
@@ -187,7 +216,7 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
 
   checkDefaults(networks, error);
   const vpns = planVpns(config, error);
-  const result = { networks, vpns } as Plan;
+  const result = { networks, ipv6Prefix, vpns } as Plan;
   Object.defineProperty(result, "toJSON", { value: () => planJson(result), enumerable: false });
   return result;
 }
@@ -197,7 +226,7 @@ export function plan(config: Config, publicKeys: Record<string, string | undefin
  *
  * @returns The networks' allocation, without keys or VPNs.
  */
-export function planJson(planned: Pick<Plan, "networks">): PlanJson {
+export function planJson(planned: Pick<Plan, "networks"> & { ipv6Prefix?: string }): PlanJson {
   return {
     networks: planned.networks.map((network) => ({
       name: network.name,
@@ -205,9 +234,16 @@ export function planJson(planned: Pick<Plan, "networks">): PlanJson {
       id: network.id,
       port: network.port,
       cidr: network.cidr,
+      ...(network.cidr6 === undefined ? {} : { cidr6: network.cidr6 }),
       gateway: network.gateway,
-      members: network.members.map(({ machine, role, address }) => ({ machine, role, address })),
+      members: network.members.map(({ machine, role, address, address6 }) => ({
+        machine,
+        role,
+        address,
+        ...(address6 === undefined ? {} : { address6 }),
+      })),
     })),
+    ...(planned.ipv6Prefix === undefined ? {} : { ipv6Prefix: planned.ipv6Prefix }),
   };
 }
 

@@ -15,14 +15,20 @@ import { join } from "node:path";
 import type { Config } from "../config/types.js";
 import { StoreError, WgqtError } from "../errors.js";
 import { diffPlans, type MemberChange, readPlanJson } from "../net/diff.js";
-import { plan as makePlan, type Plan, type PlanJson, planJson } from "../net/plan.js";
+import {
+  plan as makePlan,
+  type Plan,
+  type PlanJson,
+  type PlanOptions,
+  planJson,
+} from "../net/plan.js";
 import { readStoreFileSync } from "./files.js";
 import type { KeyStore } from "./keystore.js";
 import { PLAN_FILE } from "./layout.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 
 /** plan.json's bytes for a plan: pretty JSON, one trailing newline. */
-export function serializePlan(plan: Pick<Plan, "networks">): string {
+export function serializePlan(plan: Pick<Plan, "networks"> & { ipv6Prefix?: string }): string {
   return `${JSON.stringify(planJson(plan), null, 2)}\n`;
 }
 
@@ -43,6 +49,11 @@ export function readAcceptedPlan(dir: string): PlanJson | undefined {
     throw new StoreError("store/corrupt", `${path}: not valid JSON (${(error as Error).message})`);
   }
   return readPlanJson(json, path);
+}
+
+/** The planner's options for an accepted plan: its IPv6 prefix, which stays unless wgqt.toml sets another. */
+export function pinned(accepted: PlanJson | undefined): PlanOptions {
+  return accepted?.ipv6Prefix === undefined ? {} : { acceptedIpv6Prefix: accepted.ipv6Prefix };
 }
 
 /**
@@ -73,8 +84,8 @@ export function stageAcceptedPlan(
   let plan: Plan;
   let accepted: PlanJson | undefined;
   try {
-    plan = makePlan(config, publicKeys);
     accepted = readAcceptedPlan(dir);
+    plan = makePlan(config, publicKeys, pinned(accepted));
   } catch (error) {
     if (error instanceof WgqtError) return;
     throw error;
@@ -85,8 +96,10 @@ export function stageAcceptedPlan(
   }
   // Members who left need no review and stay listed until the next write;
   // members who joined must be recorded, so that their later moves are reviewed.
+  // An older plan.json without the IPv6 prefix gets it, so that the prefix never moves.
   const diff = diffPlans(accepted, plan);
-  if (diff.changed.length === 0 && diff.added.length > 0)
+  const unpinned = accepted.ipv6Prefix === undefined && plan.networks.length > 0;
+  if (diff.changed.length === 0 && (diff.added.length > 0 || unpinned))
     tx.write(join(dir, PLAN_FILE), serializePlan(plan), 0o644);
 }
 
@@ -107,8 +120,8 @@ export interface AcceptPlan {
 /** What accepting the current plan would change. Reads plan.json; writes nothing. */
 export function planAcceptPlan(config: Config, store: KeyStore): AcceptPlan {
   const path = join(config.keysDir, PLAN_FILE);
-  const plan = makePlan(config, store.publicKeys());
   const accepted = readAcceptedPlan(config.keysDir);
+  const plan = makePlan(config, store.publicKeys(), pinned(accepted));
   if (accepted === undefined) return { path, plan, moves: [] };
   return { path, plan, accepted, moves: diffPlans(accepted, plan).changed };
 }
@@ -143,7 +156,7 @@ export function pendingRenumbering(
   try {
     const accepted = readAcceptedPlan(config.keysDir);
     if (accepted === undefined) return undefined;
-    moves = diffPlans(accepted, makePlan(config, publicKeys)).changed.length;
+    moves = diffPlans(accepted, makePlan(config, publicKeys, pinned(accepted))).changed.length;
   } catch {
     return undefined; // `wgqt plan` and `wgqt render` report it
   }

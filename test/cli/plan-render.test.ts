@@ -34,11 +34,32 @@ describe("wgqt plan", () => {
   it("reproduces the seed's worked example exactly (--json)", async () => {
     const result = await cli(repo, "plan", "--json");
     expect(result.status, result.stderr).toBe(0);
-    const members = (gateway: string, base: number) => [
-      { machine: gateway, role: "gateway", address: `10.128.0.${base + 1}` },
-      { machine: "archive", role: "client", address: `10.128.0.${base + 2}` },
-      { machine: "nyaa", role: "client", address: `10.128.0.${base + 3}` },
-      { machine: "spark", role: "client", address: `10.128.0.${base + 4}` },
+    // The example's admins give its IPv6 prefix; interface ids come from machine names.
+    const members = (gateway: string, base: number, subnet: string, gatewayId: string) => [
+      {
+        machine: gateway,
+        role: "gateway",
+        address: `10.128.0.${base + 1}`,
+        address6: `fdef:fc68:9aa1:${subnet}:${gatewayId}`,
+      },
+      {
+        machine: "archive",
+        role: "client",
+        address: `10.128.0.${base + 2}`,
+        address6: `fdef:fc68:9aa1:${subnet}:82b9:894c:ca4f:d913`,
+      },
+      {
+        machine: "nyaa",
+        role: "client",
+        address: `10.128.0.${base + 3}`,
+        address6: `fdef:fc68:9aa1:${subnet}:d2f4:5948:bf78:4098`,
+      },
+      {
+        machine: "spark",
+        role: "client",
+        address: `10.128.0.${base + 4}`,
+        address6: `fdef:fc68:9aa1:${subnet}:fbf0:28bd:cd7b:ed8a`,
+      },
     ];
     expect(JSON.parse(result.stdout)).toEqual({
       networks: [
@@ -48,8 +69,9 @@ describe("wgqt plan", () => {
           id: 0,
           port: 16842,
           cidr: "10.128.0.0/29",
+          cidr6: "fdef:fc68:9aa1:9b83::/64",
           gateway: "lighthouse",
-          members: members("lighthouse", 0),
+          members: members("lighthouse", 0, "9b83", "733e:670a:a090:d215"),
         },
         {
           name: "germany",
@@ -57,19 +79,22 @@ describe("wgqt plan", () => {
           id: 1,
           port: 16843,
           cidr: "10.128.0.8/29",
+          cidr6: "fdef:fc68:9aa1:12a9::/64",
           gateway: "tavern",
-          members: members("tavern", 8),
+          members: members("tavern", 8, "12a9", "ee81:1019:9376:c677"),
         },
       ],
+      ipv6Prefix: "fdef:fc68:9aa1::/48",
     });
   });
 
   it("prints a table a person reads", async () => {
     const lines = (await cli(repo, "plan")).stdout.split("\n");
-    expect(lines[0]).toMatch(/^NETWORK\s+ID\s+PORT\s+BLOCK\s+MEMBER\s+ROLE\s+ADDRESS$/);
+    expect(lines[0]).toMatch(/^NETWORK\s+ID\s+PORT\s+BLOCK\s+MEMBER\s+ROLE\s+ADDRESS\s+IPV6$/);
     expect(lines[1]).toMatch(
-      /^finland\s+0\s+16842\s+10\.128\.0\.0\/29\s+lighthouse\s+gateway\s+10\.128\.0\.1$/,
+      /^finland\s+0\s+16842\s+10\.128\.0\.0\/29\s+lighthouse\s+gateway\s+10\.128\.0\.1\s+fdef:fc68:9aa1:9b83:733e:670a:a090:d215$/,
     );
+    expect(lines[2]).toMatch(/^\s+fdef:fc68:9aa1:9b83::\/64\s+archive\s+client\s+10\.128\.0\.2\s/);
     expect(
       lines.find((line) => line.includes("nyaa") && line.includes("10.128.0.11")),
     ).toBeDefined();

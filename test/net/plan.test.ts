@@ -20,12 +20,33 @@ describe("the seed's example", () => {
           id: 0,
           port: 16842,
           cidr: "10.128.0.0/29",
+          cidr6: "fd56:4416:32d2:9b83::/64",
           gateway: "lighthouse",
           members: [
-            { machine: "lighthouse", role: "gateway", address: "10.128.0.1" },
-            { machine: "archive", role: "client", address: "10.128.0.2" },
-            { machine: "nyaa", role: "client", address: "10.128.0.3" },
-            { machine: "spark", role: "client", address: "10.128.0.4" },
+            {
+              machine: "lighthouse",
+              role: "gateway",
+              address: "10.128.0.1",
+              address6: "fd56:4416:32d2:9b83:733e:670a:a090:d215",
+            },
+            {
+              machine: "archive",
+              role: "client",
+              address: "10.128.0.2",
+              address6: "fd56:4416:32d2:9b83:82b9:894c:ca4f:d913",
+            },
+            {
+              machine: "nyaa",
+              role: "client",
+              address: "10.128.0.3",
+              address6: "fd56:4416:32d2:9b83:d2f4:5948:bf78:4098",
+            },
+            {
+              machine: "spark",
+              role: "client",
+              address: "10.128.0.4",
+              address6: "fd56:4416:32d2:9b83:fbf0:28bd:cd7b:ed8a",
+            },
           ],
         },
         {
@@ -34,15 +55,37 @@ describe("the seed's example", () => {
           id: 1,
           port: 16843,
           cidr: "10.128.0.8/29",
+          cidr6: "fd56:4416:32d2:12a9::/64",
           gateway: "tavern",
           members: [
-            { machine: "tavern", role: "gateway", address: "10.128.0.9" },
-            { machine: "archive", role: "client", address: "10.128.0.10" },
-            { machine: "nyaa", role: "client", address: "10.128.0.11" },
-            { machine: "spark", role: "client", address: "10.128.0.12" },
+            {
+              machine: "tavern",
+              role: "gateway",
+              address: "10.128.0.9",
+              address6: "fd56:4416:32d2:12a9:ee81:1019:9376:c677",
+            },
+            {
+              machine: "archive",
+              role: "client",
+              address: "10.128.0.10",
+              address6: "fd56:4416:32d2:12a9:82b9:894c:ca4f:d913",
+            },
+            {
+              machine: "nyaa",
+              role: "client",
+              address: "10.128.0.11",
+              address6: "fd56:4416:32d2:12a9:d2f4:5948:bf78:4098",
+            },
+            {
+              machine: "spark",
+              role: "client",
+              address: "10.128.0.12",
+              address6: "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a",
+            },
           ],
         },
       ],
+      ipv6Prefix: "fd56:4416:32d2::/48",
     });
   });
 
@@ -58,6 +101,7 @@ describe("the seed's example", () => {
       "id",
       "port",
       "cidr",
+      "cidr6",
       "gateway",
       "members",
     ]);

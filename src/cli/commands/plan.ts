@@ -24,7 +24,7 @@ interface PlanOptions {
 }
 
 function table(plan: Plan): string {
-  const rows = [["NETWORK", "ID", "PORT", "BLOCK", "MEMBER", "ROLE", "ADDRESS"]];
+  const rows = [["NETWORK", "ID", "PORT", "BLOCK", "MEMBER", "ROLE", "ADDRESS", "IPV6"]];
   for (const network of plan.networks) {
     network.members.forEach((member, index) => {
       const first = index === 0;
@@ -32,10 +32,11 @@ function table(plan: Plan): string {
         first ? network.name : "",
         first ? String(network.id) : "",
         first ? String(network.port) : "",
-        first ? network.cidr : "",
+        first ? network.cidr : index === 1 ? (network.cidr6 ?? "") : "",
         member.machine,
         member.role,
         member.address,
+        member.address6 ?? "-",
       ]);
     });
   }

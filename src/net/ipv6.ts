@@ -1,0 +1,158 @@
+/**
+ * IPv6 addresses for the planner: every network a /64 of one fleet prefix, a
+ * /48 unique local prefix (RFC 4193: `fd` + a 40-bit global id), and every
+ * member an interface id of its own. Nothing here depends on who else is in
+ * the fleet, so adding or removing a machine never moves another machine's
+ * address:
+ *
+ * - the fleet prefix is `ipv6_prefix` from wgqt.toml, else the one the
+ *   accepted plan (plan.json) recorded, else derived from the admins' age
+ *   recipients (SHA-256; see {@link derivedUlaPrefix}) and recorded there;
+ * - a network's /64 is the prefix and 16 bits of SHA-256 of its name;
+ * - a member's interface id is 64 bits of SHA-256 of its machine name.
+ *
+ * Two names that hash alike are an error naming both (planner). Pure; no I/O.
+ */
+import { sha256 } from "@noble/hashes/sha2.js";
+import ipaddr from "ipaddr.js";
+import type { Config } from "../config/types.js";
+import { quote } from "../errors.js";
+import { byteOrder } from "../order.js";
+
+/** Makes the error for a field of wgqt.toml (the planner's, naming the file). */
+type Fail = (field: string, message: string) => Error;
+
+/** The prefix length of the fleet prefix. */
+export const ULA_PREFIX_LENGTH = 48;
+/** Every network's block. */
+export const NETWORK_PREFIX_LENGTH = 64;
+
+function hashBytes(label: string, text: string): Uint8Array {
+  return sha256(new TextEncoder().encode(`wgqt ${label}\0${text}`));
+}
+
+/**
+ * Why `text` is not a fleet prefix, or undefined when it is one: a /48 inside
+ * fd00::/8 (the locally assigned half of RFC 4193's fc00::/7; fc00::/8 has no
+ * assignment rules), with nothing set past the 48 bits.
+ */
+export function ulaPrefixProblem(text: string): string | undefined {
+  const expected = `expected a /48 inside fd00::/8 such as "fd42:7a3c:91e0::/48", got ${quote(text)}`;
+  let address: ipaddr.IPv6;
+  let length: number;
+  try {
+    const parsed = ipaddr.IPv6.parseCIDR(text);
+    address = parsed[0];
+    length = parsed[1];
+  } catch {
+    return expected;
+  }
+  const bytes = address.toByteArray();
+  if (length !== ULA_PREFIX_LENGTH || bytes[0] !== 0xfd) return expected;
+  if (bytes.slice(6).some((byte) => byte !== 0))
+    return `${quote(text)} has bits set past the /48; write ${quote(`${formatIpv6([...bytes.slice(0, 6), ...new Array(10).fill(0)])}/48`)}`;
+  return undefined;
+}
+
+/** A fleet prefix (checked by {@link ulaPrefixProblem}) in its canonical form, e.g. `fd42:7a3c:91e0::/48`. */
+export function canonicalUlaPrefix(text: string): string {
+  const [address] = ipaddr.IPv6.parseCIDR(text);
+  return `${address.toString()}/${ULA_PREFIX_LENGTH}`;
+}
+
+/**
+ * The prefix of a fleet that sets no `ipv6_prefix` and has no accepted plan
+ * yet: `fd` + 40 bits of SHA-256 of the admins' recipients (sorted, one per
+ * line). Those are in wgqt.toml, committed, and differ between fleets, so two
+ * fleets rarely share a prefix (RFC 4193 asks for a random global id); once
+ * plan.json records it, changing the admins never moves it.
+ */
+export function derivedUlaPrefix(admins: readonly string[]): string {
+  const hash = hashBytes("ula", [...admins].sort(byteOrder).join("\n"));
+  return `${formatIpv6([0xfd, ...hash.slice(0, 5), ...new Array(10).fill(0)])}/${ULA_PREFIX_LENGTH}`;
+}
+
+/** A network's 16-bit subnet id under the fleet prefix: from its name. */
+export function subnetId(network: string): number {
+  const hash = hashBytes("subnet", network);
+  return hash[0]! * 256 + hash[1]!;
+}
+
+/** A machine's 64-bit interface id, the same in every network: from its name. */
+export function interfaceId(machine: string): Uint8Array {
+  return hashBytes("interface", machine).slice(0, 8);
+}
+
+/** The /64 of subnet `subnet` under `prefix` (canonical), e.g. `fd42:7a3c:91e0:1b2c::/64`. */
+export function networkBlock(prefix: string, subnet: number): string {
+  const bytes = prefixBytes(prefix);
+  return `${formatIpv6([...bytes, subnet >> 8, subnet & 0xff, ...new Array(8).fill(0)])}/${NETWORK_PREFIX_LENGTH}`;
+}
+
+/** The address of interface id `id` in subnet `subnet` under `prefix`. */
+export function memberAddress(prefix: string, subnet: number, id: Uint8Array): string {
+  return formatIpv6([...prefixBytes(prefix), subnet >> 8, subnet & 0xff, ...id]);
+}
+
+function prefixBytes(prefix: string): number[] {
+  return ipaddr.IPv6.parseCIDR(prefix)[0].toByteArray().slice(0, 6);
+}
+
+/** Sixteen bytes as RFC 5952 text (`fd42::1`). */
+function formatIpv6(bytes: readonly number[]): string {
+  return ipaddr.fromByteArray([...bytes]).toString();
+}
+
+/** Whether `text` is an IPv6 address or CIDR (a colon is enough: IPv4 never has one). */
+export function isIpv6Text(text: string): boolean {
+  return text.includes(":");
+}
+
+/** `ipv6_prefix` (checked), else the accepted plan's, else one derived from the admins. */
+export function fleetIpv6Prefix(
+  config: Pick<Config, "ipv6Prefix" | "admins">,
+  accepted: string | undefined,
+  error: Fail,
+): string {
+  if (config.ipv6Prefix !== undefined) {
+    const problem = ulaPrefixProblem(config.ipv6Prefix);
+    if (problem !== undefined) throw error("ipv6_prefix", problem);
+    return canonicalUlaPrefix(config.ipv6Prefix);
+  }
+  if (accepted !== undefined && ulaPrefixProblem(accepted) === undefined)
+    return canonicalUlaPrefix(accepted);
+  return derivedUlaPrefix(config.admins);
+}
+
+/** A network's /64 subnet id, unless another network's name hashes to it too. */
+export function claimSubnet(name: string, taken: Map<number, string>, error: Fail): number {
+  const subnet = subnetId(name);
+  const other = taken.get(subnet);
+  if (other !== undefined)
+    throw error(
+      `proxies.${name}`,
+      `its IPv6 subnet id ${subnet} (from its name) is also that of proxies.${other}; rename one, or set ipv6 = false on one`,
+    );
+  taken.set(subnet, name);
+  return subnet;
+}
+
+/** A member's IPv6 address, unless another member's name hashes to the same interface id. */
+export function memberAddress6(
+  network: string,
+  machine: string,
+  prefix: string,
+  subnet: number,
+  taken: Map<string, string>,
+  error: Fail,
+): string {
+  const address = memberAddress(prefix, subnet, interfaceId(machine));
+  const other = taken.get(address);
+  if (other !== undefined && other !== machine)
+    throw error(
+      `proxies.${network}`,
+      `machines ${quote(other)} and ${quote(machine)} hash to the same IPv6 address ${address}; rename one`,
+    );
+  taken.set(address, machine);
+  return address;
+}
