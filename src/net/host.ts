@@ -23,6 +23,7 @@ import {
   vpnPresharedKeyFile,
 } from "../store/layout.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
+import { NETWORK_PREFIX_LENGTH } from "./ipv6.js";
 import {
   endpointWithPort,
   type Plan,
@@ -59,6 +60,12 @@ export interface HostInterface {
   address: string;
   /** Address with the block's prefix length, e.g. "10.128.0.11/29". */
   addressWithPrefix: string;
+  /** This host's IPv6 address, no prefix; absent for a network with `ipv6 = false`, or a VPN without one. */
+  address6?: string;
+  /** The IPv6 address with its prefix length, e.g. "fd42:7a3c:91e0:12a9:d2f4:5948:bf78:4098/64". */
+  address6WithPrefix?: string;
+  /** The network's IPv6 block, e.g. "fd42:7a3c:91e0:12a9::/64". */
+  cidr6?: string;
   /** The whole block, e.g. "10.128.0.8/29" (a VPN: the address's own network). */
   cidr: string;
   /** Absent for a VPN: the provider never connects first, so any port does. */
@@ -201,6 +208,7 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
       kind: entry.kind,
       id: entry.id,
       address: entry.address,
+      ...(entry.address6 === undefined ? {} : { address6: entry.address6 }),
       carriesDefaultRoute:
         entry.kind === "vpn"
           ? carriesDefaultRoute({ allowedIPs: entry.peers[0]!.allowedIPs })
@@ -344,7 +352,10 @@ function hostInterface(
             machine: client.machine,
             publicKey: publicKey(client, client.machine),
             presharedKeyFile: presharedKeyFile(host, client.machine),
-            allowedIPs: [`${client.address}/32`],
+            allowedIPs: [
+              `${client.address}/32`,
+              ...(client.address6 === undefined ? [] : [`${client.address6}/128`]),
+            ],
           }))
       : [
           {
@@ -354,7 +365,7 @@ function hostInterface(
               network.gateway,
             ),
             presharedKeyFile: presharedKeyFile(host, network.gateway),
-            allowedIPs: ["0.0.0.0/0"],
+            allowedIPs: network.cidr6 === undefined ? ["0.0.0.0/0"] : ["0.0.0.0/0", "::/0"],
             endpoint: endpointWithPort(config.machines[network.gateway]!.endpoint!, network.port),
             ...(keepalive === 0 ? {} : { persistentKeepalive: keepalive }),
           },
@@ -368,6 +379,13 @@ function hostInterface(
     address: self.address,
     addressWithPrefix: `${self.address}/${network.prefixLength}`,
     cidr: network.cidr,
+    ...(self.address6 === undefined || network.cidr6 === undefined
+      ? {}
+      : {
+          address6: self.address6,
+          address6WithPrefix: `${self.address6}/${NETWORK_PREFIX_LENGTH}`,
+          cidr6: network.cidr6,
+        }),
     listenPort: network.port,
     ...(network.mtu === undefined ? {} : { mtu: network.mtu }),
     ...(self.role === "gateway" && uplink !== undefined ? { uplink } : {}),

@@ -80,6 +80,8 @@ export interface RoutedInterface {
   id: number;
   /** This host's address on the interface, no prefix. */
   address: string;
+  /** This host's IPv6 address on the interface, when the tunnel has one. */
+  address6?: string;
   /** Carries 0.0.0.0/0 (a proxy client, a VPN); false for a gateway's listener. */
   carriesDefaultRoute: boolean;
   /** `default = true` in wgqt.toml. */
@@ -90,8 +92,12 @@ export interface RoutedInterface {
   killswitch?: boolean;
 }
 
+/** Which `ip` a rule or route is for: `ip -4` or `ip -6` (systemd.network(5) `Family=`). */
+export type IpFamily = "ipv4" | "ipv6";
+
 /** A policy routing rule, as `ip rule` takes it. */
 export interface IpRule {
+  family: IpFamily;
   priority: number;
   /** `not`: the rule matches what the selector does not. */
   invert?: boolean;
@@ -105,8 +111,9 @@ export interface IpRule {
 
 /** A route in a tunnel's own table: the kill switch's unreachable default. */
 export interface IpRoute {
+  family: IpFamily;
   type: "unreachable";
-  destination: "0.0.0.0/0";
+  destination: "0.0.0.0/0" | "::/0";
   table: number;
   metric: number;
 }
@@ -234,7 +241,12 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
     const table = TABLE_BASE + key;
     const rules: IpRule[] = [];
     if (isDefault) {
-      rules.push({ priority: PRIORITY_SUPPRESS_MAIN, table: "main", suppressPrefixLength: 0 });
+      rules.push({
+        family: "ipv4",
+        priority: PRIORITY_SUPPRESS_MAIN,
+        table: "main",
+        suppressPrefixLength: 0,
+      });
     }
     const bridge = isDefault ? undefined : bridgeFor(entry.name, key, entry.address);
     if (bridge !== undefined && names.has(bridge.name)) {
@@ -250,10 +262,11 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
       ...(entry.extraSources ?? []),
     ];
     for (const from of sources) {
-      rules.push({ priority: PRIORITY_FROM_BASE + key, from, table });
+      rules.push({ family: "ipv4", priority: PRIORITY_FROM_BASE + key, from, table });
     }
     if (isDefault) {
       rules.push({
+        family: "ipv4",
         priority: PRIORITY_DEFAULT_BASE + key,
         invert: true,
         fwmark: FWMARK_BASE,
@@ -261,8 +274,33 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
         table,
       });
     }
+    // IPv6 the same way, whether or not the tunnel carries it: a tunnel without IPv6 (no
+    // address, a provider without ::/0) leaves only the unreachable default, so the host's
+    // IPv6 is dropped rather than sent around the tunnel. Bridges are IPv4 only.
+    const rules6 = rules
+      .filter((rule) => rule.from === undefined || rule.from === entry.address)
+      .flatMap((rule): IpRule[] => {
+        if (rule.from === undefined) return [{ ...rule, family: "ipv6" }];
+        return entry.address6 === undefined
+          ? []
+          : [{ ...rule, family: "ipv6", from: entry.address6 }];
+      });
+    rules.push(...rules6);
     const routes: IpRoute[] = [
-      { type: "unreachable", destination: "0.0.0.0/0", table, metric: UNREACHABLE_METRIC },
+      {
+        family: "ipv4",
+        type: "unreachable",
+        destination: "0.0.0.0/0",
+        table,
+        metric: UNREACHABLE_METRIC,
+      },
+      {
+        family: "ipv6",
+        type: "unreachable",
+        destination: "::/0",
+        table,
+        metric: UNREACHABLE_METRIC,
+      },
     ];
     return {
       name: entry.name,
@@ -292,7 +330,12 @@ function defaultTunnel(tunnels: RoutedInterface[]): string {
   return [...tunnels].sort((a, b) => routingKey(a.kind, a.id) - routingKey(b.kind, b.id))[0]!.name;
 }
 
-/** The arguments after `ip -4 rule add|del`, in iproute2's own order. */
+/** `-4` or `-6`: the `ip` option for a rule's or route's family. */
+export function ipFamilyOption(entry: { family: IpFamily }): "-4" | "-6" {
+  return entry.family === "ipv6" ? "-6" : "-4";
+}
+
+/** The arguments after `ip -4|-6 rule add|del`, in iproute2's own order. */
 export function ipRuleArguments(rule: IpRule): string {
   const words = [`priority ${rule.priority}`];
   if (rule.invert) words.push("not");
@@ -311,17 +354,22 @@ export function hexMark(mark: number, mask?: number): string {
   return mask === undefined ? hex(mark) : `${hex(mark)}/${hex(mask)}`;
 }
 
-/** The arguments after `ip -4 route add|del`. */
+/** The arguments after `ip -4|-6 route add|del`. */
 export function ipRouteArguments(route: IpRoute): string {
-  const destination = route.destination === "0.0.0.0/0" ? "default" : route.destination;
+  const destination =
+    route.destination === "0.0.0.0/0" || route.destination === "::/0"
+      ? "default"
+      : route.destination;
   return `${route.type} ${destination} metric ${route.metric} table ${route.table}`;
 }
 
-/** `ip -4 rule del …` and `ip -4 route del …` for a tunnel's rules and routes: what lifts its kill switch. */
+/** `ip -4|-6 rule del …` and `ip -4|-6 route del …` for a tunnel's rules and routes: what lifts its kill switch. */
 export function liftKillSwitch(routing: InterfaceRouting): string[] {
   return [
-    ...routing.rules.map((rule) => `ip -4 rule del ${ipRuleArguments(rule)}`),
-    ...routing.routes.map((route) => `ip -4 route del ${ipRouteArguments(route)}`),
+    ...routing.rules.map((rule) => `ip ${ipFamilyOption(rule)} rule del ${ipRuleArguments(rule)}`),
+    ...routing.routes.map(
+      (route) => `ip ${ipFamilyOption(route)} route del ${ipRouteArguments(route)}`,
+    ),
   ];
 }
 

@@ -4,6 +4,7 @@
  */
 import type { HostInterface } from "../net/host.js";
 import {
+  ipFamilyOption,
   ipRouteArguments,
   ipRuleArguments,
   liftKillSwitch,
@@ -112,12 +113,15 @@ export function routingFiles(host: string, interfaces: HostInterface[]): Rendere
     for (const rule of entry.routing!.rules) {
       const selector = ipRuleArguments(rule);
       start.push(
-        ["ExecStart", `-ip -4 rule del ${selector}`],
-        ["ExecStart", `ip -4 rule add ${selector}`],
+        ["ExecStart", `-ip ${ipFamilyOption(rule)} rule del ${selector}`],
+        ["ExecStart", `ip ${ipFamilyOption(rule)} rule add ${selector}`],
       );
     }
     for (const route of entry.routing!.routes) {
-      start.push(["ExecStart", `ip -4 route replace ${ipRouteArguments(route)}`]);
+      start.push([
+        "ExecStart",
+        `ip ${ipFamilyOption(route)} route replace ${ipRouteArguments(route)}`,
+      ]);
     }
     stop.push(
       ...liftKillSwitch(entry.routing!).map((command): [string, string] => [

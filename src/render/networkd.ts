@@ -172,7 +172,11 @@ function netdev(
 
 function network(entry: HostInterface, header: string[]) {
   const networkEntries: [string, string | number][] = [["Address", entry.addressWithPrefix]];
-  if (entry.role === "gateway") networkEntries.push(["IPMasquerade", "ipv4"]);
+  if (entry.address6WithPrefix !== undefined)
+    networkEntries.push(["Address", entry.address6WithPrefix]);
+  // systemd.network(5): masquerades what arrives here out of other links, and turns on forwarding.
+  if (entry.role === "gateway")
+    networkEntries.push(["IPMasquerade", entry.cidr6 === undefined ? "ipv4" : "both"]);
   const dns = hostDns(entry);
   if (dns.length > 0) {
     // systemd.network(5): "~." routes every domain's queries to this link's servers.
@@ -213,6 +217,8 @@ function network(entry: HostInterface, header: string[]) {
 
 function policyRule(rule: IpRule): [string, string | number][] {
   const entries: [string, string | number][] = [["Priority", rule.priority]];
+  // systemd.network(5): Family= defaults to ipv4 for a rule without From=.
+  if (rule.family === "ipv6") entries.push(["Family", "ipv6"]);
   if (rule.from !== undefined) entries.push(["From", rule.from]);
   if (rule.fwmark !== undefined) {
     const mask = rule.fwmarkMask === undefined ? "" : `/${rule.fwmarkMask}`;

@@ -8,6 +8,7 @@
  */
 import type { HostInterface, HostView } from "../net/host.js";
 import {
+  ipFamilyOption,
   ipRouteArguments,
   ipRuleArguments,
   NFT_TABLE,
@@ -41,13 +42,16 @@ function ruleScripts(entry: HostInterface): [start: string[], stop: string[]] {
   const stop: string[] = [];
   for (const rule of entry.routing!.rules) {
     const selector = ipRuleArguments(rule);
-    start.push(`ip -4 rule del ${selector} 2>/dev/null || true`, `ip -4 rule add ${selector}`);
-    stop.push(`ip -4 rule del ${selector} || true`);
+    start.push(
+      `ip ${ipFamilyOption(rule)} rule del ${selector} 2>/dev/null || true`,
+      `ip ${ipFamilyOption(rule)} rule add ${selector}`,
+    );
+    stop.push(`ip ${ipFamilyOption(rule)} rule del ${selector} || true`);
   }
   for (const route of entry.routing!.routes) {
     const selector = ipRouteArguments(route);
-    start.push(`ip -4 route replace ${selector}`);
-    stop.push(`ip -4 route del ${selector} || true`);
+    start.push(`ip ${ipFamilyOption(route)} route replace ${selector}`);
+    stop.push(`ip ${ipFamilyOption(route)} route del ${selector} || true`);
   }
   return [start, stop];
 }

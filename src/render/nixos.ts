@@ -199,6 +199,10 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
         ? { externalInterface: uplinks[0] }
         : {}),
     };
+    // NAT66 (nixos/nat.nix): the ULA blocks leave as the uplink's own IPv6 address.
+    const blocks6 = gateways.flatMap((entry) => (entry.cidr6 === undefined ? [] : [entry.cidr6]));
+    if (blocks6.length > 0)
+      Object.assign(networking.nat, { enableIPv6: true, internalIPv6s: blocks6.sort(byteOrder) });
     networking.firewall = { allowedUDPPorts: gateways.map((entry) => entry.listenPort!) };
   }
   const routed = view.interfaces.filter((entry) => entry.routing !== undefined);
@@ -303,7 +307,12 @@ function gatewayNotes(gateways: HostInterface[]): string[] {
 }
 
 function wireguardInterface(entry: HostInterface, privateKey: string | NixExpression): NixValue {
-  const value: Record<string, NixValue> = { ips: [entry.addressWithPrefix] };
+  const value: Record<string, NixValue> = {
+    ips: [
+      entry.addressWithPrefix,
+      ...(entry.address6WithPrefix === undefined ? [] : [entry.address6WithPrefix]),
+    ],
+  };
   if (entry.listenPort !== undefined) value.listenPort = entry.listenPort;
   // nixos/wireguard.nix runs `ip link set mtu` with it; the networkd backend makes it MTUBytes=.
   if (entry.mtu !== undefined) value.mtu = entry.mtu;

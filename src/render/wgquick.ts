@@ -37,6 +37,7 @@ import type { HostInterface } from "../net/host.js";
 import {
   CONNECTION_MARK_RULES,
   hexMark,
+  ipFamilyOption,
   ipRouteArguments,
   ipRuleArguments,
   iptablesMarkRule,
@@ -70,6 +71,14 @@ export interface WgQuickOptions extends SecretsDirOption {
 /** The default route's interface, evaluated by bash when the hook runs. */
 export const DEFAULT_UPLINK =
   "$(ip -4 route show default | awk '{ for (i = 1; i < NF; i++) if ($i == \"dev\") { print $(i + 1); exit } }')";
+
+/**
+ * The default IPv6 route's interface, the same way; `lo` when there is none
+ * (a gateway without IPv6 uplink: the rule stays valid, and the clients' IPv6
+ * has nowhere to go but is never sent in the clear).
+ */
+export const DEFAULT_UPLINK6 =
+  '$(ip -6 route show default | awk \'{ for (i = 1; i < NF; i++) if ($i == "dev" && dev == "") dev = $(i + 1) } END { print (dev == "" ? "lo" : dev) }\')';
 
 /**
  * Render `host` as one wg-quick(8) `<interface>.conf` per interface, reading keys from `secretsDir`, or with them inlined (`export`).
@@ -115,7 +124,7 @@ export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, 
             ...(entry.routing?.table !== undefined ? routingNotice(entry) : []),
           ]),
       "[Interface]",
-      `Address = ${entry.addressWithPrefix}`,
+      `Address = ${[entry.addressWithPrefix, ...(entry.address6WithPrefix === undefined ? [] : [entry.address6WithPrefix])].join(", ")}`,
     ];
     // A phone roams behind NATs and only ever connects first: a fixed port buys it nothing.
     if (entry.listenPort !== undefined && !options.mobile)
@@ -166,8 +175,8 @@ function uplinkNotice(entry: HostInterface): string[] {
   return [
     "",
     entry.uplink === undefined
-      ? "NAT: masquerades the block out of the default route's interface, found by `ip -4 route show default` when PostUp/PostDown run."
-      : `NAT: masquerades the block out of ${entry.uplink} (machines.<name>.uplink).`,
+      ? `NAT: masquerades the block out of the default route's interface, found by \`ip -4 route show default\`${entry.cidr6 === undefined ? "" : " (IPv6: `ip -6 route show default`)"} when PostUp/PostDown run.`
+      : `NAT: masquerades the block${entry.cidr6 === undefined ? "" : "s"} out of ${entry.uplink} (machines.<name>.uplink).`,
   ];
 }
 
@@ -237,6 +246,16 @@ function hooks(
     up.push("sysctl -q -w net.ipv4.ip_forward=1");
     up.push(...firewall.map((rule) => `iptables ${appendRule(rule, "-A")}`));
     down.push(...firewall.map((rule) => `iptables ${appendRule(rule, "-D")}`));
+    if (entry.cidr6 !== undefined) {
+      // NAT66: the clients' ULA addresses leave as the uplink's own IPv6 address.
+      const firewall6 = [
+        ...firewall.slice(0, 2),
+        `-t nat POSTROUTING -s ${entry.cidr6} -o ${entry.uplink ?? DEFAULT_UPLINK6} -j MASQUERADE`,
+      ];
+      up.push("sysctl -q -w net.ipv6.conf.all.forwarding=1");
+      up.push(...firewall6.map((rule) => `ip6tables ${appendRule(rule, "-A")}`));
+      down.push(...firewall6.map((rule) => `ip6tables ${appendRule(rule, "-D")}`));
+    }
   }
   if (entry.routing !== undefined) {
     if (entry.routing.table !== undefined) {
@@ -260,13 +279,15 @@ function hooks(
       const selector = ipRuleArguments(rule);
       // Left behind when the interface died without PostDown: replace, do not fail.
       // wg-quick runs hooks under `set -e`: the delete must not fail the line.
-      up.push(`ip -4 rule del ${selector} 2>/dev/null || true; ip -4 rule add ${selector}`);
-      if (release) down.push(`ip -4 rule del ${selector}`);
+      up.push(
+        `ip ${ipFamilyOption(rule)} rule del ${selector} 2>/dev/null || true; ip ${ipFamilyOption(rule)} rule add ${selector}`,
+      );
+      if (release) down.push(`ip ${ipFamilyOption(rule)} rule del ${selector}`);
     }
     for (const route of entry.routing.routes) {
       const selector = ipRouteArguments(route);
-      up.push(`ip -4 route replace ${selector}`);
-      if (release) down.push(`ip -4 route del ${selector}`);
+      up.push(`ip ${ipFamilyOption(route)} route replace ${selector}`);
+      if (release) down.push(`ip ${ipFamilyOption(route)} route del ${selector}`);
     }
     const bridge = entry.routing.bridge;
     if (bridge !== undefined) {

@@ -13,6 +13,7 @@ import {
   FWMARK_BASE,
   FWMARK_MASK,
   hostRouting,
+  ipFamilyOption,
   ipRouteArguments,
   ipRuleArguments,
   iptablesMarkRule,
@@ -43,7 +44,7 @@ const proxyClient = (
 describe("hostRouting", () => {
   it("gives nyaa (client of finland id 0 and germany id 1) the default through finland, germany by source", () => {
     const routing = hostRouting([
-      proxyClient("finland", 0, "10.128.0.3"),
+      { ...proxyClient("finland", 0, "10.128.0.3"), address6: "fd00:0:0:9b83::3" },
       proxyClient("germany", 1, "10.128.0.11"),
     ]);
     expect(
@@ -52,8 +53,8 @@ describe("hostRouting", () => {
         isDefault: r.isDefault,
         table: r.table,
         fwmark: r.fwmark.toString(16),
-        rules: r.rules.map(ipRuleArguments),
-        routes: r.routes.map(ipRouteArguments),
+        rules: r.rules.map((rule) => `${ipFamilyOption(rule)} ${ipRuleArguments(rule)}`),
+        routes: r.routes.map((route) => `${ipFamilyOption(route)} ${ipRouteArguments(route)}`),
       })),
     ).toEqual([
       {
@@ -61,24 +62,35 @@ describe("hostRouting", () => {
         isDefault: true,
         table: 52100,
         fwmark: "520064",
+        // IPv6 the same way, by its own address.
         rules: [
-          "priority 10000 from all lookup main suppress_prefixlength 0",
-          "priority 11100 from 10.128.0.3 lookup 52100",
-          "priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100",
+          "-4 priority 10000 from all lookup main suppress_prefixlength 0",
+          "-4 priority 11100 from 10.128.0.3 lookup 52100",
+          "-4 priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100",
+          "-6 priority 10000 from all lookup main suppress_prefixlength 0",
+          "-6 priority 11100 from fd00:0:0:9b83::3 lookup 52100",
+          "-6 priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100",
         ],
-        routes: ["unreachable default metric 4294967295 table 52100"],
+        routes: [
+          "-4 unreachable default metric 4294967295 table 52100",
+          "-6 unreachable default metric 4294967295 table 52100",
+        ],
       },
       {
         name: "germany",
         isDefault: false,
         table: 52101,
         fwmark: "520065",
-        // Not the default: its bridge br-germany (10.20.101.1/24) is routed into it too.
+        // Not the default: its bridge br-germany (10.20.101.1/24) is routed into it too. It has
+        // no IPv6 address, so no IPv6 source rule; its table still drops IPv6.
         rules: [
-          "priority 11101 from 10.128.0.11 lookup 52101",
-          "priority 11101 from 10.20.101.0/24 lookup 52101",
+          "-4 priority 11101 from 10.128.0.11 lookup 52101",
+          "-4 priority 11101 from 10.20.101.0/24 lookup 52101",
         ],
-        routes: ["unreachable default metric 4294967295 table 52101"],
+        routes: [
+          "-4 unreachable default metric 4294967295 table 52101",
+          "-6 unreachable default metric 4294967295 table 52101",
+        ],
       },
     ]);
     expect(routing[0]!.bridge).toBeUndefined();
@@ -97,8 +109,15 @@ describe("hostRouting", () => {
       proxyClient("germany", 1, "10.128.0.11", true),
     ]);
     expect(routing.filter((r) => r.isDefault).map((r) => r.name)).toEqual(["germany"]);
+    const catchAll = {
+      priority: 12101,
+      invert: true,
+      fwmark: FWMARK_BASE,
+      fwmarkMask: FWMARK_MASK,
+    };
     expect(routing.flatMap((r) => r.rules).filter((rule) => rule.invert)).toEqual([
-      { priority: 12101, invert: true, fwmark: FWMARK_BASE, fwmarkMask: FWMARK_MASK, table: 52101 },
+      { family: "ipv4", ...catchAll, table: 52101 },
+      { family: "ipv6", ...catchAll, table: 52101 },
     ]);
   });
 
@@ -199,7 +218,7 @@ describe("hostView", () => {
         machine: "tavern",
         publicKey: seedPublicKeys().tavern,
         presharedKeyFile: "preshared_keys/nyaa+tavern.age",
-        allowedIPs: ["0.0.0.0/0"],
+        allowedIPs: ["0.0.0.0/0", "::/0"],
         endpoint: "tavern.example.org:16843",
         persistentKeepalive: 25,
       },
@@ -207,12 +226,30 @@ describe("hostView", () => {
     const tavern = hostView(planned, config, "tavern");
     expect(tavern.interfaces[0]!.routing).toBeUndefined();
     expect(
-      tavern.interfaces[0]!.peers.map((p) => [p.machine, p.allowedIPs[0], p.presharedKeyFile]),
+      tavern.interfaces[0]!.peers.map((p) => [p.machine, p.allowedIPs, p.presharedKeyFile]),
     ).toEqual([
-      ["archive", "10.128.0.10/32", "preshared_keys/archive+tavern.age"],
-      ["nyaa", "10.128.0.11/32", "preshared_keys/nyaa+tavern.age"],
-      ["spark", "10.128.0.12/32", "preshared_keys/spark+tavern.age"],
+      [
+        "archive",
+        ["10.128.0.10/32", "fd56:4416:32d2:12a9:82b9:894c:ca4f:d913/128"],
+        "preshared_keys/archive+tavern.age",
+      ],
+      [
+        "nyaa",
+        ["10.128.0.11/32", "fd56:4416:32d2:12a9:d2f4:5948:bf78:4098/128"],
+        "preshared_keys/nyaa+tavern.age",
+      ],
+      [
+        "spark",
+        ["10.128.0.12/32", "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a/128"],
+        "preshared_keys/spark+tavern.age",
+      ],
     ]);
+    // ipv6 = false: IPv4 only, and the client's IPv6 is dropped by its table, never routed around.
+    const ipv4Only = seedConfig();
+    ipv4Only.proxies.germany!.ipv6 = false;
+    const nyaa4 = hostView(plan(ipv4Only, seedPublicKeys()), ipv4Only, "nyaa").interfaces[1]!;
+    expect([nyaa4.address6, nyaa4.peers[0]!.allowedIPs]).toEqual([undefined, ["0.0.0.0/0"]]);
+    expect(nyaa4.routing!.routes.map((route) => route.destination)).toEqual(["0.0.0.0/0", "::/0"]);
   });
 
   it("brackets an IPv6 endpoint and names a missing public key", () => {
@@ -416,7 +453,10 @@ describe("kill switch", () => {
       "ip -4 rule del priority 10000 from all lookup main suppress_prefixlength 0",
       "ip -4 rule del priority 11100 from 10.128.0.3 lookup 52100",
       "ip -4 rule del priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100",
+      "ip -6 rule del priority 10000 from all lookup main suppress_prefixlength 0",
+      "ip -6 rule del priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100",
       "ip -4 route del unreachable default metric 4294967295 table 52100",
+      "ip -6 route del unreachable default metric 4294967295 table 52100",
     ]);
   });
 

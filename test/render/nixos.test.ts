@@ -113,7 +113,13 @@ interface Evaluated {
         { device: string; address: string; prefixLength: number; dns: string[] }
       >;
     };
-    nat: { enable: boolean; internalInterfaces: string[]; externalInterface: string | null };
+    nat: {
+      enable: boolean;
+      internalInterfaces: string[];
+      externalInterface: string | null;
+      enableIPv6: boolean;
+      internalIPv6s: string[];
+    };
     firewall: {
       enable: boolean;
       backend: string;
@@ -284,7 +290,10 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
               interfaces[entry.name],
               `${backend} ${view.machine} ${entry.name}`,
             ).toMatchObject({
-              ips: [entry.addressWithPrefix],
+              ips: [
+                entry.addressWithPrefix,
+                ...(entry.address6WithPrefix === undefined ? [] : [entry.address6WithPrefix]),
+              ],
               listenPort: entry.listenPort ?? null,
               mtu: entry.mtu ?? null,
               privateKeyFile: `/run/agenix/${secretName(keyFile)}`,
@@ -326,9 +335,15 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
           expect(result.networking.nat.internalInterfaces).toEqual(
             gateways.map((g) => g.name).sort(),
           );
+          // NAT66: nixos/nat.nix masquerades the gateways' ULA blocks and forwards IPv6.
+          const blocks6 = gateways.flatMap((g) => (g.cidr6 === undefined ? [] : [g.cidr6]));
+          expect(result.networking.nat.enableIPv6).toBe(blocks6.length > 0);
+          expect(result.networking.nat.internalIPv6s).toEqual(blocks6.sort());
           for (const gateway of gateways) {
             expect(result.networking.firewall.allowedUDPPorts).toContain(gateway.listenPort);
             expect(result.sysctl["net.ipv4.ip_forward"]).toBe(1);
+            if (gateway.cidr6 !== undefined)
+              expect(result.sysctl["net.ipv6.conf.all.forwarding"]).toBe(true);
           }
         });
       });

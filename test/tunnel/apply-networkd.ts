@@ -10,9 +10,10 @@
  *   [WireGuard] PrivateKeyFile= ListenPort= FirewallMark=
  *   [WireGuardPeer] …KeyFile= AllowedIPs= …  wg set <name> … (files read by wg(8))
  *   [WireGuard] RouteTable=                 a route per AllowedIPs in that table
- *   [Network] Address=                      ip address add; link up
- *   [Network] IPMasquerade=ipv4             forwarding on; MASQUERADE of the
- *                                           address's prefix (networkd's own nft rule)
+ *   [Network] Address=                      ip address add (each; -6 for IPv6); link up
+ *   [Network] IPMasquerade=ipv4|both        forwarding on; MASQUERADE of the
+ *                                           addresses' prefixes (networkd's own nft rule;
+ *                                           both: IPv4 and IPv6)
  *   [Route] Type=unreachable …              ip route add unreachable …
  *   [RoutingPolicyRule]                     ip rule add … (an existing one is replaced:
  *                                           networkd reconciles, it does not fail)
@@ -64,6 +65,7 @@ const KNOWN: Record<string, Set<string>> = {
   Route: new Set(["Type", "Destination", "Table", "Metric"]),
   RoutingPolicyRule: new Set([
     "Priority",
+    "Family",
     "From",
     "FirewallMark",
     "InvertRule",
@@ -193,7 +195,7 @@ export async function applyNetworkd(
   const routeTable = get(wireguard, "RouteTable");
   if (routeTable !== undefined && routeTable !== "off") {
     for (const cidr of allowed) {
-      await host.run(`ip -4 route replace ${cidr} dev ${name} table ${routeTable}`);
+      await host.run(`ip ${familyOf(cidr)} route replace ${cidr} dev ${name} table ${routeTable}`);
     }
   }
   return dns;
@@ -202,27 +204,69 @@ export async function applyNetworkd(
 /** What a `.network` does to its link: address, up, masquerade, routes, rules. */
 async function configureNetwork(host: Host, name: string, network: Section[]): Promise<void> {
   const networkSection = network.find((section) => section.name === "Network");
-  const address = get(networkSection, "Address");
-  if (address !== undefined) await host.run(`ip -4 address replace ${address} dev ${name}`);
+  const addresses = values(networkSection, "Address");
+  for (const address of addresses)
+    await host.run(`ip ${familyOf(address)} address replace ${address} dev ${name}`);
   await host.run(`ip link set ${name} up`);
-  if (get(networkSection, "IPMasquerade") === "ipv4") {
+  const masquerading = get(networkSection, "IPMasquerade");
+  if (masquerading !== undefined) {
+    if (masquerading !== "ipv4" && masquerading !== "both")
+      throw new Error(`networkd: IPMasquerade=${masquerading} is not what wgqt renders`);
+    const address = addresses.find((entry) => familyOf(entry) === "-4");
     if (address === undefined) throw new Error("networkd: IPMasquerade without Address");
     const masquerade = `POSTROUTING -s ${prefixOf(address)} -j MASQUERADE`;
     await host.run(
       `sysctl -q -w net.ipv4.ip_forward=1 && { iptables -t nat -C ${masquerade} 2>/dev/null || iptables -t nat -A ${masquerade}; }`,
     );
+    const address6 = addresses.find((entry) => familyOf(entry) === "-6");
+    if (masquerading === "both") {
+      if (address6 === undefined) throw new Error("networkd: IPMasquerade=both without IPv6");
+      const masquerade6 = `POSTROUTING -s ${prefix6Of(address6)} -j MASQUERADE`;
+      await host.run(
+        `sysctl -q -w net.ipv6.conf.all.forwarding=1 && { ip6tables -t nat -C ${masquerade6} 2>/dev/null || ip6tables -t nat -A ${masquerade6}; }`,
+      );
+    }
   }
   for (const route of network.filter((section) => section.name === "Route")) {
-    const destination =
-      get(route, "Destination") === "0.0.0.0/0" ? "default" : get(route, "Destination");
-    await host.run(
-      `ip -4 route replace ${get(route, "Type")} ${destination} metric ${get(route, "Metric")} table ${get(route, "Table")}`,
-    );
+    await host.run(`ip ${routeCommand(route, "replace")}`);
   }
   for (const rule of network.filter((section) => section.name === "RoutingPolicyRule")) {
     const selector = ruleSelector(rule);
-    await host.run(`ip -4 rule del ${selector} 2>/dev/null || true; ip -4 rule add ${selector}`);
+    const family = ruleFamily(rule);
+    await host.run(
+      `ip ${family} rule del ${selector} 2>/dev/null || true; ip ${family} rule add ${selector}`,
+    );
   }
+}
+
+/** `-4` or `-6` for an address or prefix, as wg-quick(8) and networkd tell them apart. */
+function familyOf(address: string): "-4" | "-6" {
+  return address.includes(":") ? "-6" : "-4";
+}
+
+/** A [RoutingPolicyRule]'s family: Family=, else From='s, else IPv4 (systemd.network(5)). */
+function ruleFamily(rule: Section): "-4" | "-6" {
+  const family = get(rule, "Family");
+  if (family !== undefined && family !== "ipv4" && family !== "ipv6")
+    throw new Error(`networkd: Family=${family} is not what wgqt renders`);
+  if (family === "ipv6") return "-6";
+  const from = get(rule, "From");
+  if (family === "ipv4" || from === undefined) return "-4";
+  return familyOf(from);
+}
+
+/** `-4 route replace unreachable default metric … table …` for a [Route]. */
+function routeCommand(route: Section, verb: "replace" | "del"): string {
+  const target = get(route, "Destination")!;
+  const destination = target === "0.0.0.0/0" || target === "::/0" ? "default" : target;
+  return `${familyOf(target)} route ${verb} ${get(route, "Type")} ${destination} metric ${get(route, "Metric")} table ${get(route, "Table")}`;
+}
+
+/** The /64 of an IPv6 address with prefix length 64 (what wgqt renders). */
+function prefix6Of(address: string): string {
+  const [ip, length] = address.split("/");
+  if (length !== "64") throw new Error(`networkd: ${address} is not a /64`);
+  return `${ip!.split(":").slice(0, 4).join(":")}::/64`;
 }
 
 /** A [RoutingPolicyRule] as `ip rule` words. */
@@ -336,14 +380,10 @@ export async function downNetworkd(
   const network = parseUnit(networkText);
   await host.run(`ip link del ${name}`);
   for (const route of network.filter((section) => section.name === "Route")) {
-    const destination =
-      get(route, "Destination") === "0.0.0.0/0" ? "default" : get(route, "Destination");
-    await host.run(
-      `ip -4 route del ${get(route, "Type")} ${destination} metric ${get(route, "Metric")} table ${get(route, "Table")}`,
-    );
+    await host.run(`ip ${routeCommand(route, "del")}`);
   }
   for (const rule of network.filter((section) => section.name === "RoutingPolicyRule")) {
-    await host.run(`ip -4 rule del ${ruleSelector(rule)}`);
+    await host.run(`ip ${ruleFamily(rule)} rule del ${ruleSelector(rule)}`);
   }
 }
 

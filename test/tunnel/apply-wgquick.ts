@@ -7,7 +7,7 @@
  *   wireguard-go <if>                       add_if
  *   wg setconf <if> <stripped file>         set_config (wg-quick strip: Address, DNS, MTU,
  *                                           Table, Pre/PostUp/Down, SaveConfig removed)
- *   ip -4 address add <Address> dev <if>    add_addr
+ *   ip -4|-6 address add <Address> dev <if> add_addr (-6 for an address with a colon)
  *   ip link set mtu <MTU> up dev <if>       set_mtu_up (`MTU =`; without it wg-quick takes
  *                                           the uplink's MTU − 80: 1420 on the lab's veths)
  *   ip route add <AllowedIPs> dev <if> …    add_route (into Table=N when set)
@@ -100,7 +100,7 @@ export async function applyWgQuick(host: Host, name: string, text: string): Prom
   await host.run(`wireguard-go ${name} >/dev/null 2>&1`);
   await host.run(`wg setconf ${name} <(cat)`, { input: `${stripped}\n` });
   for (const address of values("Address").flatMap((value) => value.split(/\s*,\s*/))) {
-    await host.run(`ip -4 address add ${address} dev ${name}`);
+    await host.run(`ip ${familyOf(address)} address add ${address} dev ${name}`);
   }
   const mtu = values("MTU");
   if (mtu.length > 1 || !/^\d+$/.test(mtu[0] ?? "1420"))
@@ -113,12 +113,12 @@ export async function applyWgQuick(host: Host, name: string, text: string): Prom
   for (const cidr of allowed) {
     if (table === "off") continue;
     if (table !== undefined && table !== "auto") {
-      await host.run(`ip -4 route add ${cidr} dev ${name} table ${table}`);
+      await host.run(`ip ${familyOf(cidr)} route add ${cidr} dev ${name} table ${table}`);
     } else if (cidr.endsWith("/0")) {
       throw new Error("wg-quick: Table = auto with a default route is not what wgqt renders");
     } else {
       await host.run(
-        `[ -n "$(ip -4 route show dev ${name} match ${cidr})" ] || ip -4 route add ${cidr} dev ${name}`,
+        `[ -n "$(ip ${familyOf(cidr)} route show dev ${name} match ${cidr})" ] || ip ${familyOf(cidr)} route add ${cidr} dev ${name}`,
       );
     }
   }
@@ -126,6 +126,11 @@ export async function applyWgQuick(host: Host, name: string, text: string): Prom
     await host.run(`set -e; ${hook.replaceAll("%i", name)}`);
   }
   return dns;
+}
+
+/** wg-quick(8) picks `ip -6` for an address or route with a colon, `ip -4` otherwise. */
+function familyOf(address: string): "-4" | "-6" {
+  return address.includes(":") ? "-6" : "-4";
 }
 
 /** Take `<name>` down on `host` as `wg-quick down` would, with the same file. */

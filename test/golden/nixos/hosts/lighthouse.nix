@@ -53,6 +53,7 @@ in
           finland = {
             ips = [
               "10.128.0.1/29"
+              "fd56:4416:32d2:9b83:733e:670a:a090:d215/64"
             ];
             listenPort = 16842;
             privateKeyFile = config.age.secrets.wgqt-lighthouse.path;
@@ -62,6 +63,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-archive+lighthouse".path;
                 allowedIPs = [
                   "10.128.0.2/32"
+                  "fd56:4416:32d2:9b83:82b9:894c:ca4f:d913/128"
                 ];
               }
               {
@@ -69,6 +71,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-lighthouse+nyaa".path;
                 allowedIPs = [
                   "10.128.0.3/32"
+                  "fd56:4416:32d2:9b83:d2f4:5948:bf78:4098/128"
                 ];
               }
               {
@@ -76,6 +79,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-lighthouse+spark".path;
                 allowedIPs = [
                   "10.128.0.4/32"
+                  "fd56:4416:32d2:9b83:fbf0:28bd:cd7b:ed8a/128"
                 ];
               }
             ];
@@ -94,6 +98,10 @@ in
         enable = true;
         internalInterfaces = [
           "finland"
+        ];
+        enableIPv6 = true;
+        internalIPv6s = [
+          "fd56:4416:32d2:9b83::/64"
         ];
       };
       firewall = {

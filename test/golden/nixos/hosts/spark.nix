@@ -47,6 +47,7 @@ in
           finland = {
             ips = [
               "10.128.0.4/29"
+              "fd56:4416:32d2:9b83:fbf0:28bd:cd7b:ed8a/64"
             ];
             listenPort = 16842;
             privateKeyFile = config.age.secrets.wgqt-spark.path;
@@ -58,6 +59,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-lighthouse+spark".path;
                 allowedIPs = [
                   "0.0.0.0/0"
+                  "::/0"
                 ];
                 endpoint = "lighthouse.example.org:16842";
                 persistentKeepalive = 25;
@@ -67,6 +69,7 @@ in
           germany = {
             ips = [
               "10.128.0.12/29"
+              "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a/64"
             ];
             listenPort = 16843;
             privateKeyFile = config.age.secrets.wgqt-spark.path;
@@ -78,6 +81,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-spark+tavern".path;
                 allowedIPs = [
                   "0.0.0.0/0"
+                  "::/0"
                 ];
                 endpoint = "tavern.example.org:16843";
                 persistentKeepalive = 25;
@@ -224,13 +228,24 @@ in
             ip -4 rule add priority 11100 from 10.128.0.4 lookup 52100
             ip -4 rule del priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100 2>/dev/null || true
             ip -4 rule add priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100
+            ip -6 rule del priority 10000 from all lookup main suppress_prefixlength 0 2>/dev/null || true
+            ip -6 rule add priority 10000 from all lookup main suppress_prefixlength 0
+            ip -6 rule del priority 11100 from fd56:4416:32d2:9b83:fbf0:28bd:cd7b:ed8a lookup 52100 2>/dev/null || true
+            ip -6 rule add priority 11100 from fd56:4416:32d2:9b83:fbf0:28bd:cd7b:ed8a lookup 52100
+            ip -6 rule del priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100 2>/dev/null || true
+            ip -6 rule add priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100
             ip -4 route replace unreachable default metric 4294967295 table 52100
+            ip -6 route replace unreachable default metric 4294967295 table 52100
           '';
           preStop = ''
             ip -4 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
             ip -4 rule del priority 11100 from 10.128.0.4 lookup 52100 || true
             ip -4 rule del priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100 || true
+            ip -6 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
+            ip -6 rule del priority 11100 from fd56:4416:32d2:9b83:fbf0:28bd:cd7b:ed8a lookup 52100 || true
+            ip -6 rule del priority 12100 not from all fwmark 0x520000/0xfffc00 lookup 52100 || true
             ip -4 route del unreachable default metric 4294967295 table 52100 || true
+            ip -6 route del unreachable default metric 4294967295 table 52100 || true
           '';
         };
         wgqt-routing-germany = {
@@ -253,12 +268,17 @@ in
             ip -4 rule add priority 11101 from 10.128.0.12 lookup 52101
             ip -4 rule del priority 11101 from 10.20.101.0/24 lookup 52101 2>/dev/null || true
             ip -4 rule add priority 11101 from 10.20.101.0/24 lookup 52101
+            ip -6 rule del priority 11101 from fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a lookup 52101 2>/dev/null || true
+            ip -6 rule add priority 11101 from fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a lookup 52101
             ip -4 route replace unreachable default metric 4294967295 table 52101
+            ip -6 route replace unreachable default metric 4294967295 table 52101
           '';
           preStop = ''
             ip -4 rule del priority 11101 from 10.128.0.12 lookup 52101 || true
             ip -4 rule del priority 11101 from 10.20.101.0/24 lookup 52101 || true
+            ip -6 rule del priority 11101 from fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a lookup 52101 || true
             ip -4 route del unreachable default metric 4294967295 table 52101 || true
+            ip -6 route del unreachable default metric 4294967295 table 52101 || true
           '';
         };
       };

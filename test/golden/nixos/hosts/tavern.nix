@@ -53,6 +53,7 @@ in
           germany = {
             ips = [
               "10.128.0.9/29"
+              "fd56:4416:32d2:12a9:ee81:1019:9376:c677/64"
             ];
             listenPort = 16843;
             privateKeyFile = config.age.secrets.wgqt-tavern.path;
@@ -62,6 +63,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-archive+tavern".path;
                 allowedIPs = [
                   "10.128.0.10/32"
+                  "fd56:4416:32d2:12a9:82b9:894c:ca4f:d913/128"
                 ];
               }
               {
@@ -69,6 +71,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-nyaa+tavern".path;
                 allowedIPs = [
                   "10.128.0.11/32"
+                  "fd56:4416:32d2:12a9:d2f4:5948:bf78:4098/128"
                 ];
               }
               {
@@ -76,6 +79,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-spark+tavern".path;
                 allowedIPs = [
                   "10.128.0.12/32"
+                  "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a/128"
                 ];
               }
             ];
@@ -94,6 +98,10 @@ in
         enable = true;
         internalInterfaces = [
           "germany"
+        ];
+        enableIPv6 = true;
+        internalIPv6s = [
+          "fd56:4416:32d2:12a9::/64"
         ];
       };
       firewall = {

@@ -53,6 +53,7 @@ in
           germany = {
             ips = [
               "10.128.0.2/29"
+              "fd56:4416:32d2:12a9:d2f4:5948:bf78:4098/64"
             ];
             listenPort = 16842;
             mtu = 1400;
@@ -65,6 +66,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-nyaa+tavern".path;
                 allowedIPs = [
                   "0.0.0.0/0"
+                  "::/0"
                 ];
                 endpoint = "tavern.example.org:16842";
                 persistentKeepalive = 21;
@@ -202,7 +204,12 @@ in
             ip -4 rule add priority 11001 from 10.64.1.2 lookup 52001
             ip -4 rule del priority 12001 not from all fwmark 0x520000/0xfffc00 lookup 52001 2>/dev/null || true
             ip -4 rule add priority 12001 not from all fwmark 0x520000/0xfffc00 lookup 52001
+            ip -6 rule del priority 10000 from all lookup main suppress_prefixlength 0 2>/dev/null || true
+            ip -6 rule add priority 10000 from all lookup main suppress_prefixlength 0
+            ip -6 rule del priority 12001 not from all fwmark 0x520000/0xfffc00 lookup 52001 2>/dev/null || true
+            ip -6 rule add priority 12001 not from all fwmark 0x520000/0xfffc00 lookup 52001
             ip -4 route replace unreachable default metric 4294967295 table 52001
+            ip -6 route replace unreachable default metric 4294967295 table 52001
             iptables -t nat -C POSTROUTING -s 10.20.100.0/24 -o germany -j SNAT --to-source 10.128.0.2 2>/dev/null || iptables -t nat -A POSTROUTING -s 10.20.100.0/24 -o germany -j SNAT --to-source 10.128.0.2
             iptables -C FORWARD -i br-germany -o germany -j ACCEPT 2>/dev/null || iptables -A FORWARD -i br-germany -o germany -j ACCEPT
             iptables -C FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || iptables -A FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
@@ -211,7 +218,10 @@ in
             ip -4 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
             ip -4 rule del priority 11001 from 10.64.1.2 lookup 52001 || true
             ip -4 rule del priority 12001 not from all fwmark 0x520000/0xfffc00 lookup 52001 || true
+            ip -6 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
+            ip -6 rule del priority 12001 not from all fwmark 0x520000/0xfffc00 lookup 52001 || true
             ip -4 route del unreachable default metric 4294967295 table 52001 || true
+            ip -6 route del unreachable default metric 4294967295 table 52001 || true
             iptables -t nat -D POSTROUTING -s 10.20.100.0/24 -o germany -j SNAT --to-source 10.128.0.2 || true
             iptables -D FORWARD -i br-germany -o germany -j ACCEPT || true
             iptables -D FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT || true
@@ -237,12 +247,17 @@ in
             ip -4 rule add priority 11100 from 10.128.0.2 lookup 52100
             ip -4 rule del priority 11100 from 10.20.100.0/24 lookup 52100 2>/dev/null || true
             ip -4 rule add priority 11100 from 10.20.100.0/24 lookup 52100
+            ip -6 rule del priority 11100 from fd56:4416:32d2:12a9:d2f4:5948:bf78:4098 lookup 52100 2>/dev/null || true
+            ip -6 rule add priority 11100 from fd56:4416:32d2:12a9:d2f4:5948:bf78:4098 lookup 52100
             ip -4 route replace unreachable default metric 4294967295 table 52100
+            ip -6 route replace unreachable default metric 4294967295 table 52100
           '';
           preStop = ''
             ip -4 rule del priority 11100 from 10.128.0.2 lookup 52100 || true
             ip -4 rule del priority 11100 from 10.20.100.0/24 lookup 52100 || true
+            ip -6 rule del priority 11100 from fd56:4416:32d2:12a9:d2f4:5948:bf78:4098 lookup 52100 || true
             ip -4 route del unreachable default metric 4294967295 table 52100 || true
+            ip -6 route del unreachable default metric 4294967295 table 52100 || true
           '';
         };
       };

@@ -54,6 +54,7 @@ in
           germany = {
             ips = [
               "10.128.0.3/29"
+              "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a/64"
             ];
             listenPort = 16842;
             mtu = 1400;
@@ -66,6 +67,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-spark+tavern".path;
                 allowedIPs = [
                   "0.0.0.0/0"
+                  "::/0"
                 ];
                 endpoint = "tavern.example.org:16842";
                 persistentKeepalive = 21;
@@ -239,12 +241,18 @@ in
             ip -4 rule add priority 11002 from 10.2.0.2 lookup 52002
             ip -4 rule del priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002 2>/dev/null || true
             ip -4 rule add priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002
+            ip -6 rule del priority 10000 from all lookup main suppress_prefixlength 0 2>/dev/null || true
+            ip -6 rule add priority 10000 from all lookup main suppress_prefixlength 0
+            ip -6 rule del priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002 2>/dev/null || true
+            ip -6 rule add priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002
             ip -4 route replace unreachable default metric 4294967295 table 52002
+            ip -6 route replace unreachable default metric 4294967295 table 52002
             ip -4 rule del priority 11003 from 10.65.9.3 lookup 52003 2>/dev/null || true
             ip -4 rule add priority 11003 from 10.65.9.3 lookup 52003
             ip -4 rule del priority 11003 from 10.20.3.0/24 lookup 52003 2>/dev/null || true
             ip -4 rule add priority 11003 from 10.20.3.0/24 lookup 52003
             ip -4 route replace unreachable default metric 4294967295 table 52003
+            ip -6 route replace unreachable default metric 4294967295 table 52003
             iptables -t nat -C POSTROUTING -s 10.20.3.0/24 -o mullvad-se-got1 -j SNAT --to-source 10.65.9.3 2>/dev/null || iptables -t nat -A POSTROUTING -s 10.20.3.0/24 -o mullvad-se-got1 -j SNAT --to-source 10.65.9.3
             iptables -C FORWARD -i br-mullvad-9a14 -o mullvad-se-got1 -j ACCEPT 2>/dev/null || iptables -A FORWARD -i br-mullvad-9a14 -o mullvad-se-got1 -j ACCEPT
             iptables -C FORWARD -i mullvad-se-got1 -o br-mullvad-9a14 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || iptables -A FORWARD -i mullvad-se-got1 -o br-mullvad-9a14 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
@@ -256,10 +264,14 @@ in
             ip -4 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
             ip -4 rule del priority 11002 from 10.2.0.2 lookup 52002 || true
             ip -4 rule del priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002 || true
+            ip -6 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
+            ip -6 rule del priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002 || true
             ip -4 route del unreachable default metric 4294967295 table 52002 || true
+            ip -6 route del unreachable default metric 4294967295 table 52002 || true
             ip -4 rule del priority 11003 from 10.65.9.3 lookup 52003 || true
             ip -4 rule del priority 11003 from 10.20.3.0/24 lookup 52003 || true
             ip -4 route del unreachable default metric 4294967295 table 52003 || true
+            ip -6 route del unreachable default metric 4294967295 table 52003 || true
             iptables -t nat -D POSTROUTING -s 10.20.3.0/24 -o mullvad-se-got1 -j SNAT --to-source 10.65.9.3 || true
             iptables -D FORWARD -i br-mullvad-9a14 -o mullvad-se-got1 -j ACCEPT || true
             iptables -D FORWARD -i mullvad-se-got1 -o br-mullvad-9a14 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT || true
@@ -288,12 +300,17 @@ in
             ip -4 rule add priority 11100 from 10.128.0.3 lookup 52100
             ip -4 rule del priority 11100 from 10.20.100.0/24 lookup 52100 2>/dev/null || true
             ip -4 rule add priority 11100 from 10.20.100.0/24 lookup 52100
+            ip -6 rule del priority 11100 from fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a lookup 52100 2>/dev/null || true
+            ip -6 rule add priority 11100 from fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a lookup 52100
             ip -4 route replace unreachable default metric 4294967295 table 52100
+            ip -6 route replace unreachable default metric 4294967295 table 52100
           '';
           preStop = ''
             ip -4 rule del priority 11100 from 10.128.0.3 lookup 52100 || true
             ip -4 rule del priority 11100 from 10.20.100.0/24 lookup 52100 || true
+            ip -6 rule del priority 11100 from fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a lookup 52100 || true
             ip -4 route del unreachable default metric 4294967295 table 52100 || true
+            ip -6 route del unreachable default metric 4294967295 table 52100 || true
           '';
         };
       };

@@ -59,6 +59,7 @@ in
           germany = {
             ips = [
               "10.128.0.1/29"
+              "fd56:4416:32d2:12a9:ee81:1019:9376:c677/64"
             ];
             listenPort = 16842;
             mtu = 1400;
@@ -69,6 +70,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-nyaa+tavern".path;
                 allowedIPs = [
                   "10.128.0.2/32"
+                  "fd56:4416:32d2:12a9:d2f4:5948:bf78:4098/128"
                 ];
               }
               {
@@ -76,6 +78,7 @@ in
                 presharedKeyFile = config.age.secrets."wgqt-psk-spark+tavern".path;
                 allowedIPs = [
                   "10.128.0.3/32"
+                  "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a/128"
                 ];
               }
             ];
@@ -111,6 +114,10 @@ in
         enable = true;
         internalInterfaces = [
           "germany"
+        ];
+        enableIPv6 = true;
+        internalIPv6s = [
+          "fd56:4416:32d2:12a9::/64"
         ];
       };
       firewall = {
