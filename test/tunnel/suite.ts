@@ -9,15 +9,20 @@
  *   archive 192.0.2.1/30, nyaa 192.0.2.5/30 ├─ internet (router, 198.51.100.100)
  *                      spark 192.0.2.9/30 ─┘
  *
- * Every host's main default route is its link to the internet host, so a
- * packet that escapes a tunnel arrives there from the client's own address —
- * the internet host counts sources (iptables counters) to tell NAT from leaks.
+ * Every link has IPv6 too (2001:db8:<n>::1/64 beside each address above; the
+ * internet host owns 2001:db8:ffff::100), and every host's main default routes,
+ * both families, are its link to the internet host, so a packet that escapes a
+ * tunnel arrives there from the client's own address — the internet host
+ * counts sources (iptables and ip6tables counters) to tell NAT from leaks.
  * archive holds a wrong PSK for its pair with lighthouse.
  *
  * Everything runs three times, at rp_filter 0, 1 (strict) and 2 (loose) on
  * every interface of every host (see netns.ts): the conditions of real hosts,
  * where a client of several tunnels needs its tunnels' marks restored on the
- * way in (routing.ts).
+ * way in (routing.ts). IPv6 has no rp_filter: distributions filter it in the
+ * firewall instead (firewalld's IPv6_rpfilter, NixOS's checkReversePath, both
+ * with the packet's mark), so at 1 and 2 every host also gets that rule, the
+ * ip6tables rpfilter match (strict, or --loose).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostSecretFiles, hostView, plannedHosts } from "../../src/net/host.js";
@@ -34,6 +39,15 @@ import { generateKeys, otherPresharedKey, removeTunnelStores, type TunnelKeys } 
 const UPLINK = { lighthouse: "198.51.100.1", tavern: "198.51.100.5" } as const;
 const CLIENT_LAN = { archive: "192.0.2.1", nyaa: "192.0.2.5", spark: "192.0.2.9" } as const;
 const INTERNET = "198.51.100.100";
+/** Each link's IPv6 /64: the host's end is ::1, the internet host's ::2. */
+const UPLINK6: Record<string, string> = {
+  lighthouse: "2001:db8:1::",
+  tavern: "2001:db8:2::",
+  archive: "2001:db8:11::",
+  nyaa: "2001:db8:12::",
+  spark: "2001:db8:13::",
+};
+const INTERNET6 = "2001:db8:ffff::100";
 
 type Source = "lighthouse" | "tavern" | "client address" | "tunnel address" | "other";
 const SOURCES: [Source, string][] = [
@@ -42,6 +56,13 @@ const SOURCES: [Source, string][] = [
   ["client address", "192.0.2.0/24"],
   ["tunnel address", "10.128.0.0/16"],
   ["other", "0.0.0.0/0"],
+];
+const SOURCES6: [Source, string][] = [
+  ["lighthouse", `${UPLINK6.lighthouse}/64`],
+  ["tavern", `${UPLINK6.tavern}/64`],
+  ["client address", "2001:db8:10::/60"],
+  ["tunnel address", "fd00::/8"],
+  ["other", "::/0"],
 ];
 
 /** Off, strict, loose (ip-sysctl.rst): every tunnel suite runs at each. */
@@ -76,6 +97,8 @@ function proxyFleet(
   const publicKeys: Record<string, string> = {};
   const host = (name: string) => hosts[name]!;
   let files: RenderedFile[] = [];
+  /** A member's ULA address on a network, from the plan. */
+  const ula: Record<string, string> = {};
 
   /** Bring up one interface of `name` exactly as rendered. */
   const bringUp = async (name: string, network: string): Promise<void> => {
@@ -96,6 +119,9 @@ function proxyFleet(
     const keys = await sharedKeys();
     Object.assign(publicKeys, keys.publicKeys);
     const plan = planFleet(config, keys.publicKeys);
+    for (const network of plan.networks)
+      for (const member of network.members)
+        ula[`${network.name}/${member.machine}`] = member.address6!;
     files = render(plan, config, { format });
     const wrongPsk = await otherPresharedKey();
 
@@ -106,14 +132,26 @@ function proxyFleet(
       const peer = address.replace(/\d+$/, (last) => String(Number(last) + 1));
       await lab.link(host(name), "uplink0", `${address}/30`, host("internet"), name, `${peer}/30`);
       await host(name).run(`ip route add default via ${peer}`);
+      const prefix = UPLINK6[name]!;
+      await host(name).run(
+        `ip -6 address add ${prefix}1/64 dev uplink0 nodad && ip -6 route add default via ${prefix}2`,
+      );
+      await host("internet").run(`ip -6 address add ${prefix}2/64 dev ${name} nodad`);
+      if (reversePathFilter !== 0) await host(name).run(ipv6ReversePathFilter(reversePathFilter));
     }
     await host("internet").run(
       [
         "sysctl -q -w net.ipv4.ip_forward=1",
+        "sysctl -q -w net.ipv6.conf.all.forwarding=1",
         `ip address add ${INTERNET}/32 dev lo`,
+        `ip -6 address add ${INTERNET6}/128 dev lo`,
         "iptables -N WGQT_SEEN",
         `iptables -A INPUT -d ${INTERNET} -p icmp --icmp-type echo-request -j WGQT_SEEN`,
         ...SOURCES.map(([, source]) => `iptables -A WGQT_SEEN -s ${source} -j RETURN`),
+        "ip6tables -N WGQT_SEEN",
+        `ip6tables -A INPUT -d ${INTERNET6} -p ipv6-icmp --icmpv6-type echo-request -j WGQT_SEEN`,
+        ...SOURCES6.map(([, source]) => `ip6tables -A WGQT_SEEN -s ${source} -j RETURN`),
+        ...(reversePathFilter === 0 ? [] : [ipv6ReversePathFilter(reversePathFilter)]),
       ].join(" && "),
     );
 
@@ -158,24 +196,30 @@ function proxyFleet(
     ).code === 0;
   const unreachable = async (from: string, to: string) => !(await ping(from, to, undefined, 3));
 
-  /** Which sources the internet host saw echo requests from during `action`. */
+  /**
+   * Which sources the internet host saw echo requests from during `action`,
+   * IPv4 and IPv6 (`ip6tables`) apart.
+   */
   const seenDuring = async (
     action: () => Promise<unknown>,
+    family: "iptables" | "ip6tables" = "iptables",
   ): Promise<Partial<Record<Source, number>>> => {
-    await host("internet").run("iptables -Z WGQT_SEEN");
+    await host("internet").run(`${family} -Z WGQT_SEEN`);
     await action();
-    const listing = (await host("internet").run("iptables -L WGQT_SEEN -n -v -x")).stdout;
+    const listing = (await host("internet").run(`${family} -L WGQT_SEEN -n -v -x`)).stdout;
     const seen: Partial<Record<Source, number>> = {};
     const rows = listing
       .split("\n")
       .slice(2)
       .filter((line) => line.trim() !== "");
+    const sources = family === "iptables" ? SOURCES : SOURCES6;
     rows.forEach((row, index) => {
       const packets = Number(row.trim().split(/\s+/)[0]);
-      if (packets > 0) seen[SOURCES[index]![0]] = packets;
+      if (packets > 0) seen[sources[index]![0]] = packets;
     });
     return seen;
   };
+  const seen6During = (action: () => Promise<unknown>) => seenDuring(action, "ip6tables");
 
   const latestHandshake = async (on: string, network: string, peer: string) => {
     const output = (await host(on).run(`wg show ${network} latest-handshakes`)).stdout;
@@ -200,6 +244,35 @@ function proxyFleet(
     expect(seen).toEqual({ lighthouse: expect.any(Number) });
   });
 
+  it("clients and gateways reach each other's ULA addresses over the tunnels (IPv6)", async () => {
+    expect(await ping("spark", ula["finland/lighthouse"]!)).toBe(true);
+    expect(await ping("spark", ula["germany/tavern"]!)).toBe(true);
+    expect(await ping("nyaa", ula["germany/tavern"]!)).toBe(true);
+    expect(await ping("lighthouse", ula["finland/spark"]!)).toBe(true);
+    expect(await ping("tavern", ula["germany/nyaa"]!)).toBe(true);
+  });
+
+  it("the internet sees a client's IPv6 from its gateway's IPv6 uplink (NAT66), never from the client", async () => {
+    const seen = await seen6During(async () => expect(await ping("spark", INTERNET6)).toBe(true));
+    expect(seen).toEqual({ lighthouse: expect.any(Number) });
+  });
+
+  it("a gateway without IPv6 uplink: the client's IPv6 goes nowhere, never around the tunnel", async () => {
+    await host("lighthouse").run(`ip -6 route del default via ${UPLINK6.lighthouse}2`);
+    try {
+      const seen = await seen6During(async () =>
+        expect(await unreachable("spark", INTERNET6)).toBe(true),
+      );
+      expect(seen).toEqual({});
+      // IPv4 is unaffected.
+      expect(await ping("spark", INTERNET)).toBe(true);
+    } finally {
+      await host("lighthouse").run(`ip -6 route add default via ${UPLINK6.lighthouse}2`);
+    }
+    const seen = await seen6During(async () => expect(await ping("spark", INTERNET6)).toBe(true));
+    expect(seen).toEqual({ lighthouse: expect.any(Number) });
+  });
+
   it("a client with a wrong preshared key gets no handshake", async () => {
     expect(await unreachable("archive", "10.128.0.1")).toBe(true);
     expect(await latestHandshake("archive", "finland", "lighthouse")).toBe(0);
@@ -218,6 +291,10 @@ function proxyFleet(
       expect(await ping("nyaa", INTERNET, "10.128.0.11")).toBe(true),
     );
     expect(byPolicy).toEqual({ tavern: expect.any(Number) });
+    const byPolicy6 = await seen6During(async () =>
+      expect(await ping("nyaa", INTERNET6, ula["germany/nyaa"])).toBe(true),
+    );
+    expect(byPolicy6).toEqual({ tavern: expect.any(Number) });
     const rules = (await host("nyaa").run("ip -4 rule show")).stdout;
     expect(rules).toContain("from 10.128.0.11 lookup 52101");
     expect((await host("nyaa").run("ip -4 route show default")).stdout).not.toContain("finland");
@@ -232,6 +309,10 @@ function proxyFleet(
       expect(await unreachable("nyaa", INTERNET)).toBe(true),
     );
     expect(seen).toEqual({});
+    const seen6 = await seen6During(async () =>
+      expect(await unreachable("nyaa", INTERNET6)).toBe(true),
+    );
+    expect(seen6).toEqual({});
     // The other tunnel still carries what policy sends it.
     const byPolicy = await seenDuring(async () =>
       expect(await ping("nyaa", INTERNET, "10.128.0.11")).toBe(true),
@@ -252,6 +333,20 @@ function proxyFleet(
       expect(await unreachable("nyaa", INTERNET)).toBe(true);
     });
     expect(seen).toEqual({ tavern: expect.any(Number) });
+    const seen6 = await seen6During(async () =>
+      expect(await unreachable("nyaa", INTERNET6)).toBe(true),
+    );
+    expect(seen6).toEqual({});
     expect(await latestHandshake("nyaa", "germany", "tavern")).toBeGreaterThanOrEqual(before);
   });
+}
+
+/**
+ * The IPv6 counterpart of rp_filter 1 or 2 on a real host: its firewall drops
+ * what fails a reverse-path lookup that uses the packet's mark (firewalld's
+ * IPv6_rpfilter, NixOS's networking.firewall.checkReversePath), in raw
+ * PREROUTING as firewalld does.
+ */
+function ipv6ReversePathFilter(value: 1 | 2): string {
+  return `ip6tables -t raw -A PREROUTING -m rpfilter --validmark ${value === 2 ? "--loose " : ""}--invert -j DROP`;
 }
