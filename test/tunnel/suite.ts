@@ -347,6 +347,6 @@ function proxyFleet(
  * IPv6_rpfilter, NixOS's networking.firewall.checkReversePath), in raw
  * PREROUTING as firewalld does.
  */
-function ipv6ReversePathFilter(value: 1 | 2): string {
+export function ipv6ReversePathFilter(value: 1 | 2): string {
   return `ip6tables -t raw -A PREROUTING -m rpfilter --validmark ${value === 2 ? "--loose " : ""}--invert -j DROP`;
 }

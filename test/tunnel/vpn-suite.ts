@@ -17,6 +17,11 @@
  * so traffic that escapes a tunnel arrives there from nyaa's own uplink
  * address, which the internet host counts (iptables counters per source).
  *
+ * Every link has IPv6 too (2001:db8:<n>::1/64; the internet host owns
+ * 2001:db8:ffff::100 and counts IPv6 sources with ip6tables), but the
+ * provider's file has none: nyaa's IPv6 must then go nowhere, never by its
+ * plain uplink.
+ *
  * At rp_filter 0, 1 and 2 (see suite.ts). us-west has the kill switch (a
  * VPN's default): taken down on purpose it still blocks, until lifted as the
  * rendered files say; rendered with `killswitch = false` the same down
@@ -51,7 +56,7 @@ import {
 } from "./apply-networkd.js";
 import { applyWgQuick, downWgQuick } from "./apply-wgquick.js";
 import { makeTunnelStore, removeTunnelStores } from "./keys.js";
-import { REVERSE_PATH_FILTERS } from "./suite.js";
+import { ipv6ReversePathFilter, REVERSE_PATH_FILTERS } from "./suite.js";
 
 const PROVIDER = "198.51.100.1";
 const TAVERN = "198.51.100.5";
@@ -60,6 +65,12 @@ const INTERNET = "198.51.100.100";
 /** The provider's side of the tunnel, and its DNS server. */
 const PROVIDER_TUNNEL = "10.64.0.1";
 const NYAA_VPN_ADDRESS = "10.64.1.2";
+const UPLINK6 = {
+  provider: "2001:db8:1::",
+  tavern: "2001:db8:2::",
+  nyaa: "2001:db8:12::",
+} as const;
+const INTERNET6 = "2001:db8:ffff::100";
 
 type Source = "provider" | "tavern" | "nyaa's uplink" | "other";
 const SOURCES: [Source, string][] = [
@@ -67,6 +78,12 @@ const SOURCES: [Source, string][] = [
   ["tavern", TAVERN],
   ["nyaa's uplink", NYAA],
   ["other", "0.0.0.0/0"],
+];
+const SOURCES6: [Source, string][] = [
+  ["provider", `${UPLINK6.provider}/64`],
+  ["tavern", `${UPLINK6.tavern}/64`],
+  ["nyaa's uplink", `${UPLINK6.nyaa}/64`],
+  ["other", "::/0"],
 ];
 
 const wg = async (args: string[], input?: string) =>
@@ -204,15 +221,27 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
       const peer = address.replace(/\d+$/, (last) => String(Number(last) + 1));
       await lab.link(host(name), "uplink0", `${address}/30`, host("internet"), name, `${peer}/30`);
       await host(name).run(`ip route add default via ${peer}`);
+      const prefix = UPLINK6[name];
+      await host(name).run(
+        `ip -6 address add ${prefix}1/64 dev uplink0 nodad && ip -6 route add default via ${prefix}2`,
+      );
+      await host("internet").run(`ip -6 address add ${prefix}2/64 dev ${name} nodad`);
+      if (reversePathFilter !== 0) await host(name).run(ipv6ReversePathFilter(reversePathFilter));
     }
     await host("internet").run(
       [
         "sysctl -q -w net.ipv4.ip_forward=1",
+        "sysctl -q -w net.ipv6.conf.all.forwarding=1",
         `ip address add ${INTERNET}/32 dev lo`,
+        `ip -6 address add ${INTERNET6}/128 dev lo`,
         "iptables -N WGQT_SEEN",
         // Every packet for the internet host, whatever the protocol, counted by source.
         `iptables -A INPUT -d ${INTERNET} -j WGQT_SEEN`,
         ...SOURCES.map(([, source]) => `iptables -A WGQT_SEEN -s ${source} -j RETURN`),
+        "ip6tables -N WGQT_SEEN",
+        `ip6tables -A INPUT -d ${INTERNET6} -j WGQT_SEEN`,
+        ...SOURCES6.map(([, source]) => `ip6tables -A WGQT_SEEN -s ${source} -j RETURN`),
+        ...(reversePathFilter === 0 ? [] : [ipv6ReversePathFilter(reversePathFilter)]),
       ].join(" && "),
     );
 
@@ -293,23 +322,34 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
     return Number(output.trim().split("\t")[1]);
   };
 
-  /** Which sources the internet host saw packets from during `action`. */
+  /** Which sources the internet host saw packets from during `action` (IPv4, or IPv6 apart). */
   const seenDuring = async (
     action: () => Promise<unknown>,
+    family: "iptables" | "ip6tables" = "iptables",
   ): Promise<Partial<Record<Source, number>>> => {
-    await host("internet").run("iptables -Z WGQT_SEEN");
+    await host("internet").run(`${family} -Z WGQT_SEEN`);
     await action();
-    const listing = (await host("internet").run("iptables -L WGQT_SEEN -n -v -x")).stdout;
+    const listing = (await host("internet").run(`${family} -L WGQT_SEEN -n -v -x`)).stdout;
     const seen: Partial<Record<Source, number>> = {};
+    const sources = family === "iptables" ? SOURCES : SOURCES6;
     listing
       .split("\n")
       .slice(2)
       .filter((line) => line.trim() !== "")
       .forEach((row, index) => {
         const packets = Number(row.trim().split(/\s+/)[0]);
-        if (packets > 0) seen[SOURCES[index]![0]] = packets;
+        if (packets > 0) seen[sources[index]![0]] = packets;
       });
     return seen;
+  };
+  const seen6During = (action: () => Promise<unknown>) => seenDuring(action, "ip6tables");
+  /** nyaa's IPv6 attempts: ICMP, UDP and TCP to the internet host, none of which may arrive. */
+  const tryIpv6 = async () => {
+    expect(await ping("nyaa", INTERNET6, 3)).toBe(false);
+    await host("nyaa").run(
+      `echo leak > /dev/udp/${INTERNET6}/53; timeout 3 bash -c 'echo > /dev/tcp/${INTERNET6}/80'`,
+      { allowFailure: true },
+    );
   };
 
   it("the bridge is named and numbered as routing.ts says: br-germany, 10.20.100.1/24", () => {
@@ -333,6 +373,14 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
     expect(seen).toEqual({ provider: expect.any(Number) });
     const peers = (await host("provider").run("wg show wg0 endpoints")).stdout;
     expect(peers).toContain(`${providerKeys.clientPublic}\t${NYAA}:`);
+  });
+
+  it("the provider has no IPv6: nyaa's IPv6 goes nowhere, never by the plain uplink", async () => {
+    expect(await seen6During(tryIpv6)).toEqual({});
+    const routes = (await host("nyaa").run("ip -6 route show table 52001")).stdout;
+    expect(routes).toContain("unreachable default");
+    // The uplink itself works: the internet host answers nyaa's uplink on the link.
+    expect(await ping("nyaa", `${UPLINK6.nyaa}2`)).toBe(true);
   });
 
   it("the VPN's DNS server is the host's, and answers through the tunnel", async () => {
@@ -360,6 +408,7 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
       );
     });
     expect(down).toEqual({});
+    expect(await seen6During(tryIpv6)).toEqual({});
     const routes = (await host("nyaa").run("ip -4 route show table 52001")).stdout;
     expect(routes).toContain("unreachable default");
     // The proxy's bridge does not depend on the VPN.
@@ -395,6 +444,7 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
       expect(await ping("box", INTERNET)).toBe(true);
     });
     expect(down).toEqual({ tavern: expect.any(Number) });
+    expect(await seen6During(tryIpv6)).toEqual({});
     // The LAN (the main table's specific routes) still answers.
     expect(
       await ping(
@@ -406,6 +456,8 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
     await liftKillSwitch("nyaa", "us-west");
     const lifted = await seenDuring(async () => expect(await ping("nyaa", INTERNET)).toBe(true));
     expect(lifted).toEqual({ "nyaa's uplink": expect.any(Number) });
+    const lifted6 = await seen6During(async () => expect(await ping("nyaa", INTERNET6)).toBe(true));
+    expect(lifted6).toEqual({ "nyaa's uplink": expect.any(Number) });
   });
 
   it("with killswitch = false, taking us-west down on purpose restores plain routing", async () => {
