@@ -101,6 +101,7 @@ function vpnLines(vpn: NewVpn): string[] {
     `endpoint = ${tomlString(vpn.endpoint)}`,
     `public_key = ${tomlString(vpn.publicKey)}`,
     `address = ${tomlString(vpn.address)}`,
+    ...(vpn.address6 === undefined ? [] : [`address6 = ${tomlString(vpn.address6)}`]),
     `dns = ${list(vpn.dns)}`,
   ];
   if (vpn.allowedIPs !== undefined) lines.push(`allowed_ips = ${list(vpn.allowedIPs)}`);

@@ -18,10 +18,11 @@
  * their values, nor any line that might hold one.
  */
 import { isIPv4, isIPv6 } from "node:net";
+import ipaddr from "ipaddr.js";
 import { ConfigError, quote } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
 import { keepaliveProblem, mtuProblem } from "./link.js";
-import { hostPortProblem, ipv4CidrProblem } from "./vpn.js";
+import { cidrProblem, hostPortProblem, ipv4CidrProblem, ipv6CidrProblem } from "./vpn.js";
 
 /** What a provider file says, IPv4 only; `privateKey` and `presharedKey` are secrets. */
 export interface ProviderVpn {
@@ -29,6 +30,9 @@ export interface ProviderVpn {
   presharedKey?: string;
   /** This end's address with prefix length ("10.64.1.2/32"); a bare address becomes /32. */
   address: string;
+  /** This end's IPv6 address with prefix length, when the file has one; a bare address becomes /128. */
+  address6?: string;
+  /** IPv4 and IPv6 servers, as the file lists them. */
   dns: string[];
   publicKey: string;
   endpoint: string;
@@ -42,7 +46,7 @@ export interface ProviderVpn {
 /** A provider's wg-quick file as read: the VPN's settings and what was left out. */
 export interface ParsedProviderFile {
   vpn: ProviderVpn;
-  /** What was left out (IPv6 entries, ListenPort), one line each, for stderr. */
+  /** What was left out (ListenPort), one line each, for stderr. */
   warnings: string[];
 }
 
@@ -254,24 +258,21 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
 
   section("Interface");
   section("Peer");
-  const leftOut = (entry: Entry, name: string, consequence: string) => {
-    notes.push({
-      line: entry.line,
-      text: `${name} ${entry.value} left out: wgqt routes IPv4 only${consequence}`,
-    });
-  };
-
   const privateKey = secretKey("Interface", "PrivateKey", single("Interface", "PrivateKey"));
 
   const addresses: string[] = [];
+  const addresses6: string[] = [];
   const addressItems = items("Interface", "Address");
   if (addressItems.length === 0) fail(undefined, "[Interface] has no Address");
   for (const entry of addressItems) {
-    const address = isIPv4(entry.value) ? `${entry.value}/32` : entry.value;
-    if (isIPv6(address.split("/")[0]!)) {
-      leftOut(entry, "Address", "");
+    if (isIPv6(entry.value.split("/")[0]!)) {
+      const address6 = isIPv6(entry.value) ? `${entry.value}/128` : entry.value;
+      const problem = ipv6CidrProblem(address6);
+      if (problem) fail(entry.line, `Address: ${problem}, got ${quote(entry.value)}`);
+      addresses6.push(canonicalRange(address6));
       continue;
     }
+    const address = isIPv4(entry.value) ? `${entry.value}/32` : entry.value;
     const problem = ipv4CidrProblem(address);
     if (problem) fail(entry.line, `Address: ${problem}, got ${quote(entry.value)}`);
     addresses.push(address);
@@ -280,15 +281,20 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
     fail(
       addressItems[0]!.line,
       addresses.length === 0
-        ? "Address: no IPv4 address (wgqt routes IPv4 only)"
+        ? "Address: no IPv4 address (wgqt needs one; IPv6 comes beside it)"
         : `Address: ${addresses.length} IPv4 addresses; a VPN gives this end one`,
     );
   }
+  if (addresses6.length > 1)
+    fail(
+      addressItems[0]!.line,
+      `Address: ${addresses6.length} IPv6 addresses; a VPN gives this end one`,
+    );
 
   const dns: string[] = [];
   for (const entry of items("Interface", "DNS")) {
     if (isIPv4(entry.value)) dns.push(entry.value);
-    else if (isIPv6(entry.value)) leftOut(entry, "DNS server", "");
+    else if (isIPv6(entry.value)) dns.push(ipaddr.IPv6.parse(entry.value).toString());
     else
       fail(
         entry.line,
@@ -318,28 +324,21 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
   const allowedItems = items("Peer", "AllowedIPs");
   if (allowedItems.length === 0) fail(undefined, "[Peer] has no AllowedIPs");
   for (const entry of allowedItems) {
-    if (isIPv6(entry.value.split("/")[0]!)) {
-      leftOut(
-        entry,
-        "AllowedIPs",
-        entry.value.endsWith("/0")
-          ? " (block IPv6 on this machine if it must not leave unencrypted)"
-          : "",
-      );
-      continue;
-    }
-    const problem = ipv4CidrProblem(entry.value);
+    const problem = cidrProblem(entry.value);
     if (problem) fail(entry.line, `AllowedIPs: ${problem}, got ${quote(entry.value)}`);
-    if (!seenAllowed.has(entry.value)) {
-      seenAllowed.add(entry.value);
-      allowedIPs.push(entry.value);
+    const range = canonicalRange(entry.value);
+    if (!seenAllowed.has(range)) {
+      seenAllowed.add(range);
+      allowedIPs.push(range);
     }
   }
-  if (allowedIPs.length === 0) fail(allowedItems[0]!.line, "AllowedIPs: no IPv4 range");
+  if (!allowedIPs.some((cidr) => !cidr.includes(":")))
+    fail(allowedItems[0]!.line, "AllowedIPs: no IPv4 range");
 
   const vpn: ProviderVpn = {
     privateKey,
     address: addresses[0]!,
+    ...(addresses6.length === 0 ? {} : { address6: addresses6[0]! }),
     dns,
     publicKey: publicKeyEntry.value,
     endpoint: endpoint.value,
@@ -372,4 +371,11 @@ export function parseProviderFile(text: string, path: string): ParsedProviderFil
     .sort((a, b) => a.line - b.line)
     .map((note) => `line ${note.line}: ${note.text}`);
   return { vpn, warnings };
+}
+
+/** An IPv6 range in RFC 5952 form (`::0/0` → `::/0`), as wgqt.toml keeps it; IPv4 as it is. */
+function canonicalRange(range: string): string {
+  if (!range.includes(":")) return range;
+  const [address, length] = range.split("/");
+  return `${ipaddr.IPv6.parse(address!).toString()}/${length}`;
 }

@@ -32,6 +32,7 @@ const vpn = z.strictObject({
   endpoint: z.string(),
   public_key: z.string(),
   address: z.string(),
+  address6: z.string().optional(),
   dns: z.array(z.string()).default([]),
   allowed_ips: z.array(z.string()).optional(),
   preshared_key: z.boolean().optional(),

@@ -59,7 +59,9 @@ export interface VpnConfig {
   publicKey: string;
   /** This end's address with its prefix length, e.g. "10.64.1.2/32". */
   address: string;
-  /** The provider's DNS servers (IPv4), used while this VPN carries the default route. */
+  /** This end's IPv6 address with its prefix length, e.g. "fc00:bbbb::1:2/128", when the provider gave one. */
+  address6?: string;
+  /** The provider's DNS servers (IPv4 or IPv6), used while this VPN carries the default route. */
   dns: string[];
   /** What the tunnel carries; ["0.0.0.0/0"] by default (a default-route tunnel). */
   allowedIPs: string[];

@@ -4,7 +4,7 @@
  * `wgqt.toml` validation and the provider-file import (provider.ts), so both
  * accept and refuse the same values with the same words. Pure.
  */
-import { isIPv4, isIPv6 } from "node:net";
+import { isIP, isIPv4, isIPv6 } from "node:net";
 import { quote } from "../errors.js";
 import { checkLinkSettings } from "./link.js";
 import { interfaceNameProblem } from "./names.js";
@@ -22,10 +22,26 @@ export function ipv4CidrProblem(text: string): string | undefined {
   const match = /^([^/]+)\/(\d{1,2})$/.exec(text);
   if (match === null || !isIPv4(match[1]!) || Number(match[2]) > 32) {
     return isIPv6(text.split("/")[0]!)
-      ? "an IPv6 address; wgqt routes IPv4 only"
+      ? "an IPv6 address (IPv6 goes in address6, beside an IPv4 address)"
       : "not an IPv4 address with a prefix length (like 10.64.1.2/32)";
   }
   return undefined;
+}
+
+/** Why `text` is not an IPv6 address with a prefix length ("fc00:bbbb::1:2/128"), or undefined. */
+export function ipv6CidrProblem(text: string): string | undefined {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(text);
+  if (match === null || !isIPv6(match[1]!) || Number(match[2]) > 128)
+    return "not an IPv6 address with a prefix length (like fc00:bbbb::1:2/128)";
+  return undefined;
+}
+
+/** Why `text` is not an IPv4 or IPv6 range, or undefined. */
+export function cidrProblem(text: string): string | undefined {
+  if (!text.includes(":")) return ipv4CidrProblem(text);
+  return ipv6CidrProblem(text) === undefined
+    ? undefined
+    : "not an IP range with a prefix length (like 10.99.0.0/16 or ::/0)";
 }
 
 /** Why `text` is not `host:port` (host name, IPv4, or [IPv6]), or undefined. */
@@ -56,6 +72,7 @@ export interface RawVpn {
   endpoint: string;
   public_key: string;
   address: string;
+  address6?: string | undefined;
   dns: string[];
   allowed_ips?: string[] | undefined;
   preshared_key?: boolean | undefined;
@@ -108,18 +125,18 @@ export function checkVpns(
     checkKey(entry.public_key, `${where}.public_key`);
     const addressProblem = ipv4CidrProblem(entry.address);
     if (addressProblem) fail(`${where}.address: ${addressProblem}, got ${quote(entry.address)}`);
+    const address6Problem =
+      entry.address6 === undefined ? undefined : ipv6CidrProblem(entry.address6);
+    if (address6Problem)
+      fail(`${where}.address6: ${address6Problem}, got ${quote(entry.address6)}`);
     entry.dns.forEach((server, index) => {
-      if (!isIPv4(server)) {
-        fail(
-          `${where}.dns[${index}]: ${isIPv6(server) ? "an IPv6 address; wgqt routes IPv4 only" : "not an IPv4 address"}, got ${quote(server)}`,
-        );
-      }
+      if (!isIP(server)) fail(`${where}.dns[${index}]: not an IP address, got ${quote(server)}`);
     });
     const allowedIPs = entry.allowed_ips ?? DEFAULT_ALLOWED_IPS;
     if (allowedIPs.length === 0) fail(`${where}.allowed_ips: empty; leave it out for 0.0.0.0/0`);
     allowedIPs.forEach((cidr, index) => {
-      const cidrProblem = ipv4CidrProblem(cidr);
-      if (cidrProblem) fail(`${where}.allowed_ips[${index}]: ${cidrProblem}, got ${quote(cidr)}`);
+      const problem = cidrProblem(cidr);
+      if (problem) fail(`${where}.allowed_ips[${index}]: ${problem}, got ${quote(cidr)}`);
     });
     vpns[name] = {
       name,
@@ -128,6 +145,7 @@ export function checkVpns(
       endpoint: entry.endpoint,
       publicKey: entry.public_key,
       address: entry.address,
+      ...(entry.address6 === undefined ? {} : { address6: entry.address6 }),
       dns: [...entry.dns],
       allowedIPs: [...allowedIPs],
       presharedKey: entry.preshared_key === true,

@@ -264,6 +264,9 @@ function vpnInterface(vpn: PlanVpn): HostInterface {
     role: "client",
     address: address!,
     addressWithPrefix: vpn.address,
+    ...(vpn.address6 === undefined
+      ? {}
+      : { address6: vpn.address6.split("/")[0]!, address6WithPrefix: vpn.address6 }),
     cidr: `${formatIpv4(start - (start % size))}/${prefix}`,
     ...(vpn.mtu === undefined ? {} : { mtu: vpn.mtu }),
     privateKeyFile: vpnKeyFile(vpn.name),

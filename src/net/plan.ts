@@ -282,6 +282,7 @@ function planVpns(config: Config, error: ErrorFactory): PlanVpn[] {
       endpoint: vpn.endpoint,
       publicKey: vpn.publicKey,
       address: vpn.address,
+      ...(vpn.address6 === undefined ? {} : { address6: vpn.address6 }),
       dns: [...vpn.dns],
       allowedIPs: [...vpn.allowedIPs],
       presharedKey: vpn.presharedKey,

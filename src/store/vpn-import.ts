@@ -163,6 +163,7 @@ export function planVpnImport(
     endpoint: provider.endpoint,
     publicKey: provider.publicKey,
     address: provider.address,
+    ...(provider.address6 === undefined ? {} : { address6: provider.address6 }),
     dns: [...provider.dns],
     presharedKey: provider.presharedKey !== undefined,
   };

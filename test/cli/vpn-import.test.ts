@@ -38,7 +38,7 @@ interface Extra {
   peer?: string[];
 }
 
-/** A provider's wg-quick file, as Mullvad writes them (with IPv6 entries wgqt leaves out). */
+/** A provider's wg-quick file, as Mullvad writes them (IPv4 and IPv6). */
 function providerFile(
   name: string,
   keys: ProviderKeys,
@@ -219,7 +219,7 @@ describe("wgqt vpn import", () => {
       "nyaa",
     );
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stderr).toContain("left out: wgqt routes IPv4 only");
+    expect(result.stderr).not.toContain("IPv4 only");
     expect(result.stderr).toContain(
       `warning: ${path}: line 6: ListenPort left out: a VPN client needs no fixed port`,
     );
@@ -239,7 +239,9 @@ describe("wgqt vpn import", () => {
         'endpoint = "198.51.100.7:51820"',
         `public_key = "${SERVER}"`,
         'address = "10.64.1.2/32"',
+        'address6 = "fc00:bbbb:bbbb:bb01::1:2/128"',
         'dns = ["10.64.0.1"]',
+        'allowed_ips = ["0.0.0.0/0", "::/0"]',
         "preshared_key = true",
         "mtu = 1320",
         "keepalive = 15",
@@ -396,7 +398,9 @@ describe("wgqt vpn import", () => {
     expect(Object.keys(snapshot(fleet.keys))).not.toContain("vpns/us-west.psk.age");
     // The user's killswitch = false (set above) survives a new provider key too.
     expect(
-      config().endsWith('address = "10.64.7.9/32"\ndns = ["10.64.0.1"]\nkillswitch = false\n'),
+      config().endsWith(
+        'address = "10.64.7.9/32"\naddress6 = "fc00:bbbb:bbbb:bb01::1:2/128"\ndns = ["10.64.0.1"]\nallowed_ips = ["0.0.0.0/0", "::/0"]\nkillswitch = false\n',
+      ),
     ).toBe(true);
     expect(config()).not.toContain("preshared_key");
     // The new file sets no MTU and no keepalive: the table keeps neither.
@@ -508,7 +512,7 @@ describe("wgqt vpn import", () => {
 
   it("prune removes the keys of a VPN taken out of wgqt.toml", async () => {
     const text = config();
-    expect(text.trimEnd().endsWith('dns = ["10.64.0.1"]')).toBe(true);
+    expect(text.trimEnd().endsWith('allowed_ips = ["0.0.0.0/0", "::/0"]')).toBe(true);
     commitConfig(`${text.slice(0, text.indexOf("\n[vpns.proton]"))}\n`, "no more proton");
     const verify = await fleet.wgqt("verify");
     expect(verify.status).toBe(1);

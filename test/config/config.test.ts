@@ -227,12 +227,17 @@ describe("parseConfig", () => {
     [
       "an IPv6 VPN address",
       withVpn(vpn({ address: '"fc00:bbbb::2/128"' })),
-      /^vpns\.us-west\.address: an IPv6 address; wgqt routes IPv4 only, got "fc00:bbbb::2\/128"/,
+      /^vpns\.us-west\.address: an IPv6 address \(IPv6 goes in address6, beside an IPv4 address\), got "fc00:bbbb::2\/128"/,
+    ],
+    [
+      "an IPv4 address6",
+      withVpn(vpn({ address6: '"10.64.1.2/32"' })),
+      /^vpns\.us-west\.address6: not an IPv6 address with a prefix length .*got "10\.64\.1\.2\/32"/,
     ],
     [
       "a VPN DNS server that is a name",
       withVpn(vpn({ dns: '["dns.example.net"]' })),
-      /^vpns\.us-west\.dns\[0\]: not an IPv4 address, got "dns\.example\.net"/,
+      /^vpns\.us-west\.dns\[0\]: not an IP address, got "dns\.example\.net"/,
     ],
     [
       "bad allowed_ips",
@@ -343,6 +348,25 @@ describe("parseConfig: [vpns.*]", () => {
       endpoint: "[2001:db8::7]:51820",
       allowedIPs: ["10.99.0.0/16"],
       presharedKey: true,
+    });
+  });
+
+  it("reads a dual-stack VPN: address6, IPv6 DNS and ::/0", () => {
+    const config = parseConfig(
+      withVpn(
+        vpn({
+          address6: '"fc00:bbbb::1:2/128"',
+          dns: '["10.64.0.1", "fc00:bbbb::1"]',
+          allowed_ips: '["0.0.0.0/0", "::/0"]',
+        }),
+      ),
+      PATH,
+    );
+    expect(config.vpns!["us-west"]).toMatchObject({
+      address: "10.64.1.2/32",
+      address6: "fc00:bbbb::1:2/128",
+      dns: ["10.64.0.1", "fc00:bbbb::1"],
+      allowedIPs: ["0.0.0.0/0", "::/0"],
     });
   });
 

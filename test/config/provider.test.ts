@@ -81,20 +81,32 @@ function errorOf(text: string): string {
 }
 
 describe("parseProviderFile", () => {
-  it("takes a Mullvad-style file, leaving out the IPv6 entries with warnings", () => {
+  it("takes a Mullvad-style file with its IPv6 address and ::/0 (written canonically)", () => {
     const { vpn, warnings } = parseProviderFile(MULLVAD, PATH);
     expect(vpn).toEqual({
       privateKey: PRIVATE,
       address: "10.64.1.2/32",
+      address6: "fc00:bbbb:bbbb:bb01::1:2/128",
       dns: ["10.64.0.1"],
       publicKey: SERVER,
       endpoint: "198.51.100.7:51820",
-      allowedIPs: ["0.0.0.0/0"],
+      allowedIPs: ["0.0.0.0/0", "::/0"],
     });
-    expect(warnings).toEqual([
-      "line 4: Address fc00:bbbb:bbbb:bb01::1:2/128 left out: wgqt routes IPv4 only",
-      "line 9: AllowedIPs ::0/0 left out: wgqt routes IPv4 only (block IPv6 on this machine if it must not leave unencrypted)",
-    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it("keeps IPv6 DNS servers, a bare IPv6 address as /128, and an IPv6 endpoint", () => {
+    const { vpn } = parseProviderFile(
+      MULLVAD.replace("DNS = 10.64.0.1", "DNS = 10.64.0.1, FC00:BBBB::1")
+        .replace("fc00:bbbb:bbbb:bb01::1:2/128", "fc00:bbbb:bbbb:bb01::1:2")
+        .replace("198.51.100.7:51820", "[2001:db8::7]:51820"),
+      PATH,
+    );
+    expect(vpn).toMatchObject({
+      address6: "fc00:bbbb:bbbb:bb01::1:2/128",
+      dns: ["10.64.0.1", "fc00:bbbb::1"],
+      endpoint: "[2001:db8::7]:51820",
+    });
   });
 
   it("takes a Proton-style file with a preshared key, CRLF and comments", () => {
@@ -127,14 +139,15 @@ describe("parseProviderFile", () => {
       privateKey: PRIVATE,
       presharedKey: PSK,
       address: "10.167.34.5/32",
-      dns: ["10.128.0.1"],
+      address6: "fd7d:76ee:e68f:a993:1e3c:f0c3:4d2a:9f1b/128",
+      dns: ["10.128.0.1", "fd7d:76ee:e68f:a993::1"],
       publicKey: SERVER,
       endpoint: "se3.vpn.example:1637",
-      allowedIPs: ["0.0.0.0/0"],
+      allowedIPs: ["0.0.0.0/0", "::/0"],
       mtu: 1320,
       keepalive: 15,
     });
-    expect(warnings).toHaveLength(3);
+    expect(warnings).toEqual([]);
   });
 
   it("leaves out a NordLynx export's ListenPort with a warning, in line order", () => {
@@ -147,8 +160,6 @@ describe("parseProviderFile", () => {
     expect(vpn.mtu).toBeUndefined();
     expect(warnings).toEqual([
       "line 2: ListenPort left out: a VPN client needs no fixed port (the server never connects first), so wgqt renders none",
-      "line 5: Address fc00:bbbb:bbbb:bb01::1:2/128 left out: wgqt routes IPv4 only",
-      "line 10: AllowedIPs ::0/0 left out: wgqt routes IPv4 only (block IPv6 on this machine if it must not leave unencrypted)",
     ]);
   });
 
@@ -300,7 +311,12 @@ describe("parseProviderFile", () => {
     [
       "only an IPv6 address",
       MULLVAD.replace("10.64.1.2/32,", ""),
-      /^line 4: Address: no IPv4 address \(wgqt routes IPv4 only\)$/,
+      /^line 4: Address: no IPv4 address \(wgqt needs one; IPv6 comes beside it\)$/,
+    ],
+    [
+      "two IPv6 addresses",
+      MULLVAD.replace("10.64.1.2/32,", "10.64.1.2/32, fc00::1/128,"),
+      /^line 4: Address: 2 IPv6 addresses; a VPN gives this end one$/,
     ],
     [
       "two IPv4 addresses",

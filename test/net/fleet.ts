@@ -126,8 +126,10 @@ export function vpnConfig(order: "as written" | "reordered" = "as written"): Con
       endpoint: "vpn.example.net:51820",
       publicKey: fakePublicKey("provider:proton-nl"),
       address: "10.2.0.2/32",
-      dns: ["10.2.0.1"],
-      allowedIPs: ["0.0.0.0/0"],
+      // A dual-stack provider: its IPv6 address, DNS server and ::/0.
+      address6: "2a07:b944::2:2/128",
+      dns: ["10.2.0.1", "2a07:b944::2:1"],
+      allowedIPs: ["0.0.0.0/0", "::/0"],
       presharedKey: false,
     },
     "mullvad-se-got1": {

@@ -624,7 +624,7 @@ describeFleet(
     it("spark: two VPNs, the other one bridged under a shortened name", () => {
       for (const backend of backendNames) {
         const { networking } = evaluated().backends[backend].spark!;
-        expect(networking.nameservers).toEqual(["10.2.0.1"]);
+        expect(networking.nameservers).toEqual(["10.2.0.1", "2a07:b944::2:1"]);
         expect(networking.wgqt.bridges["mullvad-se-got1"]).toEqual({
           device: "br-mullvad-9a14",
           address: "10.20.3.1",

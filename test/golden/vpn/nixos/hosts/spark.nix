@@ -94,6 +94,7 @@ in
           proton-nl = {
             ips = [
               "10.2.0.2/32"
+              "2a07:b944::2:2/128"
             ];
             privateKeyFile = config.age.secrets."wgqt-vpn+proton-nl".path;
             fwMark = lib.mkIf (!useNetworkd) "0x520002";
@@ -103,6 +104,7 @@ in
                 publicKey = "3JPt2UyKRxEhCMkhxwBFwPnnQUx1vLVjB7Z3xEw5gUQ=";
                 allowedIPs = [
                   "0.0.0.0/0"
+                  "::/0"
                 ];
                 endpoint = "vpn.example.net:51820";
               }
@@ -165,7 +167,7 @@ in
           };
         };
       };
-      nameservers = lib.mkDefault [ "10.2.0.1" ];
+      nameservers = lib.mkDefault [ "10.2.0.1" "2a07:b944::2:1" ];
       firewall = {
         checkReversePath = lib.mkDefault "loose";
       };
@@ -243,6 +245,8 @@ in
             ip -4 rule add priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002
             ip -6 rule del priority 10000 from all lookup main suppress_prefixlength 0 2>/dev/null || true
             ip -6 rule add priority 10000 from all lookup main suppress_prefixlength 0
+            ip -6 rule del priority 11002 from 2a07:b944::2:2 lookup 52002 2>/dev/null || true
+            ip -6 rule add priority 11002 from 2a07:b944::2:2 lookup 52002
             ip -6 rule del priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002 2>/dev/null || true
             ip -6 rule add priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002
             ip -4 route replace unreachable default metric 4294967295 table 52002
@@ -265,6 +269,7 @@ in
             ip -4 rule del priority 11002 from 10.2.0.2 lookup 52002 || true
             ip -4 rule del priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002 || true
             ip -6 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
+            ip -6 rule del priority 11002 from 2a07:b944::2:2 lookup 52002 || true
             ip -6 rule del priority 12002 not from all fwmark 0x520000/0xfffc00 lookup 52002 || true
             ip -4 route del unreachable default metric 4294967295 table 52002 || true
             ip -6 route del unreachable default metric 4294967295 table 52002 || true
