@@ -266,11 +266,15 @@ function hooks(
       up.push(
         ...Object.entries(ROUTING_SYSCTLS).map(([key, value]) => `sysctl -q -w ${key}=${value}`),
       );
-      for (const rule of CONNECTION_MARK_RULES) {
-        const [table, chain, spec] = iptablesMarkRule(rule);
-        up.push(
-          `iptables -t ${table} -C ${chain} ${spec} 2>/dev/null || iptables -t ${table} -I ${chain} ${spec}`,
-        );
+      // Both families: an endpoint may be IPv6, and distributions filter IPv6 by reverse path in
+      // the firewall (ip6tables rpfilter with the mark) where IPv4 has rp_filter.
+      for (const command of ["iptables", "ip6tables"]) {
+        for (const rule of CONNECTION_MARK_RULES) {
+          const [table, chain, spec] = iptablesMarkRule(rule);
+          up.push(
+            `${command} -t ${table} -C ${chain} ${spec} 2>/dev/null || ${command} -t ${table} -I ${chain} ${spec}`,
+          );
+        }
       }
     }
     // With the kill switch PostDown keeps the rules and the unreachable default (routing.ts).

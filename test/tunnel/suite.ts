@@ -10,7 +10,7 @@
  *                      spark 192.0.2.9/30 ─┘
  *
  * Every link has IPv6 too (2001:db8:<n>::1/64 beside each address above; the
- * internet host owns 2001:db8:ffff::100), and every host's main default routes,
+ * internet host owns 2001:db8:ffff::100; tavern's endpoint is its IPv6 address), and every host's main default routes,
  * both families, are its link to the internet host, so a packet that escapes a
  * tunnel arrives there from the client's own address — the internet host
  * counts sources (iptables and ip6tables counters) to tell NAT from leaks.
@@ -115,7 +115,9 @@ function proxyFleet(
 
   beforeAll(async () => {
     lab = new Lab({ reversePathFilter });
-    const config = seedConfig(UPLINK);
+    // germany's gateway is reached over IPv6: its encrypted UDP must pass IPv6
+    // reverse-path filtering on clients whose default tunnel is finland.
+    const config = seedConfig({ lighthouse: UPLINK.lighthouse, tavern: `${UPLINK6.tavern}1` });
     const keys = await sharedKeys();
     Object.assign(publicKeys, keys.publicKeys);
     const plan = planFleet(config, keys.publicKeys);
@@ -300,7 +302,7 @@ function proxyFleet(
     expect((await host("nyaa").run("ip -4 route show default")).stdout).not.toContain("finland");
     // germany's own encrypted packets left by nyaa's uplink, not inside finland's tunnel.
     const endpoints = (await host("tavern").run("wg show germany endpoints")).stdout;
-    expect(endpoints).toContain(`${publicKeys.nyaa}\t${CLIENT_LAN.nyaa}:16843`);
+    expect(endpoints).toContain(`${publicKeys.nyaa}\t[${UPLINK6.nyaa}1]:16843`);
   });
 
   it("a tunnel that is gone drops its traffic instead of leaking it", async () => {
@@ -343,10 +345,11 @@ function proxyFleet(
 
 /**
  * The IPv6 counterpart of rp_filter 1 or 2 on a real host: its firewall drops
- * what fails a reverse-path lookup that uses the packet's mark (firewalld's
- * IPv6_rpfilter, NixOS's networking.firewall.checkReversePath), in raw
- * PREROUTING as firewalld does.
+ * what fails a reverse-path lookup that uses the packet's mark (NixOS's
+ * networking.firewall.checkReversePath, firewalld's IPv6_rpfilter), appended
+ * to mangle PREROUTING as NixOS does, so marks restored earlier in that hook
+ * count.
  */
 export function ipv6ReversePathFilter(value: 1 | 2): string {
-  return `ip6tables -t raw -A PREROUTING -m rpfilter --validmark ${value === 2 ? "--loose " : ""}--invert -j DROP`;
+  return `ip6tables -t mangle -A PREROUTING -m rpfilter --validmark ${value === 2 ? "--loose " : ""}--invert -j DROP`;
 }
