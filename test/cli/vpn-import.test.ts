@@ -224,7 +224,7 @@ describe("wgqt vpn import", () => {
       `warning: ${path}: line 6: ListenPort left out: a VPN client needs no fixed port`,
     );
     expect(result.stderr).toContain(
-      "  + [vpns.us-west] id 1, machines nyaa, endpoint 198.51.100.7:51820, address 10.64.1.2/32, dns 10.64.0.1, mtu 1320, keepalive 15\n",
+      "  + [vpns.us-west] id 1, machines nyaa, endpoint 198.51.100.7:51820, address 10.64.1.2/32, address6 fc00:bbbb:bbbb:bb01::1:2/128, dns 10.64.0.1, mtu 1320, keepalive 15\n",
     );
     expect(result.stderr).toContain("holds the private key in plaintext: delete it");
     expect(result.stderr + result.stdout).not.toContain(nyaaKeys.privateKey);

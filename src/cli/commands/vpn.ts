@@ -41,7 +41,7 @@ function describeImport(
 ): string[] {
   const { vpn } = plan;
   const lines = [
-    `  + [vpns.${vpn.name}] id ${vpn.id}, machines ${vpn.machines.join(", ")}, endpoint ${vpn.endpoint}, address ${vpn.address}${vpn.dns.length ? `, dns ${vpn.dns.join(", ")}` : ""}${vpn.mtu === undefined ? "" : `, mtu ${vpn.mtu}`}${vpn.keepalive === undefined ? "" : `, keepalive ${vpn.keepalive}`}`,
+    `  + [vpns.${vpn.name}] id ${vpn.id}, machines ${vpn.machines.join(", ")}, endpoint ${vpn.endpoint}, address ${vpn.address}${vpn.address6 === undefined ? "" : `, address6 ${vpn.address6}`}${vpn.dns.length ? `, dns ${vpn.dns.join(", ")}` : ""}${vpn.mtu === undefined ? "" : `, mtu ${vpn.mtu}`}${vpn.keepalive === undefined ? "" : `, keepalive ${vpn.keepalive}`}`,
     `  + ${where(vpnKeyFile(vpn.name))} (the provider's private key, encrypted to ${recipients} recipients)`,
   ];
   if (vpn.presharedKey)
