@@ -26,11 +26,13 @@ const unitName = (path: string) => path.slice(path.lastIndexOf("/") + 1);
 /**
  * What networkd cannot do for policy-routed tunnels (routing.ts), as files for
  * /etc: the sysctl that lets the reverse-path check use marks
- * (sysctl.d(5)); a unit loading the connection-mark rules with nft(8); and,
- * for tunnels with the kill switch, a unit holding their rules and
- * unreachable defaults outside networkd (which drops a link's own
- * [RoutingPolicyRule]s and [Route]s when the link goes down or away), with
- * networkd.conf(5) told to leave such foreign rules and routes alone.
+ * (sysctl.d(5)); a unit loading the connection-mark rules with nft(8); and
+ * units holding the tunnels' rules and unreachable defaults outside networkd,
+ * which drops a link's own [RoutingPolicyRule]s and [Route]s when the link goes
+ * down or away (the traffic would then leave in the clear): one for the
+ * tunnels with the kill switch, one per other tunnel (stopped to take it down
+ * on purpose), with networkd.conf(5) told to leave such foreign rules and
+ * routes alone.
  */
 export function routingFiles(host: string, interfaces: HostInterface[]): RenderedFile[] {
   const routed = interfaces.flatMap((entry) =>
@@ -104,11 +106,87 @@ export function routingFiles(host: string, interfaces: HostInterface[]): Rendere
       ),
     },
   ];
-  const locked = interfaces.filter((entry) => entry.routing?.killswitch === true);
-  if (locked.length === 0) return files;
+  const held = interfaces.filter(
+    (entry) =>
+      entry.routing !== undefined && entry.routing.rules.length + entry.routing.routes.length > 0,
+  );
+  if (held.length === 0) return files;
+  const locked = held.filter((entry) => entry.routing!.killswitch);
+  if (locked.length > 0) {
+    const names = locked.map((entry) => entry.name).join(", ");
+    files.push(
+      rulesUnit(host, KILL_SWITCH_UNIT, locked, {
+        subject: `kill switch for ${names}`,
+        description: `wgqt kill switch: traffic of ${names} leaves through the tunnel or not at all`,
+        explanation: [
+          `The policy rules and unreachable defaults of ${names} (killswitch = true), held here`,
+          "rather than in the tunnels' .network files: networkd removes a link's own rules and",
+          "routes when the link goes down, and the tunnels' traffic would then leave in the clear.",
+          "From boot on, that traffic goes through its tunnel or nowhere, also after",
+          "`networkctl down` or with the link deleted. To lift it: systemctl stop",
+          `${unitName(KILL_SWITCH_UNIT)} (until the next boot; disable it to keep it off), or set`,
+          "killswitch = false in wgqt.toml and render again.",
+        ],
+      }),
+    );
+  }
+  for (const entry of held.filter((entry) => !entry.routing!.killswitch)) {
+    const unit = routingUnit(entry.name);
+    files.push(
+      rulesUnit(host, unit, [entry], {
+        subject: `routing for ${entry.name}`,
+        description: `wgqt routing of ${entry.name}: its traffic leaves through the tunnel, dropped while the link is gone`,
+        explanation: [
+          `The policy rules and unreachable default of ${entry.name}, held here rather than in its`,
+          ".network file: networkd removes a link's own rules and routes when the link goes down",
+          "or away, and the tunnel's traffic would then leave in the clear. While this unit runs,",
+          "that traffic goes through the tunnel or nowhere, also with the link deleted. To take",
+          "the tunnel down on purpose and route as if it were not there (killswitch = false):",
+          `networkctl down ${entry.name} && systemctl stop ${unitName(unit)}`,
+          `and back: systemctl start ${unitName(unit)} && networkctl up ${entry.name}.`,
+        ],
+      }),
+    );
+  }
+  files.push({
+    path: `${host}/${NETWORKD_DROP_IN}`,
+    content: ini(
+      [
+        ...generatedNotice(`${host}'s networkd settings for its policy-routed tunnels`),
+        ...install(`/etc/systemd/networkd.conf.d/${unitName(NETWORKD_DROP_IN)}`),
+        "networkd.conf(5): keep the rules and routes of wgqt's units (system/), which networkd",
+        "would otherwise remove as foreign when it starts. networkd reads this file when it",
+        "starts: after installing or changing it, systemctl restart systemd-networkd.",
+      ],
+      [
+        [
+          "Network",
+          [
+            ["ManageForeignRoutingPolicyRules", "no"],
+            ["ManageForeignRoutes", "no"],
+          ],
+        ],
+      ],
+    ),
+  });
+  return files;
+}
+
+/** `system/wgqt-routing-<net>.service`: the rules of a tunnel without the kill switch. */
+export function routingUnit(network: string): string {
+  return `system/wgqt-routing-${network}.service`;
+}
+
+/** A oneshot unit that adds tunnels' rules and unreachable defaults when it starts and removes them when it stops. */
+function rulesUnit(
+  host: string,
+  path: string,
+  entries: HostInterface[],
+  text: { subject: string; description: string; explanation: string[] },
+): RenderedFile {
   const start: [string, string][] = [];
   const stop: [string, string][] = [];
-  for (const entry of locked) {
+  for (const entry of entries) {
     for (const rule of entry.routing!.rules) {
       const selector = ipRuleArguments(rule);
       start.push(
@@ -126,63 +204,29 @@ export function routingFiles(host: string, interfaces: HostInterface[]): Rendere
       ]),
     );
   }
-  const names = locked.map((entry) => entry.name).join(", ");
-  files.push(
-    {
-      path: `${host}/${KILL_SWITCH_UNIT}`,
-      content: ini(
+  const name = unitName(path);
+  return {
+    path: `${host}/${path}`,
+    content: ini(
+      [
+        ...generatedNotice(`${host}'s ${text.subject}`),
+        "",
+        `Copy to /etc/systemd/system/${name}, then: systemctl enable --now ${name}.`,
+        ...text.explanation,
+      ],
+      [
         [
-          ...generatedNotice(`${host}'s kill switch for ${names}`),
-          ...install(
-            `/etc/systemd/system/${unitName(KILL_SWITCH_UNIT)}`,
-            unitName(KILL_SWITCH_UNIT),
-          ),
-          `The policy rules and unreachable defaults of ${names} (killswitch = true), held here`,
-          "rather than in the tunnels' .network files: networkd removes a link's own rules and",
-          "routes when the link goes down, and the tunnels' traffic would then leave in the clear.",
-          "From boot on, that traffic goes through its tunnel or nowhere, also after",
-          "`networkctl down` or with the link deleted. To lift it: systemctl stop",
-          `${unitName(KILL_SWITCH_UNIT)} (until the next boot; disable it to keep it off), or set`,
-          "killswitch = false in wgqt.toml and render again.",
-        ],
-        [
+          "Unit",
           [
-            "Unit",
-            [
-              [
-                "Description",
-                `wgqt kill switch: traffic of ${names} leaves through the tunnel or not at all`,
-              ],
-              ["DefaultDependencies", "no"],
-              ["Wants", "network-pre.target"],
-              ["Before", "network-pre.target systemd-networkd.service"],
-            ],
-          ],
-          ["Service", [["Type", "oneshot"], ["RemainAfterExit", "yes"], ...start, ...stop]],
-          ["Install", [["WantedBy", "multi-user.target"]]],
-        ],
-      ),
-    },
-    {
-      path: `${host}/${NETWORKD_DROP_IN}`,
-      content: ini(
-        [
-          ...generatedNotice(`${host}'s networkd settings for its kill switch`),
-          ...install(`/etc/systemd/networkd.conf.d/${unitName(NETWORKD_DROP_IN)}`),
-          `networkd.conf(5): keep the rules and routes of ${unitName(KILL_SWITCH_UNIT)}, which networkd`,
-          "would otherwise remove as foreign when it starts.",
-        ],
-        [
-          [
-            "Network",
-            [
-              ["ManageForeignRoutingPolicyRules", "no"],
-              ["ManageForeignRoutes", "no"],
-            ],
+            ["Description", text.description],
+            ["DefaultDependencies", "no"],
+            ["Wants", "network-pre.target"],
+            ["Before", "network-pre.target systemd-networkd.service"],
           ],
         ],
-      ),
-    },
-  );
-  return files;
+        ["Service", [["Type", "oneshot"], ["RemainAfterExit", "yes"], ...start, ...stop]],
+        ["Install", [["WantedBy", "multi-user.target"]]],
+      ],
+    ),
+  };
 }

@@ -9,8 +9,7 @@
  * `FirewallMark=` and `RouteTable=` carry routing.ts's fwmark (decimal: networkd
  * takes numbers) and table, and
  * networkd adds AllowedIPs as routes only when RouteTable= is set.
- * systemd.network(5): `Address=`, a `[Route]` of `Type=unreachable` as the
- * tunnel's kill switch, `[RoutingPolicyRule]` for routing.ts's `ip rule`s, and
+ * systemd.network(5): `Address=` and
  * `IPMasquerade=ipv4` on a gateway's interface (masquerades what is forwarded
  * from its block, and turns on IPv4 forwarding; networkd does not pick an
  * uplink, so `uplink` does not apply here).
@@ -26,15 +25,17 @@
  *
  * A host with policy-routed tunnels also gets what networkd cannot do
  * (networkd-routing.ts): `sysctl.d/50-wgqt.conf`, `system/wgqt-connmark.service`
- * (routing.ts's connection marks, with nft(8)), and for tunnels with the kill
- * switch `system/wgqt-killswitch.service` and
- * `networkd.conf.d/50-wgqt.conf`; their rules and routes then live there
- * instead of in the tunnel's `.network`.
+ * (routing.ts's connection marks, with nft(8)), and the tunnels' policy rules
+ * and unreachable defaults (routing.ts), held by units rather than by the
+ * tunnels' `.network` files, since networkd removes a link's own rules and
+ * routes when the link goes down or away: `system/wgqt-killswitch.service` for
+ * tunnels with the kill switch, `system/wgqt-routing-<net>.service` for each
+ * other one, with `networkd.conf.d/50-wgqt.conf` telling networkd to leave
+ * them alone.
  */
 
 import type { Bridge } from "../net/bridge.js";
 import type { HostInterface } from "../net/host.js";
-import type { IpRule } from "../net/routing.js";
 import type { HostRenderer, SecretsDirOption } from "./common.js";
 import {
   describeInterface,
@@ -44,7 +45,7 @@ import {
   interfaceKeyFile,
   onHostKeyPath,
 } from "./common.js";
-import { KILL_SWITCH_UNIT, routingFiles } from "./networkd-routing.js";
+import { KILL_SWITCH_UNIT, routingFiles, routingUnit } from "./networkd-routing.js";
 import { ini, type Section } from "./unit-file.js";
 
 /** Options of the systemd-networkd renderer. */
@@ -183,45 +184,20 @@ function network(entry: HostInterface, header: string[]) {
     ["Match", [["Name", entry.name]]],
     ["Network", networkEntries],
   ];
-  if (entry.routing?.killswitch === true) {
-    return ini(
-      [
-        ...header,
-        "",
-        `Kill switch: this tunnel's rules and unreachable default are in ${KILL_SWITCH_UNIT},`,
+  const routing = entry.routing;
+  if (routing === undefined || routing.rules.length + routing.routes.length === 0) {
+    return ini(header, sections);
+  }
+  const unit = routing.killswitch ? KILL_SWITCH_UNIT : routingUnit(entry.name);
+  const note = routing.killswitch
+    ? [
+        `Kill switch: this tunnel's rules and unreachable default are in ${unit},`,
         "so they stay when the link goes down.",
-      ],
-      sections,
-    );
-  }
-  for (const route of entry.routing?.routes ?? []) {
-    sections.push([
-      "Route",
-      [
-        ["Type", route.type],
-        ["Destination", route.destination],
-        ["Table", route.table],
-        ["Metric", route.metric],
-      ],
-      "kill switch: with the tunnel gone its traffic is dropped, not leaked",
-    ]);
-  }
-  for (const rule of entry.routing?.rules ?? [])
-    sections.push(["RoutingPolicyRule", policyRule(rule)]);
-  return ini(header, sections);
-}
-
-function policyRule(rule: IpRule): [string, string | number][] {
-  const entries: [string, string | number][] = [["Priority", rule.priority]];
-  if (rule.from !== undefined) entries.push(["From", rule.from]);
-  if (rule.fwmark !== undefined) {
-    const mask = rule.fwmarkMask === undefined ? "" : `/${rule.fwmarkMask}`;
-    entries.push(["FirewallMark", `${rule.fwmark}${mask}`]);
-  }
-  if (rule.invert) entries.push(["InvertRule", "yes"]);
-  entries.push(["Table", rule.table]);
-  if (rule.suppressPrefixLength !== undefined) {
-    entries.push(["SuppressPrefixLength", rule.suppressPrefixLength]);
-  }
-  return entries;
+      ]
+    : [
+        `Routing: this tunnel's rules and unreachable default are in ${unit},`,
+        "so its traffic is dropped, not leaked, while the link is down or gone. To take it",
+        `down on purpose: networkctl down ${entry.name} && systemctl stop ${unit.slice("system/".length)}`,
+      ];
+  return ini([...header, "", ...note], sections);
 }

@@ -115,11 +115,22 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
         : await applyNetworkd(host(name), unit.netdev!.content, unit.network!.content);
   };
 
-  /** Take it down on purpose: `wg-quick down`, or `networkctl down` (the link deleted). */
+  /**
+   * Take it down on purpose: `wg-quick down`, or as the .network file says: `networkctl down`
+   * (the link deleted), and for a tunnel without the kill switch, stopping the unit that
+   * holds its rules.
+   */
   const takeDown = async (name: string, network: string, rendered = files): Promise<void> => {
     const unit = unitFiles(rendered, name, network);
-    if (unit.conf !== undefined) await downWgQuick(host(name), network, unit.conf.content);
-    else await downNetworkd(host(name), unit.netdev!.content, unit.network!.content);
+    if (unit.conf !== undefined) return downWgQuick(host(name), network, unit.conf.content);
+    await downNetworkd(host(name), unit.netdev!.content, unit.network!.content);
+    const stop = /^# down on purpose: networkctl down \S+ && systemctl stop (\S+)$/m.exec(
+      unit.network!.content,
+    );
+    if (stop !== null) {
+      const routing = rendered.find((f) => f.path === `${name}/system/${stop[1]}`)!;
+      await stopUnit(host(name), routing.content);
+    }
   };
 
   /** Lift a kill switch the way the rendered file's header says. */
@@ -414,6 +425,8 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
       vpns: { ...config.vpns, "us-west": { ...config.vpns!["us-west"]!, killswitch: false } },
     };
     const openFiles = render(planned, open, { format, machine: "nyaa" });
+    // Deployed as rendered: on networkd its rules come with a unit of their own.
+    if (format === "networkd") await applyNetworkdHost(host("nyaa"), hostFiles(openFiles, "nyaa"));
     await bringUp("nyaa", "us-west", openFiles);
     await lab!.enforceReversePathFilter();
     const up = await seenDuring(async () => expect(await ping("nyaa", INTERNET)).toBe(true));
