@@ -114,6 +114,21 @@ export function fleetToml(shape, keys, { overrides = {}, publicKeys = false } = 
 }
 
 /**
+ * The gateway–client pairs that get a preshared key, gateway first: every
+ * gateway with every client (dense), or with the nine after it (partitioned).
+ */
+export function presharedPairs(shape) {
+  const pairs = [];
+  shape.gateways.forEach((gateway, j) => {
+    const clients = shape.partitioned
+      ? shape.clients.filter((name) => Math.floor(Number(name.slice(1)) / 10) === j)
+      : shape.clients;
+    for (const client of clients) pairs.push([gateway, client]);
+  });
+  return pairs;
+}
+
+/**
  * The shell baseline's job lists (bench/baseline.sh): one line per file, with
  * the `age -R` recipient files. `presharedEvery` > 1 keeps every k-th pair only
  * (a deterministic sample: pairs in a fixed order, indices 0, k, 2k, …).
@@ -124,15 +139,12 @@ export function baselineJobs(shape, keys, presharedEvery = 1) {
     .sort()
     .map((name) => `K ${name} ${hostKeyOf(keys, name).file} ${keys.adminFile}`);
   const preshared = [];
-  let index = 0;
-  for (const gateway of shape.gateways) {
-    for (const client of shape.clients) {
-      if (index++ % presharedEvery !== 0) continue;
-      const [a, b] = [gateway, client].sort();
-      preshared.push(
-        `P ${a} ${b} ${hostKeyOf(keys, a).file} ${hostKeyOf(keys, b).file} ${keys.adminFile}`,
-      );
-    }
-  }
+  presharedPairs(shape).forEach(([gateway, client], index) => {
+    if (index % presharedEvery !== 0) return;
+    const [a, b] = [gateway, client].sort();
+    preshared.push(
+      `P ${a} ${b} ${hostKeyOf(keys, a).file} ${hostKeyOf(keys, b).file} ${keys.adminFile}`,
+    );
+  });
   return { keypairs, preshared };
 }

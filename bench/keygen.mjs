@@ -115,9 +115,10 @@ export async function keygen(bench, shape, keys, toml, { keepStore }) {
  * The shell baseline. When the full run would take longer than
  * shellFullLimitMs (estimated from the previous fleet's per-file time),
  * each run does all keypairs and every SHELL_SAMPLE_EVERY-th preshared key, and
- * the preshared part is scaled up linearly by the number of files.
+ * the preshared part is scaled up linearly by the number of files. `names`
+ * ({ id, label }) names the row for a fleet other than the dense one.
  */
-export async function shellBaseline(bench, shape, keys, perFileMs) {
+export async function shellBaseline(bench, shape, keys, perFileMs, names = {}) {
   const {
     baselineScript,
     runs,
@@ -133,8 +134,8 @@ export async function shellBaseline(bench, shape, keys, perFileMs) {
     shellTools,
     shellFullLimitMs,
   } = bench;
-  const id = `shell-${shape.n}`;
-  const label = "shell baseline (wg + age)";
+  const id = names.id ?? `shell-${shape.n}`;
+  const label = names.label ?? "shell baseline (wg + age)";
   log(`n = ${shape.n}: ${label}`);
   if (shellTools.length) {
     return record({
@@ -148,7 +149,7 @@ export async function shellBaseline(bench, shape, keys, perFileMs) {
   const estimate = perFileMs === undefined ? undefined : perFileMs * shape.files;
   const sample = estimate !== undefined && estimate > shellFullLimitMs ? SHELL_SAMPLE_EVERY : 1;
   const jobs = baselineJobs(shape, keys, sample);
-  const dir = join(work, `shell-${shape.n}`);
+  const dir = join(work, id);
   mkdirSync(dir);
   const keypairJobs = join(dir, "keypairs.jobs");
   const presharedJobs = join(dir, "preshared.jobs");

@@ -225,3 +225,105 @@ export function explainRows(rows, { diag, x25519Ms, largeN, nproc }) {
 function ratioText(value) {
   return `${value.toFixed(value < 10 ? 1 : 0)}×`;
 }
+
+/**
+ * The targets on the hub-and-spoke fleet of `n` machines (bench/hub.mjs): each a
+ * ratio to what a user would run instead, measured in the same run.
+ */
+export function evaluateHubTargets(rows, { n }) {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const wall = (id) => {
+    const row = byId.get(id);
+    return row?.status === "ok" ? row.wallMs.median : null;
+  };
+  const targets = [];
+  const add = (target, [a, b], compute) => {
+    const [x, y] = [wall(a), wall(b)];
+    if (x === null || y === null) {
+      const row = byId.get(x === null ? a : b);
+      targets.push({
+        target,
+        measured: `n/a: ${row?.note ?? row?.status ?? "not measured"}`,
+        pass: null,
+      });
+      return;
+    }
+    targets.push({ target, ...compute(x, y) });
+  };
+  const at = ` (hub, n = ${n})`;
+  const faster = (times) => (command, other) => ({
+    measured: `${ratio(other / command)}× (${formatMs(other)} / ${formatMs(command)})`,
+    value: other / command,
+    pass: other / command >= times,
+  });
+  add(
+    `keygen ≥ 8× faster than the shell pipeline${at}`,
+    [`hub-keygen-${n}`, `hub-shell-${n}`],
+    faster(8),
+  );
+  add(
+    `rotate one client ≤ 15 % of a whole-fleet keygen${at}`,
+    [`hub-rotate-${n}`, `hub-keygen-${n}`],
+    (rotate, keygen) => ({
+      measured: `${percent(rotate / keygen)} (${formatMs(rotate)} / ${formatMs(keygen)})`,
+      value: rotate / keygen,
+      pass: rotate / keygen <= 0.15,
+    }),
+  );
+  add(
+    `verify ≥ 5× faster than age -d of every file${at}`,
+    [`hub-verify-${n}`, `hub-age-d-${n}`],
+    faster(5),
+  );
+  for (const [id, label] of [
+    ["plan", "plan"],
+    ["list", "machine list"],
+    ["status", "status"],
+  ]) {
+    add(`${label} ≤ 1.5× node -e 0${at}`, [`hub-${id}-${n}`, "startup-node"], (command, node) => ({
+      measured: `${ratio(command / node)}× (${formatMs(command)} / ${formatMs(node)})`,
+      value: command / node,
+      pass: command / node <= 1.5,
+    }));
+  }
+  return targets;
+}
+
+/** Every ratio on the hub-and-spoke fleets, those without a target too, as lines of text. */
+export function hubRatios(rows, sizes) {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const wall = (id) => {
+    const row = byId.get(id);
+    return row?.status === "ok" ? row.wallMs.median : null;
+  };
+  const lines = [];
+  const node = wall("startup-node");
+  for (const n of sizes) {
+    const w = (name) => wall(`hub-${name}-${n}`);
+    const parts = [];
+    const vs = (a, b, text) => {
+      if (a !== null && b !== null)
+        parts.push(`${text} ${ratio(b / a)}× (${formatMs(a)} vs ${formatMs(b)})`);
+    };
+    vs(w("keygen"), w("shell"), "keygen faster than the shell pipeline:");
+    vs(w("verify"), w("age-d"), "verify faster than age -d of every file:");
+    vs(w("rekey"), w("agenix"), "rekey (admin added) faster than the age -d | age -R loop:");
+    if (w("rotate") !== null && w("keygen") !== null)
+      parts.push(`rotate one client ${percent(w("rotate") / w("keygen"))} of keygen`);
+    if (node !== null) {
+      const reads = [
+        ["plan", "plan"],
+        ["list", "machine list"],
+        ["status", "status"],
+        ["keygen-noop", "keygen with nothing to do"],
+      ]
+        .filter(([id]) => w(id) !== null)
+        .map(([id, text]) => `${text} ${ratio(w(id) / node)}×`);
+      const help = wall("startup-help");
+      if (help !== null) reads.push(`--help ${ratio(help / node)}×`);
+      parts.push(`against node -e 0 (${formatMs(node)}): ${reads.join(", ")}`);
+    }
+    if (parts.length) lines.push(`hub n = ${n}: ${parts.join("; ")}`);
+  }
+  return lines;
+}

@@ -4,9 +4,12 @@
 // side with the shell baseline (bench/baseline.sh) and the X25519 floor
 // (bench/floor.mjs), all in one run so the ratios mean something.
 //
-//   node bench/run.mjs [--quick] [--runs N] [--budget SECONDS] [--keep] [--out FILE]
+//   node bench/run.mjs [--quick] [--hub-only] [--runs N] [--budget SECONDS] [--keep] [--out FILE]
 //
-// --quick        n = 25 and 100 only (rotate, rekey, plan and render on n = 100), 3 runs
+// --quick        n = 25 and 100 only (rotate, rekey, plan and render on n = 100; the
+//                hub-and-spoke fleet at n = 100 only), 3 runs
+// --hub-only     only start-up and the hub-and-spoke fleets (bench/hub.mjs), not the
+//                dense ones: a few minutes, 1 minute with --quick
 // --runs N       runs per measurement (default 5, 3 with --quick; start-up: at least 10)
 // --budget S     stop adding runs to a measurement once its runs would pass S seconds
 //                (default: no limit, every measurement runs N times; a sampled shell
@@ -33,6 +36,7 @@ import { parseArgs } from "node:util";
 import { have } from "./checks.mjs";
 import { fleetShape, fleetToml, makeKeys } from "./fleet.mjs";
 import { diagnostics, floorOps, x25519NodeOp } from "./floor.mjs";
+import { hubFleet } from "./hub.mjs";
 import { floorRow, keygen, LONG_TIMEOUT_MS, shellBaseline, startup } from "./keygen.mjs";
 import {
   activeChildren,
@@ -43,7 +47,14 @@ import {
   wrapperOverhead,
 } from "./measure.mjs";
 import { planAndRender } from "./render.mjs";
-import { evaluateTargets, explainRows, formatRows, formatTargets } from "./report.mjs";
+import {
+  evaluateHubTargets,
+  evaluateTargets,
+  explainRows,
+  formatRows,
+  formatTargets,
+  hubRatios,
+} from "./report.mjs";
 import { createScratch, settle } from "./scratch.mjs";
 import { rotateAndRekey } from "./store-commands.mjs";
 
@@ -51,11 +62,13 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const wgqt = join(root, "bin", "wgqt");
 const baselineScript = join(root, "bench", "baseline.sh");
 // --quick writes its own file, so a quick check never replaces the full run's results.
-const resultsName = (quick) => (quick ? "quick.json" : "latest.json");
+const resultsName = (quick, hubOnly) =>
+  `${quick ? "quick" : "latest"}${hubOnly ? "-hub" : ""}.json`;
 
 const { values: options } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
+    "hub-only": { type: "boolean", default: false },
     runs: { type: "string" },
     budget: { type: "string" },
     keep: { type: "boolean", default: false },
@@ -79,7 +92,7 @@ if (options.help) {
 const quick = options.quick;
 const resultsFile = options.out
   ? resolve(options.out)
-  : join(root, "bench", "results", resultsName(quick));
+  : join(root, "bench", "results", resultsName(quick, options["hub-only"]));
 const runs = Number(options.runs ?? (quick ? 3 : 5));
 const budgetSeconds = Number(options.budget ?? 0);
 const budgetMs = budgetSeconds > 0 ? budgetSeconds * 1000 : Number.POSITIVE_INFINITY;
@@ -94,8 +107,11 @@ if (
   );
   process.exit(2);
 }
-const sizes = quick ? [25, 100] : [25, 100, 400];
-const largeN = sizes[sizes.length - 1];
+const hubOnly = options["hub-only"];
+const sizes = hubOnly ? [] : quick ? [25, 100] : [25, 100, 400];
+/** The hub-and-spoke fleets (bench/hub.mjs): every 10th machine a gateway with 9 clients. */
+const hubSizes = quick ? [100] : [100, 1000];
+const largeN = sizes[sizes.length - 1] ?? 0;
 const renderN = quick ? 100 : 1000;
 /** A full shell baseline longer than this is measured on a sample and extrapolated. */
 const SHELL_FULL_LIMIT_MS = Number(options["shell-limit"]) * 1000;
@@ -202,10 +218,10 @@ async function main() {
     ),
   };
   log(
-    `wgqt bench (${quick ? "quick" : "full"}): ${machine.nproc} × ${machine.cpu}, node ${machine.node}; scratch ${work}`,
+    `wgqt bench (${quick ? "quick" : "full"}${hubOnly ? ", hub only" : ""}): ${machine.nproc} × ${machine.cpu}, node ${machine.node}; scratch ${work}`,
   );
   // One host key per machine, and one for the machine `keygen --machine` adds.
-  const keys = makeKeys(work, largeN + 1);
+  const keys = makeKeys(work, Math.max(largeN, ...hubSizes) + 1);
   const overheadMs = await wrapperOverhead(work);
   log("X25519 floor and in-process diagnostics");
   const x25519Ms = x25519NodeOp({ iterations: quick ? 1000 : 3000 });
@@ -220,6 +236,7 @@ async function main() {
   }
 
   await startup(bench);
+  for (const n of hubSizes) await hubFleet(bench, n, keys);
   let kept;
   let shellPerFileMs;
   for (const n of sizes) {
@@ -230,17 +247,26 @@ async function main() {
     if (shell.status === "ok") shellPerFileMs = shell.wallMs.median / shape.files;
     floorRow(bench, shape, x25519Ms);
   }
-  await rotateAndRekey(bench, fleetShape(largeN), keys, kept);
-  await planAndRender(bench, keys, { partitioned: true });
-  await planAndRender(bench, keys, { partitioned: false });
+  if (!hubOnly) {
+    await rotateAndRekey(bench, fleetShape(largeN), keys, kept);
+    await planAndRender(bench, keys, { partitioned: true });
+    await planAndRender(bench, keys, { partitioned: false });
+  }
 
-  const targets = evaluateTargets(rows, { largeN });
+  const targets = [
+    ...evaluateHubTargets(rows, { n: hubSizes[0] }),
+    ...(hubOnly ? [] : evaluateTargets(rows, { largeN })),
+  ];
   notes.unshift(
     `method: ${measurementMethod}; /usr/bin/time adds ${formatMs(overheadMs)} per run (measured, not subtracted).`,
-    `fleets: n machines, every 10th a gateway whose proxy has all non-gateway machines as clients (n = 400: 40 proxies × 360 clients = 14,400 PSKs); each machine its own ssh-ed25519 host key (made with ssh-keygen) as its recipient, one age X25519 admin.`,
+    `hub-and-spoke fleets (hub): n machines, every 10th a gateway whose proxy has the nine machines after it as clients (n = 100: 100 keypairs + 90 PSKs = 190 files); contenders: bench/baseline.sh for keygen, \`age -d\` of every file for verify, the per-file \`age -d | age -R\` loop of \`agenix -r\` for rekey (bench/store-baseline.sh), \`node -e 0\` for the commands that only read the fleet.`,
+    `dense fleets: n machines, every 10th a gateway whose proxy has all non-gateway machines as clients (n = 400: 40 proxies × 360 clients = 14,400 PSKs); each machine its own ssh-ed25519 host key (made with ssh-keygen) as its recipient, one age X25519 admin.`,
     `X25519 floor: node:crypto diffieHellman ${formatMs(x25519Ms)}/op; ops = keypairs + 2 × stanzas + one tweaked point per host key (bench/floor.mjs); single core.`,
   );
-  const diagLines = explainRows(rows, { diag, x25519Ms, largeN, nproc: machine.nproc });
+  const diagLines = [
+    ...hubRatios(rows, hubSizes),
+    ...explainRows(rows, { diag, x25519Ms, largeN, nproc: machine.nproc }),
+  ];
 
   const elapsed = (Date.now() - started) / 1000;
   const header = `wgqt bench, ${quick ? "quick (--quick)" : "full"} run, ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC — ${machine.nproc} × ${machine.cpu}, node ${machine.node}, ${elapsed.toFixed(0)} s`;
@@ -261,7 +287,7 @@ async function main() {
 
   const result = {
     date: new Date().toISOString(),
-    mode: quick ? "quick" : "full",
+    mode: `${quick ? "quick" : "full"}${hubOnly ? "-hub" : ""}`,
     elapsedSeconds: elapsed,
     runsWanted: runs,
     budgetSeconds,
@@ -269,7 +295,7 @@ async function main() {
     method: { measurement: measurementMethod, gnuTime: hasGnuTime, wrapperOverheadMs: overheadMs },
     x25519: { nodeCryptoMs: x25519Ms, ...diag },
     fleets: Object.fromEntries(
-      [...sizes, renderN].map((n) => {
+      [...sizes, ...(hubOnly ? [] : [renderN])].map((n) => {
         const { gateways, clients, ...shape } = fleetShape(n);
         return [n, { ...shape, floorOps: floorOps(fleetShape(n)) }];
       }),

@@ -9,16 +9,48 @@
 // (`--help` still loads neither age nor git), and the key-making worker is
 // an entry of its own beside them, where secrets.ts looks for it. The
 // library (dist/index.js) stays unbundled tsc output.
-import { rmSync } from "node:fs";
-import { join } from "node:path";
+//
+// Node's built-in modules are taken with require() rather than import: an
+// import of a built-in builds an ES module facade over each of its exports
+// (several ms for node:fs, node:process or node:worker_threads, where
+// require() hands over the object as it is), and a command imports a dozen.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = join(root, "dist", "bundle");
 
+/**
+ * esbuild's `import … from "node:x";` statements, as require() calls. The
+ * banner's own import of node:module, which makes `require`, stays.
+ */
+function requireBuiltins(code) {
+  return code.replace(
+    /^import ([^;"]+?) from "(node:[a-z_/]+)";$/gm,
+    (statement, clause, module) => {
+      if (clause.includes("__wgqtCreateRequire")) return statement;
+      const required = `require(${JSON.stringify(module)})`;
+      const named = /^(?:([\w$]+)\s*,\s*)?\{([^}]*)\}$/.exec(clause.trim());
+      if (named) {
+        const fields = named[2]
+          .split(",")
+          .map((field) => field.trim())
+          .filter(Boolean)
+          .map((field) => field.replace(/^([\w$]+) as ([\w$]+)$/, "$1: $2"));
+        const whole = named[1] ? `const ${named[1]} = ${required}; ` : "";
+        return `${whole}const { ${fields.join(", ")} } = ${required};`;
+      }
+      const single = /^(?:\* as )?([\w$]+)$/.exec(clause.trim());
+      if (single) return `const ${single[1]} = ${required};`;
+      throw new Error(`bundle: cannot turn into require(): ${statement}`);
+    },
+  );
+}
+
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const { outputFiles } = await build({
   absWorkingDir: root,
   entryPoints: {
     main: "dist/cli/main.js",
@@ -37,4 +69,9 @@ await build({
   },
   legalComments: "eof",
   logLevel: "warning",
+  write: false,
 });
+for (const file of outputFiles) {
+  mkdirSync(dirname(file.path), { recursive: true });
+  writeFileSync(file.path, file.path.endsWith(".js") ? requireBuiltins(file.text) : file.contents);
+}

@@ -71,6 +71,24 @@ export function parseRecipient(text: string): ParsedRecipient {
   return recipient;
 }
 
+/**
+ * The canonical text of a recipient (`ParsedRecipient.normalized`), with every
+ * check parseRecipient makes except decoding an ssh-ed25519 key's curve point:
+ * a square root per key, which reading a fleet's config would otherwise pay
+ * for every host key whether or not the command encrypts to it. The first
+ * encryption to the key (parseRecipient) still refuses a point no host could use.
+ *
+ * @throws {KeyError} when `text` is not a recipient wgqt can encrypt to.
+ */
+export function normalizeRecipient(text: string): string {
+  const known = parsed.get(text);
+  if (known !== undefined) return known.normalized;
+  const value = text.trim();
+  if (/^(ssh-|ecdsa-|sk-)/.test(value) && !/PRIVATE KEY-----/.test(value))
+    return parseSshPublicKey(value, false).normalized;
+  return parseRecipient(text).normalized;
+}
+
 function remember(text: string, recipient: ParsedRecipient): ParsedRecipient {
   if (parsed.size >= PARSED_LIMIT) {
     const oldest = parsed.keys().next();

@@ -55,9 +55,12 @@ export function sshKeyTag(wire: Uint8Array): string {
  * Strict: the blob must be canonical base64, its inner type must match the
  * line's, and nothing may follow the key fields inside it.
  *
+ * @param checkPoint - Whether to decode an ssh-ed25519 key's curve point (a
+ *   square root) and refuse one no host could use; false leaves that to the
+ *   first encryption to the key (`normalizeRecipient`).
  * @throws {KeyError} for another key type, a non-canonical blob, or anything that follows it.
  */
-export function parseSshPublicKey(text: string): SshPublicKey {
+export function parseSshPublicKey(text: string, checkPoint = true): SshPublicKey {
   const line = text.trim();
   if (/[\r\n]/.test(line))
     throw new KeyError("key/invalid", `ssh public key ${quote(text)} must be one line`);
@@ -79,7 +82,7 @@ export function parseSshPublicKey(text: string): SshPublicKey {
       `ssh public key ${quote(text)}: key data is not canonical base64`,
     );
   }
-  const key = decodePublicKeyBlob(wire);
+  const key = decodePublicKeyBlob(wire, checkPoint);
   if (typeof key === "string")
     throw new KeyError("key/invalid", `ssh public key ${quote(text)}: ${key}`);
   if (key.type !== type) {
@@ -134,11 +137,14 @@ export function blobFields(wire: Uint8Array): BlobFields | string {
  */
 const usableKeys = new WeakMap<SshPublicKey, Uint8Array>();
 
-/** Decode and validate a public key blob; a string is the reason it is refused. */
-export function decodePublicKeyBlob(wire: Uint8Array): SshPublicKey | string {
+/**
+ * Decode and validate a public key blob; a string is the reason it is refused.
+ * `checkPoint` false skips decoding an ssh-ed25519 key's curve point.
+ */
+export function decodePublicKeyBlob(wire: Uint8Array, checkPoint = true): SshPublicKey | string {
   const fields = blobFields(wire);
   if (typeof fields === "string") return fields;
-  if (fields.type === "ssh-ed25519" && !ed25519IsUsable(fields.key)) {
+  if (fields.type === "ssh-ed25519" && checkPoint && !ed25519IsUsable(fields.key)) {
     return "ed25519 key is not a usable curve point";
   }
   if (fields.type === "ssh-rsa") {
@@ -147,7 +153,7 @@ export function decodePublicKeyBlob(wire: Uint8Array): SshPublicKey | string {
   }
   const { type } = fields;
   const key = { type, wire, tag: sshKeyTag(wire), normalized: `${type} ${encodeBase64(wire)}` };
-  if (fields.type === "ssh-ed25519") usableKeys.set(key, fields.key);
+  if (fields.type === "ssh-ed25519" && checkPoint) usableKeys.set(key, fields.key);
   return key;
 }
 

@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { z } from "zod";
-import { parseRecipient } from "../age/recipients.js";
+import { normalizeRecipient } from "../age/recipients.js";
 import { ConfigError, quote, WgqtError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
 import { checkLinkSettings } from "./link.js";
@@ -112,7 +112,7 @@ export function parseConfig(text: string, path: string): Config {
     const out: string[] = [];
     list.forEach((text, index) => {
       try {
-        const normalized = parseRecipient(text).normalized;
+        const normalized = normalizeRecipient(text);
         if (!seen.has(normalized)) {
           seen.add(normalized);
           out.push(normalized);

@@ -14,6 +14,7 @@ import { expectedFor } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
 import { parseKeyFileName, presharedKeyFile, privateKeyFile } from "./layout.js";
 import { copyManifest } from "./manifest.js";
+import { checkRecipients } from "./recipients-check.js";
 import { makeSecrets } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 import { type Staging, stageMade, writeGeneratedFiles } from "./write.js";
@@ -105,6 +106,7 @@ export async function stageNewKeys(
   const presharedKeys = keys.presharedKeys.map(
     (peers) => expected.get(presharedKeyFile(...peers))!,
   );
+  checkRecipients(config, [...keypairs, ...presharedKeys]);
   const made = await makeSecrets(
     [
       ...keypairs.map(({ recipients }) => ({ kind: "keypair" as const, recipients })),

@@ -13,6 +13,7 @@ import { displayPath } from "./inspect/names.js";
 import type { FileInspection } from "./inspect/read.js";
 import type { KeyStore } from "./keystore.js";
 import { publicKeyFile } from "./layout.js";
+import { checkRecipients } from "./recipients-check.js";
 import { describeRekey, type RekeyFile, type RekeyPlan, rekeyRefusal } from "./rekey.js";
 import { BATCH_SIZE, type MadeSecret, type SecretJob, secretPool } from "./secrets.js";
 import { missingPublicKey, stageSecret } from "./write.js";
@@ -156,6 +157,10 @@ async function reencrypt(
 ): Promise<{ made: MadeSecret[]; vpnPublicKeys: Map<string, string> }> {
   const { identities, accept, onProgress } = options;
   const vpnPublicKeys = new Map<string, string>();
+  checkRecipients(
+    config,
+    files.map(({ secret }) => secret),
+  );
   // Decrypted keys go to the workers (on all cores when there are many: an
   // admin added to a fleet re-encrypts every file) a batch at a time, so they
   // re-encrypt one batch while this thread decrypts the next.

@@ -6,7 +6,11 @@ import {
 } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHeader } from "../../src/age/header.js";
-import { parseRecipient, recipientMatchesStanza } from "../../src/age/recipients.js";
+import {
+  normalizeRecipient,
+  parseRecipient,
+  recipientMatchesStanza,
+} from "../../src/age/recipients.js";
 import { X25519Recipient } from "../../src/age/x25519-stanza.js";
 import { KeyError } from "../../src/errors.js";
 import {
@@ -154,5 +158,34 @@ describe("recipientMatchesStanza", () => {
     expect(mine(ed.publicText)).toEqual(["ssh-ed25519"]);
     expect(mine(rsa.publicText)).toEqual(["ssh-rsa"]);
     expect(mine(ed2.publicText)).toEqual([]);
+  });
+});
+
+describe("normalizeRecipient", () => {
+  /** An ssh-ed25519 line whose key is the identity point: well formed, useless. */
+  const smallOrder = () => {
+    const string = (bytes: Uint8Array) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(bytes.length);
+      return Buffer.concat([length, bytes]);
+    };
+    const point = new Uint8Array(32);
+    point[0] = 1;
+    const wire = Buffer.concat([string(Buffer.from("ssh-ed25519")), string(point)]);
+    return `ssh-ed25519 ${wire.toString("base64")} comment`;
+  };
+
+  it("gives parseRecipient's normalized text for every kind", () => {
+    for (const text of [ageKey.recipient, ed.publicText, rsa.publicText, ` ${ed.publicText}\n`])
+      expect(normalizeRecipient(text)).toBe(parseRecipient(text).normalized);
+  });
+
+  it("refuses what parseRecipient refuses, except a curve point it leaves to encryption", () => {
+    for (const text of ["", "hello", "ssh-dss AAAA", ed.privateText, `${ageKey.recipient}x`]) {
+      expect(() => normalizeRecipient(text)).toThrow(KeyError);
+    }
+    const useless = smallOrder();
+    expect(normalizeRecipient(useless)).toBe(useless.split(" ").slice(0, 2).join(" "));
+    expect(() => parseRecipient(useless)).toThrow(/not a usable curve point/);
   });
 });

@@ -52,7 +52,7 @@ export interface Nic {
 }
 
 const RUN_PREFIX = "wgqt-vm-";
-const BOOT_TIMEOUT_MS = 300_000;
+const BOOT_TIMEOUT_MS = 600_000;
 const liveLabs = new Set<VmLab>();
 
 process.on("exit", () => {
@@ -197,7 +197,11 @@ export class Vm {
       ...["-smp", "1", "-m", "512", "-display", "none", "-monitor", "none", "-no-reboot"],
       ...["-serial", `file:${this.consoleLog}`],
       ...["-kernel", kernel.vmlinuz, "-initrd", kernel.initrd],
-      ...["-append", "root=/dev/vda rw console=ttyS0 init=/lib/systemd/systemd panic=-1"],
+      // A loaded machine boots TCG guests slowly: no unit may give up after the default 90 s.
+      ...[
+        "-append",
+        "root=/dev/vda rw console=ttyS0 init=/lib/systemd/systemd panic=-1 systemd.default_timeout_start_sec=600",
+      ],
       ...["-drive", `file=${overlay},if=virtio,format=qcow2`],
       ...["-device", "virtio-serial-pci"],
       ...["-chardev", `socket,id=control,path=${socketPath},server=on,wait=off`],
@@ -227,7 +231,10 @@ export class Vm {
     const exited = new Promise<never>((_, reject) =>
       qemu.on("exit", (code) =>
         reject(
-          new Error(`${this.name}: qemu (${this.accelerator}) exited ${code}: ${stderr.trim()}`),
+          new Error(
+            `${this.name}: qemu (${this.accelerator}) exited ${code}: ${stderr.trim()}\n` +
+              `console, last lines:\n${this.console().split("\n").slice(-40).join("\n")}`,
+          ),
         ),
       ),
     );
@@ -251,7 +258,8 @@ export class Vm {
     while (!(await Promise.race([ready.then(() => true), sleep(3000).then(() => false)]))) {
       if (Date.now() > deadline) {
         throw new Error(
-          `${this.name}: the guest agent did not answer within ${BOOT_TIMEOUT_MS / 1000} s`,
+          `${this.name}: the guest agent did not answer within ${BOOT_TIMEOUT_MS / 1000} s\n` +
+            `console, last lines:\n${this.console().split("\n").slice(-40).join("\n")}`,
         );
       }
       control.write(`ping ${Buffer.from("true").toString("base64")}\n`);
@@ -278,7 +286,7 @@ export class Vm {
     const control = this.control;
     if (!control) throw new Error(`${this.name}: not booted`);
     const id = String(this.nextId++);
-    const timeoutMs = options.timeoutMs ?? 60_000;
+    const timeoutMs = options.timeoutMs ?? 180_000;
     const answer = new Promise<string[]>((resolve) => this.waiting.set(id, resolve));
     control.write(`${id} ${Buffer.from(script).toString("base64")}\n`);
     const fields = await Promise.race([answer, sleep(timeoutMs).then(() => undefined)]);
