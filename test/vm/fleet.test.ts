@@ -6,7 +6,7 @@
  * from: through its default tunnel's gateway, through the other tunnels by
  * source address, and nowhere when a tunnel is gone.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -289,6 +289,33 @@ describe.skipIf(skip !== undefined)(
         expect(peers.stdout.split("\n")).toContain(newKey);
         expect(peers.stdout.split("\n")).not.toContain(oldKey);
       }
+    });
+
+    it("the checks catch a broken networkd file: a wrong PrivateKeyFile= path, a missing policy rule", async () => {
+      const broken = join(work, "broken", "nyaa");
+      cpSync(lab.hostDir("nyaa"), broken, { recursive: true });
+      const edit = (file: string, change: (text: string) => string) =>
+        writeFileSync(join(broken, file), change(readFileSync(join(broken, file), "utf8")));
+      edit("50-wgqt-finland.netdev", (text) =>
+        text.replace("PrivateKeyFile=/etc/wireguard/wgqt/", "PrivateKeyFile=/etc/wireguard/"),
+      );
+      edit("system/wgqt-routing-germany.service", (text) =>
+        text
+          .split("\n")
+          .filter((line) => !line.includes(`from ${TUNNEL.germany.nyaa} lookup`))
+          .join("\n"),
+      );
+      await lab.deploy("nyaa", broken);
+      const journal = await lab.vms.nyaa.exec(
+        "journalctl --no-pager -o cat -p warning -u systemd-networkd",
+      );
+      expect(journal.stdout).toContain("/etc/wireguard/nyaa.key");
+      expect(await lab.whoami("nyaa")).toBeUndefined();
+      expect(await lab.whoami("nyaa", TUNNEL.germany.nyaa)).toBeUndefined();
+      // The files as rendered put it right again.
+      await lab.deploy("nyaa");
+      expect(await lab.whoamiAnswered("nyaa")).toBe(UPLINK.lighthouse);
+      expect(await lab.whoamiAnswered("nyaa", TUNNEL.germany.nyaa)).toBe(UPLINK.tavern);
     });
   },
 );

@@ -285,9 +285,8 @@ networkctl reload`);
     await vm.exec("sysctl --system >/dev/null && networkctl reload");
   }
 
-  /** Copy a host's rendered directory and key files to it and run the procedure there. */
-  async deploy(host: Host): Promise<void> {
-    const dir = this.hostDir(host);
+  /** Copy a host's rendered directory (or `dir`) and key files to it and run the procedure there. */
+  async deploy(host: Host, dir = this.hostDir(host)): Promise<void> {
     await copyDeployment(this.vms[host], dir, filesUnder(dir), join(this.fleet, "wireguard_keys"));
     await this.vms[host].exec(
       `cd ${RENDERED_ON_HOST} && ${deployScript(FORMAT[host], IDENTITY[host])}`,

@@ -118,11 +118,18 @@ export class VmLab {
     this.nics.set(vm, [...(this.nics.get(vm) ?? []), nic]);
   }
 
-  /** Boot a VM with the links made for it so far; resolves once its agent answers. */
+  /**
+   * Boot a VM with the links made for it so far; resolves once its agent
+   * answers and systemd has finished starting up (a slow TCG guest's
+   * systemd-networkd may not answer D-Bus calls before that).
+   */
   async boot(name: string): Promise<Vm> {
     const vm = new Vm(name, this.dir, this.image, this.nics.get(name) ?? []);
     this.vms.push(vm);
     await vm.start();
+    await vm.exec("systemctl is-system-running --wait >/dev/null || true", {
+      timeoutMs: BOOT_TIMEOUT_MS,
+    });
     return vm;
   }
 
