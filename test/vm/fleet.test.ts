@@ -189,7 +189,7 @@ describe.skipIf(skip !== undefined)(
     });
 
     it.each(CLIENTS)(
-      "%s and both gateways reach each other over their tunnels, with a handshake on both ends",
+      "%s and both gateways reach each other over their tunnels, IPv4 and IPv6, with a handshake on both ends",
       async (client) => {
         const publicKey = (name: Host) =>
           readFileSync(join(lab.fleet, "wireguard_keys", `${name}.pub`), "utf8").trim();
@@ -204,6 +204,9 @@ describe.skipIf(skip !== undefined)(
             return ping.code === 0 ? true : undefined;
           });
           await lab.vms[gateway].exec(`ping -c 2 -W 5 ${TUNNEL[proxy][client]}`);
+          // Dual-stack: the same tunnel carries IPv6 between the members' ULA addresses.
+          await lab.vms[client].exec(`ping -6 -c 2 -W 5 ${lab.address6(proxy, gateway)}`);
+          await lab.vms[gateway].exec(`ping -6 -c 2 -W 5 ${lab.address6(proxy, client)}`);
           await expectHandshake(client, proxy, publicKey(gateway));
           await expectHandshake(gateway, proxy, publicKey(client));
         }

@@ -153,6 +153,7 @@ export class FleetLab {
   private lab: VmLab | undefined;
   /** Public keys of the providers' servers, and of archive's end of each VPN. */
   private readonly providerKeys = {} as Record<Provider, { server: string; client: string }>;
+  private readonly tunnel6: Record<string, string> = {};
 
   constructor(
     private readonly work: string,
@@ -188,6 +189,20 @@ export class FleetLab {
       expect(imported.status, imported.stderr).toBe(0);
     }
     this.render();
+    const plan = run(WGQT, ["plan", "--json"], { cwd: this.fleet });
+    expect(plan.status, plan.stderr).toBe(0);
+    for (const network of JSON.parse(plan.stdout).networks) {
+      for (const member of network.members) {
+        this.tunnel6[`${network.name}/${member.machine}`] = member.address6;
+      }
+    }
+  }
+
+  /** A member's IPv6 (ULA) address in a network, from `wgqt plan --json`. */
+  address6(network: string, host: Host): string {
+    const address = this.tunnel6[`${network}/${host}`];
+    if (address === undefined) throw new Error(`no IPv6 address for ${host} in ${network}`);
+    return address;
   }
 
   /** `wgqt render --format F --out DIR` for both formats the hosts use. */
