@@ -13,6 +13,7 @@ import {
 } from "../../src/age/recipients.js";
 import { X25519Recipient } from "../../src/age/x25519-stanza.js";
 import { KeyError } from "../../src/errors.js";
+import { smallOrderEd25519Key } from "../helpers/ssh-keys.js";
 import {
   type AgeKeyFile,
   ageEncrypt,
@@ -162,18 +163,7 @@ describe("recipientMatchesStanza", () => {
 });
 
 describe("normalizeRecipient", () => {
-  /** An ssh-ed25519 line whose key is the identity point: well formed, useless. */
-  const smallOrder = () => {
-    const string = (bytes: Uint8Array) => {
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(bytes.length);
-      return Buffer.concat([length, bytes]);
-    };
-    const point = new Uint8Array(32);
-    point[0] = 1;
-    const wire = Buffer.concat([string(Buffer.from("ssh-ed25519")), string(point)]);
-    return `ssh-ed25519 ${wire.toString("base64")} comment`;
-  };
+  const smallOrder = () => smallOrderEd25519Key("comment");
 
   it("gives parseRecipient's normalized text for every kind", () => {
     for (const text of [ageKey.recipient, ed.publicText, rsa.publicText, ` ${ed.publicText}\n`])

@@ -4,27 +4,19 @@
  * that encrypt nothing run, and the first that would encrypt to it refuses,
  * naming the field and the value, before it writes anything.
  */
+
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeIdentity, makeRepo, removeDir, type TestIdentity } from "../helpers/fleet.js";
 import { cli } from "../helpers/run.js";
+import { smallOrderEd25519Key } from "../helpers/ssh-keys.js";
 
 let repo: string;
 let admin: TestIdentity;
 let bravo: TestIdentity;
 
-/** ssh-ed25519 with the identity point as its key: well formed, of small order. */
-function smallOrderKey(): string {
-  const string = (bytes: Uint8Array) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(bytes.length);
-    return Buffer.concat([length, bytes]);
-  };
-  const point = new Uint8Array(32);
-  point[0] = 1;
-  return `ssh-ed25519 ${Buffer.concat([string(Buffer.from("ssh-ed25519")), string(point)]).toString("base64")}`;
-}
+const smallOrderKey = () => smallOrderEd25519Key();
 
 beforeAll(() => {
   repo = makeRepo();
