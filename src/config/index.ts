@@ -19,6 +19,8 @@ export {
 export {
   type Config,
   type MachineConfig,
+  type MeshConfig,
+  meshesOf,
   type ProxyConfig,
   type VpnConfig,
   vpnsOf,

@@ -11,6 +11,7 @@ import { normalizeRecipient } from "../age/recipients.js";
 import { ConfigError, quote, WgqtError } from "../errors.js";
 import { decodeKey } from "../keys/wireguard.js";
 import { checkLinkSettings } from "./link.js";
+import { checkMeshes } from "./mesh.js";
 import { interfaceNameProblem, machineNameProblem, uplinkNameProblem } from "./names.js";
 import { configSchema, type RawConfig } from "./schema.js";
 import { didYouMean, knownKeysAt } from "./suggest.js";
@@ -195,6 +196,12 @@ export function parseConfig(text: string, path: string): Config {
     }
   });
 
+  const taken = new Map<string, string>([
+    ...Object.keys(proxies).map((name): [string, string] => [name, `proxies.${name}`]),
+    ...Object.keys(vpns).map((name): [string, string] => [name, `vpns.${name}`]),
+  ]);
+  const meshes = checkMeshes(raw.meshes, machines, taken, fail);
+
   return deepFreeze({
     path,
     dir,
@@ -207,6 +214,7 @@ export function parseConfig(text: string, path: string): Config {
     machines,
     proxies,
     vpns,
+    meshes,
   });
 }
 

@@ -3,10 +3,12 @@
  * PSK when the two machines are peers in some network (docs/design.md "Peers
  * and proxies"). In a proxy
  * (hub and spoke) the peers are the gateway and each client; clients do not
- * peer with each other.
+ * peer with each other. In a mesh every two members are peers unless both
+ * lack an endpoint (neither could start the handshake; a relay carries their
+ * traffic over its own pairs). A pair in several networks has one PSK.
  */
 import { byteOrder } from "../order.js";
-import type { Config } from "./types.js";
+import { type Config, meshesOf } from "./types.js";
 
 /** A peer pair, its two names in byte order. */
 export type Pair = readonly [string, string];
@@ -56,6 +58,17 @@ function computePeerPairs(config: Config): Pair[] {
     for (const client of proxy.clients) {
       const peers = pair(proxy.gateway, client);
       seen.set(peers.join("+"), peers);
+    }
+  }
+  for (const mesh of meshesOf(config)) {
+    const members = [...new Set(mesh.members)].sort(byteOrder);
+    const hasEndpoint = members.map((machine) => Boolean(config.machines[machine]?.endpoint));
+    for (let i = 0; i < members.length; i++) {
+      for (let j = i + 1; j < members.length; j++) {
+        if (!hasEndpoint[i] && !hasEndpoint[j]) continue;
+        const peers: Pair = [members[i]!, members[j]!];
+        seen.set(peers.join("+"), peers);
+      }
     }
   }
   return [...seen.values()].sort((x, y) => byteOrder(x[0], y[0]) || byteOrder(x[1], y[1]));

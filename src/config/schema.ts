@@ -26,6 +26,14 @@ const proxy = z.strictObject({
   ipv6: z.boolean().optional(),
 });
 
+const mesh = z.strictObject({
+  members: z.array(z.string()),
+  relay: z.string().optional(),
+  mtu: z.number().optional(),
+  keepalive: z.number().optional(),
+  ipv6: z.boolean().optional(),
+});
+
 const vpn = z.strictObject({
   machines: z.array(z.string()),
   id: z.number().int().min(1).max(99),
@@ -51,6 +59,7 @@ export const configSchema = z.strictObject({
   machines: z.record(z.string(), machine).default({}),
   proxies: z.record(z.string(), proxy).default({}),
   vpns: z.record(z.string(), vpn).default({}),
+  meshes: z.record(z.string(), mesh).default({}),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -40,6 +40,24 @@ export interface ProxyConfig {
 }
 
 /**
+ * A full mesh: `[meshes.<name>]`; the name is the interface name. Every
+ * member peers with every other it can reach; none takes a default route.
+ */
+export interface MeshConfig {
+  name: string;
+  /** Member machine names, as listed (the planner sorts them). */
+  members: string[];
+  /** A member with an endpoint that forwards between members that both lack one. */
+  relay?: string;
+  /** Every member's interface MTU; absent: as for a proxy. */
+  mtu?: number;
+  /** PersistentKeepalive from members without an endpoint, in seconds, 0 = off; absent: 25. */
+  keepalive?: number;
+  /** `ipv6 = false`: the network has IPv4 only (absent: both families). */
+  ipv6?: boolean;
+}
+
+/**
  * An external WireGuard VPN (a provider's server): `[vpns.<name>]`; the name
  * is the interface name. Its private key is the provider's, imported into the
  * store (`vpns/<name>.age`) by `wgqt vpn import`, never made by wgqt.
@@ -99,6 +117,21 @@ export interface Config {
    * existed) stay valid; `parseConfig` always sets it. Read it with `vpnsOf`.
    */
   vpns?: Record<string, VpnConfig>;
+  /**
+   * Keyed by mesh name. Optional like `vpns`, so configs built by hand stay
+   * valid; `parseConfig` always sets it. Read it with `meshesOf`.
+   */
+  meshes?: Record<string, MeshConfig>;
+}
+
+/**
+ * The config's meshes in byte order of name.
+ *
+ * @returns Empty when the config has no mesh.
+ */
+export function meshesOf(config: Config): MeshConfig[] {
+  const meshes = config.meshes ?? {};
+  return sortedNames(meshes).map((name) => meshes[name]!);
 }
 
 /**

@@ -99,16 +99,17 @@ const planJsonSchema = z.object({
   networks: z.array(
     z.object({
       name: z.string(),
-      kind: z.literal("proxy"),
+      kind: z.enum(["proxy", "mesh"]),
       id: z.number().int().nonnegative(),
       port: z.number().int().min(1).max(65535),
       cidr: z.string(),
       cidr6: z.string().optional(),
-      gateway: z.string(),
+      gateway: z.string().optional(),
+      relay: z.string().optional(),
       members: z.array(
         z.object({
           machine: z.string(),
-          role: z.enum(["gateway", "client"]),
+          role: z.enum(["gateway", "client", "member", "relay"]),
           address: z.string(),
           address6: z.string().optional(),
         }),

@@ -24,6 +24,7 @@ import {
 } from "../store/layout.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
 import { NETWORK_PREFIX_LENGTH } from "./ipv6.js";
+import { meshPeers } from "./mesh.js";
 import {
   endpointWithPort,
   type Plan,
@@ -49,11 +50,11 @@ export interface HostPeer {
   persistentKeepalive?: number;
 }
 
-/** One WireGuard interface of a host: a proxy it is a member of, or a VPN it uses. */
+/** One WireGuard interface of a host: a proxy or mesh it is a member of, or a VPN it uses. */
 export interface HostInterface {
   /** The interface name: the network's name. */
   name: string;
-  kind: "proxy" | "vpn";
+  kind: "proxy" | "vpn" | "mesh";
   id: number;
   role: Role;
   /** This host's address, no prefix. */
@@ -78,6 +79,10 @@ export interface HostInterface {
   dns?: string[];
   /** Gateways: NAT out of this uplink; undefined means the default route's interface. */
   uplink?: string;
+  /** A mesh member with an endpoint: the others connect to it on `listenPort`. */
+  reachable?: true;
+  /** A mesh's relay: forwards between members without an endpoint (IP forwarding, no NAT). */
+  forwards?: true;
   peers: HostPeer[];
   /** Policy routing, when the host has a default-route tunnel (see routing.ts). */
   routing?: InterfaceRouting;
@@ -347,8 +352,13 @@ function hostInterface(
     return member.publicKey;
   };
   const keepalive = network.keepalive ?? PERSISTENT_KEEPALIVE;
-  const peers: HostPeer[] =
-    self.role === "gateway"
+  const mesh =
+    network.kind === "mesh"
+      ? meshPeers(network, config, host, (member) => publicKey(member, member.machine))
+      : undefined;
+  const peers: HostPeer[] = mesh
+    ? mesh.peers
+    : self.role === "gateway"
       ? network.members
           .filter((member) => member.role === "client")
           .map((client) => ({
@@ -362,14 +372,14 @@ function hostInterface(
           }))
       : [
           {
-            machine: network.gateway,
+            machine: network.gateway!,
             publicKey: publicKey(
               network.members.find((member) => member.machine === network.gateway),
-              network.gateway,
+              network.gateway!,
             ),
-            presharedKeyFile: presharedKeyFile(host, network.gateway),
+            presharedKeyFile: presharedKeyFile(host, network.gateway!),
             allowedIPs: network.cidr6 === undefined ? ["0.0.0.0/0"] : ["0.0.0.0/0", "::/0"],
-            endpoint: endpointWithPort(config.machines[network.gateway]!.endpoint!, network.port),
+            endpoint: endpointWithPort(config.machines[network.gateway!]!.endpoint!, network.port),
             ...(keepalive === 0 ? {} : { persistentKeepalive: keepalive }),
           },
         ];
@@ -392,6 +402,8 @@ function hostInterface(
     listenPort: network.port,
     ...(network.mtu === undefined ? {} : { mtu: network.mtu }),
     ...(self.role === "gateway" && uplink !== undefined ? { uplink } : {}),
+    ...(mesh && config.machines[host]?.endpoint ? { reachable: true as const } : {}),
+    ...(mesh?.forwards ? { forwards: true as const } : {}),
     peers,
   };
 }

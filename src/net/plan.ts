@@ -14,15 +14,16 @@
  * block aligned to its own size; we check it anyway.
  */
 import { interfaceNameProblem, uplinkNameProblem } from "../config/names.js";
-import { type Config, sortedNames, type VpnConfig, vpnsOf } from "../config/types.js";
+import { type Config, meshesOf, sortedNames, type VpnConfig, vpnsOf } from "../config/types.js";
 import { ConfigError, KeyError, quote } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
 import { byteOrder } from "../order.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
 import { claimSubnet, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
+import { checkMesh, type MeshRole, meshNetwork } from "./mesh-plan.js";
 
-/** A machine's role in a proxy network. */
-export type Role = "gateway" | "client";
+/** A machine's role: in a proxy network `gateway` or `client`, in a mesh `member` or `relay`. */
+export type Role = "gateway" | "client" | MeshRole;
 
 /** A machine in a network, with its address. */
 export interface PlanMember {
@@ -36,10 +37,10 @@ export interface PlanMember {
   publicKey?: string;
 }
 
-/** A proxy network as allocated: its id, port, address block and members. */
+/** A proxy or mesh network as allocated: its id, port, address block and members. */
 export interface PlanNetwork {
   name: string;
-  kind: "proxy";
+  kind: "proxy" | "mesh";
   id: number;
   port: number;
   /** The block, e.g. "10.128.0.8/29". */
@@ -49,14 +50,22 @@ export interface PlanNetwork {
   /** Block size in addresses (a power of two). */
   size: number;
   prefixLength: number;
-  gateway: string;
-  /** `default = true` in wgqt.toml: carries its clients' default route. */
-  default: boolean;
+  /** A proxy's gateway; absent for a mesh. */
+  gateway?: string;
+  /** A mesh's relay, when wgqt.toml names one. */
+  relay?: string;
+  /** A mesh's members without an endpoint, byte order: no two of them peer directly. */
+  roaming?: string[];
+  /** `default = true` in wgqt.toml: carries its clients' default route (never for a mesh). */
+  default?: boolean;
   /** Every member's interface MTU, when wgqt.toml sets one. */
   mtu?: number;
-  /** The clients' PersistentKeepalive (0 = off), when wgqt.toml sets one; else 25 (host.ts). */
+  /**
+   * The clients' (a mesh: the members without an endpoint) PersistentKeepalive
+   * (0 = off), when wgqt.toml sets one; else 25 (host.ts).
+   */
   keepalive?: number;
-  /** Gateway first, then clients in byte order (address order). */
+  /** Gateway first, then clients in byte order (address order); a mesh's members in byte order. */
   members: PlanMember[];
 }
 
@@ -74,12 +83,15 @@ export interface PlanVpn extends Omit<VpnConfig, "killswitch"> {
 export interface PlanJson {
   networks: {
     name: string;
-    kind: "proxy";
+    kind: "proxy" | "mesh";
     id: number;
     port: number;
     cidr: string;
     cidr6?: string;
-    gateway: string;
+    /** A proxy's gateway. */
+    gateway?: string;
+    /** A mesh's relay, when it has one. */
+    relay?: string;
     members: { machine: string; role: Role; address: string; address6?: string }[];
   }[];
   /** The fleet's /48 ULA prefix; plan.json keeps it so it never moves. */
@@ -136,12 +148,21 @@ export function plan(
   const ipv6Prefix = fleetIpv6Prefix(config, options.acceptedIpv6Prefix, error);
   const subnets = new Map<number, string>();
 
-  const proxies = sortedNames(config.proxies).map((name) => {
+  const proxies = sortedNames(config.proxies).map((name): Allocated => {
     const proxy = config.proxies[name]!;
     checkProxy(config, name, error);
-    return { name, proxy, machines: 1 + proxy.clients.length };
+    return { name, kind: "proxy", field: `proxies.${name}`, machines: 1 + proxy.clients.length };
   });
-  proxies.sort((a, b) => b.machines - a.machines || byteOrder(a.name, b.name));
+  const meshes = meshesOf(config).map(
+    (mesh): Allocated => ({
+      name: mesh.name,
+      kind: "mesh",
+      field: `meshes.${mesh.name}`,
+      machines: checkMesh(config, mesh, error),
+    }),
+  );
+  const allocated = [...proxies, ...meshes];
+  allocated.sort((a, b) => b.machines - a.machines || byteOrder(a.name, b.name));
 
   // A machine is a member of many networks; its key is checked once.
   const checkedKeys = new Map<string, string | undefined>();
@@ -156,7 +177,7 @@ export function plan(
   };
 
   let next = ipv4Start;
-  const networks = proxies.map(({ name, proxy, machines }, id): PlanNetwork => {
+  const networks = allocated.map(({ name, kind, field, machines }, id): PlanNetwork => {
     const size = nextPow2(machines + 2);
     const start = next;
     if (start % size !== 0) {
@@ -168,19 +189,20 @@ export function plan(
     }
     if (start + size - 1 > room.last) {
       throw error(
-        `proxies.${name}`,
+        field,
         `no room for ${size} more addresses after ${formatIpv4(start - 1)}: past the end of ${room.name} (ipv4_start ${quote(config.ipv4Start)})`,
       );
     }
     const port = config.udpStart + id;
     if (port > MAX_PORT) {
       throw error(
-        `proxies.${name}`,
+        field,
         `port ${port} is above ${MAX_PORT} (udp_start ${config.udpStart} + id ${id})`,
       );
     }
     next = start + size;
-    const subnet = proxy.ipv6 === false ? undefined : claimSubnet(name, subnets, error);
+    const settings = kind === "proxy" ? config.proxies[name]! : config.meshes![name]!;
+    const subnet = settings.ipv6 === false ? undefined : claimSubnet(name, subnets, error);
     const interfaceIds = new Map<string, string>();
     const member = (machine: string, role: Role, offset: number): PlanMember => {
       const publicKey = publicKeyOf(machine);
@@ -194,16 +216,21 @@ export function plan(
         ...(publicKey === undefined ? {} : { publicKey }),
       };
     };
-    const clients = [...proxy.clients].sort(byteOrder);
-    return {
+    const block = {
       name,
-      kind: "proxy",
       id,
       port,
       cidr: `${formatIpv4(start)}/${prefixLength(size)}`,
       ...(subnet === undefined ? {} : { cidr6: networkBlock(ipv6Prefix, subnet) }),
       size,
       prefixLength: prefixLength(size),
+    };
+    if (kind === "mesh") return { ...block, ...meshNetwork(config, config.meshes![name]!, member) };
+    const proxy = config.proxies[name]!;
+    const clients = [...proxy.clients].sort(byteOrder);
+    return {
+      ...block,
+      kind: "proxy",
       gateway: proxy.gateway,
       default: proxy.default === true,
       ...linkSettings(proxy),
@@ -235,7 +262,8 @@ export function planJson(planned: Pick<Plan, "networks"> & { ipv6Prefix?: string
       port: network.port,
       cidr: network.cidr,
       ...(network.cidr6 === undefined ? {} : { cidr6: network.cidr6 }),
-      gateway: network.gateway,
+      ...(network.gateway === undefined ? {} : { gateway: network.gateway }),
+      ...(network.relay === undefined ? {} : { relay: network.relay }),
       members: network.members.map(({ machine, role, address, address6 }) => ({
         machine,
         role,
@@ -247,10 +275,20 @@ export function planJson(planned: Pick<Plan, "networks"> & { ipv6Prefix?: string
   };
 }
 
-type ErrorFactory = (field: string, message: string) => ConfigError;
+/** A network in the allocation walk, before it has a block. */
+interface Allocated {
+  name: string;
+  kind: "proxy" | "mesh";
+  /** Its table in wgqt.toml, for errors. */
+  field: string;
+  /** How many machines it has: what it is sorted by. */
+  machines: number;
+}
+
+export type ErrorFactory = (field: string, message: string) => ConfigError;
 
 /** A tunnel's MTU and keepalive as the plan carries them: only those wgqt.toml sets. */
-function linkSettings(tunnel: { mtu?: number; keepalive?: number }): {
+export function linkSettings(tunnel: { mtu?: number; keepalive?: number }): {
   mtu?: number;
   keepalive?: number;
 } {
@@ -326,7 +364,7 @@ function checkProxy(config: Config, name: string, error: ErrorFactory): void {
 }
 
 /** A host name or IP without a port: the planner appends the network's port. */
-function checkEndpoint(field: string, endpoint: string, error: ErrorFactory): void {
+export function checkEndpoint(field: string, endpoint: string, error: ErrorFactory): void {
   const bracketed = endpoint.startsWith("[") && endpoint.endsWith("]");
   const colons = endpoint.split(":").length - 1;
   if (/\s|\/|@/.test(endpoint) || (!bracketed && colons === 1) || endpoint.startsWith(":")) {

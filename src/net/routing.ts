@@ -68,8 +68,11 @@
 import { ConfigError, quote } from "../errors.js";
 import { type Bridge, bridgeFor } from "./bridge.js";
 
-/** What a routed interface is: one of the fleet's proxies, or a provider's VPN. */
-export type TunnelKind = "proxy" | "vpn";
+/**
+ * What a routed interface is: one of the fleet's proxies or meshes (which
+ * share network ids, so routing keys), or a provider's VPN.
+ */
+export type TunnelKind = "proxy" | "vpn" | "mesh";
 
 /** One WireGuard interface on a host, as the routing model needs to see it. */
 export interface RoutedInterface {

@@ -85,11 +85,11 @@ export function commentLines(lines: string[], marker = "#"): string {
   return lines.map((line) => (line === "" ? marker : `${marker} ${line}`)).join("\n");
 }
 
-/** `nyaa on proxy germany (id 1, client)`, `nyaa on VPN us-west (id 1)`: for file headers. */
+/** `nyaa on proxy germany (id 1, client)`, `nyaa on mesh home (id 2, member)`, `nyaa on VPN us-west (id 1)`: for file headers. */
 export function describeInterface(host: string, entry: HostInterface): string {
   return entry.kind === "vpn"
     ? `${host} on VPN ${entry.name} (id ${entry.id})`
-    : `${host} on proxy ${entry.name} (id ${entry.id}, ${entry.role})`;
+    : `${host} on ${entry.kind} ${entry.name} (id ${entry.id}, ${entry.role})`;
 }
 
 /** The store file of the private key an interface uses: a VPN's own, else the host's. */

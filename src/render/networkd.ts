@@ -14,6 +14,8 @@
  * from its block, and turns on IPv4 forwarding; networkd does not pick an
  * uplink, so `uplink` does not apply here).
  *
+ * A mesh relay also gets `sysctl.d/50-wgqt-relay.conf` (IP forwarding; no NAT).
+ *
  * VPNs: the provider's key files, no ListenPort; the default
  * tunnel's DNS servers go on its link with `Domains=~.` and
  * `DNSDefaultRoute=yes` (systemd-resolved sends every query there). Each
@@ -38,6 +40,7 @@ import type { Bridge } from "../net/bridge.js";
 import type { HostInterface } from "../net/host.js";
 import type { HostRenderer, SecretsDirOption } from "./common.js";
 import {
+  commentLines,
   describeInterface,
   generatedNotice,
   hostDns,
@@ -79,8 +82,29 @@ export const renderNetworkd: HostRenderer<NetworkdOptions> = (plan, config, host
     }
     return files;
   });
-  return [...files, ...routingFiles(host, view.interfaces)];
+  return [...files, ...relayFiles(host, view.interfaces), ...routingFiles(host, view.interfaces)];
 };
+
+/** A mesh relay's forwarding, as a sysctl.d(5) file: networkd's own setting differs between versions. */
+function relayFiles(
+  host: string,
+  interfaces: HostInterface[],
+): { path: string; content: string }[] {
+  const relays = interfaces.filter((entry) => entry.forwards);
+  if (relays.length === 0) return [];
+  const lines = [
+    commentLines([
+      ...generatedNotice(`${host}'s forwarding as a mesh relay`),
+      `Install as /etc/sysctl.d/50-wgqt-relay.conf: ${relays.map((entry) => entry.name).join(", ")}`,
+      "forward between members without an endpoint (no NAT).",
+    ]),
+    "net.ipv4.ip_forward = 1",
+    ...(relays.some((entry) => entry.cidr6 !== undefined)
+      ? ["net.ipv6.conf.all.forwarding = 1"]
+      : []),
+  ];
+  return [{ path: `${host}/sysctl.d/50-wgqt-relay.conf`, content: `${lines.join("\n")}\n` }];
+}
 
 function bridgeNetdev(entry: HostInterface, bridge: Bridge, header: string[]): string {
   return ini(header, [
@@ -158,7 +182,7 @@ function netdev(
         [
           ["Name", entry.name],
           ["Kind", "wireguard"],
-          ["Description", `wgqt ${entry.kind === "vpn" ? "VPN" : "proxy"} ${entry.name}`],
+          ["Description", `wgqt ${entry.kind === "vpn" ? "VPN" : entry.kind} ${entry.name}`],
           // systemd.netdev(5): [NetDev] MTUBytes= sets the MTU of the device networkd creates
           // (only tun and tap need systemd.network(5)'s [Link] MTUBytes=, which also raises a
           // value below 1280 to 1280 on a link with IPv6); NixOS's networkd backend puts it here.

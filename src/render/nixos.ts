@@ -205,9 +205,21 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
       Object.assign(networking.nat, { enableIPv6: true, internalIPv6s: blocks6.sort(byteOrder) });
     networking.firewall = { allowedUDPPorts: gateways.map((entry) => entry.listenPort!) };
   }
+  // Mesh members with an endpoint are connected to; a relay forwards (no NAT).
+  const reachable = view.interfaces.filter((entry) => entry.reachable);
+  if (reachable.length > 0) {
+    const ports = (networking.firewall as { allowedUDPPorts?: number[] } | undefined)
+      ?.allowedUDPPorts;
+    networking.firewall = {
+      allowedUDPPorts: [...(ports ?? []), ...reachable.map((entry) => entry.listenPort!)],
+    };
+  }
+  const relays = view.interfaces.filter((entry) => entry.forwards);
   const routed = view.interfaces.filter((entry) => entry.routing !== undefined);
   const sysctl: Record<string, NixValue> = {};
-  if (gateways.length > 0 || bridged.length > 0) sysctl["net.ipv4.ip_forward"] = 1;
+  if (gateways.length > 0 || bridged.length > 0 || relays.length > 0)
+    sysctl["net.ipv4.ip_forward"] = 1;
+  if (relays.some((entry) => entry.cidr6 !== undefined)) sysctl["net.ipv6.conf.all.forwarding"] = 1;
   if (routed.length > 0) {
     // routing.ts: the reverse-path check must see the mark wgqt-connmark restores.
     Object.assign(sysctl, ROUTING_SYSCTLS);

@@ -9,6 +9,7 @@
  * (decrypted secrets handed in by the caller) they are inlined as PrivateKey /
  * PresharedKey and the file is the secret.
  *
+ * A mesh relay forwards between members (`FORWARD -i %i -o %i`, no NAT).
  * Gateways forward and masquerade their block out of the uplink: the
  * machine's `uplink`, or else the interface of the main table's default route
  * as `ip -4 route show default` reports it when PostUp (and PostDown) runs.
@@ -101,6 +102,13 @@ export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, 
         `wg-quick: ${quote(host)} is the gateway of ${quote(entry.name)}; mobile configurations are for clients`,
       );
     }
+    // A phone has no fixed port (below): a mesh member others connect to cannot be one.
+    if (options.mobile && entry.reachable) {
+      throw new WgqtError(
+        "render/mobile",
+        `wg-quick: ${quote(host)} has an endpoint in mesh ${quote(entry.name)}; mobile configurations are for members without one`,
+      );
+    }
     const secret = (storeFile: string): string => {
       const value = options.export?.[storeFile]?.trim();
       if (value === undefined)
@@ -121,6 +129,7 @@ export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, 
             ...generatedNotice(describeInterface(host, entry)),
             ...keyNotice(inline, secretsDir, privateKeyFile, usesOwnKey(view, entry)),
             ...(entry.role === "gateway" ? uplinkNotice(entry) : []),
+            ...(entry.forwards ? RELAY_NOTICE : []),
             ...(entry.routing?.table !== undefined ? routingNotice(entry) : []),
           ]),
       "[Interface]",
@@ -180,6 +189,11 @@ function uplinkNotice(entry: HostInterface): string[] {
   ];
 }
 
+const RELAY_NOTICE = [
+  "",
+  "Relay: forwards between the mesh members without an endpoint (IP forwarding, no NAT).",
+];
+
 function routingNotice(entry: HostInterface): string[] {
   const routing = entry.routing!;
   const lines = [
@@ -217,7 +231,7 @@ function bridgeNotice(bridge: Bridge, dns: string[]): string[] {
   ];
 }
 
-/** PostUp and PostDown lines: keys, gateway forwarding and NAT, policy routing. */
+/** PostUp and PostDown lines: keys, gateway forwarding and NAT, a relay's forwarding, policy routing. */
 function hooks(
   entry: HostInterface,
   inline: boolean,
@@ -255,6 +269,16 @@ function hooks(
       up.push("sysctl -q -w net.ipv6.conf.all.forwarding=1");
       up.push(...firewall6.map((rule) => `ip6tables ${appendRule(rule, "-A")}`));
       down.push(...firewall6.map((rule) => `ip6tables ${appendRule(rule, "-D")}`));
+    }
+  }
+  if (entry.forwards) {
+    // A mesh relay: packets between two members arrive and leave on this interface.
+    const rule = "FORWARD -i %i -o %i -j ACCEPT";
+    up.push("sysctl -q -w net.ipv4.ip_forward=1", `iptables ${appendRule(rule, "-A")}`);
+    down.push(`iptables ${appendRule(rule, "-D")}`);
+    if (entry.cidr6 !== undefined) {
+      up.push("sysctl -q -w net.ipv6.conf.all.forwarding=1", `ip6tables ${appendRule(rule, "-A")}`);
+      down.push(`ip6tables ${appendRule(rule, "-D")}`);
     }
   }
   if (entry.routing !== undefined) {

@@ -5,7 +5,7 @@
 import { appendMachine, type NewMachine, removeMachine } from "../config/edit.js";
 import { parseConfig } from "../config/load.js";
 import { pairsOf } from "../config/peers.js";
-import { type Config, sortedNames, vpnsOf } from "../config/types.js";
+import { type Config, meshesOf, sortedNames, vpnsOf } from "../config/types.js";
 import { ConfigError, quote, UsageError } from "../errors.js";
 import {
   beginChange,
@@ -120,7 +120,7 @@ export function applyMachineRemove(
   return finishChange(plan.config, change, options.message ?? `wgqt: remove machine ${plan.name}`);
 }
 
-/** The proxies and VPNs in wgqt.toml that name `name`, proxies first, each in byte order. */
+/** The proxies, meshes and VPNs in wgqt.toml that name `name`, in that order, each in byte order. */
 function usersOf(config: Config, name: string): { table: string; role: string; vpn: boolean }[] {
   const users: { table: string; role: string; vpn: boolean }[] = [];
   for (const proxy of sortedNames(config.proxies)) {
@@ -128,6 +128,10 @@ function usersOf(config: Config, name: string): { table: string; role: string; v
     if (gateway === name) users.push({ table: `proxies.${proxy}`, role: "gateway", vpn: false });
     else if (clients.includes(name))
       users.push({ table: `proxies.${proxy}`, role: "a client", vpn: false });
+  }
+  for (const mesh of meshesOf(config)) {
+    if (mesh.members.includes(name))
+      users.push({ table: `meshes.${mesh.name}`, role: "a member", vpn: false });
   }
   for (const vpn of vpnsOf(config)) {
     if (vpn.machines.includes(name))

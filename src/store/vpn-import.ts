@@ -84,10 +84,10 @@ export function planVpnImport(
       "usage/bad-value",
       `vpn import: ${nameProblem} (the VPN's name is its interface name)`,
     );
-  if (config.proxies[name])
+  if (config.proxies[name] || config.meshes?.[name])
     throw new UsageError(
       "usage/conflict",
-      `vpn import: ${quote(name)} is already a proxy's name; choose another`,
+      `vpn import: ${quote(name)} is already a ${config.proxies[name] ? "proxy" : "mesh"}'s name; choose another`,
     );
   const host = config.machines[machine];
   if (host === undefined)

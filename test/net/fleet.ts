@@ -6,7 +6,14 @@
  */
 import { createHash } from "node:crypto";
 import { x25519 } from "@noble/curves/ed25519.js";
-import type { Config, MachineConfig, ProxyConfig, VpnConfig } from "../../src/config/types.js";
+import { peerPairs } from "../../src/config/peers.js";
+import type {
+  Config,
+  MachineConfig,
+  MeshConfig,
+  ProxyConfig,
+  VpnConfig,
+} from "../../src/config/types.js";
 import {
   presharedKeyFile,
   privateKeyFile,
@@ -35,6 +42,7 @@ interface FleetInput {
   machines: Record<string, Partial<Omit<MachineConfig, "name">>>;
   proxies: Record<string, Omit<ProxyConfig, "name">>;
   vpns?: Record<string, Omit<VpnConfig, "name">>;
+  meshes?: Record<string, Omit<MeshConfig, "name">>;
   ipv4Start?: string;
   udpStart?: number;
 }
@@ -48,6 +56,8 @@ export function makeConfig(input: FleetInput): Config {
   for (const [name, proxy] of Object.entries(input.proxies)) proxies[name] = { name, ...proxy };
   const vpns: Record<string, VpnConfig> = {};
   for (const [name, vpn] of Object.entries(input.vpns ?? {})) vpns[name] = { name, ...vpn };
+  const meshes: Record<string, MeshConfig> = {};
+  for (const [name, mesh] of Object.entries(input.meshes ?? {})) meshes[name] = { name, ...mesh };
   return {
     path: "/fleet/wgqt.toml",
     dir: "/fleet",
@@ -59,6 +69,7 @@ export function makeConfig(input: FleetInput): Config {
     machines,
     proxies,
     ...(input.vpns === undefined ? {} : { vpns }),
+    ...(input.meshes === undefined ? {} : { meshes }),
   };
 }
 
@@ -243,4 +254,49 @@ export function keywordConfig(swap = false): Config {
 
 export function keywordPublicKeys(): Record<string, string> {
   return Object.fromEntries(NIX_KEYWORDS.map((name) => [name, fakePublicKey(name)]));
+}
+
+/**
+ * A fleet with meshes, for goldens and Nix evaluation: `home` has hub (the
+ * relay) and vps with endpoints, laptop and desk without (they reach each
+ * other through hub), keepalive 20; `lab` is vps and desk, IPv4 only, MTU
+ * 1380; laptop also takes its default route through the proxy `exit` (vps),
+ * so its mesh interface gets a firewall mark and nothing else.
+ */
+export function meshConfig(order: "as written" | "reordered" = "as written"): Config {
+  const machines = {
+    hub: { endpoint: "hub.example.org" },
+    vps: { endpoint: "203.0.113.9" },
+    laptop: {},
+    desk: {},
+  };
+  const members = ["laptop", "hub", "desk", "vps"];
+  return makeConfig({
+    machines:
+      order === "as written" ? machines : Object.fromEntries(Object.entries(machines).reverse()),
+    proxies: { exit: { gateway: "vps", clients: ["laptop"], default: true } },
+    meshes: {
+      home: {
+        members: order === "as written" ? members : [...members].reverse(),
+        relay: "hub",
+        keepalive: 20,
+      },
+      lab: { members: ["vps", "desk"], ipv6: false, mtu: 1380 },
+    },
+  });
+}
+
+export const MESH_MACHINES = ["desk", "hub", "laptop", "vps"] as const;
+
+export function meshPublicKeys(): Record<string, string> {
+  return Object.fromEntries(MESH_MACHINES.map((name) => [name, fakePublicKey(name)]));
+}
+
+/** Every secret of the mesh fleet: private keys and the PSK of every peer pair. */
+export function meshSecrets(config: Config): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const name of Object.keys(config.machines))
+    secrets[privateKeyFile(name)] = fakePrivateKey(name);
+  for (const [a, b] of peerPairs(config)) secrets[presharedKeyFile(a, b)] = fakePresharedKey(a, b);
+  return secrets;
 }

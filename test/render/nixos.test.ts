@@ -27,6 +27,9 @@ import { secretName } from "../../src/render/nixos.js";
 import {
   keywordConfig,
   keywordPublicKeys,
+  meshConfig,
+  meshPublicKeys,
+  meshSecrets,
   seedConfig,
   seedPublicKeys,
   seedSecrets,
@@ -663,3 +666,29 @@ for (const swap of [false, true]) {
     () => {},
   );
 }
+
+const meshFleet = meshConfig();
+describeFleet(
+  {
+    name: "meshes",
+    config: meshFleet,
+    publicKeys: meshPublicKeys(),
+    secrets: meshSecrets(meshFleet),
+  },
+  (evaluated) => {
+    it("hub relays home: forwarding on, its port open, no NAT; laptop's mesh is only marked", () => {
+      for (const backend of backendNames) {
+        const { hub, laptop, desk } = evaluated().backends[backend];
+        expect(hub!.sysctl["net.ipv4.ip_forward"]).toBe(1);
+        expect(hub!.sysctl["net.ipv6.conf.all.forwarding"]).toBe(1);
+        expect(hub!.networking.firewall.allowedUDPPorts).toEqual([16842]);
+        expect(hub!.networking.nat.enable).toBe(false);
+        expect(desk!.networking.firewall.allowedUDPPorts).toEqual([]);
+        expect(desk!.sysctl["net.ipv4.ip_forward"]).toBeUndefined();
+        // laptop's default route is exit's; home carries only its members' addresses.
+        expect(laptop!.networking.wireguard.interfaces.home!.table).toBe("main");
+        expect(laptop!.systemd.services["wgqt-routing-home"]).toBeUndefined();
+      }
+    });
+  },
+);

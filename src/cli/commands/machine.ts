@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { appendMachine, removeMachine } from "../../config/edit.js";
 import { machineNameProblem } from "../../config/names.js";
-import { sortedNames, vpnsOf } from "../../config/types.js";
+import { meshesOf, sortedNames, vpnsOf } from "../../config/types.js";
 import { ConfigError, UsageError } from "../../errors.js";
 import { pendingRenumbering } from "../../store/accepted-plan.js";
 import { loadConfig } from "../../store/config-file.js";
@@ -150,6 +150,7 @@ export async function machineListCommand(
     const proxy = config.proxies[name]!;
     joins(name, [proxy.gateway, ...proxy.clients]);
   }
+  for (const mesh of meshesOf(config)) joins(mesh.name, mesh.members);
   for (const vpn of vpnsOf(config)) joins(vpn.name, vpn.machines);
   const rows = sortedNames(config.machines).map((name) => {
     const machine = config.machines[name]!;

@@ -13,7 +13,7 @@ import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import { holdLock } from "../lock-hold.js";
 import type { GlobalOptions } from "../options.js";
-import { describeRenumbering } from "../plan-lines.js";
+import { describeRenumbering, listNames } from "../plan-lines.js";
 import { tableLines } from "../table.js";
 
 interface PlanOptions {
@@ -45,6 +45,20 @@ function table(plan: Plan): string {
   return text;
 }
 
+/** Per mesh with two or more members without an endpoint: whether and how they reach each other. */
+export function meshReachLines(plan: Plan): string[] {
+  return plan.networks.flatMap((network) => {
+    const roaming = network.roaming ?? [];
+    if (network.kind !== "mesh" || roaming.length < 2) return [];
+    const names = listNames(roaming);
+    return [
+      network.relay === undefined
+        ? `mesh ${network.name}: ${names} have no endpoint, so no two of them can reach each other directly; set meshes.${network.name}.relay to a member with an endpoint to connect them`
+        : `mesh ${network.name}: ${names} have no endpoint; they reach each other through the relay ${network.relay}`,
+    ];
+  });
+}
+
 export async function planCommand(
   io: CliIO,
   global: GlobalOptions,
@@ -58,6 +72,7 @@ export async function planCommand(
     const accepting = planAcceptPlan(config, store);
     const { plan, path } = accepting;
     io.stdout(options.json ? serializePlan(plan) : table(plan));
+    for (const line of meshReachLines(plan)) io.stderr(`${line}\n`);
     const renumbered = describeRenumbering(accepting.moves);
     if (renumbered.length) {
       io.stderr(
