@@ -26,7 +26,7 @@ export interface TunnelKeys {
 
 const KINDS: IdentityKind[] = ["x25519", "ssh-ed25519", "ssh-rsa"];
 
-/** A wgqt.toml for `config`'s machines and proxies, each machine with its own identity. */
+/** A wgqt.toml for `config`'s machines, proxies and meshes, each machine with its own identity. */
 function configText(config: Config, identities: Record<string, TestIdentity>): string {
   const lines: string[] = [];
   for (const [name, machine] of Object.entries(config.machines)) {
@@ -43,6 +43,11 @@ function configText(config: Config, identities: Record<string, TestIdentity>): s
     lines.push(`[proxies.${name}]`, `gateway = ${JSON.stringify(proxy.gateway)}`);
     lines.push(`clients = [${proxy.clients.map((client) => JSON.stringify(client)).join(", ")}]`);
     if (proxy.default !== undefined) lines.push(`default = ${proxy.default}`);
+    lines.push("");
+  }
+  for (const [name, mesh] of Object.entries(config.meshes ?? {})) {
+    lines.push(`[meshes.${name}]`, `members = ${JSON.stringify(mesh.members)}`);
+    if (mesh.relay !== undefined) lines.push(`relay = ${JSON.stringify(mesh.relay)}`);
     lines.push("");
   }
   return lines.join("\n");
