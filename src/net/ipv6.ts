@@ -8,10 +8,13 @@
  * - the fleet prefix is `ipv6_prefix` from wgqt.toml, else the one the
  *   accepted plan (plan.json) recorded, else derived from the admins' age
  *   recipients (SHA-256; see {@link derivedUlaPrefix}) and recorded there;
- * - a network's /64 is the prefix and 16 bits of SHA-256 of its name;
+ * - a network's /64 is the one the accepted plan recorded for it, else the
+ *   prefix and 16 bits of SHA-256 of its name, or the next free id after
+ *   that one when another network holds it (see {@link assignSubnets});
  * - a member's interface id is 64 bits of SHA-256 of its machine name.
  *
- * Two names that hash alike are an error naming both (planner). Pure; no I/O.
+ * Two machines whose names hash to one interface id are an error naming
+ * both (planner). Pure; no I/O.
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import ipaddr from "ipaddr.js";
@@ -124,17 +127,75 @@ export function fleetIpv6Prefix(
   return derivedUlaPrefix(config.admins);
 }
 
-/** A network's /64 subnet id, unless another network's name hashes to it too. */
-export function claimSubnet(name: string, taken: Map<number, string>, error: Fail): number {
-  const subnet = subnetId(name);
-  const other = taken.get(subnet);
-  if (other !== undefined)
+/** How many /64s a /48 holds: subnet ids are 0…65535. */
+const SUBNET_COUNT = 1 << (NETWORK_PREFIX_LENGTH - ULA_PREFIX_LENGTH);
+
+/**
+ * The subnet id of `cidr6` when it is a /64 of `prefix` with nothing set past
+ * the 64 bits, else undefined (not an IPv6 CIDR, not a /64, another prefix).
+ */
+export function subnetUnder(prefix: string, cidr6: string): number | undefined {
+  let address: ipaddr.IPv6;
+  let length: number;
+  try {
+    [address, length] = ipaddr.IPv6.parseCIDR(cidr6);
+  } catch {
+    return undefined;
+  }
+  const bytes = address.toByteArray();
+  if (length !== NETWORK_PREFIX_LENGTH) return undefined;
+  if (prefixBytes(prefix).some((byte, index) => bytes[index] !== byte)) return undefined;
+  if (bytes.slice(8).some((byte) => byte !== 0)) return undefined;
+  return bytes[6]! * 256 + bytes[7]!;
+}
+
+/**
+ * Every IPv6 network's subnet id under `prefix`, by name: no two alike, and
+ * none that moves when another network joins or leaves. Ids are claimed in
+ * two rounds:
+ *
+ * 1. a network the accepted plan records (`accepted`: name → cidr6) with a
+ *    /64 of `prefix` keeps it; of two recording the same /64, the first in
+ *    byte order of name (plan.json was edited by hand);
+ * 2. every other network, in byte order of name, takes the id its name
+ *    hashes to ({@link subnetId}), or when that is taken, the next free one
+ *    above it, wrapping from 65535 to 0.
+ *
+ * A network that joins is in round 2 until plan.json records it, so it never
+ * takes an id from one already there. A recorded /64 that is not one of
+ * `prefix`'s (`ipv6_prefix` changed: every member moves, reviewed) or not a
+ * /64 at all is ignored: that network takes round 2's id, and the
+ * renumbering review shows its members' move against plan.json.
+ */
+export function assignSubnets(
+  prefix: string,
+  networks: readonly string[],
+  accepted: Readonly<Record<string, string>> | undefined,
+  error: Fail,
+): Map<string, number> {
+  if (networks.length > SUBNET_COUNT)
     throw error(
-      `proxies.${name}`,
-      `its IPv6 subnet id ${subnet} (from its name) is also that of proxies.${other}; rename one, or set ipv6 = false on one`,
+      "proxies",
+      `${networks.length} networks with IPv6, but ${prefix} has only ${SUBNET_COUNT} /64s; set ipv6 = false on some`,
     );
-  taken.set(subnet, name);
-  return subnet;
+  const names = [...networks].sort(byteOrder);
+  const taken = new Set<number>();
+  const subnets = new Map<string, number>();
+  for (const name of names) {
+    const recorded = accepted && Object.hasOwn(accepted, name) ? accepted[name] : undefined;
+    const subnet = recorded === undefined ? undefined : subnetUnder(prefix, recorded);
+    if (subnet === undefined || taken.has(subnet)) continue;
+    taken.add(subnet);
+    subnets.set(name, subnet);
+  }
+  for (const name of names) {
+    if (subnets.has(name)) continue;
+    let subnet = subnetId(name);
+    while (taken.has(subnet)) subnet = (subnet + 1) % SUBNET_COUNT;
+    taken.add(subnet);
+    subnets.set(name, subnet);
+  }
+  return subnets;
 }
 
 /** A member's IPv6 address, unless another member's name hashes to the same interface id. */
