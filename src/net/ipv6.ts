@@ -1,9 +1,9 @@
 /**
  * IPv6 addresses for the planner: every network a /64 of one fleet prefix, a
  * /48 unique local prefix (RFC 4193: `fd` + a 40-bit global id), and every
- * member an interface id of its own. Nothing here depends on who else is in
- * the fleet, so adding or removing a machine never moves another machine's
- * address:
+ * member an interface id of its own. Addresses come from names and the
+ * accepted plan, never from who else is in the fleet, so adding or removing
+ * a machine or a network never moves another machine's address:
  *
  * - the fleet prefix is `ipv6_prefix` from wgqt.toml, else the one the
  *   accepted plan (plan.json) recorded, else derived from the admins' age
@@ -173,6 +173,7 @@ export function assignSubnets(
   accepted: Readonly<Record<string, string>> | undefined,
   error: Fail,
 ): Map<string, number> {
+  // Unreachable while ports run out first (udp_start + id ≤ 65535), but never loop forever.
   if (networks.length > SUBNET_COUNT)
     throw error(
       "proxies",
