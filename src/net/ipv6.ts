@@ -75,7 +75,7 @@ export function derivedUlaPrefix(admins: readonly string[]): string {
   return `${formatIpv6([0xfd, ...hash.slice(0, 5), ...new Array(10).fill(0)])}/${ULA_PREFIX_LENGTH}`;
 }
 
-/** A network's 16-bit subnet id under the fleet prefix: from its name. */
+/** The 16-bit subnet id a network's name hashes to: its own, when no other network holds it ({@link assignSubnets}). */
 export function subnetId(network: string): number {
   const hash = hashBytes("subnet", network);
   return hash[0]! * 256 + hash[1]!;
