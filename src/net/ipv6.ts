@@ -16,7 +16,7 @@
  * Two machines whose names hash to one interface id are an error naming
  * both (planner). Pure; no I/O.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 import ipaddr from "ipaddr.js";
 import type { Config } from "../config/types.js";
 import { quote } from "../errors.js";
@@ -30,8 +30,10 @@ export const ULA_PREFIX_LENGTH = 48;
 /** Every network's block. */
 export const NETWORK_PREFIX_LENGTH = 64;
 
+// node:crypto's hash is native: a plan hashes every member's name, and a
+// command that plans runs once, before a JavaScript hash would be compiled.
 function hashBytes(label: string, text: string): Uint8Array {
-  return sha256(new TextEncoder().encode(`wgqt ${label}\0${text}`));
+  return createHash("sha256").update(`wgqt ${label}\0${text}`, "utf8").digest();
 }
 
 /**
@@ -97,8 +99,16 @@ export function memberAddress(prefix: string, subnet: number, id: Uint8Array): s
   return formatIpv6([...prefixBytes(prefix), subnet >> 8, subnet & 0xff, ...id]);
 }
 
-function prefixBytes(prefix: string): number[] {
-  return ipaddr.IPv6.parseCIDR(prefix)[0].toByteArray().slice(0, 6);
+/** The 48 bits of each fleet prefix seen, parsed once: a plan asks for them per member. */
+const parsedPrefixes = new Map<string, readonly number[]>();
+
+function prefixBytes(prefix: string): readonly number[] {
+  let bytes = parsedPrefixes.get(prefix);
+  if (bytes === undefined) {
+    bytes = ipaddr.IPv6.parseCIDR(prefix)[0].toByteArray().slice(0, 6);
+    parsedPrefixes.set(prefix, bytes);
+  }
+  return bytes;
 }
 
 /** Sixteen bytes as RFC 5952 text (`fd42::1`). */
