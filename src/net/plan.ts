@@ -19,7 +19,7 @@ import { ConfigError, KeyError, quote } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
 import { byteOrder } from "../order.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
-import { claimSubnet, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
+import { assignSubnets, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
 import { checkMesh, type MeshRole, meshNetwork } from "./mesh-plan.js";
 
 /** A machine's role: in a proxy network `gateway` or `client`, in a mesh `member` or `relay`. */
@@ -116,13 +116,15 @@ const MAX_PORT = 65535;
 export interface PlanOptions {
   /** The accepted plan's `ipv6Prefix`: used when wgqt.toml sets no `ipv6_prefix`. */
   acceptedIpv6Prefix?: string;
+  /** The accepted plan's `cidr6` by network: each kept while it is a /64 of the fleet prefix. */
+  acceptedCidr6?: Readonly<Record<string, string>>;
 }
 
 /**
  * Allocate every network of the fleet: ids, ports and addresses, deterministic for a config. Pure.
  *
  * @param publicKeys - WireGuard public keys by machine (`KeyStore.publicKeys()`); a member without one plans fine, but cannot be rendered for its peers.
- * @param options - The accepted IPv6 prefix, when plan.json has one.
+ * @param options - The accepted IPv6 prefix and /64s, when plan.json has them.
  * @throws {ConfigError} naming the field and value, for a network that cannot be allocated as configured.
  * @throws {KeyError} when a public key is not a WireGuard key.
  */
@@ -146,12 +148,17 @@ export function plan(
   }
   const room = addressRoom(ipv4Start);
   const ipv6Prefix = fleetIpv6Prefix(config, options.acceptedIpv6Prefix, error);
-  const subnets = new Map<number, string>();
 
   const proxies = sortedNames(config.proxies).map((name): Allocated => {
     const proxy = config.proxies[name]!;
     checkProxy(config, name, error);
-    return { name, kind: "proxy", field: `proxies.${name}`, machines: 1 + proxy.clients.length };
+    return {
+      name,
+      kind: "proxy",
+      field: `proxies.${name}`,
+      machines: 1 + proxy.clients.length,
+      ipv6: proxy.ipv6 !== false,
+    };
   });
   const meshes = meshesOf(config).map(
     (mesh): Allocated => ({
@@ -159,10 +166,17 @@ export function plan(
       kind: "mesh",
       field: `meshes.${mesh.name}`,
       machines: checkMesh(config, mesh, error),
+      ipv6: mesh.ipv6 !== false,
     }),
   );
   const allocated = [...proxies, ...meshes];
   allocated.sort((a, b) => b.machines - a.machines || byteOrder(a.name, b.name));
+  const subnets = assignSubnets(
+    ipv6Prefix,
+    allocated.flatMap(({ name, ipv6 }) => (ipv6 ? [name] : [])),
+    options.acceptedCidr6,
+    error,
+  );
 
   // A machine is a member of many networks; its key is checked once.
   const checkedKeys = new Map<string, string | undefined>();
@@ -201,8 +215,7 @@ export function plan(
       );
     }
     next = start + size;
-    const settings = kind === "proxy" ? config.proxies[name]! : config.meshes![name]!;
-    const subnet = settings.ipv6 === false ? undefined : claimSubnet(name, subnets, error);
+    const subnet = subnets.get(name);
     const interfaceIds = new Map<string, string>();
     const member = (machine: string, role: Role, offset: number): PlanMember => {
       const publicKey = publicKeyOf(machine);
@@ -283,6 +296,8 @@ interface Allocated {
   field: string;
   /** How many machines it has: what it is sorted by. */
   machines: number;
+  /** It has an IPv6 /64 (no `ipv6 = false`). */
+  ipv6: boolean;
 }
 
 export type ErrorFactory = (field: string, message: string) => ConfigError;
