@@ -10,6 +10,7 @@ import type { Config, MeshConfig } from "../config/types.js";
 import type { ConfigError } from "../errors.js";
 import { quote } from "../errors.js";
 import { byteOrder } from "../order.js";
+import { checkEndpoint } from "./endpoint.js";
 
 type ErrorFactory = (field: string, message: string) => ConfigError;
 
@@ -50,6 +51,8 @@ export function checkMesh(config: Config, mesh: MeshConfig, error: ErrorFactory)
       throw error(`${field}.members`, `unknown machine ${quote(member)}`);
     if (seen.has(member)) throw error(`${field}.members`, `${quote(member)} is listed twice`);
     seen.add(member);
+    const endpoint = config.machines[member]!.endpoint;
+    if (endpoint) checkEndpoint(`machines.${member}.endpoint`, endpoint, error);
   }
   if (mesh.relay !== undefined) {
     if (!seen.has(mesh.relay))

@@ -15,12 +15,14 @@
  */
 import { interfaceNameProblem, uplinkNameProblem } from "../config/names.js";
 import { type Config, meshesOf, sortedNames, type VpnConfig, vpnsOf } from "../config/types.js";
-import { ConfigError, KeyError, quote } from "../errors.js";
-import { WIREGUARD_KEY } from "../keys/wireguard.js";
+import { ConfigError, quote } from "../errors.js";
 import { byteOrder } from "../order.js";
+import { checkEndpoint, checkedPublicKey } from "./endpoint.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
 import { assignSubnets, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
 import { checkMesh, type MeshRole, meshNetwork } from "./mesh-plan.js";
+
+export { endpointWithPort } from "./endpoint.js";
 
 /** A machine's role: in a proxy network `gateway` or `client`, in a mesh `member` or `relay`. */
 export type Role = "gateway" | "client" | MeshRole;
@@ -300,10 +302,10 @@ interface Allocated {
   ipv6: boolean;
 }
 
-export type ErrorFactory = (field: string, message: string) => ConfigError;
+type ErrorFactory = (field: string, message: string) => ConfigError;
 
 /** A tunnel's MTU and keepalive as the plan carries them: only those wgqt.toml sets. */
-export function linkSettings(tunnel: { mtu?: number; keepalive?: number }): {
+function linkSettings(tunnel: { mtu?: number; keepalive?: number }): {
   mtu?: number;
   keepalive?: number;
 } {
@@ -376,36 +378,6 @@ function checkProxy(config: Config, name: string, error: ErrorFactory): void {
     if (seen.has(client)) throw error(`${field}.clients`, `${quote(client)} is listed twice`);
     seen.add(client);
   }
-}
-
-/** A host name or IP without a port: the planner appends the network's port. */
-export function checkEndpoint(field: string, endpoint: string, error: ErrorFactory): void {
-  const bracketed = endpoint.startsWith("[") && endpoint.endsWith("]");
-  const colons = endpoint.split(":").length - 1;
-  if (/\s|\/|@/.test(endpoint) || (!bracketed && colons === 1) || endpoint.startsWith(":")) {
-    throw error(field, `expected a host name or IP address without a port, got ${quote(endpoint)}`);
-  }
-}
-
-/**
- * `host:port` for a peer's Endpoint, bracketing IPv6 literals as wg(8) expects.
- *
- * @returns E.g. `vpn.example.com:51820`, `[2001:db8::1]:51820`.
- */
-export function endpointWithPort(endpoint: string, port: number): string {
-  const host = endpoint.includes(":") && !endpoint.startsWith("[") ? `[${endpoint}]` : endpoint;
-  return `${host}:${port}`;
-}
-
-function checkedPublicKey(machine: string, key: string | undefined): string | undefined {
-  if (key === undefined) return undefined;
-  if (!WIREGUARD_KEY.test(key)) {
-    throw new KeyError(
-      "key/invalid",
-      `public key of machine ${quote(machine)}: expected 44 characters of base64 (32 bytes), got ${quote(key)}`,
-    );
-  }
-  return key;
 }
 
 /** A client of several proxies may have at most one with `default = true`. */
