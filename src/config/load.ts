@@ -13,6 +13,7 @@ import { decodeKey } from "../keys/wireguard.js";
 import { checkLinkSettings } from "./link.js";
 import { checkMeshes } from "./mesh.js";
 import { interfaceNameProblem, machineNameProblem, uplinkNameProblem } from "./names.js";
+import { checkRoutedMachines, checkRoutes } from "./routes.js";
 import { configSchema, type RawConfig } from "./schema.js";
 import { didYouMean, knownKeysAt } from "./suggest.js";
 import type { Config, MachineConfig, ProxyConfig } from "./types.js";
@@ -160,6 +161,8 @@ export function parseConfig(text: string, path: string): Config {
       if (uplinkProblem) fail(`${where}.uplink: ${uplinkProblem}`);
       machine.uplink = entry.uplink;
     }
+    if (entry.routes !== undefined && entry.routes.length > 0)
+      machine.routes = checkRoutes(entry.routes, where, fail);
     machines[name] = machine;
   }
 
@@ -201,6 +204,7 @@ export function parseConfig(text: string, path: string): Config {
     ...Object.keys(vpns).map((name): [string, string] => [name, `vpns.${name}`]),
   ]);
   const meshes = checkMeshes(raw.meshes, machines, taken, fail);
+  checkRoutedMachines({ machines, meshes }, fail);
 
   return deepFreeze({
     path,

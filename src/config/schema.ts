@@ -13,6 +13,7 @@ const machine = z.strictObject({
   endpoint: z.string().optional(),
   public_key: z.string().optional(),
   uplink: z.string().optional(),
+  routes: z.array(z.string()).optional(),
 });
 
 const proxy = z.strictObject({

@@ -16,6 +16,8 @@ export interface MachineConfig {
   publicKey?: string;
   /** The gateway's uplink interface for NAT; when absent, the default route's interface. */
   uplink?: string;
+  /** Subnets behind this machine (a LAN), canonical CIDRs, reachable through its one mesh. */
+  routes?: string[];
 }
 
 /** A hub-and-spoke network: `[proxies.<name>]`; the name is the interface name. */

@@ -83,6 +83,8 @@ export interface HostInterface {
   reachable?: true;
   /** A mesh's relay: forwards between members without an endpoint (IP forwarding, no NAT). */
   forwards?: true;
+  /** A mesh member's routed subnets (`routes`): it forwards between the mesh and them. */
+  routes?: string[];
   peers: HostPeer[];
   /** Policy routing, when the host has a default-route tunnel (see routing.ts). */
   routing?: InterfaceRouting;
@@ -404,6 +406,7 @@ function hostInterface(
     ...(self.role === "gateway" && uplink !== undefined ? { uplink } : {}),
     ...(mesh && config.machines[host]?.endpoint ? { reachable: true as const } : {}),
     ...(mesh?.forwards ? { forwards: true as const } : {}),
+    ...(mesh?.routes.length ? { routes: mesh.routes } : {}),
     peers,
   };
 }

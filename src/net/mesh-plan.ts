@@ -6,6 +6,7 @@
  * other through it; without one they do not peer at all. Pure.
  */
 import { interfaceNameProblem } from "../config/names.js";
+import { rangesOverlap } from "../config/routes.js";
 import type { Config, MeshConfig } from "../config/types.js";
 import type { ConfigError } from "../errors.js";
 import { quote } from "../errors.js";
@@ -83,4 +84,28 @@ export function meshNetwork<M>(
       member(machine, machine === mesh.relay ? "relay" : "member", 1 + index),
     ),
   };
+}
+
+/** No machine's routed subnet overlaps a network's block (IPv4 or IPv6). */
+export function checkRouteBlocks(
+  config: Config,
+  networks: readonly { name: string; kind: string; cidr: string; cidr6?: string }[],
+  error: ErrorFactory,
+): void {
+  for (const machine of Object.values(config.machines)) {
+    (machine.routes ?? []).forEach((route, index) => {
+      for (const network of networks) {
+        for (const block of [
+          network.cidr,
+          ...(network.cidr6 === undefined ? [] : [network.cidr6]),
+        ]) {
+          if (rangesOverlap(route, block))
+            throw error(
+              `machines.${machine.name}.routes[${index}]`,
+              `${route} overlaps the block of ${network.kind === "mesh" ? "meshes" : "proxies"}.${network.name} (${block}); move ipv4_start or the route`,
+            );
+        }
+      }
+    });
+  }
 }

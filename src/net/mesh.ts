@@ -6,6 +6,9 @@
  * - A peer with an endpoint gets `Endpoint = <endpoint>:<port>`; a member
  *   without one initiates to it and keeps the mapping open with
  *   PersistentKeepalive (the mesh's `keepalive`, else 25; 0: none).
+ * - A member's routed subnets (`routes`: a LAN behind it) go on its peer
+ *   entries beside its addresses, and on the relay's where it is relayed;
+ *   the member forwards between the mesh and them.
  * - Two members without an endpoint do not peer: neither could start the
  *   handshake. With a `relay`, each carries the others' addresses on its
  *   relay peer, and the relay forwards between them (IP forwarding, no NAT).
@@ -37,7 +40,7 @@ function ownAddresses(member: PlanMember): string[] {
 }
 
 /**
- * The peers of `host` in mesh `network`, and whether it forwards between them (the relay does).
+ * The peers of `host` in mesh `network`, whether it forwards between them (the relay does), and its routed subnets.
  *
  * @param publicKey - The peer's key, or throws naming what is missing (host.ts).
  */
@@ -46,8 +49,10 @@ export function meshPeers(
   config: Config,
   host: string,
   publicKey: (member: PlanMember) => string,
-): { peers: MeshPeer[]; forwards: boolean } {
+): { peers: MeshPeer[]; forwards: boolean; routes: string[] } {
   const endpointOf = (machine: string) => config.machines[machine]?.endpoint || undefined;
+  const routesOf = (member: PlanMember) => config.machines[member.machine]?.routes ?? [];
+  const reached = (member: PlanMember) => [...ownAddresses(member), ...routesOf(member)];
   const roaming = endpointOf(host) === undefined;
   const keepalive = network.keepalive ?? MESH_KEEPALIVE;
   const roamers = network.roaming ?? [];
@@ -67,12 +72,16 @@ export function meshPeers(
       publicKey: publicKey(member),
       presharedKeyFile: presharedKeyFile(host, member.machine),
       allowedIPs: [
-        ...ownAddresses(member),
-        ...(member.machine === network.relay ? viaRelay.flatMap(ownAddresses) : []),
+        ...reached(member),
+        ...(member.machine === network.relay ? viaRelay.flatMap(reached) : []),
       ],
       ...(endpoint === undefined ? {} : { endpoint: endpointWithPort(endpoint, network.port) }),
       ...(roaming && keepalive !== 0 ? { persistentKeepalive: keepalive } : {}),
     });
   }
-  return { peers, forwards: network.relay === host && roamers.length >= 2 };
+  return {
+    peers,
+    forwards: network.relay === host && roamers.length >= 2,
+    routes: [...(config.machines[host]?.routes ?? [])],
+  };
 }

@@ -20,7 +20,7 @@ import { byteOrder } from "../order.js";
 import { checkEndpoint, checkedPublicKey } from "./endpoint.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
 import { assignSubnets, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
-import { checkMesh, type MeshRole, meshNetwork } from "./mesh-plan.js";
+import { checkMesh, checkRouteBlocks, type MeshRole, meshNetwork } from "./mesh-plan.js";
 
 export { endpointWithPort } from "./endpoint.js";
 
@@ -257,6 +257,7 @@ export function plan(
   });
 
   checkDefaults(networks, error);
+  checkRouteBlocks(config, networks, error);
   const vpns = planVpns(config, error);
   const result = { networks, ipv6Prefix, vpns } as Plan;
   Object.defineProperty(result, "toJSON", { value: () => planJson(result), enumerable: false });

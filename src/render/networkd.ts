@@ -14,7 +14,8 @@
  * from its block, and turns on IPv4 forwarding; networkd does not pick an
  * uplink, so `uplink` does not apply here).
  *
- * A mesh relay also gets `sysctl.d/50-wgqt-relay.conf` (IP forwarding; no NAT).
+ * A mesh relay, and a member with `routes`, also gets
+ * `sysctl.d/50-wgqt-relay.conf` (IP forwarding; no NAT).
  *
  * VPNs: the provider's key files, no ListenPort; the default
  * tunnel's DNS servers go on its link with `Domains=~.` and
@@ -85,18 +86,26 @@ export const renderNetworkd: HostRenderer<NetworkdOptions> = (plan, config, host
   return [...files, ...relayFiles(host, view.interfaces), ...routingFiles(host, view.interfaces)];
 };
 
-/** A mesh relay's forwarding, as a sysctl.d(5) file: networkd's own setting differs between versions. */
+/**
+ * A mesh relay's or routing member's forwarding, as a sysctl.d(5) file:
+ * networkd's own setting differs between versions.
+ */
 function relayFiles(
   host: string,
   interfaces: HostInterface[],
 ): { path: string; content: string }[] {
-  const relays = interfaces.filter((entry) => entry.forwards);
+  const relays = interfaces.filter((entry) => entry.forwards || entry.routes !== undefined);
   if (relays.length === 0) return [];
   const lines = [
     commentLines([
-      ...generatedNotice(`${host}'s forwarding as a mesh relay`),
-      `Install as /etc/sysctl.d/50-wgqt-relay.conf: ${relays.map((entry) => entry.name).join(", ")}`,
-      "forward between members without an endpoint (no NAT).",
+      ...generatedNotice(`${host}'s forwarding in its meshes`),
+      "Install as /etc/sysctl.d/50-wgqt-relay.conf. Forwarding, no NAT:",
+      ...relays.flatMap((entry) => [
+        ...(entry.forwards ? [`${entry.name}: between members without an endpoint (relay)`] : []),
+        ...(entry.routes === undefined
+          ? []
+          : [`${entry.name}: between the mesh and ${entry.routes.join(", ")} (routes)`]),
+      ]),
     ]),
     "net.ipv4.ip_forward = 1",
     ...(relays.some((entry) => entry.cidr6 !== undefined)

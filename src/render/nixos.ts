@@ -214,7 +214,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
       allowedUDPPorts: [...(ports ?? []), ...reachable.map((entry) => entry.listenPort!)],
     };
   }
-  const relays = view.interfaces.filter((entry) => entry.forwards);
+  const relays = view.interfaces.filter((entry) => entry.forwards || entry.routes !== undefined);
   const routed = view.interfaces.filter((entry) => entry.routing !== undefined);
   const sysctl: Record<string, NixValue> = {};
   if (gateways.length > 0 || bridged.length > 0 || relays.length > 0)

@@ -130,6 +130,7 @@ export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, 
             ...keyNotice(inline, secretsDir, privateKeyFile, usesOwnKey(view, entry)),
             ...(entry.role === "gateway" ? uplinkNotice(entry) : []),
             ...(entry.forwards ? RELAY_NOTICE : []),
+            ...(entry.routes !== undefined ? routesNotice(entry) : []),
             ...(entry.routing?.table !== undefined ? routingNotice(entry) : []),
           ]),
       "[Interface]",
@@ -193,6 +194,14 @@ const RELAY_NOTICE = [
   "",
   "Relay: forwards between the mesh members without an endpoint (IP forwarding, no NAT).",
 ];
+
+function routesNotice(entry: HostInterface): string[] {
+  return [
+    "",
+    `Routes: the mesh reaches ${entry.routes!.join(", ")} through this machine (forwarding, no NAT);`,
+    `the router of that network needs a route back to ${[entry.cidr, ...(entry.cidr6 === undefined ? [] : [entry.cidr6])].join(" and ")} via this machine.`,
+  ];
+}
 
 function routingNotice(entry: HostInterface): string[] {
   const routing = entry.routing!;
@@ -269,6 +278,21 @@ function hooks(
       up.push("sysctl -q -w net.ipv6.conf.all.forwarding=1");
       up.push(...firewall6.map((rule) => `ip6tables ${appendRule(rule, "-A")}`));
       down.push(...firewall6.map((rule) => `ip6tables ${appendRule(rule, "-D")}`));
+    }
+  }
+  if (entry.routes !== undefined) {
+    // Routed subnets behind this member: the mesh reaches them through it.
+    const rules = [
+      "FORWARD -i %i -j ACCEPT",
+      "FORWARD -o %i -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    ];
+    up.push("sysctl -q -w net.ipv4.ip_forward=1");
+    up.push(...rules.map((rule) => `iptables ${appendRule(rule, "-A")}`));
+    down.push(...rules.map((rule) => `iptables ${appendRule(rule, "-D")}`));
+    if (entry.cidr6 !== undefined) {
+      up.push("sysctl -q -w net.ipv6.conf.all.forwarding=1");
+      up.push(...rules.map((rule) => `ip6tables ${appendRule(rule, "-A")}`));
+      down.push(...rules.map((rule) => `ip6tables ${appendRule(rule, "-D")}`));
     }
   }
   if (entry.forwards) {

@@ -122,3 +122,54 @@ describe("planning meshes", () => {
     expect(() => plan(broken)).toThrow(/meshes\.home\.members: unknown machine "nobody"/);
   });
 });
+
+describe("[machines.<name>] routes", () => {
+  const ROUTED = (routes: string, extra = "") =>
+    `${machine("hub", `endpoint = "hub.example.org"\nroutes = ${routes}`)}${machine("laptop", extra)}${machine("desk")}[meshes.home]\nmembers = ["laptop", "hub", "desk"]\n`;
+
+  it("reads them canonical, IPv4 and IPv6", () => {
+    const config = parseConfig(ROUTED('["192.168.50.0/24", "fd00:50:0:0::/64"]'), PATH);
+    expect(config.machines.hub!.routes).toEqual(["192.168.50.0/24", "fd00:50::/64"]);
+  });
+
+  it.each([
+    [
+      '["192.168.50.1/24"]',
+      "",
+      'machines.hub.routes[0]: "192.168.50.1/24" has host bits set; write "192.168.50.0/24"',
+    ],
+    ['["lan"]', "", "machines.hub.routes[0]: not an IPv4 address with a prefix length"],
+    [
+      '["192.168.0.0/16"]',
+      'routes = ["192.168.50.0/24"]',
+      "machines.laptop.routes[0]: 192.168.50.0/24 overlaps machines.hub.routes[0] (192.168.0.0/16)",
+    ],
+    [
+      '["192.168.50.0/24", "192.168.50.128/25"]',
+      "",
+      "machines.hub.routes[1]: 192.168.50.128/25 overlaps machines.hub.routes[0] (192.168.50.0/24)",
+    ],
+  ])("refuses routes = %s", (routes, extra, message) => {
+    expect(errorOf(ROUTED(routes, extra))).toContain(message);
+  });
+
+  it("refuses routes on a machine in no mesh, or in two", () => {
+    expect(
+      errorOf(`${machine("hub", 'routes = ["192.168.50.0/24"]')}${machine("laptop")}`),
+    ).toContain(
+      'machines.hub.routes: "hub" is in no mesh; routed subnets are reached through a mesh',
+    );
+    expect(
+      errorOf(`${ROUTED('["192.168.50.0/24"]')}[meshes.lab]\nmembers = ["hub", "desk"]\n`),
+    ).toContain(
+      'machines.hub.routes: "hub" is in meshes home and lab; a machine\'s routed subnets go through one mesh',
+    );
+  });
+
+  it("refuses a route that overlaps a network's block, naming both", () => {
+    const config = parseConfig(ROUTED('["10.128.0.0/16"]'), PATH);
+    expect(() => plan(config)).toThrow(
+      /machines\.hub\.routes\[0\]: 10\.128\.0\.0\/16 overlaps the block of meshes\.home \(10\.128\.0\.0\/29\)/,
+    );
+  });
+});

@@ -260,12 +260,13 @@ export function keywordPublicKeys(): Record<string, string> {
  * A fleet with meshes, for goldens and Nix evaluation: `home` has hub (the
  * relay) and vps with endpoints, laptop and desk without (they reach each
  * other through hub), keepalive 20; `lab` is vps and desk, IPv4 only, MTU
- * 1380; laptop also takes its default route through the proxy `exit` (vps),
+ * 1380; hub routes its LAN 192.168.50.0/24 into home; laptop also takes its
+ * default route through the proxy `exit` (vps),
  * so its mesh interface gets a firewall mark and nothing else.
  */
 export function meshConfig(order: "as written" | "reordered" = "as written"): Config {
   const machines = {
-    hub: { endpoint: "hub.example.org" },
+    hub: { endpoint: "hub.example.org", routes: ["192.168.50.0/24"] },
     vps: { endpoint: "203.0.113.9" },
     laptop: {},
     desk: {},

@@ -95,12 +95,16 @@ describe("a mesh member's view", () => {
     expect(JSON.parse(JSON.stringify(planned)).networks[0].gateway).toBeUndefined();
   });
 
-  it("a member with an endpoint peers with every other, each with its own /32 and /128", () => {
+  it("a member with an endpoint peers with every other, each with its own /32 and /128 (and routes)", () => {
     const peers = peersOf("vps", "home");
     expect(peers.map((peer) => peer.machine)).toEqual(["desk", "hub", "laptop"]);
     for (const peer of peers) {
       const member = addressOf(peer.machine);
-      expect(peer.allowedIPs).toEqual([`${member.address}/32`, `${member.address6}/128`]);
+      expect(peer.allowedIPs).toEqual([
+        `${member.address}/32`,
+        `${member.address6}/128`,
+        ...(peer.machine === "hub" ? ["192.168.50.0/24"] : []),
+      ]);
       expect(peer.persistentKeepalive).toBeUndefined();
     }
     expect(peers.find((peer) => peer.machine === "hub")!.endpoint).toBe("hub.example.org:16842");
@@ -114,6 +118,7 @@ describe("a mesh member's view", () => {
     expect(peers[0]!.allowedIPs).toEqual([
       `${addressOf("hub").address}/32`,
       `${addressOf("hub").address6}/128`,
+      "192.168.50.0/24",
       `${desk.address}/32`,
       `${desk.address6}/128`,
     ]);
@@ -128,6 +133,8 @@ describe("a mesh member's view", () => {
     expect(entry("vps", "home").forwards).toBeUndefined();
     expect(entry("hub", "home").reachable).toBe(true);
     expect(entry("laptop", "home").reachable).toBeUndefined();
+    expect(entry("hub", "home").routes).toEqual(["192.168.50.0/24"]);
+    expect(entry("vps", "home").routes).toBeUndefined();
     for (const host of ["desk", "hub", "laptop", "vps"]) {
       for (const e of hostView(planned, config, host).interfaces) {
         if (e.kind !== "mesh") continue;

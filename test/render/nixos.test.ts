@@ -685,6 +685,12 @@ describeFleet(
         expect(hub!.networking.nat.enable).toBe(false);
         expect(desk!.networking.firewall.allowedUDPPorts).toEqual([]);
         expect(desk!.sysctl["net.ipv4.ip_forward"]).toBeUndefined();
+        // hub's routed LAN is on its peer entries elsewhere, as a route into home.
+        expect(
+          desk!.networking.wireguard.interfaces.home!.peers.find((peer) =>
+            peer.allowedIPs.includes("192.168.50.0/24"),
+          )?.endpoint,
+        ).toBe("hub.example.org:16842");
         // laptop's default route is exit's; home carries only its members' addresses.
         expect(laptop!.networking.wireguard.interfaces.home!.table).toBe("main");
         expect(laptop!.systemd.services["wgqt-routing-home"]).toBeUndefined();

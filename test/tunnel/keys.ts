@@ -37,6 +37,7 @@ function configText(config: Config, identities: Record<string, TestIdentity>): s
     if (machine.endpoint !== undefined)
       lines.push(`endpoint = ${JSON.stringify(machine.endpoint)}`);
     if (machine.uplink !== undefined) lines.push(`uplink = ${JSON.stringify(machine.uplink)}`);
+    if (machine.routes !== undefined) lines.push(`routes = ${JSON.stringify(machine.routes)}`);
     lines.push("");
   }
   for (const [name, proxy] of Object.entries(config.proxies)) {

@@ -7,11 +7,14 @@
  *            vps 198.51.100.5/30 ─┤
  *         laptop 192.0.2.1/30    ─├─ internet (router, 198.51.100.100)
  *           desk 192.0.2.5/30    ─┘
+ *             └─ lan0 192.168.77.1/24 ── lan (192.168.77.2, default via desk)
  *
  * Every member pings every other by its mesh address (IPv4 and IPv6); laptop
  * and desk, which cannot reach each other directly, go through hub (its
  * transfer counters for both grow, vps's do not); no host's default route
- * changes and the internet host never sees mesh addresses. Runs at rp_filter
+ * changes and the internet host never sees mesh addresses. desk routes its
+ * LAN (`routes`): every other member reaches the host on it, laptop through
+ * hub then desk. Runs at rp_filter
  * 0, 1 and 2 on every interface, as the proxy suite does.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,6 +33,7 @@ const UPLINK = { hub: "198.51.100.1", vps: "198.51.100.5" } as const;
 const ROAMING = { laptop: "192.0.2.1", desk: "192.0.2.5" } as const;
 const MEMBERS = ["desk", "hub", "laptop", "vps"] as const;
 const INTERNET = "198.51.100.100";
+const LAN = { desk: "192.168.77.1", host: "192.168.77.2", cidr: "192.168.77.0/24" } as const;
 
 const meshFleet = () =>
   makeConfig({
@@ -37,7 +41,7 @@ const meshFleet = () =>
       hub: { endpoint: UPLINK.hub },
       vps: { endpoint: UPLINK.vps },
       laptop: {},
-      desk: {},
+      desk: { routes: [LAN.cidr] },
     },
     proxies: {},
     meshes: { home: { members: ["laptop", "hub", "desk", "vps"], relay: "hub" } },
@@ -116,6 +120,9 @@ function meshLab(
         "iptables -A WGQT_MESH -d 10.128.0.0/16 -j RETURN",
       ].join(" && "),
     );
+    hosts.lan = await lab.host("lan");
+    await lab.link(host("desk"), "lan0", `${LAN.desk}/24`, host("lan"), "eth0", `${LAN.host}/24`);
+    await host("lan").run(`ip route add default via ${LAN.desk}`);
     for (const name of MEMBERS) defaultRoutes[name] = await defaultRoute(name);
 
     // Members with an endpoint first, as in life.
@@ -197,6 +204,16 @@ function meshLab(
     expect(await host("hub").run("sysctl -n net.ipv4.ip_forward")).toMatchObject({
       stdout: "1\n",
     });
+  });
+
+  it("desk's routed LAN is reachable from every other member, laptop's through the relay", async () => {
+    for (const name of ["hub", "vps", "laptop"])
+      expect({ name, ok: await ping(name, LAN.host) }).toEqual({ name, ok: true });
+    const before = await transfer("hub", "laptop");
+    for (let round = 0; round < 5; round++) expect(await ping("laptop", LAN.host)).toBe(true);
+    expect(await transfer("hub", "laptop")).toBeGreaterThan(before + 5 * 84);
+    // The LAN host sees mesh addresses (no NAT), and answers through desk.
+    expect(await host("lan").run(`ping -n -q -c 1 -w 8 ${address.vps}`)).toMatchObject({ code: 0 });
   });
 
   it("nothing takes a default route, no rule is added, nothing leaves the tunnels in the clear", async () => {

@@ -90,6 +90,7 @@ in
                 allowedIPs = [
                   "10.128.0.2/32"
                   "fd56:4416:32d2:9e89:687a:69ea:221b:3be4/128"
+                  "192.168.50.0/24"
                 ];
                 endpoint = "hub.example.org:16842";
               }
