@@ -76,7 +76,7 @@ export function hostKeyOf(keys, name, overrides = {}) {
 }
 
 /** A random, valid WireGuard (X25519) public key, base64. */
-function randomPublicKey() {
+export function randomPublicKey() {
   const { publicKey } = generateKeyPairSync("x25519");
   return Buffer.from(publicKey.export({ format: "jwk" }).x, "base64url").toString("base64");
 }

@@ -8,8 +8,8 @@
 //
 // --quick        n = 25 and 100 only (rotate, rekey, plan and render on n = 100; the
 //                hub-and-spoke fleet at n = 100 only), 3 runs
-// --hub-only     only start-up and the hub-and-spoke fleets (bench/hub.mjs), not the
-//                dense ones: a few minutes, 1 minute with --quick
+// --hub-only     only start-up, the hub-and-spoke fleets (bench/hub.mjs) and the mesh
+//                (bench/mesh.mjs), not the dense ones: a few minutes, more with --quick
 // --runs N       runs per measurement (default 5, 3 with --quick; start-up: at least 10)
 // --budget S     stop adding runs to a measurement once its runs would pass S seconds
 //                (default: no limit, every measurement runs N times; a sampled shell
@@ -46,6 +46,7 @@ import {
   runOnce,
   wrapperOverhead,
 } from "./measure.mjs";
+import { meshFleet } from "./mesh.mjs";
 import { planAndRender } from "./render.mjs";
 import {
   evaluateHubTargets,
@@ -237,6 +238,7 @@ async function main() {
 
   await startup(bench);
   for (const n of hubSizes) await hubFleet(bench, n, keys);
+  await meshFleet(bench, keys);
   let kept;
   let shellPerFileMs;
   for (const n of sizes) {
