@@ -96,6 +96,10 @@ describe("npm run bench --quick", () => {
       "hub-rotate-100",
       "hub-rekey-100",
       "hub-agenix-100",
+      "mesh-plan-200",
+      "mesh-render-200",
+      "mesh-plan-render-200",
+      "mesh-keygen-101",
     ]) {
       expect(ids).toContain(id);
     }
