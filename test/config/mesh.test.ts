@@ -1,5 +1,6 @@
 /** `[meshes.<name>]` in wgqt.toml: what it reads as, and each bad input as one line naming field and value. */
 import { describe, expect, it } from "vitest";
+import { meshReachLines } from "../../src/cli/commands/plan.js";
 import { parseConfig } from "../../src/config/load.js";
 import { meshesOf } from "../../src/config/types.js";
 import { ConfigError } from "../../src/errors.js";
@@ -171,5 +172,27 @@ describe("[machines.<name>] routes", () => {
     expect(() => plan(config)).toThrow(
       /machines\.hub\.routes\[0\]: 10\.128\.0\.0\/16 overlaps the block of meshes\.home \(10\.128\.0\.0\/29\)/,
     );
+  });
+});
+
+describe("what plan says of members without an endpoint", () => {
+  const text = (relay: string) =>
+    `${FLEET}${machine("phone")}[meshes.home]\nmembers = ["laptop", "hub", "desk", "phone"]\n${relay}`;
+
+  it("without a relay: they cannot reach each other directly, and how to fix it", () => {
+    expect(meshReachLines(plan(parseConfig(text(""), PATH)))).toEqual([
+      "mesh home: desk, laptop, phone have no endpoint, so no two of them can reach each other directly; set meshes.home.relay to a member with an endpoint to connect them",
+    ]);
+  });
+
+  it("with a relay: they reach each other through it", () => {
+    expect(meshReachLines(plan(parseConfig(text('relay = "hub"\n'), PATH)))).toEqual([
+      "mesh home: desk, laptop, phone have no endpoint; they reach each other through the relay hub",
+    ]);
+  });
+
+  it("says nothing when at most one member lacks an endpoint", () => {
+    const config = parseConfig(`${FLEET}[meshes.home]\nmembers = ["laptop", "hub"]\n`, PATH);
+    expect(meshReachLines(plan(config))).toEqual([]);
   });
 });
