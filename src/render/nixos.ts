@@ -271,6 +271,16 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
         ]
       : []),
     ...gatewayNotes(gateways),
+    ...relays.flatMap((entry) => [
+      ...(entry.forwards
+        ? [`Relay: ${entry.name} forwards between its members without an endpoint (no NAT).`]
+        : []),
+      ...(entry.routes === undefined
+        ? []
+        : [
+            `Routes: ${entry.name} reaches ${entry.routes.join(", ")} through this machine (forwarding, no NAT; that network's router needs a route back to ${entry.cidr} via it).`,
+          ]),
+    ]),
     ...bridgeNotes(bridged),
   ];
   const module = printNix({

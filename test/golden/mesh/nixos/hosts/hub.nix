@@ -4,6 +4,8 @@
 # Applies only where networking.hostName is "hub": import it on that machine, or
 # default.nix, which imports every host's module, on all of them.
 # Secrets are referenced, never included: age.secrets.*.file are the key store's .age files.
+# Relay: home forwards between its members without an endpoint (no NAT).
+# Routes: home reaches 192.168.50.0/24 through this machine (forwarding, no NAT; that network's router needs a route back to 10.128.0.0/29 via it).
 { config, lib, pkgs, ... }:
 let
   # networking.wireguard.useNetworkd: systemd-networkd creates the interfaces, not
