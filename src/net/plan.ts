@@ -20,12 +20,12 @@ import { byteOrder } from "../order.js";
 import { checkEndpoint, checkedPublicKey } from "./endpoint.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
 import { assignSubnets, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
-import { checkMesh, checkRouteBlocks, type MeshRole, meshNetwork } from "./mesh-plan.js";
+import { checkMesh, checkRouteBlocks, meshNetwork } from "./mesh-plan.js";
 
 export { endpointWithPort } from "./endpoint.js";
 
 /** A machine's role: in a proxy network `gateway` or `client`, in a mesh `member` or `relay`. */
-export type Role = "gateway" | "client" | MeshRole;
+export type Role = "gateway" | "client" | "member" | "relay";
 
 /** A machine in a network, with its address. */
 export interface PlanMember {
