@@ -82,6 +82,13 @@ describe("mesh preshared keys", () => {
     expect((await fleet.wgqt("plan", "--write", "--yes")).status).toBe(0);
     expect(JSON.parse(readFileSync(join(fleet.keys, "plan.json"), "utf8"))).toEqual(json);
     expect((await fleet.wgqt("plan")).stderr).not.toContain("renumbering:");
+    const list = JSON.parse((await fleet.wgqt("machine", "list", "--json")).stdout);
+    expect(
+      list.machines.find((machine: { name: string }) => machine.name === "laptop").networks,
+    ).toEqual(["exit", "home"]);
+    const removed = await fleet.wgqt("machine", "remove", "desk", "--yes");
+    expect(removed.status).toBe(1);
+    expect(removed.stderr).toContain("meshes.home (a member)");
     expect((await fleet.wgqt("render", "--format", "json")).status).toBe(0);
   });
 
