@@ -110,3 +110,11 @@ export function usesOwnKey(view: HostView, entry: HostInterface): boolean {
 export function hostDns(entry: HostInterface): string[] {
   return entry.routing?.isDefault === true ? (entry.dns ?? []) : [];
 }
+
+/** Whether a mesh member forwards IPv6: a relay of a mesh with IPv6, or a member routing an IPv6 subnet. */
+export function forwardsIpv6(entry: HostInterface): boolean {
+  return (
+    (entry.forwards === true && entry.cidr6 !== undefined) ||
+    (entry.routes ?? []).some((route) => route.includes(":"))
+  );
+}

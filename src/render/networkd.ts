@@ -43,6 +43,7 @@ import type { HostRenderer, SecretsDirOption } from "./common.js";
 import {
   commentLines,
   describeInterface,
+  forwardsIpv6,
   generatedNotice,
   hostDns,
   hostInputs,
@@ -108,9 +109,7 @@ function relayFiles(
       ]),
     ]),
     "net.ipv4.ip_forward = 1",
-    ...(relays.some((entry) => entry.cidr6 !== undefined)
-      ? ["net.ipv6.conf.all.forwarding = 1"]
-      : []),
+    ...(relays.some(forwardsIpv6) ? ["net.ipv6.conf.all.forwarding = 1"] : []),
   ];
   return [{ path: `${host}/sysctl.d/50-wgqt-relay.conf`, content: `${lines.join("\n")}\n` }];
 }

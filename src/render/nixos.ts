@@ -33,6 +33,7 @@ import { byteOrder } from "../order.js";
 import { parseKeyFileName } from "../store/layout.js";
 import {
   commentLines,
+  forwardsIpv6,
   generatedNotice,
   type HostRenderer,
   hostDns,
@@ -219,7 +220,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
   const sysctl: Record<string, NixValue> = {};
   if (gateways.length > 0 || bridged.length > 0 || relays.length > 0)
     sysctl["net.ipv4.ip_forward"] = 1;
-  if (relays.some((entry) => entry.cidr6 !== undefined)) sysctl["net.ipv6.conf.all.forwarding"] = 1;
+  if (relays.some(forwardsIpv6)) sysctl["net.ipv6.conf.all.forwarding"] = 1;
   if (routed.length > 0) {
     // routing.ts: the reverse-path check must see the mark wgqt-connmark restores.
     Object.assign(sysctl, ROUTING_SYSCTLS);

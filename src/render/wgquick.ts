@@ -281,18 +281,25 @@ function hooks(
     }
   }
   if (entry.routes !== undefined) {
-    // Routed subnets behind this member: the mesh reaches them through it.
-    const rules = [
-      "FORWARD -i %i -j ACCEPT",
-      "FORWARD -o %i -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
-    ];
-    up.push("sysctl -q -w net.ipv4.ip_forward=1");
-    up.push(...rules.map((rule) => `iptables ${appendRule(rule, "-A")}`));
-    down.push(...rules.map((rule) => `iptables ${appendRule(rule, "-D")}`));
-    if (entry.cidr6 !== undefined) {
-      up.push("sysctl -q -w net.ipv6.conf.all.forwarding=1");
-      up.push(...rules.map((rule) => `ip6tables ${appendRule(rule, "-A")}`));
-      down.push(...rules.map((rule) => `ip6tables ${appendRule(rule, "-D")}`));
+    // Routed subnets behind this member: forwarded to and from the mesh, nothing else.
+    for (const [command, sysctl, family] of [
+      ["iptables", "net.ipv4.ip_forward", entry.routes.filter((route) => !route.includes(":"))],
+      [
+        "ip6tables",
+        "net.ipv6.conf.all.forwarding",
+        entry.routes.filter((route) => route.includes(":")),
+      ],
+    ] as const) {
+      if (family.length === 0) continue;
+      const rules = family.flatMap((route) => [
+        `FORWARD -i %i -d ${route} -j ACCEPT`,
+        `FORWARD -o %i -s ${route} -j ACCEPT`,
+      ]);
+      up.push(
+        `sysctl -q -w ${sysctl}=1`,
+        ...rules.map((rule) => `${command} ${appendRule(rule, "-A")}`),
+      );
+      down.push(...rules.map((rule) => `${command} ${appendRule(rule, "-D")}`));
     }
   }
   if (entry.forwards) {

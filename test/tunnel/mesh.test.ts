@@ -14,7 +14,8 @@
  * transfer counters for both grow, vps's do not); no host's default route
  * changes and the internet host never sees mesh addresses. desk routes its
  * LAN (`routes`): every other member reaches the host on it, laptop through
- * hub then desk. Runs at rp_filter
+ * hub then desk. With wg-quick every member's FORWARD policy is DROP: the
+ * files' own rules must let the relayed and routed traffic through. Runs at rp_filter
  * 0, 1 and 2 on every interface, as the proxy suite does.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -128,6 +129,11 @@ function meshLab(
     // Members with an endpoint first, as in life.
     const order = [...MEMBERS].sort((a, b) => Number(b in UPLINK) - Number(a in UPLINK));
     for (const name of order) {
+      // A firewall that forwards nothing it is not told to: the wg-quick files' own
+      // FORWARD rules must carry the relay's and desk's traffic (networkd renders no
+      // firewall rules, so that host keeps the kernel's ACCEPT).
+      if (format === "wg-quick")
+        await host(name).run("iptables -P FORWARD DROP && ip6tables -P FORWARD DROP");
       const view = hostView(plan, config, name);
       for (const storeFile of hostSecretFiles(view)) {
         const path = onHostKeyPath(DEFAULT_SECRETS_DIR, storeFile);
