@@ -164,6 +164,22 @@ describe("a mesh member's view", () => {
     expect(hostView(p, fleet, "c").interfaces[0]!.forwards).toBeUndefined();
   });
 
+  it("keepalive = 0 turns the roaming members' keepalive off", () => {
+    const off = meshConfig();
+    const fleet = {
+      ...off,
+      meshes: { ...off.meshes, home: { ...off.meshes!.home!, keepalive: 0 } },
+    };
+    const view = hostView(plan(fleet, meshPublicKeys()), fleet, "laptop");
+    const home = view.interfaces.find((entry) => entry.name === "home")!;
+    expect(home.peers.map((peer) => peer.persistentKeepalive)).toEqual([undefined, undefined]);
+    // lab sets none: desk keeps 25 to vps.
+    const lab = hostView(plan(fleet, meshPublicKeys()), fleet, "desk").interfaces.find(
+      (entry) => entry.name === "lab",
+    )!;
+    expect(lab.peers.map((peer) => peer.persistentKeepalive)).toEqual([25]);
+  });
+
   it("a phone (wg-quick mobile) may be a member without an endpoint, not one with", () => {
     const exported = Object.fromEntries(
       Object.keys(config.machines).map((machine) => [`${machine}.age`, fakePrivateKey(machine)]),
