@@ -163,6 +163,11 @@ export function parseConfig(text: string, path: string): Config {
     }
     if (entry.routes !== undefined && entry.routes.length > 0)
       machine.routes = checkRoutes(entry.routes, where, fail);
+    if (entry.masquerade_routes === true) {
+      if (machine.routes === undefined)
+        fail(`${where}.masquerade_routes: masquerades what goes into routes, and there are none`);
+      machine.masqueradeRoutes = true;
+    }
     machines[name] = machine;
   }
 

@@ -14,6 +14,7 @@ const machine = z.strictObject({
   public_key: z.string().optional(),
   uplink: z.string().optional(),
   routes: z.array(z.string()).optional(),
+  masquerade_routes: z.boolean().optional(),
 });
 
 const proxy = z.strictObject({

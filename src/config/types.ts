@@ -18,6 +18,8 @@ export interface MachineConfig {
   uplink?: string;
   /** Subnets behind this machine (a LAN), canonical CIDRs, reachable through its one mesh. */
   routes?: string[];
+  /** `masquerade_routes = true`: what the mesh sends into `routes` leaves with this machine's address. */
+  masqueradeRoutes?: boolean;
 }
 
 /** A hub-and-spoke network: `[proxies.<name>]`; the name is the interface name. */

@@ -85,6 +85,8 @@ export interface HostInterface {
   forwards?: true;
   /** A mesh member's routed subnets (`routes`): it forwards between the mesh and them. */
   routes?: string[];
+  /** Masquerade what the mesh sends into `routes` (`masquerade_routes`). */
+  masqueradeRoutes?: true;
   peers: HostPeer[];
   /** Policy routing, when the host has a default-route tunnel (see routing.ts). */
   routing?: InterfaceRouting;
@@ -407,6 +409,7 @@ function hostInterface(
     ...(mesh && config.machines[host]?.endpoint ? { reachable: true as const } : {}),
     ...(mesh?.forwards ? { forwards: true as const } : {}),
     ...(mesh?.routes.length ? { routes: mesh.routes } : {}),
+    ...(mesh?.masquerade ? { masqueradeRoutes: true as const } : {}),
     peers,
   };
 }

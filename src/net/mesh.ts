@@ -49,7 +49,7 @@ export function meshPeers(
   config: Config,
   host: string,
   publicKey: (member: PlanMember) => string,
-): { peers: MeshPeer[]; forwards: boolean; routes: string[] } {
+): { peers: MeshPeer[]; forwards: boolean; routes: string[]; masquerade: boolean } {
   const endpointOf = (machine: string) => config.machines[machine]?.endpoint || undefined;
   const routesOf = (member: PlanMember) => config.machines[member.machine]?.routes ?? [];
   const reached = (member: PlanMember) => [...ownAddresses(member), ...routesOf(member)];
@@ -83,5 +83,6 @@ export function meshPeers(
     peers,
     forwards: network.relay === host && roamers.length >= 2,
     routes: [...(config.machines[host]?.routes ?? [])],
+    masquerade: config.machines[host]?.masqueradeRoutes === true,
   };
 }

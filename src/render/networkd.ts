@@ -210,6 +210,14 @@ function network(entry: HostInterface, header: string[]) {
   // systemd.network(5): masquerades what arrives here out of other links, and turns on forwarding.
   if (entry.role === "gateway")
     networkEntries.push(["IPMasquerade", entry.cidr6 === undefined ? "ipv4" : "both"]);
+  // masquerade_routes: networkd masquerades by source only, so whatever the mesh sends through here.
+  if (entry.masqueradeRoutes)
+    networkEntries.push([
+      "IPMasquerade",
+      entry.cidr6 !== undefined && entry.routes!.some((route) => route.includes(":"))
+        ? "both"
+        : "ipv4",
+    ]);
   const dns = hostDns(entry);
   if (dns.length > 0) {
     // systemd.network(5): "~." routes every domain's queries to this link's servers.

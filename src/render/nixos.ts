@@ -51,6 +51,7 @@ import {
   nixString,
   printNix,
 } from "./nix-syntax.js";
+import { masqueradeRoutes, meshNotes } from "./nixos-mesh.js";
 import { OPTIONS_FILE, OPTIONS_MODULE } from "./nixos-options.js";
 import { routingServices } from "./nixos-routing.js";
 
@@ -216,6 +217,8 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
     };
   }
   const relays = view.interfaces.filter((entry) => entry.forwards || entry.routes !== undefined);
+  const masquerading = view.interfaces.filter((entry) => entry.masqueradeRoutes);
+  if (masquerading.length > 0) masqueradeRoutes(host, networking, masquerading);
   const routed = view.interfaces.filter((entry) => entry.routing !== undefined);
   const sysctl: Record<string, NixValue> = {};
   if (gateways.length > 0 || bridged.length > 0 || relays.length > 0)
@@ -272,16 +275,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
         ]
       : []),
     ...gatewayNotes(gateways),
-    ...relays.flatMap((entry) => [
-      ...(entry.forwards
-        ? [`Relay: ${entry.name} forwards between its members without an endpoint (no NAT).`]
-        : []),
-      ...(entry.routes === undefined
-        ? []
-        : [
-            `Routes: ${entry.name} reaches ${entry.routes.join(", ")} through this machine (forwarding, no NAT; that network's router needs a route back to ${entry.cidr} via it).`,
-          ]),
-    ]),
+    ...meshNotes(relays),
     ...bridgeNotes(bridged),
   ];
   const module = printNix({

@@ -198,8 +198,14 @@ const RELAY_NOTICE = [
 function routesNotice(entry: HostInterface): string[] {
   return [
     "",
-    `Routes: the mesh reaches ${entry.routes!.join(", ")} through this machine (forwarding, no NAT);`,
-    `the router of that network needs a route back to ${[entry.cidr, ...(entry.cidr6 === undefined ? [] : [entry.cidr6])].join(" and ")} via this machine.`,
+    ...(entry.masqueradeRoutes
+      ? [
+          `Routes: the mesh reaches ${entry.routes!.join(", ")} through this machine, masqueraded (masquerade_routes).`,
+        ]
+      : [
+          `Routes: the mesh reaches ${entry.routes!.join(", ")} through this machine (forwarding, no NAT);`,
+          `the router of that network needs a route back to ${[entry.cidr, ...(entry.cidr6 === undefined ? [] : [entry.cidr6])].join(" and ")} via this machine.`,
+        ]),
   ];
 }
 
@@ -291,9 +297,13 @@ function hooks(
       ],
     ] as const) {
       if (family.length === 0) continue;
+      const block = command === "iptables" ? entry.cidr : entry.cidr6;
       const rules = family.flatMap((route) => [
         `FORWARD -i %i -d ${route} -j ACCEPT`,
         `FORWARD -o %i -s ${route} -j ACCEPT`,
+        ...(entry.masqueradeRoutes && block !== undefined
+          ? [`-t nat POSTROUTING -s ${block} -d ${route} -j MASQUERADE`]
+          : []),
       ]);
       up.push(
         `sysctl -q -w ${sysctl}=1`,

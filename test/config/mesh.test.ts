@@ -154,6 +154,14 @@ describe("[machines.<name>] routes", () => {
     expect(errorOf(ROUTED(routes, extra))).toContain(message);
   });
 
+  it("reads masquerade_routes, and refuses it without routes", () => {
+    const config = parseConfig(ROUTED('["192.168.50.0/24"]\nmasquerade_routes = true'), PATH);
+    expect(config.machines.hub!.masqueradeRoutes).toBe(true);
+    expect(errorOf(ROUTED('["192.168.50.0/24"]', "masquerade_routes = true"))).toContain(
+      "machines.laptop.masquerade_routes: masquerades what goes into routes, and there are none",
+    );
+  });
+
   it("refuses routes on a machine in no mesh, or in two", () => {
     expect(
       errorOf(`${machine("hub", 'routes = ["192.168.50.0/24"]')}${machine("laptop")}`),

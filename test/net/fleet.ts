@@ -260,7 +260,8 @@ export function keywordPublicKeys(): Record<string, string> {
  * A fleet with meshes, for goldens and Nix evaluation: `home` has hub (the
  * relay) and vps with endpoints, laptop and desk without (they reach each
  * other through hub), keepalive 20; `lab` is vps and desk, IPv4 only, MTU
- * 1380; hub routes its LAN 192.168.50.0/24 into home; laptop also takes its
+ * 1380; hub routes its LAN 192.168.50.0/24 into home, laptop its
+ * 192.168.60.0/24, masqueraded; laptop also takes its
  * default route through the proxy `exit` (vps),
  * so its mesh interface gets a firewall mark and nothing else.
  */
@@ -268,7 +269,7 @@ export function meshConfig(order: "as written" | "reordered" = "as written"): Co
   const machines = {
     hub: { endpoint: "hub.example.org", routes: ["192.168.50.0/24"] },
     vps: { endpoint: "203.0.113.9" },
-    laptop: {},
+    laptop: { routes: ["192.168.60.0/24"], masqueradeRoutes: true },
     desk: {},
   };
   const members = ["laptop", "hub", "desk", "vps"];

@@ -104,6 +104,7 @@ describe("a mesh member's view", () => {
         `${member.address}/32`,
         `${member.address6}/128`,
         ...(peer.machine === "hub" ? ["192.168.50.0/24"] : []),
+        ...(peer.machine === "laptop" ? ["192.168.60.0/24"] : []),
       ]);
       expect(peer.persistentKeepalive).toBeUndefined();
     }
@@ -178,6 +179,30 @@ describe("a mesh member's view", () => {
       (entry) => entry.name === "lab",
     )!;
     expect(lab.peers.map((peer) => peer.persistentKeepalive)).toEqual([25]);
+  });
+
+  it("NixOS refuses masquerade_routes beside a gateway's NAT out of a fixed uplink", () => {
+    const fleet = makeConfig({
+      machines: {
+        g: {
+          endpoint: "g.example.org",
+          uplink: "eth0",
+          routes: ["192.168.9.0/24"],
+          masqueradeRoutes: true,
+        },
+        c: {},
+      },
+      proxies: { p: { gateway: "g", clients: ["c"] } },
+      meshes: { m: { members: ["g", "c"] } },
+    });
+    const keys = { g: meshPublicKeys().hub!, c: meshPublicKeys().desk! };
+    expect(() => render(plan(fleet, keys), fleet, { format: "nixos", machine: "g" })).toThrow(
+      /"g" masquerades its routes and NATs a proxy out of eth0/,
+    );
+    const wgQuick = render(plan(fleet, keys), fleet, { format: "wg-quick", machine: "g" });
+    expect(wgQuick.find((file) => file.path === "g/m.conf")!.content).toContain(
+      "-t nat -A POSTROUTING -s 10.128.0.0/30 -d 192.168.9.0/24 -j MASQUERADE",
+    );
   });
 
   it("a phone (wg-quick mobile) may be a member without an endpoint, not one with", () => {

@@ -334,7 +334,10 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
             expect(result.agenixInstall).toContain(`/run/agenix/${secretName(storeFile)}`);
           }
           const gateways = view.interfaces.filter((entry) => entry.role === "gateway");
-          expect(result.networking.nat.enable).toBe(gateways.length > 0);
+          // A gateway's NAT, or a mesh member's masquerade_routes.
+          expect(result.networking.nat.enable).toBe(
+            gateways.length > 0 || view.interfaces.some((entry) => entry.masqueradeRoutes),
+          );
           expect(result.networking.nat.internalInterfaces).toEqual(
             gateways.map((g) => g.name).sort(),
           );
@@ -683,6 +686,9 @@ describeFleet(
         expect(hub!.sysctl["net.ipv6.conf.all.forwarding"]).toBe(1);
         expect(hub!.networking.firewall.allowedUDPPorts).toEqual([16842]);
         expect(hub!.networking.nat.enable).toBe(false);
+        // laptop masquerades what home sends into its routed subnet.
+        expect(laptop!.networking.nat.enable).toBe(true);
+        expect(laptop!.networking.nat.internalInterfaces).toEqual([]);
         expect(desk!.networking.firewall.allowedUDPPorts).toEqual([]);
         expect(desk!.sysctl["net.ipv4.ip_forward"]).toBeUndefined();
         // hub's routed LAN is on its peer entries elsewhere, as a route into home.

@@ -38,6 +38,7 @@ function configText(config: Config, identities: Record<string, TestIdentity>): s
       lines.push(`endpoint = ${JSON.stringify(machine.endpoint)}`);
     if (machine.uplink !== undefined) lines.push(`uplink = ${JSON.stringify(machine.uplink)}`);
     if (machine.routes !== undefined) lines.push(`routes = ${JSON.stringify(machine.routes)}`);
+    if (machine.masqueradeRoutes) lines.push("masquerade_routes = true");
     lines.push("");
   }
   for (const [name, proxy] of Object.entries(config.proxies)) {

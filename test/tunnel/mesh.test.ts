@@ -8,13 +8,15 @@
  *         laptop 192.0.2.1/30    ─├─ internet (router, 198.51.100.100)
  *           desk 192.0.2.5/30    ─┘
  *             └─ lan0 192.168.77.1/24 ── lan (192.168.77.2, default via desk)
+ *            vps └─ lan0 192.168.88.1/24 ── lan2 (192.168.88.2, no route beyond it)
  *
  * Every member pings every other by its mesh address (IPv4 and IPv6); laptop
  * and desk, which cannot reach each other directly, go through hub (its
  * transfer counters for both grow, vps's do not); no host's default route
  * changes and the internet host never sees mesh addresses. desk routes its
  * LAN (`routes`): every other member reaches the host on it, laptop through
- * hub then desk. With wg-quick every member's FORWARD policy is DROP: the
+ * hub then desk. vps routes lan2's subnet masqueraded (`masquerade_routes`): lan2
+ * has no route to the mesh and sees only vps's address. With wg-quick every member's FORWARD policy is DROP: the
  * files' own rules must let the relayed and routed traffic through. Runs at rp_filter
  * 0, 1 and 2 on every interface, as the proxy suite does.
  */
@@ -35,12 +37,13 @@ const ROAMING = { laptop: "192.0.2.1", desk: "192.0.2.5" } as const;
 const MEMBERS = ["desk", "hub", "laptop", "vps"] as const;
 const INTERNET = "198.51.100.100";
 const LAN = { desk: "192.168.77.1", host: "192.168.77.2", cidr: "192.168.77.0/24" } as const;
+const LAN2 = { vps: "192.168.88.1", host: "192.168.88.2", cidr: "192.168.88.0/24" } as const;
 
 const meshFleet = () =>
   makeConfig({
     machines: {
       hub: { endpoint: UPLINK.hub },
-      vps: { endpoint: UPLINK.vps },
+      vps: { endpoint: UPLINK.vps, routes: [LAN2.cidr], masqueradeRoutes: true },
       laptop: {},
       desk: { routes: [LAN.cidr] },
     },
@@ -124,6 +127,16 @@ function meshLab(
     hosts.lan = await lab.host("lan");
     await lab.link(host("desk"), "lan0", `${LAN.desk}/24`, host("lan"), "eth0", `${LAN.host}/24`);
     await host("lan").run(`ip route add default via ${LAN.desk}`);
+    hosts.lan2 = await lab.host("lan2");
+    await lab.link(host("vps"), "lan0", `${LAN2.vps}/24`, host("lan2"), "eth0", `${LAN2.host}/24`);
+    await host("lan2").run(
+      [
+        "iptables -N WGQT_SEEN",
+        "iptables -A INPUT -p icmp --icmp-type echo-request -j WGQT_SEEN",
+        `iptables -A WGQT_SEEN -s ${LAN2.vps} -j RETURN`,
+        "iptables -A WGQT_SEEN -j RETURN",
+      ].join(" && "),
+    );
     for (const name of MEMBERS) defaultRoutes[name] = await defaultRoute(name);
 
     // Members with an endpoint first, as in life.
@@ -220,6 +233,18 @@ function meshLab(
     expect(await transfer("hub", "laptop")).toBeGreaterThan(before + 5 * 84);
     // The LAN host sees mesh addresses (no NAT), and answers through desk.
     expect(await host("lan").run(`ping -n -q -c 1 -w 8 ${address.vps}`)).toMatchObject({ code: 0 });
+  });
+
+  it("vps's masqueraded LAN answers every other member, and sees only vps's address", async () => {
+    for (const name of ["hub", "desk", "laptop"])
+      expect({ name, ok: await ping(name, LAN2.host) }).toEqual({ name, ok: true });
+    const counted = (await host("lan2").run("iptables -L WGQT_SEEN -n -v -x")).stdout
+      .split("\n")
+      .slice(2)
+      .filter((line) => line.trim() !== "")
+      .map((line) => Number(line.trim().split(/\s+/)[0]));
+    expect(counted[0]).toBeGreaterThanOrEqual(3);
+    expect(counted[1]).toBe(0);
   });
 
   it("nothing takes a default route, no rule is added, nothing leaves the tunnels in the clear", async () => {

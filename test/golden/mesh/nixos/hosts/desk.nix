@@ -60,6 +60,7 @@ in
                   "192.168.50.0/24"
                   "10.128.0.3/32"
                   "fd56:4416:32d2:9e89:127c:22fe:c424:eb01/128"
+                  "192.168.60.0/24"
                 ];
                 endpoint = "hub.example.org:16842";
                 persistentKeepalive = 20;

@@ -4,6 +4,7 @@
 # Applies only where networking.hostName is "laptop": import it on that machine, or
 # default.nix, which imports every host's module, on all of them.
 # Secrets are referenced, never included: age.secrets.*.file are the key store's .age files.
+# Routes: home reaches 192.168.60.0/24 through this machine, masqueraded (networking.nat.internalIPs).
 { config, lib, pkgs, ... }:
 let
   # networking.wireguard.useNetworkd: systemd-networkd creates the interfaces, not
@@ -112,6 +113,12 @@ in
             port = 16842;
           };
         };
+      };
+      nat = {
+        enable = true;
+        internalIPs = [
+          "10.128.0.0/29"
+        ];
       };
       firewall = {
         checkReversePath = lib.mkDefault "loose";
@@ -231,6 +238,7 @@ in
     boot = {
       kernel = {
         sysctl = {
+          "net.ipv4.ip_forward" = 1;
           "net.ipv4.conf.all.src_valid_mark" = 1;
         };
       };
