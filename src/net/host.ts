@@ -22,6 +22,7 @@ import {
   vpnKeyFile,
   vpnPresharedKeyFile,
 } from "../store/layout.js";
+import { type Bridge, bridgeOverlap6 } from "./bridge.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
 import { NETWORK_PREFIX_LENGTH } from "./ipv6.js";
 import {
@@ -214,6 +215,10 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
           ? carriesDefaultRoute({ allowedIPs: entry.peers[0]!.allowedIPs })
           : entry.role === "client",
       preferred: preferred.has(entry.name),
+      // A bridge is dual-stack unless its tunnel is a proxy with ipv6 = false.
+      ...(entry.kind === "vpn" || entry.address6 !== undefined
+        ? { ipv6Prefix: plan.ipv6Prefix }
+        : {}),
       killswitch: killswitchOf(config, entry),
     })),
   );
@@ -223,7 +228,7 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
   for (const entry of interfaces) {
     const found = routingByName.get(entry.name);
     if (found !== undefined) entry.routing = found;
-    if (found?.bridge !== undefined) checkBridge(plan, host, vpns, found.bridge.cidr);
+    if (found?.bridge !== undefined) checkBridge(plan, host, vpns, found.bridge);
   }
   interfaces.sort((a, b) => routingKey(a.kind, a.id) - routingKey(b.kind, b.id));
   return {
@@ -316,13 +321,25 @@ function bridgeSubnet(plan: Plan, bridge: string): BridgeSubnet {
   return subnet;
 }
 
-/** A bridge subnet must not overlap any network of the fleet nor the host's VPN addresses. */
-function checkBridge(plan: Plan, host: string, vpns: HostInterface[], bridge: string): void {
+/** A bridge's subnets must not overlap any network of the fleet nor the host's VPN addresses. */
+function checkBridge(plan: Plan, host: string, vpns: HostInterface[], entry: Bridge): void {
+  const bridge = entry.cidr;
   const overlap = (what: string, cidr: string) =>
     new ConfigError(
       "config/conflict",
       `${quote(host)}: bridge subnet ${bridge} overlaps ${what} (${cidr}); bridges use 10.20.0.0/14, so move ipv4_start or the VPN elsewhere`,
     );
+  if (entry.cidr6 !== undefined) {
+    const found = bridgeOverlap6(entry.cidr6, [
+      ...plan.networks.flatMap((n) => (n.cidr6 ? [[`network ${n.name}`, n.cidr6] as const] : [])),
+      ...vpns.flatMap((v) => (v.address6 ? [[`VPN ${v.name}`, v.address6] as const] : [])),
+    ]);
+    if (found !== undefined)
+      throw new ConfigError(
+        "config/conflict",
+        `${quote(host)}: bridge subnet ${entry.cidr6} overlaps ${found[0]} (${found[1]}); bridges use subnet ids b001…b999 of ipv6_prefix, so rename the network, set ipv6 = false on it, or move the VPN`,
+      );
+  }
   const { first, last, overlaps } = bridgeSubnet(plan, bridge);
   if (overlaps !== undefined) throw overlap(`network ${overlaps.name}`, overlaps.cidr);
   for (const vpn of vpns) {

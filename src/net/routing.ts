@@ -64,6 +64,13 @@
  * at most 15 characters, else `br-` + the name's first 7 characters + `-` + 4
  * hex digits of SHA-256(name) (`br-mullvad-3f2a`). Keys above 255 continue the
  * subnets past 10.20.255.0 into 10.21–10.23 (10.20.0.0 + key × 256).
+ *
+ * A bridge is dual-stack (bridge.ts) unless its tunnel is a proxy with `ipv6 =
+ * false`: `<fleet prefix>:b<key>::1/64`, `from <that /64>` at the same
+ * priority, NAT66 to the tunnel's IPv6 address. When the tunnel carries no
+ * IPv6 (a provider without it) there is no NAT66 and no IPv6 forwarding for
+ * it, and the rule meets only the table's unreachable default: what is
+ * attached has no IPv6 beyond the bridge, and none of it leaks.
  */
 import { ConfigError, quote } from "../errors.js";
 import { type Bridge, bridgeFor } from "./bridge.js";
@@ -86,6 +93,11 @@ export interface RoutedInterface {
   carriesDefaultRoute: boolean;
   /** `default = true` in wgqt.toml. */
   preferred?: boolean;
+  /**
+   * The fleet's IPv6 prefix, from which this tunnel's bridge (if it gets one)
+   * takes its /64; absent, the bridge is IPv4 only (a proxy with `ipv6 = false`).
+   */
+  ipv6Prefix?: string;
   /** More sources routed into this tunnel (a bridge subnet), CIDR or address. */
   extraSources?: string[];
   /** Keep the rules and the unreachable default when the tunnel is taken down on purpose. */
@@ -248,7 +260,19 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
         suppressPrefixLength: 0,
       });
     }
-    const bridge = isDefault ? undefined : bridgeFor(entry.name, key, entry.address);
+    const bridge = isDefault
+      ? undefined
+      : bridgeFor(
+          entry.name,
+          key,
+          entry.address,
+          entry.ipv6Prefix === undefined
+            ? undefined
+            : {
+                prefix: entry.ipv6Prefix,
+                ...(entry.address6 === undefined ? {} : { tunnelAddress6: entry.address6 }),
+              },
+        );
     if (bridge !== undefined && names.has(bridge.name)) {
       throw new ConfigError(
         "config/conflict",
@@ -276,14 +300,19 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
     }
     // IPv6 the same way, whether or not the tunnel carries it: a tunnel without IPv6 (no
     // address, a provider without ::/0) leaves only the unreachable default, so the host's
-    // IPv6 is dropped rather than sent around the tunnel. Bridges are IPv4 only.
+    // IPv6, and its bridge's, is dropped rather than sent around the tunnel.
     const rules6 = rules
       .filter((rule) => rule.from === undefined || rule.from === entry.address)
       .flatMap((rule): IpRule[] => {
         if (rule.from === undefined) return [{ ...rule, family: "ipv6" }];
-        return entry.address6 === undefined
-          ? []
-          : [{ ...rule, family: "ipv6", from: entry.address6 }];
+        return [
+          ...(entry.address6 === undefined
+            ? []
+            : [{ ...rule, family: "ipv6" as const, from: entry.address6 }]),
+          ...(bridge?.cidr6 === undefined
+            ? []
+            : [{ ...rule, family: "ipv6" as const, from: bridge.cidr6 }]),
+        ];
       });
     rules.push(...rules6);
     const routes: IpRoute[] = [
