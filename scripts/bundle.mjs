@@ -15,6 +15,7 @@
 // (several ms for node:fs, node:process or node:worker_threads, where
 // require() hands over the object as it is), and a command imports a dozen.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -49,6 +50,25 @@ function requireBuiltins(code) {
   );
 }
 
+/**
+ * commander requires node:child_process when it loads, for subcommands that
+ * are executables of their own, which wgqt has none of; loading it costs
+ * every command several ms. Here it is required when first used instead.
+ */
+const lazyChildProcess = {
+  name: "lazy-child-process",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const eager = "const childProcess = require('node:child_process');";
+      if (!source.includes(eager)) throw new Error(`bundle: ${args.path} no longer has ${eager}`);
+      const lazy =
+        "const childProcess = { spawn: (...spawnArgs) => require('node:child_process').spawn(...spawnArgs) };";
+      return { contents: source.replace(eager, lazy), loader: "js" };
+    });
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 const { outputFiles } = await build({
   absWorkingDir: root,
@@ -68,6 +88,7 @@ const { outputFiles } = await build({
     js: 'import { createRequire as __wgqtCreateRequire } from "node:module"; const require = __wgqtCreateRequire(import.meta.url);',
   },
   legalComments: "eof",
+  plugins: [lazyChildProcess],
   logLevel: "warning",
   write: false,
 });

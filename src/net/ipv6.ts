@@ -1,19 +1,22 @@
 /**
  * IPv6 addresses for the planner: every network a /64 of one fleet prefix, a
  * /48 unique local prefix (RFC 4193: `fd` + a 40-bit global id), and every
- * member an interface id of its own. Nothing here depends on who else is in
- * the fleet, so adding or removing a machine never moves another machine's
- * address:
+ * member an interface id of its own. Addresses come from names and the
+ * accepted plan, never from who else is in the fleet, so adding or removing
+ * a machine or a network never moves another machine's address:
  *
  * - the fleet prefix is `ipv6_prefix` from wgqt.toml, else the one the
  *   accepted plan (plan.json) recorded, else derived from the admins' age
  *   recipients (SHA-256; see {@link derivedUlaPrefix}) and recorded there;
- * - a network's /64 is the prefix and 16 bits of SHA-256 of its name;
+ * - a network's /64 is the one the accepted plan recorded for it, else the
+ *   prefix and 16 bits of SHA-256 of its name, or the next free id after
+ *   that one when another network holds it (see {@link assignSubnets});
  * - a member's interface id is 64 bits of SHA-256 of its machine name.
  *
- * Two names that hash alike are an error naming both (planner). Pure; no I/O.
+ * Two machines whose names hash to one interface id are an error naming
+ * both (planner). Pure; no I/O.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 import ipaddr from "ipaddr.js";
 import type { Config } from "../config/types.js";
 import { quote } from "../errors.js";
@@ -27,8 +30,10 @@ export const ULA_PREFIX_LENGTH = 48;
 /** Every network's block. */
 export const NETWORK_PREFIX_LENGTH = 64;
 
+// node:crypto's hash is native: a plan hashes every member's name, and a
+// command that plans runs once, before a JavaScript hash would be compiled.
 function hashBytes(label: string, text: string): Uint8Array {
-  return sha256(new TextEncoder().encode(`wgqt ${label}\0${text}`));
+  return createHash("sha256").update(`wgqt ${label}\0${text}`, "utf8").digest();
 }
 
 /**
@@ -72,7 +77,7 @@ export function derivedUlaPrefix(admins: readonly string[]): string {
   return `${formatIpv6([0xfd, ...hash.slice(0, 5), ...new Array(10).fill(0)])}/${ULA_PREFIX_LENGTH}`;
 }
 
-/** A network's 16-bit subnet id under the fleet prefix: from its name. */
+/** The 16-bit subnet id a network's name hashes to: its own, when no other network holds it ({@link assignSubnets}). */
 export function subnetId(network: string): number {
   const hash = hashBytes("subnet", network);
   return hash[0]! * 256 + hash[1]!;
@@ -94,8 +99,16 @@ export function memberAddress(prefix: string, subnet: number, id: Uint8Array): s
   return formatIpv6([...prefixBytes(prefix), subnet >> 8, subnet & 0xff, ...id]);
 }
 
-function prefixBytes(prefix: string): number[] {
-  return ipaddr.IPv6.parseCIDR(prefix)[0].toByteArray().slice(0, 6);
+/** The 48 bits of each fleet prefix seen, parsed once: a plan asks for them per member. */
+const parsedPrefixes = new Map<string, readonly number[]>();
+
+function prefixBytes(prefix: string): readonly number[] {
+  let bytes = parsedPrefixes.get(prefix);
+  if (bytes === undefined) {
+    bytes = ipaddr.IPv6.parseCIDR(prefix)[0].toByteArray().slice(0, 6);
+    parsedPrefixes.set(prefix, bytes);
+  }
+  return bytes;
 }
 
 /** Sixteen bytes as RFC 5952 text (`fd42::1`). */
@@ -124,17 +137,76 @@ export function fleetIpv6Prefix(
   return derivedUlaPrefix(config.admins);
 }
 
-/** A network's /64 subnet id, unless another network's name hashes to it too. */
-export function claimSubnet(name: string, taken: Map<number, string>, error: Fail): number {
-  const subnet = subnetId(name);
-  const other = taken.get(subnet);
-  if (other !== undefined)
+/** How many /64s a /48 holds: subnet ids are 0…65535. */
+const SUBNET_COUNT = 1 << (NETWORK_PREFIX_LENGTH - ULA_PREFIX_LENGTH);
+
+/**
+ * The subnet id of `cidr6` when it is a /64 of `prefix` with nothing set past
+ * the 64 bits, else undefined (not an IPv6 CIDR, not a /64, another prefix).
+ */
+export function subnetUnder(prefix: string, cidr6: string): number | undefined {
+  let address: ipaddr.IPv6;
+  let length: number;
+  try {
+    [address, length] = ipaddr.IPv6.parseCIDR(cidr6);
+  } catch {
+    return undefined;
+  }
+  const bytes = address.toByteArray();
+  if (length !== NETWORK_PREFIX_LENGTH) return undefined;
+  if (prefixBytes(prefix).some((byte, index) => bytes[index] !== byte)) return undefined;
+  if (bytes.slice(8).some((byte) => byte !== 0)) return undefined;
+  return bytes[6]! * 256 + bytes[7]!;
+}
+
+/**
+ * Every IPv6 network's subnet id under `prefix`, by name: no two alike, and
+ * none that moves when another network joins or leaves. Ids are claimed in
+ * two rounds:
+ *
+ * 1. a network the accepted plan records (`accepted`: name → cidr6) with a
+ *    /64 of `prefix` keeps it; of two recording the same /64, the first in
+ *    byte order of name (plan.json was edited by hand);
+ * 2. every other network, in byte order of name, takes the id its name
+ *    hashes to ({@link subnetId}), or when that is taken, the next free one
+ *    above it, wrapping from 65535 to 0.
+ *
+ * A network that joins is in round 2 until plan.json records it, so it never
+ * takes an id from one already there. A recorded /64 that is not one of
+ * `prefix`'s (`ipv6_prefix` changed: every member moves, reviewed) or not a
+ * /64 at all is ignored: that network takes round 2's id, and the
+ * renumbering review shows its members' move against plan.json.
+ */
+export function assignSubnets(
+  prefix: string,
+  networks: readonly string[],
+  accepted: Readonly<Record<string, string>> | undefined,
+  error: Fail,
+): Map<string, number> {
+  // Unreachable while ports run out first (udp_start + id ≤ 65535), but never loop forever.
+  if (networks.length > SUBNET_COUNT)
     throw error(
-      `proxies.${name}`,
-      `its IPv6 subnet id ${subnet} (from its name) is also that of proxies.${other}; rename one, or set ipv6 = false on one`,
+      "proxies",
+      `${networks.length} networks with IPv6, but ${prefix} has only ${SUBNET_COUNT} /64s; set ipv6 = false on some`,
     );
-  taken.set(subnet, name);
-  return subnet;
+  const names = [...networks].sort(byteOrder);
+  const taken = new Set<number>();
+  const subnets = new Map<string, number>();
+  for (const name of names) {
+    const recorded = accepted && Object.hasOwn(accepted, name) ? accepted[name] : undefined;
+    const subnet = recorded === undefined ? undefined : subnetUnder(prefix, recorded);
+    if (subnet === undefined || taken.has(subnet)) continue;
+    taken.add(subnet);
+    subnets.set(name, subnet);
+  }
+  for (const name of names) {
+    if (subnets.has(name)) continue;
+    let subnet = subnetId(name);
+    while (taken.has(subnet)) subnet = (subnet + 1) % SUBNET_COUNT;
+    taken.add(subnet);
+    subnets.set(name, subnet);
+  }
+  return subnets;
 }
 
 /** A member's IPv6 address, unless another member's name hashes to the same interface id. */

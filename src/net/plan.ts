@@ -19,7 +19,7 @@ import { ConfigError, KeyError, quote } from "../errors.js";
 import { WIREGUARD_KEY } from "../keys/wireguard.js";
 import { byteOrder } from "../order.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
-import { claimSubnet, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
+import { assignSubnets, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
 
 /** A machine's role in a proxy network. */
 export type Role = "gateway" | "client";
@@ -104,13 +104,15 @@ const MAX_PORT = 65535;
 export interface PlanOptions {
   /** The accepted plan's `ipv6Prefix`: used when wgqt.toml sets no `ipv6_prefix`. */
   acceptedIpv6Prefix?: string;
+  /** The accepted plan's `cidr6` by network: each kept while it is a /64 of the fleet prefix. */
+  acceptedCidr6?: Readonly<Record<string, string>>;
 }
 
 /**
  * Allocate every network of the fleet: ids, ports and addresses, deterministic for a config. Pure.
  *
  * @param publicKeys - WireGuard public keys by machine (`KeyStore.publicKeys()`); a member without one plans fine, but cannot be rendered for its peers.
- * @param options - The accepted IPv6 prefix, when plan.json has one.
+ * @param options - The accepted IPv6 prefix and /64s, when plan.json has them.
  * @throws {ConfigError} naming the field and value, for a network that cannot be allocated as configured.
  * @throws {KeyError} when a public key is not a WireGuard key.
  */
@@ -134,7 +136,6 @@ export function plan(
   }
   const room = addressRoom(ipv4Start);
   const ipv6Prefix = fleetIpv6Prefix(config, options.acceptedIpv6Prefix, error);
-  const subnets = new Map<number, string>();
 
   const proxies = sortedNames(config.proxies).map((name) => {
     const proxy = config.proxies[name]!;
@@ -142,6 +143,12 @@ export function plan(
     return { name, proxy, machines: 1 + proxy.clients.length };
   });
   proxies.sort((a, b) => b.machines - a.machines || byteOrder(a.name, b.name));
+  const subnets = assignSubnets(
+    ipv6Prefix,
+    proxies.flatMap(({ name, proxy }) => (proxy.ipv6 === false ? [] : [name])),
+    options.acceptedCidr6,
+    error,
+  );
 
   // A machine is a member of many networks; its key is checked once.
   const checkedKeys = new Map<string, string | undefined>();
@@ -180,7 +187,7 @@ export function plan(
       );
     }
     next = start + size;
-    const subnet = proxy.ipv6 === false ? undefined : claimSubnet(name, subnets, error);
+    const subnet = subnets.get(name);
     const interfaceIds = new Map<string, string>();
     const member = (machine: string, role: Role, offset: number): PlanMember => {
       const publicKey = publicKeyOf(machine);

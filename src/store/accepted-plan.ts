@@ -51,9 +51,20 @@ export function readAcceptedPlan(dir: string): PlanJson | undefined {
   return readPlanJson(json, path);
 }
 
-/** The planner's options for an accepted plan: its IPv6 prefix, which stays unless wgqt.toml sets another. */
+/**
+ * The planner's options for an accepted plan: its IPv6 prefix, which stays
+ * unless wgqt.toml sets another, and each network's /64, which stays while
+ * it is one of the fleet prefix's.
+ */
 export function pinned(accepted: PlanJson | undefined): PlanOptions {
-  return accepted?.ipv6Prefix === undefined ? {} : { acceptedIpv6Prefix: accepted.ipv6Prefix };
+  if (accepted === undefined) return {};
+  const cidr6 = accepted.networks.flatMap((network) =>
+    network.cidr6 === undefined ? [] : [[network.name, network.cidr6] as const],
+  );
+  return {
+    ...(accepted.ipv6Prefix === undefined ? {} : { acceptedIpv6Prefix: accepted.ipv6Prefix }),
+    ...(cidr6.length === 0 ? {} : { acceptedCidr6: Object.fromEntries(cidr6) }),
+  };
 }
 
 /**
@@ -96,11 +107,24 @@ export function stageAcceptedPlan(
   }
   // Members who left need no review and stay listed until the next write;
   // members who joined must be recorded, so that their later moves are reviewed.
-  // An older plan.json without the IPv6 prefix gets it, so that the prefix never moves.
+  // An older plan.json without the IPv6 prefix or a network's /64 gets them, so that they never move.
   const diff = diffPlans(accepted, plan);
-  const unpinned = accepted.ipv6Prefix === undefined && plan.networks.length > 0;
+  const unpinned =
+    (accepted.ipv6Prefix === undefined && plan.networks.length > 0) ||
+    unrecordedCidr6(accepted, plan);
   if (diff.changed.length === 0 && (diff.added.length > 0 || unpinned))
     tx.write(join(dir, PLAN_FILE), serializePlan(plan), 0o644);
+}
+
+/** Whether a network of `plan` has a /64 that the accepted plan lists it without. */
+function unrecordedCidr6(accepted: PlanJson, plan: Plan): boolean {
+  const recorded = new Map(accepted.networks.map((network) => [network.name, network.cidr6]));
+  return plan.networks.some(
+    (network) =>
+      network.cidr6 !== undefined &&
+      recorded.has(network.name) &&
+      recorded.get(network.name) === undefined,
+  );
 }
 
 /**

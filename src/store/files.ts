@@ -5,7 +5,6 @@
  * the old file or the new one, never half of one. Only ciphertext and public
  * data ever pass through here.
  */
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
@@ -25,8 +24,6 @@ import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { promisify } from "node:util";
 import { StoreError } from "../errors.js";
-
-const execFileAsync = promisify(execFile);
 
 /** Prefix of our temp files, so `verify` can report leftovers from a crash. */
 export const TEMP_PREFIX = ".wgqt-tmp-";
@@ -189,6 +186,8 @@ async function syncFileSystems(dirs: string[]): Promise<boolean> {
   const byDevice = new Map<number, string>();
   for (const dir of dirs) byDevice.set(statSync(dir).dev, dir);
   try {
+    // Taken here, by the commands that write: the others never load child_process.
+    const execFileAsync = promisify(process.getBuiltinModule("node:child_process").execFile);
     for (const dir of byDevice.values()) await execFileAsync("sync", ["--file-system", dir]);
     return true;
   } catch {

@@ -16,7 +16,7 @@
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { encryptToSync } from "../age/crypt.js";
 import { handOffRecipients, parseRecipient, type RecipientHandoff } from "../age/recipients.js";
 import { type ErrorCode, KeyError, StoreError } from "../errors.js";
@@ -171,9 +171,11 @@ class WorkerPool implements SecretPool {
     onProgress?: (done: number) => void,
   ) {
     this.#planned = planned;
+    // Taken here: commands that make no keys never load worker_threads.
+    const { Worker: WorkerThread } = process.getBuiltinModule("node:worker_threads");
     this.#workers = Array.from({ length: threads }, () => {
       const entry = {
-        worker: new Worker(workerScript),
+        worker: new WorkerThread(workerScript),
         pending: new Map<number, Batch>(),
         started: false,
       };

@@ -1,27 +1,22 @@
 /**
  * IPv6 in the plan: the fleet prefix (set, accepted, derived), each network's
- * /64, interface ids that depend on nobody else (a property over arbitrary
- * fleets), `ipv6 = false`, and the renumbering review of IPv6 moves.
+ * /64 (subnet ids that collide, the accepted plan's kept), interface ids that
+ * depend on nobody else (properties over arbitrary fleets with colliding
+ * network names), `ipv6 = false`, and the renumbering review of IPv6 moves.
  */
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.js";
 import { diffPlans } from "../../src/net/diff.js";
-import { derivedUlaPrefix, subnetId, ulaPrefixProblem } from "../../src/net/ipv6.js";
-import { plan } from "../../src/net/plan.js";
+import { derivedUlaPrefix, networkBlock, subnetId, ulaPrefixProblem } from "../../src/net/ipv6.js";
+import { type PlanJson, plan, planJson } from "../../src/net/plan.js";
+import { pinned } from "../../src/store/accepted-plan.js";
 import { makeConfig, seedConfig } from "./fleet.js";
+import { collidingChain, collidingPair, nameHashingAtLeast } from "./subnets.js";
 
 function inside(address: string, cidr: string): boolean {
   return ipaddr.IPv6.parse(address).match(ipaddr.IPv6.parseCIDR(cidr));
-}
-
-function addresses6(planned: ReturnType<typeof plan>): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const network of planned.networks)
-    for (const member of network.members)
-      found.set(`${network.name}/${member.machine}`, member.address6!);
-  return found;
 }
 
 describe("the fleet prefix", () => {
@@ -107,100 +102,248 @@ describe("networks and members", () => {
       "address",
     ]);
   });
+});
 
-  it("two networks whose names hash to one subnet id are an error naming both", () => {
-    const seen = new Map<number, string>();
-    let pair: [string, string] | undefined;
-    for (let index = 0; pair === undefined; index++) {
-      const name = `n${index}`;
-      const other = seen.get(subnetId(name));
-      if (other !== undefined) pair = [other, name];
-      seen.set(subnetId(name), name);
-    }
-    const [first, second] = pair;
-    const config = makeConfig({
-      machines: { gw: { endpoint: "gw.example.org" }, a: {} },
-      proxies: {
-        [first]: { gateway: "gw", clients: ["a"] },
-        [second]: { gateway: "gw", clients: ["a"] },
-      },
-    });
-    expect(() => plan(config)).toThrow(
-      new RegExp(
-        `proxies\\.(${first}|${second}): its IPv6 subnet id \\d+ \\(from its name\\) is also that of proxies\\.(${first}|${second}); rename one`,
-      ),
+const PREFIX = "fd01:2:3::/48";
+
+/** A fleet of one gateway and one client in each of `networks`, with `ipv6_prefix` set. */
+function networksConfig(networks: readonly string[]) {
+  const config = makeConfig({
+    machines: { gw: { endpoint: "gw.example.org" }, a: {} },
+    proxies: Object.fromEntries(networks.map((name) => [name, { gateway: "gw", clients: ["a"] }])),
+  });
+  return { ...config, ipv6Prefix: PREFIX };
+}
+
+function blocks6(planned: ReturnType<typeof plan>): Record<string, string | undefined> {
+  return Object.fromEntries(planned.networks.map((network) => [network.name, network.cidr6]));
+}
+
+const block = (subnet: number) => networkBlock(PREFIX, subnet % 65536);
+
+describe("subnet ids that collide", () => {
+  it("two networks hashing to one id: the first in byte order takes it, the other the next", () => {
+    const { names, subnet } = collidingPair();
+    const [first, second] = names;
+    expect(subnetId(first)).toBe(subnetId(second));
+    const planned = plan(networksConfig(names));
+    expect(blocks6(planned)).toEqual({ [first]: block(subnet), [second]: block(subnet + 1) });
+    for (const network of planned.networks)
+      for (const member of network.members)
+        expect(inside(member.address6!, network.cidr6!)).toBe(true);
+    // A network with ipv6 = false claims nothing.
+    const config = networksConfig(names);
+    config.proxies[first]!.ipv6 = false;
+    expect(blocks6(plan(config))).toEqual({ [first]: undefined, [second]: block(subnet) });
+  });
+
+  it("the next free id steps over ids that other networks hold", () => {
+    const { names, subnet } = collidingChain();
+    const got = blocks6(plan(networksConfig(names)));
+    expect(new Set(Object.values(got))).toEqual(
+      new Set([block(subnet), block(subnet + 1), block(subnet + 2)]),
     );
-    config.proxies[second]!.ipv6 = false;
-    expect(plan(config).networks).toHaveLength(2);
+    // In byte order, each takes its own id or the first free one after it.
+    const taken = new Set<string>();
+    for (const name of names) {
+      let wanted = subnetId(name);
+      while (taken.has(block(wanted))) wanted = (wanted + 1) % 65536;
+      expect(got[name]).toBe(block(wanted));
+      taken.add(block(wanted));
+    }
+  });
+
+  it("wraps from 65535 to 0", () => {
+    const late = nameHashingAtLeast(65530);
+    const holders = Array.from({ length: 65536 - subnetId(late) }, (_, i) => `held${i}`);
+    const acceptedCidr6 = Object.fromEntries(
+      holders.map((name, i) => [name, block(subnetId(late) + i)]),
+    );
+    const planned = plan(networksConfig([late, ...holders]), {}, { acceptedCidr6 });
+    expect(blocks6(planned)).toEqual({ ...acceptedCidr6, [late]: block(0) });
+  });
+
+  it("a network in the accepted plan keeps its /64: one that joins later takes the next", () => {
+    const { names, subnet } = collidingPair("j");
+    const [joiner, existing] = names; // the joiner sorts first, so without the plan it would win
+    const accepted = planJson(plan(networksConfig([existing])));
+    expect(accepted.networks[0]!.cidr6).toBe(block(subnet));
+    const both = networksConfig(names);
+    expect(blocks6(plan(both))).toEqual({ [joiner]: block(subnet), [existing]: block(subnet + 1) });
+    const kept = plan(both, {}, pinned(accepted));
+    expect(blocks6(kept)).toEqual({ [existing]: block(subnet), [joiner]: block(subnet + 1) });
+    // IPv4 blocks follow the order of names (the joiner's comes first); no IPv6 address moves.
+    expect(diffPlans(accepted, kept).changed.filter((move) => move.address6)).toEqual([]);
+    // Any /64 of the prefix is kept, whatever the name hashes to.
+    const moved = plan(both, {}, { acceptedCidr6: { [joiner]: block(subnet + 7) } });
+    expect(blocks6(moved)).toEqual({ [joiner]: block(subnet + 7), [existing]: block(subnet) });
+  });
+
+  it.each([
+    ["not an address", "garbage"],
+    ["IPv4", "10.0.0.0/24"],
+    ["a /48", "fd01:2:3::/48"],
+    ["a /63", "fd01:2:3:1234::/63"],
+    ["bits set past the /64", "fd01:2:3:1234::1/64"],
+    ["another prefix's /64", "fd09:2:3:1234::/64"],
+  ])("an accepted cidr6 that is %s is ignored: derived afresh", (_, cidr6) => {
+    const { names } = collidingPair();
+    const fresh = blocks6(plan(networksConfig(names)));
+    const [first, second] = names;
+    for (const name of names)
+      expect(
+        blocks6(plan(networksConfig(names), {}, { acceptedCidr6: { [name]: cidr6 } })),
+      ).toEqual(fresh);
+    // Two networks recording one /64 (an edited plan.json): the first in byte order keeps it.
+    const same = { [first]: block(1234), [second]: block(1234) };
+    expect(blocks6(plan(networksConfig(names), {}, { acceptedCidr6: same }))).toEqual({
+      [first]: block(1234),
+      [second]: fresh[first],
+    });
+  });
+
+  it("a changed ipv6_prefix moves every member, reviewed; the ids are derived afresh", () => {
+    const { names, subnet } = collidingPair("j");
+    const [joiner, existing] = names;
+    let accepted = planJson(plan(networksConfig([existing])));
+    accepted = planJson(plan(networksConfig(names), {}, pinned(accepted)));
+    const renumbered = { ...networksConfig(names), ipv6Prefix: "fd09::/48" };
+    const after = plan(renumbered, {}, pinned(accepted));
+    expect(blocks6(after)).toEqual({
+      [joiner]: networkBlock("fd09::/48", subnet),
+      [existing]: networkBlock("fd09::/48", subnet + 1),
+    });
+    const moves = diffPlans(accepted, after).changed;
+    expect(moves).toHaveLength(4);
+    expect(moves.every((move) => move.address6 !== undefined && move.address === undefined)).toBe(
+      true,
+    );
   });
 });
+
+/** Network names for generated fleets: a chain of colliding ones, a colliding pair, three others. */
+const chain = collidingChain();
+const NETWORK_NAMES = [...chain.names, ...collidingPair("p").names, "net0", "net1", "net2"];
+
+/** Machines, and networks in the order they joined the fleet. */
+interface Fleet {
+  machines: string[];
+  networks: { name: string; gateway: string; clients: string[] }[];
+}
 
 const fleetArbitrary = fc
   .record({
     machineCount: fc.integer({ min: 3, max: 12 }),
-    proxies: fc.array(
-      fc.record({ gateway: fc.nat(), clients: fc.array(fc.nat(), { maxLength: 12 }) }),
-      { minLength: 1, maxLength: 6 },
+    networks: fc.uniqueArray(
+      fc.record({
+        name: fc.constantFrom(...NETWORK_NAMES),
+        gateway: fc.nat(),
+        clients: fc.array(fc.nat(), { maxLength: 12 }),
+      }),
+      { minLength: 1, maxLength: 6, selector: (network) => network.name },
     ),
   })
-  .map(({ machineCount, proxies }) => {
+  .map(({ machineCount, networks }): Fleet => {
     const machines = Array.from({ length: machineCount }, (_, i) => `m${i}`);
     return {
       machines,
-      proxies: proxies.map((proxy) => {
-        const gateway = machines[proxy.gateway % machineCount]!;
-        const clients = [...new Set(proxy.clients.map((c) => machines[c % machineCount]!))].filter(
-          (c) => c !== gateway,
-        );
-        return { gateway, clients };
+      networks: networks.map((network) => {
+        const gateway = machines[network.gateway % machineCount]!;
+        const clients = [
+          ...new Set(network.clients.map((c) => machines[c % machineCount]!)),
+        ].filter((c) => c !== gateway);
+        return { name: network.name, gateway, clients };
       }),
     };
   });
 
-function fleetConfig(fleet: {
-  machines: string[];
-  proxies: { gateway: string; clients: string[] }[];
-}) {
+function fleetConfig(fleet: Fleet) {
   return makeConfig({
     machines: Object.fromEntries(fleet.machines.map((m) => [m, { endpoint: `${m}.example.org` }])),
-    proxies: Object.fromEntries(fleet.proxies.map((proxy, index) => [`net${index}`, proxy])),
+    proxies: Object.fromEntries(fleet.networks.map(({ name, ...proxy }) => [name, proxy])),
   });
 }
 
+/**
+ * No two networks of `after` share a /64, and no network in both plans has
+ * another /64 in `after`, nor any member in both another IPv6 address.
+ */
+function expectNoMove6(accepted: PlanJson, after: PlanJson): void {
+  const blocks = after.networks.map((network) => network.cidr6);
+  expect(new Set(blocks).size).toBe(blocks.length);
+  const before = new Map(accepted.networks.map((network) => [network.name, network]));
+  for (const network of after.networks) {
+    const old = before.get(network.name);
+    if (old === undefined) continue;
+    expect(network.cidr6).toBe(old.cidr6);
+    const addresses = new Map(old.members.map((member) => [member.machine, member.address6]));
+    for (const member of network.members)
+      if (addresses.has(member.machine))
+        expect(member.address6).toBe(addresses.get(member.machine));
+  }
+}
+
+/**
+ * The accepted plan after the fleet's networks joined one by one, each plan
+ * accepted in turn (plan.json carried forward); no join moves anyone.
+ */
+function acceptedAfterJoining(fleet: Fleet): PlanJson {
+  let accepted: PlanJson | undefined;
+  for (let count = 1; count <= fleet.networks.length; count++) {
+    const networks = fleet.networks.slice(0, count);
+    const next = planJson(plan(fleetConfig({ ...fleet, networks }), {}, pinned(accepted)));
+    if (accepted !== undefined) expectNoMove6(accepted, next);
+    accepted = next;
+  }
+  return accepted!;
+}
+
 describe("properties", () => {
-  it("adding or removing any machine changes no other machine's IPv6 address", () => {
+  it("the generated names collide", () => {
+    const ids = NETWORK_NAMES.map(subnetId);
+    expect(new Set(ids).size).toBe(NETWORK_NAMES.length - 2);
+    expect(ids).toContain((chain.subnet + 1) % 65536);
+  });
+
+  it("adding or removing a machine or a network moves no other /64 or IPv6 address, plan.json carried forward", () => {
     fc.assert(
       fc.property(fleetArbitrary, fc.nat(), fc.nat(), (fleet, pick, where) => {
-        const before = addresses6(plan(fleetConfig(fleet)));
-        // Remove one machine: from the fleet, as a client, and any proxy it is the gateway of.
+        const accepted = acceptedAfterJoining(fleet);
+        const replan = (changed: Fleet) =>
+          planJson(plan(fleetConfig(changed), {}, pinned(accepted)));
+        // Remove one machine: from the fleet, as a client, and every network it is the gateway of.
         const gone = fleet.machines[pick % fleet.machines.length]!;
-        const removed = {
-          machines: fleet.machines.filter((m) => m !== gone),
-          proxies: fleet.proxies.map((proxy) =>
-            proxy.gateway === gone
-              ? { gateway: proxy.gateway, clients: [] }
-              : { ...proxy, clients: proxy.clients.filter((c) => c !== gone) },
+        expectNoMove6(
+          accepted,
+          replan({
+            machines: fleet.machines.filter((m) => m !== gone),
+            networks: fleet.networks
+              .filter((network) => network.gateway !== gone)
+              .map((network) => ({
+                ...network,
+                clients: network.clients.filter((c) => c !== gone),
+              })),
+          }),
+        );
+        // Add one machine as a client of one network.
+        const target = fleet.networks[where % fleet.networks.length]!;
+        const more = replan({
+          machines: [...fleet.machines, "newcomer"],
+          networks: fleet.networks.map((network) =>
+            network === target
+              ? { ...network, clients: [...network.clients, "newcomer"] }
+              : network,
           ),
-        };
-        // Proxies keep their names (net<index>); one that lost its gateway is dropped by name.
-        const lessConfig = fleetConfig(fleet);
-        delete lessConfig.machines[gone];
-        for (const [index, proxy] of removed.proxies.entries()) {
-          if (proxy.gateway === gone) delete lessConfig.proxies[`net${index}`];
-          else lessConfig.proxies[`net${index}`]!.clients = proxy.clients;
-        }
-        const less = addresses6(plan(lessConfig));
-        // Add one machine as a client of one proxy.
-        const moreConfig = fleetConfig(fleet);
-        moreConfig.machines.newcomer = { name: "newcomer", recipients: [] };
-        moreConfig.proxies[`net${where % fleet.proxies.length}`]!.clients.push("newcomer");
-        const more = addresses6(plan(moreConfig));
-        for (const [key, address] of before) {
-          if (key.endsWith(`/${gone}`) || !less.has(key)) continue;
-          expect(less.get(key)).toBe(address);
-        }
-        for (const [key, address] of before) expect(more.get(key)).toBe(address);
-        expect(more.size).toBe(before.size + 1);
+        });
+        expectNoMove6(accepted, more);
+        const joined = more.networks.find((network) => network.name === target.name)!;
+        const newcomer = joined.members.find((member) => member.machine === "newcomer")!;
+        expect(inside(newcomer.address6!, joined.cidr6!)).toBe(true);
+        // Remove one network.
+        expectNoMove6(
+          accepted,
+          replan({ ...fleet, networks: fleet.networks.filter((network) => network !== target) }),
+        );
       }),
     );
   });
