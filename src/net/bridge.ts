@@ -7,7 +7,6 @@
  * (ipv6.ts), which the planner hashes from their names.
  */
 import { createHash } from "node:crypto";
-import ipaddr from "ipaddr.js";
 import { formatIpv4 } from "./ipv4.js";
 import { NETWORK_PREFIX_LENGTH, networkBlock } from "./ipv6.js";
 
@@ -90,23 +89,4 @@ export function bridgeFor(
     cidr6,
     ...(ipv6.tunnelAddress6 === undefined ? {} : { snatTo6: ipv6.tunnelAddress6 }),
   };
-}
-
-/**
- * The first of `blocks` (IPv6 CIDRs or addresses, each with what it is)
- * that overlaps the bridge /64 `cidr6`: a network whose name hashes to the
- * bridge's subnet id, or a VPN address inside it.
- */
-export function bridgeOverlap6(
-  cidr6: string,
-  blocks: readonly (readonly [what: string, cidr: string])[],
-): readonly [what: string, cidr: string] | undefined {
-  const [bridge, length] = ipaddr.IPv6.parseCIDR(cidr6);
-  return blocks.find(([, cidr]) => {
-    const [address, prefix] = cidr.includes("/")
-      ? ipaddr.IPv6.parseCIDR(cidr)
-      : [ipaddr.IPv6.parse(cidr), 128];
-    // Two blocks overlap when the shorter one holds the other's first address.
-    return prefix <= length ? bridge.match(address, prefix) : address.match(bridge, length);
-  });
 }

@@ -22,7 +22,7 @@ import {
   vpnKeyFile,
   vpnPresharedKeyFile,
 } from "../store/layout.js";
-import { type Bridge, bridgeOverlap6 } from "./bridge.js";
+import { checkBridge } from "./bridge-check.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
 import { NETWORK_PREFIX_LENGTH } from "./ipv6.js";
 import {
@@ -278,74 +278,6 @@ function vpnInterface(vpn: PlanVpn): HostInterface {
     dns: [...vpn.dns],
     peers: [peer],
   };
-}
-
-/** First and last address of a CIDR block. */
-function cidrRange(cidr: string): [number, number] {
-  const [address, prefix] = cidr.split("/");
-  const size = 2 ** (32 - Number(prefix));
-  const start = parseIpv4(address!)! - (parseIpv4(address!)! % size);
-  return [start, start + size - 1];
-}
-
-/** A bridge subnet's range, and the first network of the plan (in plan order) it overlaps. */
-interface BridgeSubnet {
-  first: number;
-  last: number;
-  overlaps?: PlanNetwork;
-}
-
-/**
- * Bridge subnets derive from routing keys, so a fleet has few distinct ones
- * however many hosts carry them: each is checked against the plan's networks
- * once, not once per host.
- */
-const bridgeSubnets = new WeakMap<Plan, Map<string, BridgeSubnet>>();
-
-function bridgeSubnet(plan: Plan, bridge: string): BridgeSubnet {
-  let subnets = bridgeSubnets.get(plan);
-  if (subnets === undefined) {
-    subnets = new Map();
-    bridgeSubnets.set(plan, subnets);
-  }
-  let subnet = subnets.get(bridge);
-  if (subnet === undefined) {
-    const [first, last] = cidrRange(bridge);
-    const overlaps = plan.networks.find((network) => {
-      const [start, end] = cidrRange(network.cidr);
-      return start <= last && end >= first;
-    });
-    subnet = { first, last, ...(overlaps === undefined ? {} : { overlaps }) };
-    subnets.set(bridge, subnet);
-  }
-  return subnet;
-}
-
-/** A bridge's subnets must not overlap any network of the fleet nor the host's VPN addresses. */
-function checkBridge(plan: Plan, host: string, vpns: HostInterface[], entry: Bridge): void {
-  const bridge = entry.cidr;
-  const overlap = (what: string, cidr: string) =>
-    new ConfigError(
-      "config/conflict",
-      `${quote(host)}: bridge subnet ${bridge} overlaps ${what} (${cidr}); bridges use 10.20.0.0/14, so move ipv4_start or the VPN elsewhere`,
-    );
-  if (entry.cidr6 !== undefined) {
-    const found = bridgeOverlap6(entry.cidr6, [
-      ...plan.networks.flatMap((n) => (n.cidr6 ? [[`network ${n.name}`, n.cidr6] as const] : [])),
-      ...vpns.flatMap((v) => (v.address6 ? [[`VPN ${v.name}`, v.address6] as const] : [])),
-    ]);
-    if (found !== undefined)
-      throw new ConfigError(
-        "config/conflict",
-        `${quote(host)}: bridge subnet ${entry.cidr6} overlaps ${found[0]} (${found[1]}); bridges use subnet ids b001…b999 of ipv6_prefix, so rename the network, set ipv6 = false on it, or move the VPN`,
-      );
-  }
-  const { first, last, overlaps } = bridgeSubnet(plan, bridge);
-  if (overlaps !== undefined) throw overlap(`network ${overlaps.name}`, overlaps.cidr);
-  for (const vpn of vpns) {
-    const [start, end] = cidrRange(vpn.cidr);
-    if (start <= last && end >= first) throw overlap(`VPN ${vpn.name}`, vpn.cidr);
-  }
 }
 
 function hostInterface(

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.js";
-import { bridgeFor, bridgeOverlap6, bridgeSubnetId } from "../../src/net/bridge.js";
+import { bridgeFor, bridgeSubnetId } from "../../src/net/bridge.js";
+import { bridgeOverlap6 } from "../../src/net/bridge-check.js";
 import { hostView } from "../../src/net/host.js";
 import { subnetId } from "../../src/net/ipv6.js";
 import { plan } from "../../src/net/plan.js";
