@@ -4,7 +4,7 @@
  * and, unless the tunnel is a proxy with `ipv6 = false`, the /64 of the fleet
  * prefix whose subnet id is `b` followed by the key's three decimal digits
  * (`fd42:7a3c:91e0:b100::/64` for key 100), beside the networks' /64s
- * (ipv6.ts), which the planner hashes from their names.
+ * (ipv6.ts), which the planner derives from their names.
  */
 import { createHash } from "node:crypto";
 import { formatIpv4 } from "./ipv4.js";
