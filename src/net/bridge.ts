@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { formatIpv4 } from "./ipv4.js";
-import { NETWORK_PREFIX_LENGTH, networkBlock } from "./ipv6.js";
+import { BRIDGE_SUBNET6_BASE, NETWORK_PREFIX_LENGTH, networkBlock } from "./ipv6.js";
 
 /** A bridge whose traffic is routed into one non-default tunnel (see routing.ts). */
 export interface Bridge {
@@ -38,8 +38,6 @@ export interface Bridge {
 /** Bridge subnets start here: 10.20.0.0 (a tunnel's bridge is 10.20.<key>.1/24). */
 export const BRIDGE_BASE = 0x0a140000;
 export const BRIDGE_PREFIX_LENGTH = 24;
-/** Bridge /64s have subnet ids 0xb000 + the key's decimal digits read as hex (0xb001…0xb999). */
-export const BRIDGE_SUBNET6_BASE = 0xb000;
 
 /** `br-<tunnel>`, or `br-<first 7>-<4 hex of SHA-256(tunnel)>` when that would pass 15 characters. */
 export function bridgeName(tunnel: string): string {
