@@ -22,6 +22,7 @@ import {
   vpnKeyFile,
   vpnPresharedKeyFile,
 } from "../store/layout.js";
+import { checkBridge } from "./bridge-check.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
 import { NETWORK_PREFIX_LENGTH } from "./ipv6.js";
 import { meshPeers } from "./mesh.js";
@@ -223,6 +224,10 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
           ? carriesDefaultRoute({ allowedIPs: entry.peers[0]!.allowedIPs })
           : entry.role === "client",
       preferred: preferred.has(entry.name),
+      // A bridge is dual-stack unless its tunnel is a proxy with ipv6 = false.
+      ...(entry.kind === "vpn" || entry.address6 !== undefined
+        ? { ipv6Prefix: plan.ipv6Prefix }
+        : {}),
       killswitch: killswitchOf(config, entry),
     })),
   );
@@ -232,7 +237,7 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
   for (const entry of interfaces) {
     const found = routingByName.get(entry.name);
     if (found !== undefined) entry.routing = found;
-    if (found?.bridge !== undefined) checkBridge(plan, host, vpns, found.bridge.cidr);
+    if (found?.bridge !== undefined) checkBridge(plan, host, vpns, found.bridge);
   }
   interfaces.sort((a, b) => routingKey(a.kind, a.id) - routingKey(b.kind, b.id));
   return {
@@ -282,62 +287,6 @@ function vpnInterface(vpn: PlanVpn): HostInterface {
     dns: [...vpn.dns],
     peers: [peer],
   };
-}
-
-/** First and last address of a CIDR block. */
-function cidrRange(cidr: string): [number, number] {
-  const [address, prefix] = cidr.split("/");
-  const size = 2 ** (32 - Number(prefix));
-  const start = parseIpv4(address!)! - (parseIpv4(address!)! % size);
-  return [start, start + size - 1];
-}
-
-/** A bridge subnet's range, and the first network of the plan (in plan order) it overlaps. */
-interface BridgeSubnet {
-  first: number;
-  last: number;
-  overlaps?: PlanNetwork;
-}
-
-/**
- * Bridge subnets derive from routing keys, so a fleet has few distinct ones
- * however many hosts carry them: each is checked against the plan's networks
- * once, not once per host.
- */
-const bridgeSubnets = new WeakMap<Plan, Map<string, BridgeSubnet>>();
-
-function bridgeSubnet(plan: Plan, bridge: string): BridgeSubnet {
-  let subnets = bridgeSubnets.get(plan);
-  if (subnets === undefined) {
-    subnets = new Map();
-    bridgeSubnets.set(plan, subnets);
-  }
-  let subnet = subnets.get(bridge);
-  if (subnet === undefined) {
-    const [first, last] = cidrRange(bridge);
-    const overlaps = plan.networks.find((network) => {
-      const [start, end] = cidrRange(network.cidr);
-      return start <= last && end >= first;
-    });
-    subnet = { first, last, ...(overlaps === undefined ? {} : { overlaps }) };
-    subnets.set(bridge, subnet);
-  }
-  return subnet;
-}
-
-/** A bridge subnet must not overlap any network of the fleet nor the host's VPN addresses. */
-function checkBridge(plan: Plan, host: string, vpns: HostInterface[], bridge: string): void {
-  const overlap = (what: string, cidr: string) =>
-    new ConfigError(
-      "config/conflict",
-      `${quote(host)}: bridge subnet ${bridge} overlaps ${what} (${cidr}); bridges use 10.20.0.0/14, so move ipv4_start or the VPN elsewhere`,
-    );
-  const { first, last, overlaps } = bridgeSubnet(plan, bridge);
-  if (overlaps !== undefined) throw overlap(`network ${overlaps.name}`, overlaps.cidr);
-  for (const vpn of vpns) {
-    const [start, end] = cidrRange(vpn.cidr);
-    if (start <= last && end >= first) throw overlap(`VPN ${vpn.name}`, vpn.cidr);
-  }
 }
 
 function hostInterface(

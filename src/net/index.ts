@@ -4,7 +4,13 @@
  * and plan diffs for renumbering warnings. Pure: no I/O anywhere below.
  */
 
-export { type Bridge, bridgeFor, bridgeName } from "./bridge.js";
+export {
+  type Bridge,
+  type BridgeIpv6,
+  bridgeFor,
+  bridgeName,
+  bridgeSubnetId,
+} from "./bridge.js";
 export { diffPlans, type MemberChange, type PlanDiff, readPlanJson } from "./diff.js";
 export {
   type HostInterface,

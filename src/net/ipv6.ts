@@ -141,6 +141,21 @@ export function fleetIpv6Prefix(
 const SUBNET_COUNT = 1 << (NETWORK_PREFIX_LENGTH - ULA_PREFIX_LENGTH);
 
 /**
+ * The bridges' subnet ids (bridge.ts): 0xb000 + a routing key's three
+ * decimal digits read as hex, 0xb001…0xb999, so `…:b100::/64` is the bridge
+ * of key 100. No network takes one of these.
+ */
+export const BRIDGE_SUBNET6_BASE = 0xb000;
+/** How many ids {@link isBridgeSubnet} holds back: three decimal digits. */
+const BRIDGE_SUBNET_COUNT = 1000;
+
+/** Whether `subnet` is one a bridge may use: `b` and three decimal digits in hex. */
+export function isBridgeSubnet(subnet: number): boolean {
+  if (subnet >> 12 !== BRIDGE_SUBNET6_BASE >> 12) return false;
+  return [8, 4, 0].every((shift) => ((subnet >> shift) & 0xf) <= 9);
+}
+
+/**
  * The subnet id of `cidr6` when it is a /64 of `prefix` with nothing set past
  * the 64 bits, else undefined (not an IPv6 CIDR, not a /64, another prefix).
  */
@@ -168,8 +183,9 @@ export function subnetUnder(prefix: string, cidr6: string): number | undefined {
  *    /64 of `prefix` keeps it; of two recording the same /64, the first in
  *    byte order of name (plan.json was edited by hand);
  * 2. every other network, in byte order of name, takes the id its name
- *    hashes to ({@link subnetId}), or when that is taken, the next free one
- *    above it, wrapping from 65535 to 0.
+ *    hashes to ({@link subnetId}), or when that is taken or a bridge's
+ *    ({@link isBridgeSubnet}), the next free one above it, wrapping from
+ *    65535 to 0.
  *
  * A network that joins is in round 2 until plan.json records it, so it never
  * takes an id from one already there. A recorded /64 that is not one of
@@ -184,10 +200,11 @@ export function assignSubnets(
   error: Fail,
 ): Map<string, number> {
   // Unreachable while ports run out first (udp_start + id ≤ 65535), but never loop forever.
-  if (networks.length > SUBNET_COUNT)
+  const room = SUBNET_COUNT - BRIDGE_SUBNET_COUNT;
+  if (networks.length > room)
     throw error(
       "proxies",
-      `${networks.length} networks with IPv6, but ${prefix} has only ${SUBNET_COUNT} /64s; set ipv6 = false on some`,
+      `${networks.length} networks with IPv6, but ${prefix} has only ${room} /64s for networks; set ipv6 = false on some`,
     );
   const names = [...networks].sort(byteOrder);
   const taken = new Set<number>();
@@ -202,7 +219,7 @@ export function assignSubnets(
   for (const name of names) {
     if (subnets.has(name)) continue;
     let subnet = subnetId(name);
-    while (taken.has(subnet)) subnet = (subnet + 1) % SUBNET_COUNT;
+    while (taken.has(subnet) || isBridgeSubnet(subnet)) subnet = (subnet + 1) % SUBNET_COUNT;
     taken.add(subnet);
     subnets.set(name, subnet);
   }

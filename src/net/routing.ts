@@ -64,9 +64,30 @@
  * at most 15 characters, else `br-` + the name's first 7 characters + `-` + 4
  * hex digits of SHA-256(name) (`br-mullvad-3f2a`). Keys above 255 continue the
  * subnets past 10.20.255.0 into 10.21–10.23 (10.20.0.0 + key × 256).
+ *
+ * A bridge is dual-stack (bridge.ts) unless its tunnel is a proxy with `ipv6 =
+ * false`: `<fleet prefix>:b<key>::1/64`, `from <that /64>` at the same
+ * priority, NAT66 to the tunnel's IPv6 address. When the tunnel carries no
+ * IPv6 (a provider without it) there is no NAT66 and no IPv6 forwarding for
+ * it, and the rule meets only the table's unreachable default: what is
+ * attached has no IPv6 beyond the bridge, and none of it leaks.
  */
 import { ConfigError, quote } from "../errors.js";
 import { type Bridge, bridgeFor } from "./bridge.js";
+import { FWMARK_BASE, FWMARK_MASK, hexMark } from "./marks.js";
+
+// The connection marks and their netfilter rules live in marks.ts; exported here as before.
+export {
+  CONNECTION_MARK_RULES,
+  FWMARK_BASE,
+  FWMARK_MASK,
+  hexMark,
+  iptablesMarkRule,
+  type MarkRule,
+  NFT_TABLE,
+  nftConnectionMarkScript,
+  nftMarkRule,
+} from "./marks.js";
 
 /**
  * What a routed interface is: one of the fleet's proxies or meshes (which
@@ -89,6 +110,11 @@ export interface RoutedInterface {
   carriesDefaultRoute: boolean;
   /** `default = true` in wgqt.toml. */
   preferred?: boolean;
+  /**
+   * The fleet's IPv6 prefix, from which this tunnel's bridge (if it gets one)
+   * takes its /64; absent, the bridge is IPv4 only (a proxy with `ipv6 = false`).
+   */
+  ipv6Prefix?: string;
   /** More sources routed into this tunnel (a bridge subnet), CIDR or address. */
   extraSources?: string[];
   /** Keep the rules and the unreachable default when the tunnel is taken down on purpose. */
@@ -142,28 +168,8 @@ export interface InterfaceRouting {
   killswitch: boolean;
 }
 
-/**
- * One half of the connection-mark pair (see the module comment): where a
- * mark is tested and which one receives FWMARK_BASE in the bits of
- * FWMARK_MASK. `connection` → the conntrack mark (nft `ct mark`,
- * iptables-extensions(8) `connmark`/`CONNMARK`); `packet` → the packet's
- * (nft `meta mark`, `mark`/`MARK`).
- */
-export interface MarkRule {
-  /** The netfilter hook: postrouting sees what leaves, prerouting what arrives before routing. */
-  hook: "prerouting" | "postrouting";
-  /** The mark that must carry FWMARK_BASE within FWMARK_MASK. */
-  match: "packet" | "connection";
-  /** The mark that gets it. */
-  set: "packet" | "connection";
-}
-
 /** Routing tables are `TABLE_BASE + key`. */
 export const TABLE_BASE = 52000;
-/** An interface's fwmark is `FWMARK_BASE + key`. */
-export const FWMARK_BASE = 0x520000;
-/** Covers FWMARK_BASE … FWMARK_BASE + 1023: every wgqt interface's mark. */
-export const FWMARK_MASK = 0xfffc00;
 export const PRIORITY_SUPPRESS_MAIN = 10000;
 export const PRIORITY_FROM_BASE = 11000;
 export const PRIORITY_DEFAULT_BASE = 12000;
@@ -171,17 +177,6 @@ export const PRIORITY_DEFAULT_BASE = 12000;
 export const MAX_KEY = 999;
 /** The largest metric: the kill switch loses to any real route. */
 export const UNREACHABLE_METRIC = 4294967295;
-
-/**
- * Save the mark of a tunnel's encrypted UDP to its connection, restore it on
- * the replies before the reverse-path check. wg-quick(8) does the same for its
- * own fwmark (`CONNMARK --save-mark` in POSTROUTING, `--restore-mark` in
- * PREROUTING); here only FWMARK_MASK's bits, and only when they are wgqt's.
- */
-export const CONNECTION_MARK_RULES: readonly MarkRule[] = [
-  { hook: "postrouting", match: "packet", set: "connection" },
-  { hook: "prerouting", match: "connection", set: "packet" },
-];
 
 /**
  * Kernel settings a host with policy-routed tunnels needs: the reverse-path
@@ -251,7 +246,19 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
         suppressPrefixLength: 0,
       });
     }
-    const bridge = isDefault ? undefined : bridgeFor(entry.name, key, entry.address);
+    const bridge = isDefault
+      ? undefined
+      : bridgeFor(
+          entry.name,
+          key,
+          entry.address,
+          entry.ipv6Prefix === undefined
+            ? undefined
+            : {
+                prefix: entry.ipv6Prefix,
+                ...(entry.address6 === undefined ? {} : { tunnelAddress6: entry.address6 }),
+              },
+        );
     if (bridge !== undefined && names.has(bridge.name)) {
       throw new ConfigError(
         "config/conflict",
@@ -279,14 +286,19 @@ export function hostRouting(interfaces: RoutedInterface[]): InterfaceRouting[] {
     }
     // IPv6 the same way, whether or not the tunnel carries it: a tunnel without IPv6 (no
     // address, a provider without ::/0) leaves only the unreachable default, so the host's
-    // IPv6 is dropped rather than sent around the tunnel. Bridges are IPv4 only.
+    // IPv6, and its bridge's, is dropped rather than sent around the tunnel.
     const rules6 = rules
       .filter((rule) => rule.from === undefined || rule.from === entry.address)
       .flatMap((rule): IpRule[] => {
         if (rule.from === undefined) return [{ ...rule, family: "ipv6" }];
-        return entry.address6 === undefined
-          ? []
-          : [{ ...rule, family: "ipv6", from: entry.address6 }];
+        return [
+          ...(entry.address6 === undefined
+            ? []
+            : [{ ...rule, family: "ipv6" as const, from: entry.address6 }]),
+          ...(bridge?.cidr6 === undefined
+            ? []
+            : [{ ...rule, family: "ipv6" as const, from: bridge.cidr6 }]),
+        ];
       });
     rules.push(...rules6);
     const routes: IpRoute[] = [
@@ -351,12 +363,6 @@ export function ipRuleArguments(rule: IpRule): string {
   return words.join(" ");
 }
 
-/** `0x520064` or `0x520000/0xfffc00`, as iproute2 and wg(8) print marks. */
-export function hexMark(mark: number, mask?: number): string {
-  const hex = (value: number) => `0x${value.toString(16)}`;
-  return mask === undefined ? hex(mark) : `${hex(mark)}/${hex(mask)}`;
-}
-
 /** The arguments after `ip -4|-6 route add|del`. */
 export function ipRouteArguments(route: IpRoute): string {
   const destination =
@@ -373,54 +379,5 @@ export function liftKillSwitch(routing: InterfaceRouting): string[] {
     ...routing.routes.map(
       (route) => `ip ${ipFamilyOption(route)} route del ${ipRouteArguments(route)}`,
     ),
-  ];
-}
-
-/** A MarkRule as nft(8) rule text (a `meta l4proto udp` statement and its mangle). */
-export function nftMarkRule(rule: MarkRule): string {
-  const selector = (mark: MarkRule["match"]) => (mark === "packet" ? "meta mark" : "ct mark");
-  const keep = hexMark(~FWMARK_MASK >>> 0);
-  return [
-    "meta l4proto udp",
-    `${selector(rule.match)} & ${hexMark(FWMARK_MASK)} == ${hexMark(FWMARK_BASE)}`,
-    `${selector(rule.set)} set ${selector(rule.set)} & ${keep} | ${hexMark(FWMARK_BASE)}`,
-  ].join(" ");
-}
-
-/**
- * A MarkRule as iptables arguments after the verb (`-A`, `-C`, `-D`, `-I`):
- * table, chain and rule, in iptables-extensions(8) words (`--set-mark
- * value/mask` zeroes the mask's bits, then ORs the value in).
- */
-export function iptablesMarkRule(rule: MarkRule): [table: string, chain: string, rule: string] {
-  const mark = hexMark(FWMARK_BASE, FWMARK_MASK);
-  const match = rule.match === "packet" ? `-m mark --mark ${mark}` : `-m connmark --mark ${mark}`;
-  const target =
-    rule.set === "packet" ? `-j MARK --set-mark ${mark}` : `-j CONNMARK --set-mark ${mark}`;
-  return ["mangle", rule.hook.toUpperCase(), `-p udp ${match} ${target}`];
-}
-
-/** The nftables table of CONNECTION_MARK_RULES (`inet`: one table for both families). */
-export const NFT_TABLE = "inet wgqt";
-
-/**
- * CONNECTION_MARK_RULES as an nft(8) script that replaces the table
- * atomically (`nft -f`: declaring the table first lets the delete succeed when
- * it does not exist yet). Arriving packets get their mark at `mangle - 1`,
- * ahead of iptables' mangle table and NixOS's rpfilter chain (`mangle + 10`),
- * which both check reverse paths with the mark.
- */
-export function nftConnectionMarkScript(): string[] {
-  return [
-    `table ${NFT_TABLE}`,
-    `delete table ${NFT_TABLE}`,
-    `table ${NFT_TABLE} {`,
-    ...CONNECTION_MARK_RULES.flatMap((rule) => [
-      `  chain ${rule.hook} {`,
-      `    type filter hook ${rule.hook} priority ${rule.hook === "prerouting" ? "mangle - 1" : "mangle"}; policy accept;`,
-      `    ${nftMarkRule(rule)}`,
-      "  }",
-    ]),
-    "}",
   ];
 }

@@ -24,7 +24,9 @@
  * with `ConfigureWithoutCarrier=yes` (it has its address before anything is
  * attached) and `IPMasquerade=ipv4`: what leaves the bridge
  * subnet is masqueraded to the address of the interface it leaves by — the
- * tunnel's, since the policy rule sends it there.
+ * tunnel's, since the policy rule sends it there. Its IPv6 /64 (bridge.ts) is
+ * a second `Address=`; `IPMasquerade=both` (NAT66, IPv6 forwarding) when the
+ * tunnel has IPv6, else its IPv6 meets only the tunnel's unreachable default.
  *
  * A host with policy-routed tunnels also gets what networkd cannot do
  * (networkd-routing.ts): `sysctl.d/50-wgqt.conf`, `system/wgqt-connmark.service`
@@ -135,6 +137,11 @@ function bridgeNetwork(entry: HostInterface, bridge: Bridge, header: string[]): 
       "",
       `Attach containers or namespaces here: they browse through ${entry.name} only.`,
       `Give them an address in ${bridge.cidr}, gateway ${bridge.address}${dns.length ? `, DNS ${dns.join(", ")}` : ""}.`,
+      ...(bridge.cidr6 === undefined
+        ? []
+        : bridge.snatTo6 === undefined
+          ? [`${entry.name} carries no IPv6: IPv6 from ${bridge.cidr6} is dropped, never leaked.`]
+          : [`IPv6: an address in ${bridge.cidr6}, gateway ${bridge.address6}.`]),
     ],
     [
       ["Match", [["Name", bridge.name]]],
@@ -142,8 +149,12 @@ function bridgeNetwork(entry: HostInterface, bridge: Bridge, header: string[]): 
         "Network",
         [
           ["Address", `${bridge.address}/${bridge.prefixLength}`],
+          ...(bridge.cidr6 === undefined
+            ? []
+            : [["Address", `${bridge.address6}/${bridge.prefixLength6}`] as [string, string]]),
           ["ConfigureWithoutCarrier", "yes"],
-          ["IPMasquerade", "ipv4"],
+          // Masquerading (and forwarding) IPv6 too only when the tunnel has an IPv6 address.
+          ["IPMasquerade", bridge.snatTo6 === undefined ? "ipv4" : "both"],
         ],
       ],
       ["Link", [["RequiredForOnline", "no"]]],

@@ -1,7 +1,7 @@
 /**
  * `options.nix`, imported by every host's module and by `default.nix`:
- * declares `networking.wgqt.interfaces` (this host's address and listen port
- * on each wgqt network, set by its module for use elsewhere in the
+ * declares `networking.wgqt.interfaces` (this host's addresses and listen
+ * port on each wgqt network, set by its module for use elsewhere in the
  * configuration) and `networking.wgqt.bridges` (the bridge into each tunnel
  * that is not the default route).
  */
@@ -15,22 +15,27 @@ export function optionsModule(): string {
     commentLines([
       ...generatedNotice("declares networking.wgqt.interfaces and networking.wgqt.bridges"),
       "",
-      "networking.wgqt.interfaces.<net>.{address,port}: this host's address and port on each",
-      "wgqt network it is in, for use elsewhere in the configuration (a service's address).",
-      "networking.wgqt.bridges.<tunnel>.{device,address,prefixLength,dns}: the bridge into each",
-      "tunnel that is not the default route; what is attached to it (a container's hostBridge)",
-      "leaves through that tunnel only.",
+      "networking.wgqt.interfaces.<net>.{address,address6,port}: this host's addresses and port",
+      "on each wgqt network it is in, for use elsewhere in the configuration (a service's address).",
+      "networking.wgqt.bridges.<tunnel>.{device,address,prefixLength,address6,prefixLength6,dns}:",
+      "the bridge into each tunnel that is not the default route; what is attached to it (a",
+      "container's hostBridge) leaves through that tunnel only.",
     ]),
     "{ lib, ... }:",
     "{",
     "  options.networking.wgqt.interfaces = lib.mkOption {",
-    '    description = "This host\'s address and listen port on each wgqt network it is in.";',
+    '    description = "This host\'s addresses and listen port on each wgqt network it is in.";',
     "    default = { };",
     "    type = lib.types.attrsOf (lib.types.submodule {",
     "      options = {",
     "        address = lib.mkOption {",
     "          type = lib.types.str;",
     '          description = "This host\'s address on the network.";',
+    "        };",
+    "        address6 = lib.mkOption {",
+    "          type = lib.types.nullOr lib.types.str;",
+    "          default = null;",
+    '          description = "This host\'s IPv6 address on the network; null when it has none (ipv6 = false).";',
     "        };",
     "        port = lib.mkOption {",
     "          type = lib.types.port;",
@@ -55,6 +60,16 @@ export function optionsModule(): string {
     "        prefixLength = lib.mkOption {",
     "          type = lib.types.int;",
     '          description = "The prefix length of the bridge subnet.";',
+    "        };",
+    "        address6 = lib.mkOption {",
+    "          type = lib.types.nullOr lib.types.str;",
+    "          default = null;",
+    '          description = "This host\'s IPv6 address on the bridge: the IPv6 gateway of what is attached; null when the bridge is IPv4 only.";',
+    "        };",
+    "        prefixLength6 = lib.mkOption {",
+    "          type = lib.types.int;",
+    "          default = 64;",
+    '          description = "The prefix length of the bridge\'s IPv6 subnet.";',
     "        };",
     "        dns = lib.mkOption {",
     "          type = lib.types.listOf lib.types.str;",

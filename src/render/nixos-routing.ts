@@ -132,14 +132,31 @@ function routingService(view: HostView, routed: HostInterface[]): NixValue {
     const bridge = entry.routing!.bridge;
     if (bridge !== undefined) {
       // The bridge itself is networking.bridges'; its traffic leaves only into the tunnel, SNAT-ed.
-      for (const rule of [
-        `-t nat POSTROUTING -s ${bridge.cidr} -o ${entry.name} -j SNAT --to-source ${bridge.snatTo}`,
+      const forward = [
         `FORWARD -i ${bridge.name} -o ${entry.name} -j ACCEPT`,
         `FORWARD -i ${entry.name} -o ${bridge.name} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
-      ]) {
+      ];
+      const rules: [command: string, rule: string][] = [
+        [
+          "iptables",
+          `-t nat POSTROUTING -s ${bridge.cidr} -o ${entry.name} -j SNAT --to-source ${bridge.snatTo}`,
+        ],
+        ...forward.map((rule): [string, string] => ["iptables", rule]),
+      ];
+      // NAT66 only when the tunnel has IPv6; without it the bridge's IPv6 meets the unreachable default.
+      if (bridge.snatTo6 !== undefined) {
+        rules.push(
+          [
+            "ip6tables",
+            `-t nat POSTROUTING -s ${bridge.cidr6} -o ${entry.name} -j SNAT --to-source ${bridge.snatTo6}`,
+          ],
+          ...forward.map((rule): [string, string] => ["ip6tables", rule]),
+        );
+      }
+      for (const [command, rule] of rules) {
         const [table, chain] = rule.startsWith("-t nat ") ? ["-t nat ", rule.slice(7)] : ["", rule];
-        start.push(`iptables ${table}-C ${chain} 2>/dev/null || iptables ${table}-A ${chain}`);
-        stop.push(`iptables ${table}-D ${chain} || true`);
+        start.push(`${command} ${table}-C ${chain} 2>/dev/null || ${command} ${table}-A ${chain}`);
+        stop.push(`${command} ${table}-D ${chain} || true`);
       }
     }
   }

@@ -150,6 +150,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
   const wgqt: Record<string, NixValue> = {
     interfaces: byInterface(listening, (entry) => ({
       address: entry.address,
+      ...(entry.address6 === undefined ? {} : { address6: entry.address6 }),
       port: entry.listenPort!,
     })),
   };
@@ -160,6 +161,9 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
         device: bridge.name,
         address: bridge.address,
         prefixLength: bridge.prefixLength,
+        ...(bridge.address6 === undefined
+          ? {}
+          : { address6: bridge.address6, prefixLength6: bridge.prefixLength6! }),
         dns: entry.dns ?? [],
       };
     });
@@ -176,7 +180,12 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
     networking.interfaces = Object.fromEntries(
       bridges.map((b) => [
         b.name,
-        { ipv4: { addresses: [{ address: b.address, prefixLength: b.prefixLength }] } },
+        {
+          ipv4: { addresses: [{ address: b.address, prefixLength: b.prefixLength }] },
+          ...(b.address6 === undefined
+            ? {}
+            : { ipv6: { addresses: [{ address: b.address6, prefixLength: b.prefixLength6! }] } }),
+        },
       ]),
     );
   }
@@ -223,7 +232,13 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
   const sysctl: Record<string, NixValue> = {};
   if (gateways.length > 0 || bridged.length > 0 || relays.length > 0)
     sysctl["net.ipv4.ip_forward"] = 1;
-  if (relays.some(forwardsIpv6)) sysctl["net.ipv6.conf.all.forwarding"] = 1;
+  // NAT66 from a bridge (nixos-routing.ts) needs IPv6 forwarding; a tunnel without IPv6 does not.
+  // A mesh relay or routing member forwards IPv6 where its mesh or subnets have it.
+  if (
+    bridged.some((entry) => entry.routing!.bridge!.snatTo6 !== undefined) ||
+    relays.some(forwardsIpv6)
+  )
+    sysctl["net.ipv6.conf.all.forwarding"] = 1;
   if (routed.length > 0) {
     // routing.ts: the reverse-path check must see the mark wgqt-connmark restores.
     Object.assign(sysctl, ROUTING_SYSCTLS);
@@ -309,7 +324,13 @@ const BACKEND_BINDINGS = [
 function bridgeNotes(bridged: HostInterface[]): string[] {
   return bridged.map((entry) => {
     const bridge = entry.routing!.bridge!;
-    return `Bridge ${bridge.name}: attached containers browse through ${entry.name} only (address in ${bridge.cidr}, gateway ${bridge.address}); see networking.wgqt.bridges.`;
+    const ipv6 =
+      bridge.cidr6 === undefined
+        ? ""
+        : bridge.snatTo6 === undefined
+          ? `; IPv6 from ${bridge.cidr6} is dropped: ${entry.name} carries none`
+          : `; IPv6 in ${bridge.cidr6}, gateway ${bridge.address6}`;
+    return `Bridge ${bridge.name}: attached containers browse through ${entry.name} only (address in ${bridge.cidr}, gateway ${bridge.address}${ipv6}); see networking.wgqt.bridges.`;
   });
 }
 

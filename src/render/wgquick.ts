@@ -243,7 +243,20 @@ function bridgeNotice(bridge: Bridge, dns: string[]): string[] {
     `this tunnel only (SNAT to ${bridge.snatTo}); give it an address in ${bridge.cidr}, gateway ${bridge.address}${
       dns.length ? `, DNS ${dns.join(", ")}` : ""
     }.`,
+    ...bridgeNotice6(bridge),
   ];
+}
+
+function bridgeNotice6(bridge: Bridge): string[] {
+  if (bridge.cidr6 === undefined) return [];
+  return bridge.snatTo6 === undefined
+    ? [
+        `IPv6: ${bridge.address6}/${bridge.prefixLength6}; this tunnel carries no IPv6, so what is attached`,
+        "gets none beyond the bridge: it is dropped, never sent around the tunnel.",
+      ]
+    : [
+        `IPv6: an address in ${bridge.cidr6}, gateway ${bridge.address6} (NAT66 to ${bridge.snatTo6}).`,
+      ];
 }
 
 /** PostUp and PostDown lines: keys, gateway forwarding and NAT, a relay's forwarding, policy routing. */
@@ -371,7 +384,8 @@ function hooks(
 /**
  * The bridge of a non-default tunnel (routing.ts): created if missing,
  * addressed, up; its subnet SNAT-ed to the tunnel's address and forwarded
- * into the tunnel (replies back). PostDown removes all of it, so nothing
+ * into the tunnel (replies back), its IPv6 /64 likewise (NAT66) when the
+ * tunnel has IPv6. PostDown removes all of it, so nothing
  * attached to a bridge whose tunnel was taken down can reach the uplink.
  */
 function bridgeHooks(bridge: Bridge): [string[], string[]] {
@@ -380,18 +394,32 @@ function bridgeHooks(bridge: Bridge): [string[], string[]] {
     `FORWARD -i ${bridge.name} -o %i -j ACCEPT`,
     `FORWARD -i %i -o ${bridge.name} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
   ];
+  // NAT66 and IPv6 forwarding only when the tunnel has IPv6; without it the bridge's
+  // IPv6 stays on the bridge (and its policy rule meets the unreachable default).
+  const firewall6 =
+    bridge.snatTo6 === undefined
+      ? []
+      : [
+          `-t nat POSTROUTING -s ${bridge.cidr6} -o %i -j SNAT --to-source ${bridge.snatTo6}`,
+          ...firewall.slice(1),
+        ];
+  const add = (command: string, rule: string) =>
+    `${command} ${appendRule(rule, "-C")} 2>/dev/null || ${command} ${appendRule(rule, "-A")}`;
   const up = [
     `ip link show ${bridge.name} >/dev/null 2>&1 || ip link add ${bridge.name} type bridge`,
     `ip -4 address replace ${bridge.address}/${bridge.prefixLength} dev ${bridge.name}`,
+    ...(bridge.cidr6 === undefined
+      ? []
+      : [`ip -6 address replace ${bridge.address6}/${bridge.prefixLength6} dev ${bridge.name}`]),
     `ip link set ${bridge.name} up`,
     "sysctl -q -w net.ipv4.ip_forward=1",
-    ...firewall.map(
-      (rule) =>
-        `iptables ${appendRule(rule, "-C")} 2>/dev/null || iptables ${appendRule(rule, "-A")}`,
-    ),
+    ...firewall.map((rule) => add("iptables", rule)),
+    ...(firewall6.length === 0 ? [] : ["sysctl -q -w net.ipv6.conf.all.forwarding=1"]),
+    ...firewall6.map((rule) => add("ip6tables", rule)),
   ];
   const down = [
     ...firewall.map((rule) => `iptables ${appendRule(rule, "-D")}`),
+    ...firewall6.map((rule) => `ip6tables ${appendRule(rule, "-D")}`),
     `ip link del ${bridge.name}`,
   ];
   return [up, down];

@@ -8,12 +8,19 @@ import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.js";
+import { bridgeSubnetId } from "../../src/net/bridge.js";
 import { diffPlans } from "../../src/net/diff.js";
-import { derivedUlaPrefix, networkBlock, subnetId, ulaPrefixProblem } from "../../src/net/ipv6.js";
+import {
+  derivedUlaPrefix,
+  isBridgeSubnet,
+  networkBlock,
+  subnetId,
+  ulaPrefixProblem,
+} from "../../src/net/ipv6.js";
 import { type PlanJson, plan, planJson } from "../../src/net/plan.js";
 import { pinned } from "../../src/store/accepted-plan.js";
 import { makeConfig, seedConfig } from "./fleet.js";
-import { collidingChain, collidingPair, nameHashingAtLeast } from "./subnets.js";
+import { collidingChain, collidingPair, nameHashingAtLeast, nameHashingTo } from "./subnets.js";
 
 function inside(address: string, cidr: string): boolean {
   return ipaddr.IPv6.parse(address).match(ipaddr.IPv6.parseCIDR(cidr));
@@ -151,6 +158,17 @@ describe("subnet ids that collide", () => {
       expect(got[name]).toBe(block(wanted));
       taken.add(block(wanted));
     }
+  });
+
+  it("a network never takes a bridge's id: one hashing to b009 takes b00a", () => {
+    expect([1, 9, 42, 100, 999].map(bridgeSubnetId).every(isBridgeSubnet)).toBe(true);
+    expect([0xb00a, 0xb0a0, 0xba00, 0xafff, 0xc000].some(isBridgeSubnet)).toBe(false);
+    const name = nameHashingTo((subnet) => subnet === 0xb009);
+    expect(blocks6(plan(networksConfig([name])))).toEqual({ [name]: block(0xb00a) });
+    // Every generated id stays clear of the bridges'.
+    const many = Array.from({ length: 300 }, (_, i) => `net${i}`);
+    for (const cidr6 of Object.values(blocks6(plan(networksConfig(many)))))
+      expect(isBridgeSubnet(Number.parseInt(cidr6!.split(":")[3]!, 16))).toBe(false);
   });
 
   it("wraps from 65535 to 0", () => {

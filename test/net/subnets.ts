@@ -43,3 +43,8 @@ export function collidingChain(stem = "c"): { names: string[]; subnet: number } 
 export function nameHashingAtLeast(least: number, stem = "w"): string {
   for (let index = 0; ; index++) if (subnetId(`${stem}${index}`) >= least) return `${stem}${index}`;
 }
+
+/** A name whose subnet id is `wanted` (within the first million names of `stem`), else undefined. */
+export function nameHashingTo(wanted: (subnet: number) => boolean, stem = "b"): string {
+  for (let index = 0; ; index++) if (wanted(subnetId(`${stem}${index}`))) return `${stem}${index}`;
+}

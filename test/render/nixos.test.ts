@@ -110,10 +110,17 @@ interface Evaluated {
       interfaces: Record<string, WireguardInterface>;
     };
     wgqt: {
-      interfaces: Record<string, { address: string; port: number }>;
+      interfaces: Record<string, { address: string; address6: string | null; port: number }>;
       bridges: Record<
         string,
-        { device: string; address: string; prefixLength: number; dns: string[] }
+        {
+          device: string;
+          address: string;
+          prefixLength: number;
+          address6: string | null;
+          prefixLength6: number;
+          dns: string[];
+        }
       >;
     };
     nat: {
@@ -132,7 +139,10 @@ interface Evaluated {
     bridges: Record<string, { interfaces: string[] }>;
     interfaces: Record<
       string,
-      { ipv4: { addresses: { address: string; prefixLength: number }[] } }
+      {
+        ipv4: { addresses: { address: string; prefixLength: number }[] };
+        ipv6: { addresses: { address: string; prefixLength: number }[] };
+      }
     >;
     nameservers: string[];
   };
@@ -313,14 +323,42 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
               })),
             });
           }
-          // The seed's networking.wgqt.interfaces.<net>.{address,port}.
+          // The seed's networking.wgqt.interfaces.<net>.{address,address6,port}.
           expect(result.networking.wgqt.interfaces).toEqual(
             Object.fromEntries(
               view.interfaces
                 .filter((entry) => entry.listenPort !== undefined)
-                .map((entry) => [entry.name, { address: entry.address, port: entry.listenPort }]),
+                .map((entry) => [
+                  entry.name,
+                  {
+                    address: entry.address,
+                    address6: entry.address6 ?? null,
+                    port: entry.listenPort,
+                  },
+                ]),
             ),
           );
+          // Every bridge as routing.ts made it, IPv6 included; forwarding IPv6 only for NAT66.
+          const bridged = view.interfaces.filter((entry) => entry.routing?.bridge !== undefined);
+          for (const entry of bridged) {
+            const bridge = entry.routing!.bridge!;
+            expect(result.networking.wgqt.bridges[entry.name]).toEqual({
+              device: bridge.name,
+              address: bridge.address,
+              prefixLength: bridge.prefixLength,
+              address6: bridge.address6 ?? null,
+              prefixLength6: 64,
+              dns: entry.dns ?? [],
+            });
+            expect(result.networking.interfaces[bridge.name]!.ipv6.addresses).toEqual(
+              bridge.address6 === undefined
+                ? []
+                : [{ address: bridge.address6, prefixLength: bridge.prefixLength6 }],
+            );
+          }
+          // 1 from wgqt, or true where nixos/nat.nix (mkOverride 99) sets it for a gateway too.
+          if (bridged.some((entry) => entry.routing!.bridge!.snatTo6 !== undefined))
+            expect([1, true]).toContain(result.sysctl["net.ipv6.conf.all.forwarding"]);
           // agenix secrets: the private keys and PSKs, files in the store, decrypted to /run/agenix.
           const storeFiles = hostSecretFiles(view);
           expect(Object.keys(result.secrets).sort()).toEqual(storeFiles.map(secretName).sort());
@@ -474,17 +512,24 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
           expect(entry).toContain(`./hosts/${host}.nix`);
       });
 
-      it("declares networking.wgqt.interfaces.<net>.{address,port} and networking.wgqt.bridges.<tunnel>.*", () => {
+      it("declares networking.wgqt.interfaces.<net>.{address,address6,port} and networking.wgqt.bridges.<tunnel>.*", () => {
         expect(evaluated().backends["scripts-iptables"][STRANGER]!.wgqtOptions).toEqual({
           interfaces: {
             type: "attrsOf",
             default: {},
-            fields: { address: "str", port: "unsignedInt16" },
+            fields: { address: "str", address6: "nullOr", port: "unsignedInt16" },
           },
           bridges: {
             type: "attrsOf",
             default: {},
-            fields: { device: "str", address: "str", prefixLength: "int", dns: "listOf" },
+            fields: {
+              device: "str",
+              address: "str",
+              prefixLength: "int",
+              address6: "nullOr",
+              prefixLength6: "int",
+              dns: "listOf",
+            },
           },
         });
       });
@@ -518,8 +563,19 @@ describeFleet(
         expect(networking.interfaces["br-germany"]!.ipv4.addresses).toEqual([
           { address: "10.20.101.1", prefixLength: 24 },
         ]);
+        // Its IPv6 /64: subnet id b101 (routing key 101) of the fleet prefix.
+        expect(networking.interfaces["br-germany"]!.ipv6.addresses).toEqual([
+          { address: "fd56:4416:32d2:b101::1", prefixLength: 64 },
+        ]);
         expect(networking.wgqt.bridges).toEqual({
-          germany: { device: "br-germany", address: "10.20.101.1", prefixLength: 24, dns: [] },
+          germany: {
+            device: "br-germany",
+            address: "10.20.101.1",
+            prefixLength: 24,
+            address6: "fd56:4416:32d2:b101::1",
+            prefixLength6: 64,
+            dns: [],
+          },
         });
         // Proxies have no kill switch by default: finland's rules come and go with its
         // unit on the script backend, and are up before it is.
@@ -541,6 +597,13 @@ describeFleet(
         // What must hold whatever the tunnels do: the bridge's SNAT and forwarding.
         const routing = systemd.services["wgqt-routing"]!;
         expect(routing.script).toContain("-s 10.20.101.0/24 -o germany -j SNAT");
+        // NAT66 to germany's own IPv6 address, and its policy rule beside the IPv4 one.
+        expect(routing.script).toContain(
+          "ip6tables -t nat -A POSTROUTING -s fd56:4416:32d2:b101::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:",
+        );
+        expect(systemd.services["wgqt-routing-germany"]!.script).toContain(
+          "ip -6 rule add priority 11101 from fd56:4416:32d2:b101::/64 lookup 52101\n",
+        );
         expect(routing.script).not.toContain("ip -4 rule");
         // The rules live outside networkd: it must not remove them as foreign.
         expect(systemd.network.config.networkConfig).toMatchObject({
@@ -635,8 +698,19 @@ describeFleet(
           device: "br-mullvad-9a14",
           address: "10.20.3.1",
           prefixLength: 24,
+          address6: "fd56:4416:32d2:b003::1",
+          prefixLength6: 64,
           dns: ["10.64.0.1", "10.64.0.2"],
         });
+        // mullvad-se-got1 has no IPv6: its bridge's IPv6 meets the unreachable default, no NAT66.
+        const routing = evaluated().backends[backend].spark!.systemd.services["wgqt-routing"]!;
+        expect(routing.script).toContain(
+          "ip -6 rule add priority 11003 from fd56:4416:32d2:b003::/64 lookup 52003\n",
+        );
+        expect(routing.script).not.toContain("-s fd56:4416:32d2:b003::/64 -o mullvad-se-got1");
+        expect(routing.script).toContain(
+          "ip6tables -t nat -C POSTROUTING -s fd56:4416:32d2:b100::/64",
+        );
         expect(Object.keys(networking.bridges).sort()).toEqual(["br-germany", "br-mullvad-9a14"]);
       }
     });

@@ -363,13 +363,18 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
     );
   };
 
-  it("the bridge is named and numbered as routing.ts says: br-germany, 10.20.100.1/24", () => {
+  it("the bridge is named and numbered as routing.ts says: br-germany, 10.20.100.1/24, <prefix>:b100::1/64", () => {
+    const germany = hostView(planned, config, "nyaa").interfaces.find((e) => e.name === "germany")!;
     expect(bridge).toEqual({
       name: "br-germany",
       address: "10.20.100.1",
       prefixLength: 24,
       cidr: "10.20.100.0/24",
       snatTo: "10.128.0.2",
+      address6: expect.stringMatching(/^fd[0-9a-f:]+:b100::1$/),
+      prefixLength6: 64,
+      cidr6: expect.stringMatching(/^fd[0-9a-f:]+:b100::\/64$/),
+      snatTo6: germany.address6,
     });
   });
 

@@ -4,7 +4,7 @@
 # Applies only where networking.hostName is "archive": import it on that machine, or
 # default.nix, which imports every host's module, on all of them.
 # Secrets are referenced, never included: age.secrets.*.file are the key store's .age files.
-# Bridge br-germany: attached containers browse through germany only (address in 10.20.101.0/24, gateway 10.20.101.1); see networking.wgqt.bridges.
+# Bridge br-germany: attached containers browse through germany only (address in 10.20.101.0/24, gateway 10.20.101.1; IPv6 in fd56:4416:32d2:b101::/64, gateway fd56:4416:32d2:b101::1); see networking.wgqt.bridges.
 { config, lib, pkgs, ... }:
 let
   # networking.wireguard.useNetworkd: systemd-networkd creates the interfaces, not
@@ -94,10 +94,12 @@ in
         interfaces = {
           finland = {
             address = "10.128.0.2";
+            address6 = "fd56:4416:32d2:9b83:82b9:894c:ca4f:d913";
             port = 16842;
           };
           germany = {
             address = "10.128.0.10";
+            address6 = "fd56:4416:32d2:12a9:82b9:894c:ca4f:d913";
             port = 16843;
           };
         };
@@ -106,6 +108,8 @@ in
             device = "br-germany";
             address = "10.20.101.1";
             prefixLength = 24;
+            address6 = "fd56:4416:32d2:b101::1";
+            prefixLength6 = 64;
             dns = [ ];
           };
         };
@@ -122,6 +126,14 @@ in
               {
                 address = "10.20.101.1";
                 prefixLength = 24;
+              }
+            ];
+          };
+          ipv6 = {
+            addresses = [
+              {
+                address = "fd56:4416:32d2:b101::1";
+                prefixLength = 64;
               }
             ];
           };
@@ -199,11 +211,17 @@ in
             iptables -t nat -C POSTROUTING -s 10.20.101.0/24 -o germany -j SNAT --to-source 10.128.0.10 2>/dev/null || iptables -t nat -A POSTROUTING -s 10.20.101.0/24 -o germany -j SNAT --to-source 10.128.0.10
             iptables -C FORWARD -i br-germany -o germany -j ACCEPT 2>/dev/null || iptables -A FORWARD -i br-germany -o germany -j ACCEPT
             iptables -C FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || iptables -A FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+            ip6tables -t nat -C POSTROUTING -s fd56:4416:32d2:b101::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:82b9:894c:ca4f:d913 2>/dev/null || ip6tables -t nat -A POSTROUTING -s fd56:4416:32d2:b101::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:82b9:894c:ca4f:d913
+            ip6tables -C FORWARD -i br-germany -o germany -j ACCEPT 2>/dev/null || ip6tables -A FORWARD -i br-germany -o germany -j ACCEPT
+            ip6tables -C FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || ip6tables -A FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
           '';
           preStop = ''
             iptables -t nat -D POSTROUTING -s 10.20.101.0/24 -o germany -j SNAT --to-source 10.128.0.10 || true
             iptables -D FORWARD -i br-germany -o germany -j ACCEPT || true
             iptables -D FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT || true
+            ip6tables -t nat -D POSTROUTING -s fd56:4416:32d2:b101::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:82b9:894c:ca4f:d913 || true
+            ip6tables -D FORWARD -i br-germany -o germany -j ACCEPT || true
+            ip6tables -D FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT || true
           '';
         };
         wgqt-routing-finland = {
@@ -270,6 +288,8 @@ in
             ip -4 rule add priority 11101 from 10.20.101.0/24 lookup 52101
             ip -6 rule del priority 11101 from fd56:4416:32d2:12a9:82b9:894c:ca4f:d913 lookup 52101 2>/dev/null || true
             ip -6 rule add priority 11101 from fd56:4416:32d2:12a9:82b9:894c:ca4f:d913 lookup 52101
+            ip -6 rule del priority 11101 from fd56:4416:32d2:b101::/64 lookup 52101 2>/dev/null || true
+            ip -6 rule add priority 11101 from fd56:4416:32d2:b101::/64 lookup 52101
             ip -4 route replace unreachable default metric 4294967295 table 52101
             ip -6 route replace unreachable default metric 4294967295 table 52101
           '';
@@ -277,6 +297,7 @@ in
             ip -4 rule del priority 11101 from 10.128.0.10 lookup 52101 || true
             ip -4 rule del priority 11101 from 10.20.101.0/24 lookup 52101 || true
             ip -6 rule del priority 11101 from fd56:4416:32d2:12a9:82b9:894c:ca4f:d913 lookup 52101 || true
+            ip -6 rule del priority 11101 from fd56:4416:32d2:b101::/64 lookup 52101 || true
             ip -4 route del unreachable default metric 4294967295 table 52101 || true
             ip -6 route del unreachable default metric 4294967295 table 52101 || true
           '';
@@ -307,6 +328,7 @@ in
       kernel = {
         sysctl = {
           "net.ipv4.ip_forward" = 1;
+          "net.ipv6.conf.all.forwarding" = 1;
           "net.ipv4.conf.all.src_valid_mark" = 1;
         };
       };

@@ -90,6 +90,7 @@ in
         interfaces = {
           finland = {
             address = "10.128.0.1";
+            address6 = "fd56:4416:32d2:9b83:733e:670a:a090:d215";
             port = 16842;
           };
         };

@@ -102,6 +102,7 @@ in
         interfaces = {
           home = {
             address = "10.128.0.1";
+            address6 = "fd56:4416:32d2:9e89:42d9:b1ca:ad3e:ba06";
             port = 16842;
           };
           lab = {

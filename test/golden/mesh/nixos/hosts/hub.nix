@@ -93,6 +93,7 @@ in
         interfaces = {
           home = {
             address = "10.128.0.2";
+            address6 = "fd56:4416:32d2:9e89:687a:69ea:221b:3be4";
             port = 16842;
           };
         };

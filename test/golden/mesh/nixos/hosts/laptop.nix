@@ -106,10 +106,12 @@ in
         interfaces = {
           exit = {
             address = "10.128.0.10";
+            address6 = "fd56:4416:32d2:bd22:127c:22fe:c424:eb01";
             port = 16843;
           };
           home = {
             address = "10.128.0.3";
+            address6 = "fd56:4416:32d2:9e89:127c:22fe:c424:eb01";
             port = 16842;
           };
         };

@@ -128,10 +128,12 @@ in
         interfaces = {
           exit = {
             address = "10.128.0.9";
+            address6 = "fd56:4416:32d2:bd22:8d1a:d445:4613:77a6";
             port = 16843;
           };
           home = {
             address = "10.128.0.4";
+            address6 = "fd56:4416:32d2:9e89:8d1a:d445:4613:77a6";
             port = 16842;
           };
           lab = {

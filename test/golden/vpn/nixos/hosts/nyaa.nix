@@ -4,7 +4,7 @@
 # Applies only where networking.hostName is "nyaa": import it on that machine, or
 # default.nix, which imports every host's module, on all of them.
 # Secrets are referenced, never included: age.secrets.*.file are the key store's .age files.
-# Bridge br-germany: attached containers browse through germany only (address in 10.20.100.0/24, gateway 10.20.100.1); see networking.wgqt.bridges.
+# Bridge br-germany: attached containers browse through germany only (address in 10.20.100.0/24, gateway 10.20.100.1; IPv6 in fd56:4416:32d2:b100::/64, gateway fd56:4416:32d2:b100::1); see networking.wgqt.bridges.
 { config, lib, pkgs, ... }:
 let
   # networking.wireguard.useNetworkd: systemd-networkd creates the interfaces, not
@@ -99,6 +99,7 @@ in
         interfaces = {
           germany = {
             address = "10.128.0.2";
+            address6 = "fd56:4416:32d2:12a9:d2f4:5948:bf78:4098";
             port = 16842;
           };
         };
@@ -107,6 +108,8 @@ in
             device = "br-germany";
             address = "10.20.100.1";
             prefixLength = 24;
+            address6 = "fd56:4416:32d2:b100::1";
+            prefixLength6 = 64;
             dns = [ ];
           };
         };
@@ -123,6 +126,14 @@ in
               {
                 address = "10.20.100.1";
                 prefixLength = 24;
+              }
+            ];
+          };
+          ipv6 = {
+            addresses = [
+              {
+                address = "fd56:4416:32d2:b100::1";
+                prefixLength = 64;
               }
             ];
           };
@@ -213,6 +224,9 @@ in
             iptables -t nat -C POSTROUTING -s 10.20.100.0/24 -o germany -j SNAT --to-source 10.128.0.2 2>/dev/null || iptables -t nat -A POSTROUTING -s 10.20.100.0/24 -o germany -j SNAT --to-source 10.128.0.2
             iptables -C FORWARD -i br-germany -o germany -j ACCEPT 2>/dev/null || iptables -A FORWARD -i br-germany -o germany -j ACCEPT
             iptables -C FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || iptables -A FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+            ip6tables -t nat -C POSTROUTING -s fd56:4416:32d2:b100::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:d2f4:5948:bf78:4098 2>/dev/null || ip6tables -t nat -A POSTROUTING -s fd56:4416:32d2:b100::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:d2f4:5948:bf78:4098
+            ip6tables -C FORWARD -i br-germany -o germany -j ACCEPT 2>/dev/null || ip6tables -A FORWARD -i br-germany -o germany -j ACCEPT
+            ip6tables -C FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || ip6tables -A FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
           '';
           preStop = ''
             ip -4 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
@@ -225,6 +239,9 @@ in
             iptables -t nat -D POSTROUTING -s 10.20.100.0/24 -o germany -j SNAT --to-source 10.128.0.2 || true
             iptables -D FORWARD -i br-germany -o germany -j ACCEPT || true
             iptables -D FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT || true
+            ip6tables -t nat -D POSTROUTING -s fd56:4416:32d2:b100::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:d2f4:5948:bf78:4098 || true
+            ip6tables -D FORWARD -i br-germany -o germany -j ACCEPT || true
+            ip6tables -D FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT || true
           '';
         };
         wgqt-routing-germany = {
@@ -249,6 +266,8 @@ in
             ip -4 rule add priority 11100 from 10.20.100.0/24 lookup 52100
             ip -6 rule del priority 11100 from fd56:4416:32d2:12a9:d2f4:5948:bf78:4098 lookup 52100 2>/dev/null || true
             ip -6 rule add priority 11100 from fd56:4416:32d2:12a9:d2f4:5948:bf78:4098 lookup 52100
+            ip -6 rule del priority 11100 from fd56:4416:32d2:b100::/64 lookup 52100 2>/dev/null || true
+            ip -6 rule add priority 11100 from fd56:4416:32d2:b100::/64 lookup 52100
             ip -4 route replace unreachable default metric 4294967295 table 52100
             ip -6 route replace unreachable default metric 4294967295 table 52100
           '';
@@ -256,6 +275,7 @@ in
             ip -4 rule del priority 11100 from 10.128.0.2 lookup 52100 || true
             ip -4 rule del priority 11100 from 10.20.100.0/24 lookup 52100 || true
             ip -6 rule del priority 11100 from fd56:4416:32d2:12a9:d2f4:5948:bf78:4098 lookup 52100 || true
+            ip -6 rule del priority 11100 from fd56:4416:32d2:b100::/64 lookup 52100 || true
             ip -4 route del unreachable default metric 4294967295 table 52100 || true
             ip -6 route del unreachable default metric 4294967295 table 52100 || true
           '';
@@ -286,6 +306,7 @@ in
       kernel = {
         sysctl = {
           "net.ipv4.ip_forward" = 1;
+          "net.ipv6.conf.all.forwarding" = 1;
           "net.ipv4.conf.all.src_valid_mark" = 1;
         };
       };

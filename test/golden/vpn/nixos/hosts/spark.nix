@@ -4,8 +4,8 @@
 # Applies only where networking.hostName is "spark": import it on that machine, or
 # default.nix, which imports every host's module, on all of them.
 # Secrets are referenced, never included: age.secrets.*.file are the key store's .age files.
-# Bridge br-germany: attached containers browse through germany only (address in 10.20.100.0/24, gateway 10.20.100.1); see networking.wgqt.bridges.
-# Bridge br-mullvad-9a14: attached containers browse through mullvad-se-got1 only (address in 10.20.3.0/24, gateway 10.20.3.1); see networking.wgqt.bridges.
+# Bridge br-germany: attached containers browse through germany only (address in 10.20.100.0/24, gateway 10.20.100.1; IPv6 in fd56:4416:32d2:b100::/64, gateway fd56:4416:32d2:b100::1); see networking.wgqt.bridges.
+# Bridge br-mullvad-9a14: attached containers browse through mullvad-se-got1 only (address in 10.20.3.0/24, gateway 10.20.3.1; IPv6 from fd56:4416:32d2:b003::/64 is dropped: mullvad-se-got1 carries none); see networking.wgqt.bridges.
 { config, lib, pkgs, ... }:
 let
   # networking.wireguard.useNetworkd: systemd-networkd creates the interfaces, not
@@ -116,6 +116,7 @@ in
         interfaces = {
           germany = {
             address = "10.128.0.3";
+            address6 = "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a";
             port = 16842;
           };
         };
@@ -124,12 +125,16 @@ in
             device = "br-germany";
             address = "10.20.100.1";
             prefixLength = 24;
+            address6 = "fd56:4416:32d2:b100::1";
+            prefixLength6 = 64;
             dns = [ ];
           };
           mullvad-se-got1 = {
             device = "br-mullvad-9a14";
             address = "10.20.3.1";
             prefixLength = 24;
+            address6 = "fd56:4416:32d2:b003::1";
+            prefixLength6 = 64;
             dns = [
               "10.64.0.1"
               "10.64.0.2"
@@ -155,6 +160,14 @@ in
               }
             ];
           };
+          ipv6 = {
+            addresses = [
+              {
+                address = "fd56:4416:32d2:b100::1";
+                prefixLength = 64;
+              }
+            ];
+          };
         };
         br-mullvad-9a14 = {
           ipv4 = {
@@ -162,6 +175,14 @@ in
               {
                 address = "10.20.3.1";
                 prefixLength = 24;
+              }
+            ];
+          };
+          ipv6 = {
+            addresses = [
+              {
+                address = "fd56:4416:32d2:b003::1";
+                prefixLength = 64;
               }
             ];
           };
@@ -255,6 +276,8 @@ in
             ip -4 rule add priority 11003 from 10.65.9.3 lookup 52003
             ip -4 rule del priority 11003 from 10.20.3.0/24 lookup 52003 2>/dev/null || true
             ip -4 rule add priority 11003 from 10.20.3.0/24 lookup 52003
+            ip -6 rule del priority 11003 from fd56:4416:32d2:b003::/64 lookup 52003 2>/dev/null || true
+            ip -6 rule add priority 11003 from fd56:4416:32d2:b003::/64 lookup 52003
             ip -4 route replace unreachable default metric 4294967295 table 52003
             ip -6 route replace unreachable default metric 4294967295 table 52003
             iptables -t nat -C POSTROUTING -s 10.20.3.0/24 -o mullvad-se-got1 -j SNAT --to-source 10.65.9.3 2>/dev/null || iptables -t nat -A POSTROUTING -s 10.20.3.0/24 -o mullvad-se-got1 -j SNAT --to-source 10.65.9.3
@@ -263,6 +286,9 @@ in
             iptables -t nat -C POSTROUTING -s 10.20.100.0/24 -o germany -j SNAT --to-source 10.128.0.3 2>/dev/null || iptables -t nat -A POSTROUTING -s 10.20.100.0/24 -o germany -j SNAT --to-source 10.128.0.3
             iptables -C FORWARD -i br-germany -o germany -j ACCEPT 2>/dev/null || iptables -A FORWARD -i br-germany -o germany -j ACCEPT
             iptables -C FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || iptables -A FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+            ip6tables -t nat -C POSTROUTING -s fd56:4416:32d2:b100::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a 2>/dev/null || ip6tables -t nat -A POSTROUTING -s fd56:4416:32d2:b100::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a
+            ip6tables -C FORWARD -i br-germany -o germany -j ACCEPT 2>/dev/null || ip6tables -A FORWARD -i br-germany -o germany -j ACCEPT
+            ip6tables -C FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || ip6tables -A FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
           '';
           preStop = ''
             ip -4 rule del priority 10000 from all lookup main suppress_prefixlength 0 || true
@@ -275,6 +301,7 @@ in
             ip -6 route del unreachable default metric 4294967295 table 52002 || true
             ip -4 rule del priority 11003 from 10.65.9.3 lookup 52003 || true
             ip -4 rule del priority 11003 from 10.20.3.0/24 lookup 52003 || true
+            ip -6 rule del priority 11003 from fd56:4416:32d2:b003::/64 lookup 52003 || true
             ip -4 route del unreachable default metric 4294967295 table 52003 || true
             ip -6 route del unreachable default metric 4294967295 table 52003 || true
             iptables -t nat -D POSTROUTING -s 10.20.3.0/24 -o mullvad-se-got1 -j SNAT --to-source 10.65.9.3 || true
@@ -283,6 +310,9 @@ in
             iptables -t nat -D POSTROUTING -s 10.20.100.0/24 -o germany -j SNAT --to-source 10.128.0.3 || true
             iptables -D FORWARD -i br-germany -o germany -j ACCEPT || true
             iptables -D FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT || true
+            ip6tables -t nat -D POSTROUTING -s fd56:4416:32d2:b100::/64 -o germany -j SNAT --to-source fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a || true
+            ip6tables -D FORWARD -i br-germany -o germany -j ACCEPT || true
+            ip6tables -D FORWARD -i germany -o br-germany -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT || true
           '';
         };
         wgqt-routing-germany = {
@@ -307,6 +337,8 @@ in
             ip -4 rule add priority 11100 from 10.20.100.0/24 lookup 52100
             ip -6 rule del priority 11100 from fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a lookup 52100 2>/dev/null || true
             ip -6 rule add priority 11100 from fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a lookup 52100
+            ip -6 rule del priority 11100 from fd56:4416:32d2:b100::/64 lookup 52100 2>/dev/null || true
+            ip -6 rule add priority 11100 from fd56:4416:32d2:b100::/64 lookup 52100
             ip -4 route replace unreachable default metric 4294967295 table 52100
             ip -6 route replace unreachable default metric 4294967295 table 52100
           '';
@@ -314,6 +346,7 @@ in
             ip -4 rule del priority 11100 from 10.128.0.3 lookup 52100 || true
             ip -4 rule del priority 11100 from 10.20.100.0/24 lookup 52100 || true
             ip -6 rule del priority 11100 from fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a lookup 52100 || true
+            ip -6 rule del priority 11100 from fd56:4416:32d2:b100::/64 lookup 52100 || true
             ip -4 route del unreachable default metric 4294967295 table 52100 || true
             ip -6 route del unreachable default metric 4294967295 table 52100 || true
           '';
@@ -349,6 +382,7 @@ in
       kernel = {
         sysctl = {
           "net.ipv4.ip_forward" = 1;
+          "net.ipv6.conf.all.forwarding" = 1;
           "net.ipv4.conf.all.src_valid_mark" = 1;
         };
       };

@@ -106,6 +106,7 @@ in
         interfaces = {
           germany = {
             address = "10.128.0.1";
+            address6 = "fd56:4416:32d2:12a9:ee81:1019:9376:c677";
             port = 16842;
           };
         };
