@@ -118,3 +118,10 @@ export function forwardsIpv6(entry: HostInterface): boolean {
     (entry.routes ?? []).some((route) => route.includes(":"))
   );
 }
+
+/** "FORWARD …" / "-t nat POSTROUTING …" with the verb in iptables' order. */
+export function appendRule(rule: string, verb: "-A" | "-C" | "-D"): string {
+  return rule.startsWith("-t nat ")
+    ? `-t nat ${verb} ${rule.slice("-t nat ".length)}`
+    : `${verb} ${rule}`;
+}

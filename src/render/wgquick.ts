@@ -46,6 +46,7 @@ import {
   ROUTING_SYSCTLS,
 } from "../net/routing.js";
 import {
+  appendRule,
   commentLines,
   describeInterface,
   generatedNotice,
@@ -57,6 +58,7 @@ import {
   type SecretsDirOption,
   usesOwnKey,
 } from "./common.js";
+import { meshHooks, meshNotices } from "./wgquick-mesh.js";
 
 /** Options of the wg-quick renderer. */
 export interface WgQuickOptions extends SecretsDirOption {
@@ -129,8 +131,7 @@ export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, 
             ...generatedNotice(describeInterface(host, entry)),
             ...keyNotice(inline, secretsDir, privateKeyFile, usesOwnKey(view, entry)),
             ...(entry.role === "gateway" ? uplinkNotice(entry) : []),
-            ...(entry.forwards ? RELAY_NOTICE : []),
-            ...(entry.routes !== undefined ? routesNotice(entry) : []),
+            ...meshNotices(entry),
             ...(entry.routing?.table !== undefined ? routingNotice(entry) : []),
           ]),
       "[Interface]",
@@ -187,25 +188,6 @@ function uplinkNotice(entry: HostInterface): string[] {
     entry.uplink === undefined
       ? `NAT: masquerades the block out of the default route's interface, found by \`ip -4 route show default\`${entry.cidr6 === undefined ? "" : " (IPv6: `ip -6 route show default`)"} when PostUp/PostDown run.`
       : `NAT: masquerades the block${entry.cidr6 === undefined ? "" : "s"} out of ${entry.uplink} (machines.<name>.uplink).`,
-  ];
-}
-
-const RELAY_NOTICE = [
-  "",
-  "Relay: forwards between the mesh members without an endpoint (IP forwarding, no NAT).",
-];
-
-function routesNotice(entry: HostInterface): string[] {
-  return [
-    "",
-    ...(entry.masqueradeRoutes
-      ? [
-          `Routes: the mesh reaches ${entry.routes!.join(", ")} through this machine, masqueraded (masquerade_routes).`,
-        ]
-      : [
-          `Routes: the mesh reaches ${entry.routes!.join(", ")} through this machine (forwarding, no NAT);`,
-          `the router of that network needs a route back to ${[entry.cidr, ...(entry.cidr6 === undefined ? [] : [entry.cidr6])].join(" and ")} via this machine.`,
-        ]),
   ];
 }
 
@@ -299,42 +281,9 @@ function hooks(
       down.push(...firewall6.map((rule) => `ip6tables ${appendRule(rule, "-D")}`));
     }
   }
-  if (entry.routes !== undefined) {
-    // Routed subnets behind this member: forwarded to and from the mesh, nothing else.
-    for (const [command, sysctl, family] of [
-      ["iptables", "net.ipv4.ip_forward", entry.routes.filter((route) => !route.includes(":"))],
-      [
-        "ip6tables",
-        "net.ipv6.conf.all.forwarding",
-        entry.routes.filter((route) => route.includes(":")),
-      ],
-    ] as const) {
-      if (family.length === 0) continue;
-      const block = command === "iptables" ? entry.cidr : entry.cidr6;
-      const rules = family.flatMap((route) => [
-        `FORWARD -i %i -d ${route} -j ACCEPT`,
-        `FORWARD -o %i -s ${route} -j ACCEPT`,
-        ...(entry.masqueradeRoutes && block !== undefined
-          ? [`-t nat POSTROUTING -s ${block} -d ${route} -j MASQUERADE`]
-          : []),
-      ]);
-      up.push(
-        `sysctl -q -w ${sysctl}=1`,
-        ...rules.map((rule) => `${command} ${appendRule(rule, "-A")}`),
-      );
-      down.push(...rules.map((rule) => `${command} ${appendRule(rule, "-D")}`));
-    }
-  }
-  if (entry.forwards) {
-    // A mesh relay: packets between two members arrive and leave on this interface.
-    const rule = "FORWARD -i %i -o %i -j ACCEPT";
-    up.push("sysctl -q -w net.ipv4.ip_forward=1", `iptables ${appendRule(rule, "-A")}`);
-    down.push(`iptables ${appendRule(rule, "-D")}`);
-    if (entry.cidr6 !== undefined) {
-      up.push("sysctl -q -w net.ipv6.conf.all.forwarding=1", `ip6tables ${appendRule(rule, "-A")}`);
-      down.push(`ip6tables ${appendRule(rule, "-D")}`);
-    }
-  }
+  const [meshUp, meshDown] = meshHooks(entry);
+  up.push(...meshUp);
+  down.push(...meshDown);
   if (entry.routing !== undefined) {
     if (entry.routing.table !== undefined) {
       // routing.ts: replies must pass reverse-path filtering (wg-quick(8) sets src_valid_mark and
@@ -423,11 +372,4 @@ function bridgeHooks(bridge: Bridge): [string[], string[]] {
     `ip link del ${bridge.name}`,
   ];
   return [up, down];
-}
-
-/** "FORWARD …" / "-t nat POSTROUTING …" with the verb in iptables' order. */
-function appendRule(rule: string, verb: "-A" | "-C" | "-D"): string {
-  return rule.startsWith("-t nat ")
-    ? `-t nat ${verb} ${rule.slice("-t nat ".length)}`
-    : `${verb} ${rule}`;
 }
