@@ -26,6 +26,7 @@ import { checkBridge } from "./bridge-check.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
 import { NETWORK_PREFIX_LENGTH } from "./ipv6.js";
 import { meshPeers } from "./mesh.js";
+import { type HostName, networkNames } from "./names.js";
 import {
   endpointWithPort,
   type Plan,
@@ -102,6 +103,8 @@ export interface HostView {
   privateKeyFile?: string;
   /** In routing key order: VPNs by id, then proxies by network id. */
   interfaces: HostInterface[];
+  /** `<machine>.<network>` of every member of the host's proxies and meshes (names.ts); absent when none. */
+  names?: HostName[];
 }
 
 /**
@@ -240,10 +243,12 @@ export function hostView(plan: Plan, config: Config, host: string): HostView {
     if (found?.bridge !== undefined) checkBridge(plan, host, vpns, found.bridge);
   }
   interfaces.sort((a, b) => routingKey(a.kind, a.id) - routingKey(b.kind, b.id));
+  const names = networkNames(memberships.map(({ network }) => network));
   return {
     machine: host,
     ...(machine.publicKey === undefined ? { privateKeyFile: privateKeyFile(host) } : {}),
     interfaces,
+    ...(names.length === 0 ? {} : { names }),
   };
 }
 

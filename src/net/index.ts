@@ -21,6 +21,7 @@ export {
   PERSISTENT_KEEPALIVE,
   plannedHosts,
 } from "./host.js";
+export { type HostName, hostsLines, memberName, networkNames } from "./names.js";
 export {
   endpointWithPort,
   type Plan,

@@ -52,6 +52,7 @@ import {
   interfaceKeyFile,
   onHostKeyPath,
 } from "./common.js";
+import { hostsFile } from "./hosts.js";
 import { KILL_SWITCH_UNIT, routingFiles, routingUnit } from "./networkd-routing.js";
 import { ini, type Section } from "./unit-file.js";
 
@@ -86,7 +87,12 @@ export const renderNetworkd: HostRenderer<NetworkdOptions> = (plan, config, host
     }
     return files;
   });
-  return [...files, ...relayFiles(host, view.interfaces), ...routingFiles(host, view.interfaces)];
+  return [
+    ...files,
+    ...relayFiles(host, view.interfaces),
+    ...routingFiles(host, view.interfaces),
+    ...hostsFile(view),
+  ];
 };
 
 /**

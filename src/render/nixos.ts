@@ -42,6 +42,7 @@ import {
   type RenderedFile,
   type SecretsDirOption,
 } from "./common.js";
+import { nixosHosts } from "./hosts.js";
 import {
   NixCall,
   NixExpression,
@@ -196,6 +197,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
       `lib.mkDefault [ ${dns.map((server) => nixString(server)).join(" ")} ]`,
     );
   }
+  if (view.names !== undefined) networking.hosts = nixosHosts(view.names);
   const configValue: Record<string, NixValue> = {};
   if (secrets.size > 0) configValue.age = { secrets };
   configValue.networking = networking;

@@ -58,6 +58,7 @@ import {
   type SecretsDirOption,
   usesOwnKey,
 } from "./common.js";
+import { hostsFile } from "./hosts.js";
 import { meshHooks, meshNotices } from "./wgquick-mesh.js";
 
 /** Options of the wg-quick renderer. */
@@ -97,7 +98,7 @@ export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, 
       "wg-quick: mobile configurations need the keys inlined (export)",
     );
   }
-  return view.interfaces.map((entry) => {
+  const confs = view.interfaces.map((entry) => {
     if (options.mobile && entry.role === "gateway") {
       throw new WgqtError(
         "render/mobile",
@@ -168,6 +169,8 @@ export const renderWgQuick: HostRenderer<WgQuickOptions> = (plan, config, host, 
     }
     return { path: `${host}/${entry.name}.conf`, content: `${lines.join("\n")}\n`, mode: 0o600 };
   });
+  // A phone has no /etc/hosts to install names into.
+  return options.mobile ? confs : [...confs, ...hostsFile(view)];
 };
 
 function keyNotice(inline: boolean, secretsDir: string, storeFile: string, own: boolean): string[] {

@@ -145,6 +145,8 @@ interface Evaluated {
       }
     >;
     nameservers: string[];
+    /** networking.hosts: absent (null) where the host is in no proxy or mesh. */
+    hosts: Record<string, string[]> | null;
   };
   sysctl: Record<string, unknown>;
   secrets: Record<string, Secret>;
@@ -338,6 +340,15 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
                 ]),
             ),
           );
+          // <machine>.<network> of every member of the host's networks, by address.
+          expect(result.networking.hosts ?? {}).toEqual(
+            Object.fromEntries(
+              (view.names ?? []).flatMap((name) => [
+                [name.address, [name.name]],
+                ...(name.address6 === undefined ? [] : [[name.address6, [name.name]]]),
+              ]),
+            ),
+          );
           // Every bridge as routing.ts made it, IPv6 included; forwarding IPv6 only for NAT66.
           const bridged = view.interfaces.filter((entry) => entry.routing?.bridge !== undefined);
           for (const entry of bridged) {
@@ -502,6 +513,7 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
           expect(stranger.systemd.network.netdevs).toEqual({});
           expect(stranger.networking.wgqt).toEqual({ interfaces: {}, bridges: {} });
           expect(stranger.networking.bridges).toEqual({});
+          expect(stranger.networking.hosts).toBeNull();
         }
         // What `wgqt render --machine <host>` writes, imported on its own.
         for (const host of plannedHosts(state.planned)) {

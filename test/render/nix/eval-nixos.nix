@@ -173,6 +173,16 @@ let
       };
     };
 
+  # networking.hosts as nixos/modules/config/networking.nix declares it (nixpkgs, 2025):
+  # attrsOf (listOf str), keyed by address. That module's config part needs a real pkgs
+  # (writeText, concatText, iana-etc); the declaration is what judges wgqt's names.
+  # Stands in until ../shared/nixos-ref carries the module itself, which then replaces it.
+  hostNames =
+    if builtins.pathExists (ref + "/nixos/networking.nix") then ref + "/nixos/networking.nix"
+    else {
+      options.networking.hosts = mkOption { type = types.attrsOf (types.listOf types.str); };
+    };
+
   nixos = [
     (ref + "/nixos/network-interfaces.nix")
     (ref + "/nixos/firewall.nix")
@@ -183,6 +193,7 @@ let
     wireguardScripts
     wireguardNetworkd
     undeclared
+    hostNames
     networkdUnits
     # As nixos/modules/misc/extra-arguments.nix passes utils, and nixpkgs.nix pkgs.
     ({ config, ... }: {
@@ -235,7 +246,7 @@ let
     {
       failedAssertions = map (check: check.message) (lib.filter (check: !check.assertion) config.assertions);
       inherit (config) warnings;
-      networking = lib.genAttrs [ "wireguard" "wgqt" "nat" "firewall" "bridges" "interfaces" "nameservers" ]
+      networking = lib.genAttrs [ "wireguard" "wgqt" "nat" "firewall" "bridges" "interfaces" "nameservers" "hosts" ]
         (name: at [ "networking" name ]);
       sysctl = at [ "boot" "kernel" "sysctl" ];
       # `file` as the path it is (a path value would print as its copy in the store).

@@ -1,0 +1,42 @@
+/**
+ * `<host>/hosts`, beside a host's wg-quick or networkd files: the names of
+ * every member of its proxies and meshes (net/names.ts) as /etc/hosts lines,
+ * `<address> <machine>.<network>`, IPv4 and IPv6. Neither wg-quick nor
+ * networkd installs names, so the file says how: a block between two marker
+ * lines in /etc/hosts, replaced as a whole (docs/networks.md "Names"). NixOS
+ * takes the same names as `networking.hosts`. Pure.
+ */
+import type { HostView } from "../net/host.js";
+import { type HostName, hostsLines } from "../net/names.js";
+import { commentLines, generatedNotice, type RenderedFile } from "./common.js";
+
+/** The marker lines around wgqt's block in /etc/hosts. */
+export const HOSTS_BEGIN = "# BEGIN wgqt";
+export const HOSTS_END = "# END wgqt";
+
+/** `<host>/hosts`, or nothing for a host in no proxy or mesh (a VPN's server has no name). */
+export function hostsFile(view: HostView): RenderedFile[] {
+  if (view.names === undefined) return [];
+  const host = view.machine;
+  const notice = commentLines([
+    ...generatedNotice(`the names ${host} reaches in its networks`),
+    "",
+    "Every member of a network is <machine>.<network>. Install as wgqt's block in /etc/hosts,",
+    "between two marker lines, replacing the block a previous render put there:",
+    `  sed -i '/^${HOSTS_BEGIN}$/,/^${HOSTS_END}$/d' /etc/hosts`,
+    `  { echo '${HOSTS_BEGIN}'; grep -v '^#' hosts; echo '${HOSTS_END}'; } >> /etc/hosts`,
+  ]);
+  return [{ path: `${host}/hosts`, content: `${notice}\n${hostsLines(view.names).join("\n")}\n` }];
+}
+
+/** `networking.hosts` (attrsOf (listOf str), keyed by address): `<machine>.<network>` of every member. */
+export function nixosHosts(names: HostName[]): Map<string, string[]> {
+  const hosts = new Map<string, string[]>();
+  const add = (address: string, name: string) =>
+    hosts.set(address, [...(hosts.get(address) ?? []), name]);
+  for (const entry of names) {
+    add(entry.address, entry.name);
+    if (entry.address6 !== undefined) add(entry.address6, entry.name);
+  }
+  return hosts;
+}
