@@ -14,6 +14,13 @@ import { commentLines, generatedNotice, type RenderedFile } from "./common.js";
 export const HOSTS_BEGIN = "# BEGIN wgqt";
 export const HOSTS_END = "# END wgqt";
 
+/** The shell lines that install `hosts` (in the working directory) as wgqt's block in /etc/hosts. */
+export const HOSTS_INSTALL = [
+  `tmp=$(mktemp) && sed '/^${HOSTS_BEGIN}$/,/^${HOSTS_END}$/d' /etc/hosts > "$tmp" &&`,
+  `  { echo '${HOSTS_BEGIN}'; grep -v '^#' hosts; echo '${HOSTS_END}'; } >> "$tmp" &&`,
+  `  cat "$tmp" > /etc/hosts && rm "$tmp"`,
+];
+
 /** `<host>/hosts`, or nothing for a host in no proxy or mesh (a VPN's server has no name). */
 export function hostsFile(view: HostView): RenderedFile[] {
   if (view.names === undefined) return [];
@@ -22,11 +29,13 @@ export function hostsFile(view: HostView): RenderedFile[] {
     ...generatedNotice(`the names ${host} reaches in its networks`),
     "",
     "Every member of a network is <machine>.<network>. Install as wgqt's block in /etc/hosts,",
-    "between two marker lines, replacing the block a previous render put there:",
-    `  sed -i '/^${HOSTS_BEGIN}$/,/^${HOSTS_END}$/d' /etc/hosts`,
-    `  { echo '${HOSTS_BEGIN}'; grep -v '^#' hosts; echo '${HOSTS_END}'; } >> /etc/hosts`,
+    "between two marker lines, replacing the block a previous render put there; written in",
+    "place, as /etc/hosts may be a mount point (containers, `ip netns`):",
+    ...HOSTS_INSTALL.map((line) => `  ${line}`),
   ]);
-  return [{ path: `${host}/hosts`, content: `${notice}\n${hostsLines(view.names).join("\n")}\n` }];
+  const content = `${notice}\n${hostsLines(view.names).join("\n")}\n`;
+  // Root-only like every file beside it: the output directory is the host's deployment.
+  return [{ path: `${host}/hosts`, content, mode: 0o600 }];
 }
 
 /** `networking.hosts` (attrsOf (listOf str), keyed by address): `<machine>.<network>` of every member. */

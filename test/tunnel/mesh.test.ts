@@ -10,7 +10,9 @@
  *             └─ lan0 192.168.77.1/24 ── lan (192.168.77.2, default via desk)
  *            vps └─ lan0 192.168.88.1/24 ── lan2 (192.168.88.2, no route beyond it)
  *
- * Every member pings every other by its mesh address (IPv4 and IPv6); laptop
+ * Every member pings every other by its mesh address (IPv4 and IPv6), and by
+ * name (`<machine>.home`, from its rendered hosts fragment installed in the
+ * namespace's own /etc/hosts, /etc/netns/<ns>/hosts); laptop
  * and desk, which cannot reach each other directly, go through hub (its
  * transfer counters for both grow, vps's do not); no host's default route
  * changes and the internet host never sees mesh addresses. desk routes its
@@ -20,10 +22,12 @@
  * files' own rules must let the relayed and routed traffic through. Runs at rp_filter
  * 0, 1 and 2 on every interface, as the proxy suite does.
  */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostSecretFiles, hostView, plannedHosts } from "../../src/net/host.js";
 import { plan as planFleet } from "../../src/net/plan.js";
 import { DEFAULT_SECRETS_DIR, onHostKeyPath } from "../../src/render/common.js";
+import { HOSTS_INSTALL } from "../../src/render/hosts.js";
 import { type RenderedFile, render } from "../../src/render/index.js";
 import { type Host, Lab, type ReversePathFilter, tunnelSkipReason } from "../helpers/netns.js";
 import { makeConfig } from "../net/fleet.js";
@@ -50,6 +54,22 @@ const meshFleet = () =>
     proxies: {},
     meshes: { home: { members: ["laptop", "hub", "desk", "vps"], relay: "hub" } },
   });
+
+/** Every /etc/netns/<ns> this file made and has not removed yet: gone on exit, whatever happened. */
+const liveNetnsDirs = new Set<string>();
+/** Whether this file made /etc/netns (then removed again once empty). */
+let madeEtcNetns = false;
+process.on("exit", () => {
+  for (const dir of liveNetnsDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function rmEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, or gone
+  }
+}
 
 const skip = tunnelSkipReason();
 describe.skipIf(skip !== undefined)(
@@ -82,6 +102,9 @@ function meshLab(
   const address6: Record<string, string> = {};
   let files: RenderedFile[] = [];
   const defaultRoutes: Record<string, string> = {};
+  /** /etc/netns/<ns> of the members' namespaces: created here, removed after. */
+  const netnsDirs: string[] = [];
+  const rootHosts = readFileSync("/etc/hosts", "utf8");
 
   const defaultRoute = async (name: string) =>
     (await host(name).run("ip -4 route show default; ip -6 route show default; ip rule show"))
@@ -100,7 +123,17 @@ function meshLab(
     files = render(plan, config, { format });
 
     hosts.internet = await lab.host("internet");
-    for (const name of plannedHosts(plan)) hosts[name] = await lab.host(name);
+    for (const name of plannedHosts(plan)) {
+      // `ip netns exec` (which starts each host) bind-mounts /etc/netns/<ns>/hosts over
+      // /etc/hosts: the member's own /etc/hosts, to install its names into.
+      const dir = `/etc/netns/${lab.prefix}${name}`;
+      if (!existsSync("/etc/netns")) madeEtcNetns = true;
+      mkdirSync(dir, { recursive: true });
+      netnsDirs.push(dir);
+      liveNetnsDirs.add(dir);
+      copyFileSync("/etc/hosts", `${dir}/hosts`);
+      hosts[name] = await lab.host(name);
+    }
     const links = [...Object.entries(UPLINK), ...Object.entries(ROAMING)];
     for (const [index, [name, ipv4]] of links.entries()) {
       const peer = ipv4.replace(/\d+$/, (last) => String(Number(last) + 1));
@@ -168,10 +201,29 @@ function meshLab(
       }
     }
     await lab.enforceReversePathFilter();
+    // Names: each member's hosts fragment installed as the file's header says, twice (the
+    // second run replaces the first block).
+    for (const name of MEMBERS) {
+      const fragment = files.find((f) => f.path === `${name}/hosts`)!.content;
+      await host(name).run("mkdir -p /run/wgqt-names && cat > /run/wgqt-names/hosts", {
+        input: fragment,
+      });
+      for (let round = 0; round < 2; round++)
+        await host(name).run(`cd /run/wgqt-names && ${HOSTS_INSTALL.join("\n")}`);
+    }
   });
 
   afterAll(async () => {
-    await lab?.cleanup();
+    try {
+      await lab?.cleanup();
+    } finally {
+      for (const dir of netnsDirs.splice(0)) {
+        rmSync(dir, { recursive: true, force: true });
+        liveNetnsDirs.delete(dir);
+      }
+      // /etc/netns itself when this file made it and nothing else is in it.
+      if (madeEtcNetns && liveNetnsDirs.size === 0) rmEmptyDir("/etc/netns");
+    }
   });
 
   const ping = async (from: string, to: string, deadline = 8) =>
@@ -200,6 +252,25 @@ function meshLab(
         });
       }
     }
+  });
+
+  it("every member pings every other by name, <machine>.home, IPv4 and IPv6", async () => {
+    for (const name of ["laptop", "desk"]) expect(await ping(name, address.hub!)).toBe(true);
+    for (const from of MEMBERS) {
+      for (const to of MEMBERS) {
+        if (from === to) continue;
+        const ok = await ping(from, `-4 ${to}.home`);
+        const ok6 = await ping(from, `-6 ${to}.home`);
+        expect({ from, to, ok, ok6 }).toEqual({ from, to, ok: true, ok6: true });
+      }
+      // The names resolve to the plan's addresses, from one block however often installed.
+      const resolved = (await host(from).run(`getent ahostsv4 laptop.home`)).stdout;
+      expect(resolved.split(/\s+/)[0]).toBe(address.laptop);
+      const etcHosts = (await host(from).run("cat /etc/hosts")).stdout;
+      expect(etcHosts.split("\n").filter((line) => line === "# BEGIN wgqt")).toHaveLength(1);
+    }
+    // The root namespace's /etc/hosts is untouched.
+    expect(readFileSync("/etc/hosts", "utf8")).toBe(rootHosts);
   });
 
   it("laptop and desk reach each other through hub, not directly nor through vps", async () => {

@@ -188,9 +188,11 @@ function pickInterface(
   mobile: boolean,
   machine: string | undefined,
 ): RenderedFile[] {
+  // `<host>/hosts` (its names) is no interface.
+  const confs = files.filter((file) => file.path.endsWith(".conf"));
   const interfaceOf = (file: RenderedFile) => basename(file.path).replace(/\.conf$/, "");
-  const picked = name === undefined ? files : files.filter((file) => interfaceOf(file) === name);
-  const names = files.map(interfaceOf).join(", ");
+  const picked = name === undefined ? files : confs.filter((file) => interfaceOf(file) === name);
+  const names = confs.map(interfaceOf).join(", ");
   if (picked.length === 0) {
     throw new UsageError(
       "usage/bad-value",
