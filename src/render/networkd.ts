@@ -155,14 +155,25 @@ function bridgeNetwork(entry: HostInterface, bridge: Bridge, header: string[]): 
         "Network",
         [
           ["Address", `${bridge.address}/${bridge.prefixLength}`],
-          ...(bridge.cidr6 === undefined
-            ? []
-            : [["Address", `${bridge.address6}/${bridge.prefixLength6}`] as [string, string]]),
           ["ConfigureWithoutCarrier", "yes"],
           // Masquerading (and forwarding) IPv6 too only when the tunnel has an IPv6 address.
           ["IPMasquerade", bridge.snatTo6 === undefined ? "ipv4" : "both"],
         ],
       ],
+      ...(bridge.cidr6 === undefined
+        ? []
+        : [
+            [
+              "Address",
+              [
+                ["Address", `${bridge.address6}/${bridge.prefixLength6}`],
+                ["DuplicateAddressDetection", "none"],
+              ],
+              // A bridge has no carrier until something is attached: its IPv6 address would stay
+              // tentative, and the link "configuring", for as long.
+              "No duplicate address detection: usable before anything is attached.",
+            ] as Section,
+          ]),
       ["Link", [["RequiredForOnline", "no"]]],
     ],
   );

@@ -362,7 +362,9 @@ function bridgeHooks(bridge: Bridge): [string[], string[]] {
     `ip -4 address replace ${bridge.address}/${bridge.prefixLength} dev ${bridge.name}`,
     ...(bridge.cidr6 === undefined
       ? []
-      : [`ip -6 address replace ${bridge.address6}/${bridge.prefixLength6} dev ${bridge.name}`]),
+      : [
+          `ip -6 address replace ${bridge.address6}/${bridge.prefixLength6} dev ${bridge.name} nodad`,
+        ]),
     `ip link set ${bridge.name} up`,
     "sysctl -q -w net.ipv4.ip_forward=1",
     ...firewall.map((rule) => add("iptables", rule)),

@@ -11,6 +11,8 @@
  *   [WireGuardPeer] …KeyFile= AllowedIPs= …  wg set <name> … (files read by wg(8))
  *   [WireGuard] RouteTable=                 a route per AllowedIPs in that table
  *   [Network] Address=                      ip address add (each; -6 for IPv6); link up
+ *   [Address] Address= DuplicateAddressDetection=none
+ *                                           ip address add … nodad
  *   [Network] IPMasquerade=ipv4|both        forwarding on; MASQUERADE of the
  *                                           addresses' prefixes (networkd's own nft rule;
  *                                           both: IPv4 and IPv6)
@@ -62,6 +64,7 @@ const KNOWN: Record<string, Set<string>> = {
     "ConfigureWithoutCarrier",
   ]),
   Link: new Set(["RequiredForOnline"]),
+  Address: new Set(["Address", "DuplicateAddressDetection"]),
   Route: new Set(["Type", "Destination", "Table", "Metric"]),
   RoutingPolicyRule: new Set([
     "Priority",
@@ -207,6 +210,17 @@ async function configureNetwork(host: Host, name: string, network: Section[]): P
   const addresses = values(networkSection, "Address");
   for (const address of addresses)
     await host.run(`ip ${familyOf(address)} address replace ${address} dev ${name}`);
+  for (const section of network.filter((entry) => entry.name === "Address")) {
+    const address = get(section, "Address");
+    if (address === undefined) throw new Error("networkd: [Address] without Address=");
+    const dad = get(section, "DuplicateAddressDetection");
+    if (dad !== undefined && dad !== "none")
+      throw new Error(`networkd: DuplicateAddressDetection=${dad} is not what wgqt renders`);
+    await host.run(
+      `ip ${familyOf(address)} address replace ${address} dev ${name}${dad === "none" ? " nodad" : ""}`,
+    );
+    addresses.push(address);
+  }
   await host.run(`ip link set ${name} up`);
   const masquerading = get(networkSection, "IPMasquerade");
   if (masquerading !== undefined) {
