@@ -327,3 +327,44 @@ export function hubRatios(rows, sizes) {
   }
   return lines;
 }
+
+/**
+ * The targets on the mesh of `n` machines (bench/mesh.mjs): plan + render
+ * under 2 s, and keygen (of a `keygenN`-member mesh) at no more per file than
+ * the dense proxy fleet of `denseN` machines in the same run (within 10 %).
+ */
+export function evaluateMeshTargets(rows, { n, keygenN, denseN }) {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const ok = (id) => (byId.get(id)?.status === "ok" ? byId.get(id) : null);
+  const missing = (id) => `n/a: ${byId.get(id)?.note ?? byId.get(id)?.status ?? "not measured"}`;
+  const targets = [];
+  const both = ok(`mesh-plan-render-${n}`);
+  targets.push({
+    target: `plan + render < 2 s (mesh, n = ${n})`,
+    ...(both
+      ? {
+          measured: formatMs(both.wallMs.median),
+          value: both.wallMs.median,
+          pass: both.wallMs.median < 2000,
+        }
+      : { measured: missing(`mesh-render-${n}`), pass: null }),
+  });
+  const mesh = ok(`mesh-keygen-${keygenN}`);
+  const dense = ok(`keygen-nc-${denseN}`);
+  if (mesh && dense) {
+    const perFile = (row) => row.wallMs.median / row.files;
+    const value = perFile(mesh) / perFile(dense);
+    targets.push({
+      target: `keygen per file ≤ 1.1× the dense proxies' (mesh, n = ${keygenN}; dense n = ${denseN})`,
+      measured: `${ratio(value)}× (${formatMs(perFile(mesh))} / ${formatMs(perFile(dense))} per file)`,
+      value,
+      pass: value <= 1.1,
+    });
+  } else
+    targets.push({
+      target: `keygen per file ≤ 1.1× the dense proxies' (mesh, n = ${keygenN})`,
+      measured: missing(mesh ? `keygen-nc-${denseN}` : `mesh-keygen-${keygenN}`),
+      pass: null,
+    });
+  return targets;
+}

@@ -8,8 +8,8 @@
 //
 // --quick        n = 25 and 100 only (rotate, rekey, plan and render on n = 100; the
 //                hub-and-spoke fleet at n = 100 only), 3 runs
-// --hub-only     only start-up, the hub-and-spoke fleets (bench/hub.mjs) and the mesh
-//                (bench/mesh.mjs), not the dense ones: a few minutes, more with --quick
+// --hub-only     only start-up and the hub-and-spoke fleets (bench/hub.mjs), not the
+//                dense ones nor the mesh: a few minutes, 1 minute with --quick
 // --runs N       runs per measurement (default 5, 3 with --quick; start-up: at least 10)
 // --budget S     stop adding runs to a measurement once its runs would pass S seconds
 //                (default: no limit, every measurement runs N times; a sampled shell
@@ -50,6 +50,7 @@ import { meshFleet } from "./mesh.mjs";
 import { planAndRender } from "./render.mjs";
 import {
   evaluateHubTargets,
+  evaluateMeshTargets,
   evaluateTargets,
   explainRows,
   formatRows,
@@ -114,6 +115,9 @@ const sizes = hubOnly ? [] : quick ? [25, 100] : [25, 100, 400];
 const hubSizes = quick ? [100] : [100, 1000];
 const largeN = sizes[sizes.length - 1] ?? 0;
 const renderN = quick ? 100 : 1000;
+/** The full mesh (bench/mesh.mjs): plan and render at n = 200, keygen at 200 (40 with --quick). */
+const meshN = 200;
+const meshKeygenN = quick ? 40 : 200;
 /** A full shell baseline longer than this is measured on a sample and extrapolated. */
 const SHELL_FULL_LIMIT_MS = Number(options["shell-limit"]) * 1000;
 /** rotate, rekey, plan, render: killed after this; the row then says "> …". */
@@ -238,7 +242,6 @@ async function main() {
 
   await startup(bench);
   for (const n of hubSizes) await hubFleet(bench, n, keys);
-  await meshFleet(bench, keys);
   let kept;
   let shellPerFileMs;
   for (const n of sizes) {
@@ -253,15 +256,20 @@ async function main() {
     await rotateAndRekey(bench, fleetShape(largeN), keys, kept);
     await planAndRender(bench, keys, { partitioned: true });
     await planAndRender(bench, keys, { partitioned: false });
+    await meshFleet(bench, keys, { n: meshN, keygenN: meshKeygenN });
   }
 
   const targets = [
     ...evaluateHubTargets(rows, { n: hubSizes[0] }),
     ...(hubOnly ? [] : evaluateTargets(rows, { largeN })),
+    ...(hubOnly
+      ? []
+      : evaluateMeshTargets(rows, { n: meshN, keygenN: meshKeygenN, denseN: largeN })),
   ];
   notes.unshift(
     `method: ${measurementMethod}; /usr/bin/time adds ${formatMs(overheadMs)} per run (measured, not subtracted).`,
     `hub-and-spoke fleets (hub): n machines, every 10th a gateway whose proxy has the nine machines after it as clients (n = 100: 100 keypairs + 90 PSKs = 190 files); contenders: bench/baseline.sh for keygen, \`age -d\` of every file for verify, the per-file \`age -d | age -R\` loop of \`agenix -r\` for rekey (bench/store-baseline.sh), \`node -e 0\` for the commands that only read the fleet.`,
+    `mesh (bench/mesh.mjs): n machines in one [meshes] network, each with an endpoint; keygen makes n keypairs + n(n − 1)/2 PSKs (n = 200: 20,100 files), compared per file with the dense fleet's keygen; plan and render with every machine's public_key.`,
     `dense fleets: n machines, every 10th a gateway whose proxy has all non-gateway machines as clients (n = 400: 40 proxies × 360 clients = 14,400 PSKs); each machine its own ssh-ed25519 host key (made with ssh-keygen) as its recipient, one age X25519 admin.`,
     `X25519 floor: node:crypto diffieHellman ${formatMs(x25519Ms)}/op; ops = keypairs + 2 × stanzas + one tweaked point per host key (bench/floor.mjs); single core.`,
   );
