@@ -214,6 +214,23 @@ describe.skipIf(skip !== undefined)(
     );
 
     it.each(CLIENTS)(
+      "%s reaches both gateways by name (<machine>.<network>), IPv4 and IPv6, from the one block its deployment put in /etc/hosts",
+      async (client) => {
+        const vm = lab.vms[client];
+        for (const [proxy, gateway] of Object.entries(PROXIES) as [ProxyName, Host][]) {
+          const name = `${gateway}.${proxy}`;
+          const v4 = await vm.exec(`getent ahostsv4 ${name}`);
+          expect(v4.stdout.split(/\s+/)[0], name).toBe(TUNNEL[proxy][gateway]);
+          const v6 = await vm.exec(`getent ahostsv6 ${name}`);
+          expect(v6.stdout.split(/\s+/)[0], name).toBe(lab.address6(proxy, gateway));
+          await vm.exec(`ping -4 -c 1 -W 5 ${name}`);
+          await vm.exec(`ping -6 -c 1 -W 5 ${name}`);
+        }
+        expect((await vm.exec("grep -c '^# BEGIN wgqt$' /etc/hosts")).stdout.trim()).toBe("1");
+      },
+    );
+
+    it.each(CLIENTS)(
       "the internet host sees %s's traffic from each tunnel's exit: the default one's, and the others' by source address",
       async (client) => {
         for (const [tunnel, source, seen] of expectedSources(client)) {
@@ -286,6 +303,9 @@ describe.skipIf(skip !== undefined)(
         "wg show germany public-key; wg show finland public-key",
       );
       expect(shown.stdout).toBe(`${newKey}\n${newKey}\n`);
+      // The redeploy replaced wgqt's block in /etc/hosts rather than adding a second one.
+      const blocks = await lab.vms.nyaa.exec("grep -c '^# BEGIN wgqt$' /etc/hosts");
+      expect(blocks.stdout.trim()).toBe("1");
       // The gateways took nyaa's new key as its peer: the old tunnels did not just live on.
       for (const [proxy, gateway] of Object.entries(PROXIES)) {
         const peers = await lab.vms[gateway as Host].exec(`wg show ${proxy} peers`);
