@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { checkKeyFiles } from "./checks.mjs";
 import { hostKeyOf, machineName, randomPublicKey } from "./fleet.mjs";
 import { measureRow } from "./measure.mjs";
+import { sumRow } from "./render.mjs";
 
 /** The mesh's size and work: n members, a preshared key per pair. */
 export function meshShape(n) {
@@ -119,21 +120,5 @@ async function meshPlanRender(bench, keys, n) {
       },
     ),
   );
-  if (plan.status === "ok" && render.status === "ok")
-    record({
-      id: `mesh-plan-render-${n}`,
-      label: "plan + render (mesh)",
-      n,
-      status: "ok",
-      computed: true,
-      runs: Math.min(plan.runs, render.runs),
-      wallMs: {
-        median: plan.wallMs.median + render.wallMs.median,
-        min: plan.wallMs.min + render.wallMs.min,
-        max: plan.wallMs.max + render.wallMs.max,
-      },
-      cpuMs: plan.cpuMs === null || render.cpuMs === null ? null : plan.cpuMs + render.cpuMs,
-      peakRssMb: Math.max(plan.peakRssMb ?? 0, render.peakRssMb ?? 0) || null,
-      note: "sum of the two medians; peak RSS the larger",
-    });
+  record(sumRow(plan, render, { id: `mesh-plan-render-${n}`, label: "plan + render (mesh)", n }));
 }

@@ -74,36 +74,44 @@ export async function planAndRender(bench, keys, { partitioned }) {
     ),
   );
   // The target is for both together: CPU added up, RSS the larger peak.
-  if (plan.status === "ok" && render.status === "ok") {
-    record({
+  record(
+    sumRow(plan, render, {
       id: `plan-render${suffix}`,
       label: `plan + render${partitioned ? "" : " (dense)"}`,
       n: renderN,
-      status: "ok",
-      computed: true,
-      runs: Math.min(plan.runs, render.runs),
-      wallMs: {
-        median: plan.wallMs.median + render.wallMs.median,
-        min: plan.wallMs.min + render.wallMs.min,
-        max: plan.wallMs.max + render.wallMs.max,
-      },
-      cpuMs: plan.cpuMs === null || render.cpuMs === null ? null : plan.cpuMs + render.cpuMs,
-      sysMs: plan.sysMs == null || render.sysMs == null ? null : plan.sysMs + render.sysMs,
-      peakRssMb: Math.max(plan.peakRssMb ?? 0, render.peakRssMb ?? 0) || null,
-      note: `sum of the two medians; peak RSS the larger${
-        plan.sysMs == null || render.sysMs == null
-          ? ""
-          : `; CPU = ${formatMs(plan.cpuMs + render.cpuMs - plan.sysMs - render.sysMs)} user + ${formatMs(plan.sysMs + render.sysMs)} kernel`
-      }`,
-    });
-  } else {
+    }),
+  );
+}
+
+/**
+ * The row of plan and render together: their medians added up, CPU added up,
+ * peak RSS the larger; or the status of the one that did not run.
+ */
+export function sumRow(plan, render, { id, label, n }) {
+  if (plan.status !== "ok" || render.status !== "ok") {
     const why = [plan, render].find((row) => row.status !== "ok");
-    record({
-      id: `plan-render${suffix}`,
-      label: `plan + render${partitioned ? "" : " (dense)"}`,
-      n: renderN,
-      status: why.status,
-      note: why.note,
-    });
+    return { id, label, n, status: why.status, note: why.note };
   }
+  const split = plan.sysMs == null || render.sysMs == null;
+  return {
+    id,
+    label,
+    n,
+    status: "ok",
+    computed: true,
+    runs: Math.min(plan.runs, render.runs),
+    wallMs: {
+      median: plan.wallMs.median + render.wallMs.median,
+      min: plan.wallMs.min + render.wallMs.min,
+      max: plan.wallMs.max + render.wallMs.max,
+    },
+    cpuMs: plan.cpuMs === null || render.cpuMs === null ? null : plan.cpuMs + render.cpuMs,
+    sysMs: split ? null : plan.sysMs + render.sysMs,
+    peakRssMb: Math.max(plan.peakRssMb ?? 0, render.peakRssMb ?? 0) || null,
+    note: `sum of the two medians; peak RSS the larger${
+      split
+        ? ""
+        : `; CPU = ${formatMs(plan.cpuMs + render.cpuMs - plan.sysMs - render.sysMs)} user + ${formatMs(plan.sysMs + render.sysMs)} kernel`
+    }`,
+  };
 }

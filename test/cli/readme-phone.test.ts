@@ -4,46 +4,29 @@
  * editor step is done where the block says, and the QR code `qrencode` draws
  * is read back with `zbarimg`, as a phone's camera would.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeIdentity, makeRepo, makeTempDir, removeDir } from "../helpers/fleet.js";
-import { ok, ROOT, run, TEST_ENV, WGQT } from "../helpers/run.js";
+import { makeIdentity, makeRepo, removeDir } from "../helpers/fleet.js";
+import { type ReadmeUser, readmeLines, readmeUser } from "../helpers/readme.js";
+import { ok, run } from "../helpers/run.js";
 
 /** The `sh` block after the README's "**A phone.**" paragraph. */
-function phoneBlock(): string[] {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const start = readme.indexOf("**A phone.**");
-  expect(start, "README: the phone walkthrough").toBeGreaterThan(0);
-  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(start));
-  expect(block, "README: the phone walkthrough's sh block").not.toBeNull();
-  return block![1]!.split("\n").filter((line) => line.trim() !== "");
-}
+const phoneBlock = () => readmeLines("**A phone.**");
 
 const QR_WIDTH_LIMIT = 80;
 
 describe("the README's phone export", () => {
-  let home: string;
+  let user: ReadmeUser;
   let repo: string;
-  let env: NodeJS.ProcessEnv;
-  const bash = (line: string) =>
-    run("bash", ["-c", `set -o pipefail; ${line}`], { cwd: repo, env });
+  const bash = (line: string) => user.bash(line, repo);
 
   beforeAll(() => {
-    home = makeTempDir("wgqt-home-");
-    const bin = join(home, "bin");
-    mkdirSync(bin);
-    writeFileSync(join(bin, "wgqt"), `#!/bin/sh\nexec "${process.execPath}" "${WGQT}" "$@"\n`);
-    chmodSync(join(bin, "wgqt"), 0o755);
-    const ageDir = join(home, ".config", "age");
-    mkdirSync(ageDir, { recursive: true });
-    ok("age-keygen", ["-o", join(ageDir, "me.key")]);
-    writeFileSync(join(ageDir, "me.pub"), ok("age-keygen", ["-y", join(ageDir, "me.key")]));
-    env = { ...TEST_ENV, HOME: home, PATH: `${bin}:${process.env.PATH}` };
+    user = readmeUser();
 
     // The fleet the walkthrough starts from: "Getting started" done, one proxy.
     repo = makeRepo();
-    const tavern = makeIdentity(home, "tavern", "ssh-ed25519");
+    const tavern = makeIdentity(user.home, "tavern", "ssh-ed25519");
     for (const line of [
       "wgqt init --admin-file ~/.config/age/me.pub",
       `wgqt machine add tavern -R ${tavern.recipientFile} --endpoint tavern.example.org`,
@@ -57,7 +40,7 @@ describe("the README's phone export", () => {
 
   afterAll(() => {
     removeDir(repo);
-    removeDir(home);
+    removeDir(user.home);
   });
 
   it("runs as written and draws a QR code the phone reads back as the tunnel's file", () => {
@@ -86,7 +69,7 @@ describe("the README's phone export", () => {
     const privateKey = ok("age", [
       "-d",
       "-i",
-      join(home, ".config", "age", "me.key"),
+      join(user.home, ".config", "age", "me.key"),
       join(repo, "wireguard_keys", "phone.age"),
     ]).trim();
     expect(file.stdout).toContain(`PrivateKey = ${privateKey}\n`);
@@ -94,9 +77,9 @@ describe("the README's phone export", () => {
     // The app routes by itself and roams: no hooks, tables, marks or fixed port.
     expect(file.stdout).not.toMatch(/PostUp|PostDown|Table|FwMark|ListenPort|==>/);
     // wg-quick itself accepts it (strip parses the whole file).
-    const conf = join(home, "germany.conf");
+    const conf = join(user.home, "germany.conf");
     writeFileSync(conf, file.stdout, { mode: 0o600 });
-    const stripped = run("wg-quick", ["strip", conf], { env });
+    const stripped = run("wg-quick", ["strip", conf], { env: user.env });
     expect(stripped.status, stripped.stderr).toBe(0);
     expect(stripped.stdout).toContain(`PrivateKey = ${privateKey}`);
 
@@ -106,7 +89,7 @@ describe("the README's phone export", () => {
     const width = Math.max(...visible.split("\n").map((row) => [...row].length));
     expect(width).toBeGreaterThan(20);
     expect(width).toBeLessThanOrEqual(QR_WIDTH_LIMIT);
-    const png = join(home, "phone.png");
+    const png = join(user.home, "phone.png");
     ok("qrencode", ["-o", png], { input: file.stdout });
     const decoded = ok("zbarimg", ["--quiet", "--raw", "-Sbinary", png]);
     expect(decoded).toBe(file.stdout);

@@ -6,12 +6,13 @@
  * say, and after every step a fresh clone of HEAD passes `wgqt verify`: every
  * commit wgqt makes is self-consistent.
  */
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyClone } from "../helpers/clone.js";
-import { gitLog, makeIdentity, makeRepo, makeTempDir, removeDir } from "../helpers/fleet.js";
-import { ok, ROOT, run, TEST_ENV, WGQT } from "../helpers/run.js";
+import { gitLog, makeIdentity, makeRepo, removeDir } from "../helpers/fleet.js";
+import { type ReadmeUser, readmeUser } from "../helpers/readme.js";
+import { ok, ROOT } from "../helpers/run.js";
 
 const README = () => readFileSync(join(ROOT, "README.md"), "utf8");
 
@@ -37,12 +38,10 @@ function readmeProxy(): { gateway: string; clients: string[] } {
 }
 
 describe("the README's Getting started and Key lifecycle, as written", () => {
-  let home: string;
+  let user: ReadmeUser;
   let repo: string;
-  let env: NodeJS.ProcessEnv;
   const toml = () => join(repo, "wgqt.toml");
-  const bash = (line: string) =>
-    run("bash", ["-c", `set -o pipefail; ${line}`], { cwd: repo, env });
+  const bash = (line: string) => user.bash(line, repo);
 
   /** What each `$EDITOR wgqt.toml` step of the README asks for, by its comment. */
   const EDITS: [RegExp, () => void][] = [
@@ -62,7 +61,7 @@ describe("the README's Getting started and Key lifecycle, as written", () => {
     [
       /add .*admin/,
       () => {
-        const second = makeIdentity(home, "second-admin", "x25519");
+        const second = makeIdentity(user.home, "second-admin", "x25519");
         const text = readFileSync(toml(), "utf8");
         writeFileSync(
           toml(),
@@ -80,28 +79,19 @@ describe("the README's Getting started and Key lifecycle, as written", () => {
   ];
 
   beforeAll(() => {
-    home = makeTempDir("wgqt-home-");
-    const bin = join(home, "bin");
-    mkdirSync(bin);
-    writeFileSync(join(bin, "wgqt"), `#!/bin/sh\nexec "${process.execPath}" "${WGQT}" "$@"\n`);
-    chmodSync(join(bin, "wgqt"), 0o755);
-    const ageDir = join(home, ".config", "age");
-    mkdirSync(ageDir, { recursive: true });
-    ok("age-keygen", ["-o", join(ageDir, "me.key")]);
-    writeFileSync(join(ageDir, "me.pub"), ok("age-keygen", ["-y", join(ageDir, "me.key")]));
     // An editor that must never be started: each $EDITOR step is done by the test.
-    env = { ...TEST_ENV, HOME: home, PATH: `${bin}:${process.env.PATH}`, EDITOR: "false" };
+    user = readmeUser({ EDITOR: "false" });
     repo = makeRepo();
     // The hosts' SSH keys, where the README's commands read them.
     for (const host of ["tavern", "nyaa"]) {
-      const key = makeIdentity(home, host, "ssh-ed25519");
+      const key = makeIdentity(user.home, host, "ssh-ed25519");
       copyFileSync(key.recipientFile, join(repo, `${host}_host_key.pub`));
     }
   });
 
   afterAll(() => {
     removeDir(repo);
-    removeDir(home);
+    removeDir(user.home);
   });
 
   const walk = async (heading: string) => {
