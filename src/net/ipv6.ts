@@ -83,9 +83,17 @@ export function subnetId(network: string): number {
   return hash[0]! * 256 + hash[1]!;
 }
 
+/** Interface ids by machine name: a machine in many networks is hashed once. */
+const interfaceIds = new Map<string, Uint8Array>();
+
 /** A machine's 64-bit interface id, the same in every network: from its name. */
 export function interfaceId(machine: string): Uint8Array {
-  return hashBytes("interface", machine).slice(0, 8);
+  let id = interfaceIds.get(machine);
+  if (id === undefined) {
+    id = hashBytes("interface", machine).slice(0, 8);
+    interfaceIds.set(machine, id);
+  }
+  return id;
 }
 
 /** The /64 of subnet `subnet` under `prefix` (canonical), e.g. `fd42:7a3c:91e0:1b2c::/64`. */
