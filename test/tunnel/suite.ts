@@ -353,3 +353,30 @@ function proxyFleet(
 export function ipv6ReversePathFilter(value: 1 | 2): string {
   return `ip6tables -t mangle -A PREROUTING -m rpfilter --validmark ${value === 2 ? "--loose " : ""}--invert -j DROP`;
 }
+
+/**
+ * The VPN suites' internet host, as one shell command: forwarding for both
+ * families, its addresses on lo, and a WGQT_SEEN chain per family that counts
+ * every packet for it by source (`sources`, `sources6`), whatever the protocol.
+ */
+export function internetHostCommand(
+  internet: string,
+  internet6: string,
+  sources: readonly (readonly [string, string])[],
+  sources6: readonly (readonly [string, string])[],
+  reversePathFilter: 0 | 1 | 2,
+): string {
+  return [
+    "sysctl -q -w net.ipv4.ip_forward=1",
+    "sysctl -q -w net.ipv6.conf.all.forwarding=1",
+    `ip address add ${internet}/32 dev lo`,
+    `ip -6 address add ${internet6}/128 dev lo`,
+    "iptables -N WGQT_SEEN",
+    `iptables -A INPUT -d ${internet} -j WGQT_SEEN`,
+    ...sources.map(([, source]) => `iptables -A WGQT_SEEN -s ${source} -j RETURN`),
+    "ip6tables -N WGQT_SEEN",
+    `ip6tables -A INPUT -d ${internet6} -j WGQT_SEEN`,
+    ...sources6.map(([, source]) => `ip6tables -A WGQT_SEEN -s ${source} -j RETURN`),
+    ...(reversePathFilter === 0 ? [] : [ipv6ReversePathFilter(reversePathFilter)]),
+  ].join(" && ");
+}

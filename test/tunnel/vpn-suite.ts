@@ -56,7 +56,7 @@ import {
 } from "./apply-networkd.js";
 import { applyWgQuick, downWgQuick } from "./apply-wgquick.js";
 import { makeTunnelStore, removeTunnelStores } from "./keys.js";
-import { ipv6ReversePathFilter, REVERSE_PATH_FILTERS } from "./suite.js";
+import { internetHostCommand, ipv6ReversePathFilter, REVERSE_PATH_FILTERS } from "./suite.js";
 
 const PROVIDER = "198.51.100.1";
 const TAVERN = "198.51.100.5";
@@ -240,20 +240,7 @@ function vpnFleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePat
       if (reversePathFilter !== 0) await host(name).run(ipv6ReversePathFilter(reversePathFilter));
     }
     await host("internet").run(
-      [
-        "sysctl -q -w net.ipv4.ip_forward=1",
-        "sysctl -q -w net.ipv6.conf.all.forwarding=1",
-        `ip address add ${INTERNET}/32 dev lo`,
-        `ip -6 address add ${INTERNET6}/128 dev lo`,
-        "iptables -N WGQT_SEEN",
-        // Every packet for the internet host, whatever the protocol, counted by source.
-        `iptables -A INPUT -d ${INTERNET} -j WGQT_SEEN`,
-        ...SOURCES.map(([, source]) => `iptables -A WGQT_SEEN -s ${source} -j RETURN`),
-        "ip6tables -N WGQT_SEEN",
-        `ip6tables -A INPUT -d ${INTERNET6} -j WGQT_SEEN`,
-        ...SOURCES6.map(([, source]) => `ip6tables -A WGQT_SEEN -s ${source} -j RETURN`),
-        ...(reversePathFilter === 0 ? [] : [ipv6ReversePathFilter(reversePathFilter)]),
-      ].join(" && "),
+      internetHostCommand(INTERNET, INTERNET6, SOURCES, SOURCES6, reversePathFilter),
     );
 
     // The provider's server: its own keys, nyaa's device as the one peer, NAT to the internet.

@@ -38,7 +38,7 @@ import { makeConfig } from "../net/fleet.js";
 import { applyNetworkd, applyNetworkdHost, downNetworkd, hostFiles } from "./apply-networkd.js";
 import { applyWgQuick, downWgQuick } from "./apply-wgquick.js";
 import { makeTunnelStore, removeTunnelStores } from "./keys.js";
-import { ipv6ReversePathFilter, REVERSE_PATH_FILTERS } from "./suite.js";
+import { internetHostCommand, ipv6ReversePathFilter, REVERSE_PATH_FILTERS } from "./suite.js";
 
 const PROVIDER = "198.51.100.1";
 const PROVIDER6 = "2001:db8:1::1";
@@ -186,19 +186,7 @@ function vpn6Fleet(format: "wg-quick" | "networkd", reversePathFilter: ReversePa
       if (reversePathFilter !== 0) await host(name).run(ipv6ReversePathFilter(reversePathFilter));
     }
     await host("internet").run(
-      [
-        "sysctl -q -w net.ipv4.ip_forward=1",
-        "sysctl -q -w net.ipv6.conf.all.forwarding=1",
-        `ip address add ${INTERNET}/32 dev lo`,
-        `ip -6 address add ${INTERNET6}/128 dev lo`,
-        "iptables -N WGQT_SEEN",
-        `iptables -A INPUT -d ${INTERNET} -j WGQT_SEEN`,
-        ...SOURCES.map(([, source]) => `iptables -A WGQT_SEEN -s ${source} -j RETURN`),
-        "ip6tables -N WGQT_SEEN",
-        `ip6tables -A INPUT -d ${INTERNET6} -j WGQT_SEEN`,
-        ...SOURCES6.map(([, source]) => `ip6tables -A WGQT_SEEN -s ${source} -j RETURN`),
-        ...(reversePathFilter === 0 ? [] : [ipv6ReversePathFilter(reversePathFilter)]),
-      ].join(" && "),
+      internetHostCommand(INTERNET, INTERNET6, SOURCES, SOURCES6, reversePathFilter),
     );
 
     // The provider: one server, nyaa's three devices, NAT44 and NAT66 to the internet;
