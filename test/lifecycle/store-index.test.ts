@@ -345,6 +345,12 @@ describe("manifest.json", () => {
     for (const [json, where] of bad) {
       expect(() => parseManifest(JSON.stringify(json), "m.json")).toThrow(`m.json: ${where}: `);
     }
+    expect(() => parseManifest(JSON.stringify({ ...good, extra: 1, more: 2 }), "m.json")).toThrow(
+      'm.json: (top level): Unrecognized keys: "extra", "more"',
+    );
+    expect(() => parseManifest(JSON.stringify({ ...good, version: 2 }), "m.json")).toThrow(
+      "m.json: version: Invalid input: expected 1",
+    );
   });
 });
 
