@@ -53,9 +53,24 @@ export function readRecipient(text: string): RecipientText {
  * @throws {KeyError} when `text` is not a recipient wgqt can encrypt to, curve aside.
  */
 export function normalizeRecipient(text: string): string {
+  // The common case, an ssh-ed25519 host key, without decoding its blob.
+  const line = text.trim();
+  const ed25519 = CANONICAL_ED25519.exec(line);
+  if (ed25519 !== null && !/[\r\n]/.test(line)) return `ssh-ed25519 ${ed25519[1]}`;
   const read = readRecipient(text);
   return read.kind === "x25519" ? read.normalized : read.key.normalized;
 }
+
+/**
+ * An ssh-ed25519 line whose blob parseSshPublicKeyLine would take, comment
+ * or not: the blob is always 51 bytes, 68 characters of unpadded (so always
+ * canonical) base64 — `ssh-ed25519` and the key's length as 24 fixed
+ * characters and an `I`, then the 32 key bytes, whose first 4 bits share a
+ * character with the length's last 2 (zero: A–P). Its key bytes are any 32
+ * bytes, as in parseSshPublicKeyLine: the point is checked on encryption.
+ */
+const CANONICAL_ED25519 =
+  /^ssh-ed25519[ \t]+(AAAAC3NzaC1lZDI1NTE5AAAAI[A-P][A-Za-z0-9+/]{42})(?:[ \t]|$)/;
 
 function readAgeRecipient(value: string, text: string): RecipientText {
   if (/\s/.test(value))
