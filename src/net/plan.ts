@@ -19,7 +19,13 @@ import { ConfigError, quote } from "../errors.js";
 import { byteOrder } from "../order.js";
 import { checkEndpoint, checkedPublicKey } from "./endpoint.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
-import { assignSubnets, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
+import {
+  assignSubnets,
+  fleetIpv6Prefix,
+  networkBlock,
+  sharingInterfaceIds,
+  subnetAddresses,
+} from "./ipv6.js";
 import { checkMesh, checkRouteBlocks, meshNetwork } from "./mesh-plan.js";
 
 export { endpointWithPort } from "./endpoint.js";
@@ -179,6 +185,9 @@ export function plan(
     options.acceptedCidr6,
     error,
   );
+  // Every member is one of config.machines (checkProxy, checkMesh).
+  const sharing =
+    subnets.size === 0 ? new Set<string>() : sharingInterfaceIds(Object.keys(config.machines));
 
   // A machine is a member of many networks; its key is checked once.
   const checkedKeys = new Map<string, string | undefined>();
@@ -218,18 +227,15 @@ export function plan(
     }
     next = start + size;
     const subnet = subnets.get(name);
-    const interfaceIds = new Map<string, string>();
+    const address6 =
+      subnet === undefined ? undefined : subnetAddresses(name, ipv6Prefix, subnet, sharing, error);
+    // Built field by field, not spread: a dense fleet has a member per client per network.
     const member = (machine: string, role: Role, offset: number): PlanMember => {
       const publicKey = publicKeyOf(machine);
-      return {
-        machine,
-        role,
-        address: formatIpv4(start + offset),
-        ...(subnet === undefined
-          ? {}
-          : { address6: memberAddress6(name, machine, ipv6Prefix, subnet, interfaceIds, error) }),
-        ...(publicKey === undefined ? {} : { publicKey }),
-      };
+      const planned: PlanMember = { machine, role, address: formatIpv4(start + offset) };
+      if (address6 !== undefined) planned.address6 = address6(machine);
+      if (publicKey !== undefined) planned.publicKey = publicKey;
+      return planned;
     };
     const block = {
       name,
