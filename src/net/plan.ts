@@ -229,13 +229,9 @@ export function plan(
     const subnet = subnets.get(name);
     const address6 =
       subnet === undefined ? undefined : subnetAddresses(name, ipv6Prefix, subnet, sharing, error);
-    // Built field by field, not spread: a dense fleet has a member per client per network.
     const member = (machine: string, role: Role, offset: number): PlanMember => {
       const publicKey = publicKeyOf(machine);
-      const planned: PlanMember = { machine, role, address: formatIpv4(start + offset) };
-      if (address6 !== undefined) planned.address6 = address6(machine);
-      if (publicKey !== undefined) planned.publicKey = publicKey;
-      return planned;
+      return planMember(machine, role, formatIpv4(start + offset), address6?.(machine), publicKey);
     };
     const block = {
       name,
@@ -249,16 +245,17 @@ export function plan(
     if (kind === "mesh") return { ...block, ...meshNetwork(config, config.meshes![name]!, member) };
     const proxy = config.proxies[name]!;
     const clients = [...proxy.clients].sort(byteOrder);
+    // A loop, not a spread of clients.map(…): a dense fleet's proxy has hundreds of clients.
+    const members = [member(proxy.gateway, "gateway", 1)];
+    for (let index = 0; index < clients.length; index++)
+      members.push(member(clients[index]!, "client", 2 + index));
     return {
       ...block,
       kind: "proxy",
       gateway: proxy.gateway,
       default: proxy.default === true,
       ...linkSettings(proxy),
-      members: [
-        member(proxy.gateway, "gateway", 1),
-        ...clients.map((client, index) => member(client, "client", 2 + index)),
-      ],
+      members,
     };
   });
 
@@ -295,6 +292,26 @@ export function planJson(planned: Pick<Plan, "networks"> & { ipv6Prefix?: string
     })),
     ...(planned.ipv6Prefix === undefined ? {} : { ipv6Prefix: planned.ipv6Prefix }),
   };
+}
+
+/**
+ * A member as one object literal of its own shape, not one spread or grown
+ * field by field: a dense fleet has a member per client per network.
+ */
+function planMember(
+  machine: string,
+  role: Role,
+  address: string,
+  address6: string | undefined,
+  publicKey: string | undefined,
+): PlanMember {
+  if (address6 === undefined)
+    return publicKey === undefined
+      ? { machine, role, address }
+      : { machine, role, address, publicKey };
+  return publicKey === undefined
+    ? { machine, role, address, address6 }
+    : { machine, role, address, address6, publicKey };
 }
 
 /** A network in the allocation walk, before it has a block. */
