@@ -6,11 +6,8 @@ import {
 } from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHeader } from "../../src/age/header.js";
-import {
-  normalizeRecipient,
-  parseRecipient,
-  recipientMatchesStanza,
-} from "../../src/age/recipients.js";
+import { normalizeRecipient } from "../../src/age/recipient-text.js";
+import { parseRecipient, recipientMatchesStanza } from "../../src/age/recipients.js";
 import { X25519Recipient } from "../../src/age/x25519-stanza.js";
 import { KeyError } from "../../src/errors.js";
 import { smallOrderEd25519Key } from "../helpers/ssh-keys.js";
@@ -177,5 +174,9 @@ describe("normalizeRecipient", () => {
     const useless = smallOrder();
     expect(normalizeRecipient(useless)).toBe(useless.split(" ").slice(0, 2).join(" "));
     expect(() => parseRecipient(useless)).toThrow(/not a usable curve point/);
+    // A low-order age1 key (u = 0): well-formed, refused by the X25519 probe only.
+    const zero = bech32.encodeFromBytes("age", new Uint8Array(32));
+    expect(normalizeRecipient(zero)).toBe(zero);
+    expect(() => parseRecipient(zero)).toThrow(/not an X25519 public key/);
   });
 });
