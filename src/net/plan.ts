@@ -283,12 +283,10 @@ export function planJson(planned: Pick<Plan, "networks"> & { ipv6Prefix?: string
       ...(network.cidr6 === undefined ? {} : { cidr6: network.cidr6 }),
       ...(network.gateway === undefined ? {} : { gateway: network.gateway }),
       ...(network.relay === undefined ? {} : { relay: network.relay }),
-      members: network.members.map(({ machine, role, address, address6 }) => ({
-        machine,
-        role,
-        address,
-        ...(address6 === undefined ? {} : { address6 }),
-      })),
+      // One literal per shape, not a spread: a member per client per network.
+      members: network.members.map(({ machine, role, address, address6 }) =>
+        address6 === undefined ? { machine, role, address } : { machine, role, address, address6 },
+      ),
     })),
     ...(planned.ipv6Prefix === undefined ? {} : { ipv6Prefix: planned.ipv6Prefix }),
   };
