@@ -5,9 +5,10 @@
  * allocators — is listed from `diffPlans(old, new)` before anything is
  * written. Pure.
  */
-import * as z from "zod";
+import * as v from "valibot";
 import { StoreError } from "../errors.js";
 import { byteOrder } from "../order.js";
+import { describeStoreIssue, openTable, wholeNumber } from "../schema.js";
 import type { PlanJson } from "./plan.js";
 
 /** A member present in both plans whose address or port differs. */
@@ -110,24 +111,24 @@ export function diffPlans(oldPlan: PlanJson, newPlan: PlanJson): PlanDiff {
   };
 }
 
-const planJsonSchema = z.object({
-  ipv6Prefix: z.string().optional(),
-  networks: z.array(
-    z.object({
-      name: z.string(),
-      kind: z.enum(["proxy", "mesh"]),
-      id: z.number().int().nonnegative(),
-      port: z.number().int().min(1).max(65535),
-      cidr: z.string(),
-      cidr6: z.string().optional(),
-      gateway: z.string().optional(),
-      relay: z.string().optional(),
-      members: z.array(
-        z.object({
-          machine: z.string(),
-          role: z.enum(["gateway", "client", "member", "relay"]),
-          address: z.string(),
-          address6: z.string().optional(),
+const planJsonSchema = openTable({
+  ipv6Prefix: v.optional(v.string()),
+  networks: v.array(
+    openTable({
+      name: v.string(),
+      kind: v.picklist(["proxy", "mesh"]),
+      id: v.pipe(wholeNumber, v.minValue(0)),
+      port: v.pipe(wholeNumber, v.minValue(1), v.maxValue(65535)),
+      cidr: v.string(),
+      cidr6: v.optional(v.string()),
+      gateway: v.optional(v.string()),
+      relay: v.optional(v.string()),
+      members: v.array(
+        openTable({
+          machine: v.string(),
+          role: v.picklist(["gateway", "client", "member", "relay"]),
+          address: v.string(),
+          address6: v.optional(v.string()),
         }),
       ),
     }),
@@ -141,11 +142,10 @@ const planJsonSchema = z.object({
  * @throws {StoreError} naming the field when `value` is not a plan.
  */
 export function readPlanJson(value: unknown, source = "plan.json"): PlanJson {
-  const parsed = planJsonSchema.safeParse(value);
+  const parsed = v.safeParse(planJsonSchema, value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
-    throw new StoreError("store/corrupt", `${source}: ${field}: ${issue.message}`);
+    const problem = describeStoreIssue(planJsonSchema, parsed.issues[0]);
+    throw new StoreError("store/corrupt", `${source}: ${problem}`);
   }
-  return parsed.data;
+  return parsed.output;
 }
