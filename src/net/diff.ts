@@ -39,11 +39,22 @@ type Located = {
   port: number;
 };
 
-function members(planned: PlanJson): Map<string, Located> {
-  const found = new Map<string, Located>();
+/**
+ * A plan's members by network name, then by machine; of a member listed twice
+ * (plan.json edited by hand), the last. Maps within a map, not one keyed by
+ * network and machine: a dense fleet has a member per client per network,
+ * and each would make a key of its own.
+ */
+function members(planned: PlanJson): Map<string, Map<string, Located>> {
+  const found = new Map<string, Map<string, Located>>();
   for (const network of planned.networks) {
+    let byMachine = found.get(network.name);
+    if (byMachine === undefined) {
+      byMachine = new Map();
+      found.set(network.name, byMachine);
+    }
     for (const member of network.members) {
-      found.set(`${network.name}\0${member.machine}`, {
+      byMachine.set(member.machine, {
         network: network.name,
         machine: member.machine,
         address: member.address,
@@ -67,26 +78,31 @@ export function diffPlans(oldPlan: PlanJson, newPlan: PlanJson): PlanDiff {
   const changed: MemberChange[] = [];
   const added: PlanDiff["added"] = [];
   const removed: PlanDiff["removed"] = [];
-  for (const [key, old] of before) {
-    const now = after.get(key);
-    if (now === undefined) {
-      removed.push({ network: old.network, machine: old.machine });
-      continue;
+  for (const [network, olds] of before) {
+    const nows = after.get(network);
+    for (const [machine, old] of olds) {
+      const now = nows?.get(machine);
+      if (now === undefined) {
+        removed.push({ network: old.network, machine: old.machine });
+        continue;
+      }
+      // An address6 that appears or goes (ipv6 turned on or off, an older plan.json) moves nobody.
+      const moved6 =
+        old.address6 !== undefined && now.address6 !== undefined && now.address6 !== old.address6;
+      if (now.address === old.address && now.port === old.port && !moved6) continue;
+      changed.push({
+        network: old.network,
+        machine: old.machine,
+        ...(now.address !== old.address ? { address: { from: old.address, to: now.address } } : {}),
+        ...(moved6 ? { address6: { from: old.address6!, to: now.address6! } } : {}),
+        ...(now.port !== old.port ? { port: { from: old.port, to: now.port } } : {}),
+      });
     }
-    // An address6 that appears or goes (ipv6 turned on or off, an older plan.json) moves nobody.
-    const moved6 =
-      old.address6 !== undefined && now.address6 !== undefined && now.address6 !== old.address6;
-    if (now.address === old.address && now.port === old.port && !moved6) continue;
-    changed.push({
-      network: old.network,
-      machine: old.machine,
-      ...(now.address !== old.address ? { address: { from: old.address, to: now.address } } : {}),
-      ...(moved6 ? { address6: { from: old.address6!, to: now.address6! } } : {}),
-      ...(now.port !== old.port ? { port: { from: old.port, to: now.port } } : {}),
-    });
   }
-  for (const [key, now] of after) {
-    if (!before.has(key)) added.push({ network: now.network, machine: now.machine });
+  for (const [network, nows] of after) {
+    const olds = before.get(network);
+    for (const [machine, now] of nows)
+      if (olds?.has(machine) !== true) added.push({ network: now.network, machine: now.machine });
   }
   return {
     changed: changed.sort(byNetworkThenMachine),
