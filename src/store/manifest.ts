@@ -15,25 +15,35 @@ import * as v from "valibot";
 import { StoreError } from "../errors.js";
 import { describeStoreIssue, record, table } from "../schema.js";
 
+/** One file's record in `manifest.json`: its kind, recipients, hash and when the key was made. */
+export interface ManifestEntry {
+  kind: "private-key" | "preshared-key" | "vpn-private-key" | "vpn-preshared-key";
+  machines: string[];
+  recipients: string[];
+  /** ISO time the secret inside was made (kept across rekeys). */
+  created: string;
+  /** Hex SHA-256 of the .age file's bytes as written. */
+  sha256: string;
+  /** For private keys: the public key written next to it (a VPN key: the public key the provider knows). */
+  public_key?: string;
+}
+
+// The schema of ManifestEntry (the type above documents its fields; the
+// annotation keeps the two the same shape).
 const entrySchema = table({
   kind: v.picklist(["private-key", "preshared-key", "vpn-private-key", "vpn-preshared-key"]),
   machines: v.array(v.string()),
   recipients: v.array(v.string()),
-  /** ISO time the secret inside was made (kept across rekeys). */
   created: v.string(),
-  /** Hex SHA-256 of the .age file's bytes as written. */
   sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
-  /** For private keys: the public key written next to it (a VPN key: the public key the provider knows). */
   public_key: v.optional(v.string()),
-});
+}) satisfies v.GenericSchema<unknown, ManifestEntry>;
 
 const manifestSchema = table({
   version: v.literal(1),
   files: record(entrySchema),
 });
 
-/** One file's record in `manifest.json`: its kind, recipients, hash and when the key was made. */
-export type ManifestEntry = v.InferOutput<typeof entrySchema>;
 /** `manifest.json`: what wgqt knows of each encrypted file that its header cannot say. */
 export type Manifest = v.InferOutput<typeof manifestSchema>;
 
