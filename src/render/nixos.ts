@@ -9,6 +9,8 @@
  *   for use elsewhere;
  * - `options.nix` (nixos-options.ts): declares `networking.wgqt.*` (imported
  *   by both);
+ * - `names/<network>.nix` (nixos-names.ts): each proxy's and mesh's names as
+ *   `networking.hosts` on its members, imported by each member's module;
  * - `default.nix`: the entry module, importing every host's module. They are
  *   ordinary modules (NixOS passes them `pkgs` and the rest itself), so any
  *   one of them can also be imported on its own.
@@ -42,7 +44,6 @@ import {
   type RenderedFile,
   type SecretsDirOption,
 } from "./common.js";
-import { nixosHosts } from "./hosts.js";
 import {
   NixCall,
   NixExpression,
@@ -53,6 +54,7 @@ import {
   printNix,
 } from "./nix-syntax.js";
 import { masqueradeRoutes, meshNotes } from "./nixos-mesh.js";
+import { namesImport, namesModule } from "./nixos-names.js";
 import { OPTIONS_FILE, OPTIONS_MODULE } from "./nixos-options.js";
 import { routingServices } from "./nixos-routing.js";
 
@@ -98,7 +100,8 @@ const secretPath = (storeFile: string) =>
   new NixExpression(`config.age.secrets.${nixAttribute(secretName(storeFile))}.path`);
 
 /**
- * A host's module and the options module it imports.
+ * A host's module and the modules it imports: the options module and the
+ * names of each proxy and mesh it is in.
  *
  * @throws {UsageError} when `host` is not a machine of `config`.
  * @throws {WgqtError} when `secretsDir` is not an absolute path without shell characters, or the host cannot be rendered (see `hostView` in `wgqt/net`).
@@ -197,7 +200,6 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
       `lib.mkDefault [ ${dns.map((server) => nixString(server)).join(" ")} ]`,
     );
   }
-  if (view.names !== undefined) networking.hosts = nixosHosts(view.names);
   const configValue: Record<string, NixValue> = {};
   if (secrets.size > 0) configValue.age = { secrets };
   configValue.networking = networking;
@@ -279,6 +281,8 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
   }
   if (Object.keys(sysctl).length > 0) configValue.boot = { kernel: { sysctl } };
 
+  // networking.hosts: in each network's module, which this one imports.
+  const names = view.names ?? [];
   const notes = [
     ...generatedNotice(`the NixOS module of ${host}`),
     "",
@@ -296,7 +300,10 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
     ...bridgeNotes(bridged),
   ];
   const module = printNix({
-    imports: [nixPath(OPTIONS_FROM_HOST_FILE)],
+    imports: [
+      nixPath(OPTIONS_FROM_HOST_FILE),
+      ...names.map((entry) => namesImport(HOSTS_DIR, entry.network)),
+    ],
     config: new NixCall(`lib.mkIf (config.networking.hostName == ${nixString(host)})`, configValue),
   });
   return [
@@ -305,6 +312,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
       content: `${commentLines(notes)}\n{ config, lib, pkgs, ... }:\n${BACKEND_BINDINGS}\n${module}\n`,
     },
     { path: OPTIONS_FILE, content: OPTIONS_MODULE },
+    ...names.map(namesModule),
   ];
 };
 
