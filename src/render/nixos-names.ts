@@ -14,13 +14,12 @@
  * is in two networks (each has its own block and /64). A host module
  * imported on its own brings its networks' modules with it. Pure.
  */
-import { posix } from "node:path";
 import type { NetworkNames } from "../net/names.js";
 import { commentLines, generatedNotice, type RenderedFile } from "./common.js";
 import { nixosHosts } from "./hosts.js";
-import { NixCall, nixPath, printNix } from "./nix-syntax.js";
+import { NixCall, printNix } from "./nix-syntax.js";
 
-const NAMES_DIR = "names";
+export const NAMES_DIR = "names";
 export const namesFile = (network: string) => `${NAMES_DIR}/${network}.nix`;
 
 /** Each network's module, made once: its names are shared by every member's view. */
@@ -48,9 +47,4 @@ export function namesModule(names: NetworkNames): RenderedFile {
   };
   namesModules.set(names, file);
   return file;
-}
-
-/** The import of a network's names module, as written in `fromDir` (a directory of the output). */
-export function namesImport(fromDir: string, network: string) {
-  return nixPath(posix.relative(fromDir, namesFile(network)));
 }

@@ -54,7 +54,7 @@ import {
   printNix,
 } from "./nix-syntax.js";
 import { masqueradeRoutes, meshNotes } from "./nixos-mesh.js";
-import { namesImport, namesModule } from "./nixos-names.js";
+import { NAMES_DIR, namesModule } from "./nixos-names.js";
 import { OPTIONS_FILE, OPTIONS_MODULE } from "./nixos-options.js";
 import { routingServices } from "./nixos-routing.js";
 
@@ -76,6 +76,8 @@ export const hostFile = (host: string) => `${HOSTS_DIR}/${host}.nix`;
 /** The output directory and the options module, as seen from a host's module. */
 const OUT_FROM_HOST_FILE = posix.relative(HOSTS_DIR, ".");
 const OPTIONS_FROM_HOST_FILE = posix.relative(HOSTS_DIR, OPTIONS_FILE);
+/** The names modules' directory, as seen from a host's module. */
+const NAMES_FROM_HOST_FILE = posix.relative(HOSTS_DIR, NAMES_DIR);
 
 /**
  * agenix secret names: `wgqt-<machine>`, `wgqt-psk-<a>+<b>`, and for VPN keys
@@ -302,7 +304,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
   const module = printNix({
     imports: [
       nixPath(OPTIONS_FROM_HOST_FILE),
-      ...names.map((entry) => namesImport(HOSTS_DIR, entry.network)),
+      ...names.map((entry) => nixPath(`${NAMES_FROM_HOST_FILE}/${entry.network}.nix`)),
     ],
     config: new NixCall(`lib.mkIf (config.networking.hostName == ${nixString(host)})`, configValue),
   });
