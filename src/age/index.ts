@@ -14,9 +14,8 @@ export {
   type RecipientKind,
   recipientMatchesStanza,
 } from "./recipients.js";
-export { parseSshIdentity, type SshIdentity } from "./ssh.js";
+export { parseSshIdentity, parseSshPublicKey, type SshIdentity } from "./ssh.js";
 export {
-  parseSshPublicKey,
   type SshKeyType,
   type SshPublicKey,
   sshKeyTag,

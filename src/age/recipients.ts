@@ -6,14 +6,19 @@
  * plugin; all are refused here rather than producing files a host cannot read.
  */
 
-import { bech32 } from "@scure/base";
 import type { Recipient } from "age-encryption";
 import { KeyError, quote } from "../errors.js";
 import { type X25519Scalar, x25519 } from "../keys/x25519.js";
 import type { SyncRecipient } from "./encrypt.js";
 import type { HeaderStanza } from "./header.js";
-import { type Ed25519X25519Form, SshEd25519Recipient, sshRecipient } from "./ssh.js";
-import { parseSshPublicKey, type SshKeyType } from "./ssh-public-key.js";
+import { readRecipient } from "./recipient-text.js";
+import {
+  type Ed25519X25519Form,
+  requireUsablePoint,
+  SshEd25519Recipient,
+  sshRecipient,
+} from "./ssh.js";
+import type { SshKeyType } from "./ssh-public-key.js";
 import { X25519Recipient } from "./x25519-stanza.js";
 
 /** The kind of an age recipient: native X25519 (`age1…`) or an SSH public key. */
@@ -71,24 +76,6 @@ export function parseRecipient(text: string): ParsedRecipient {
   return recipient;
 }
 
-/**
- * The canonical text of a recipient (`ParsedRecipient.normalized`), with every
- * check parseRecipient makes except decoding an ssh-ed25519 key's curve point:
- * a square root per key, which reading a fleet's config would otherwise pay
- * for every host key whether or not the command encrypts to it. The first
- * encryption to the key (parseRecipient) still refuses a point no host could use.
- *
- * @throws {KeyError} when `text` is not a recipient wgqt can encrypt to.
- */
-export function normalizeRecipient(text: string): string {
-  const known = parsed.get(text);
-  if (known !== undefined) return known.normalized;
-  const value = text.trim();
-  if (/^(ssh-|ecdsa-|sk-)/.test(value) && !/PRIVATE KEY-----/.test(value))
-    return parseSshPublicKey(value, false).normalized;
-  return parseRecipient(text).normalized;
-}
-
 function remember(text: string, recipient: ParsedRecipient): ParsedRecipient {
   if (parsed.size >= PARSED_LIMIT) {
     const oldest = parsed.keys().next();
@@ -143,79 +130,23 @@ export function takeOverRecipients(handoffs: readonly RecipientHandoff[]): void 
 }
 
 function parseRecipientText(text: string): ParsedRecipient {
-  const value = text.trim();
-  if (value === "") throw new KeyError("key/invalid", "empty recipient");
-  // Secret material pasted in the wrong place: say so without echoing it.
-  if (/^AGE-(SECRET-KEY|PLUGIN)-/i.test(value)) {
-    throw new KeyError(
-      "key/wrong-kind",
-      "recipient is an age identity (a secret key); give its age1… public key",
-    );
-  }
-  if (/PRIVATE KEY-----/.test(value)) {
-    throw new KeyError(
-      "key/wrong-kind",
-      "recipient is a private key; give its public key (the .pub file)",
-    );
-  }
-  if (/^(ssh-|ecdsa-|sk-)/.test(value)) {
-    const key = parseSshPublicKey(value);
+  const read = readRecipient(text);
+  if (read.kind === "x25519") {
+    if (!x25519KeyIsUsable(read.bytes)) {
+      throw new KeyError(
+        "key/invalid",
+        `invalid age recipient ${quote(text)}: not an X25519 public key`,
+      );
+    }
     return {
-      kind: key.type,
-      normalized: key.normalized,
-      tag: key.tag,
-      recipient: sshRecipient(key),
+      kind: "x25519",
+      normalized: read.normalized,
+      recipient: new X25519Recipient(read.bytes),
     };
   }
-  if (value.startsWith("age1")) return parseAgeRecipient(value, text);
-  throw new KeyError(
-    "key/invalid",
-    `unrecognized recipient ${quote(text)}; expected age1…, ssh-ed25519 … or ssh-rsa …`,
-  );
-}
-
-function parseAgeRecipient(value: string, text: string): ParsedRecipient {
-  if (/\s/.test(value))
-    throw new KeyError("key/invalid", `recipient ${quote(text)} has text after the key`);
-  if (value.startsWith("age1pq1")) {
-    throw new KeyError(
-      "key/unsupported",
-      `post-quantum recipient ${quote(text)} is not supported: age 1.1 on hosts cannot read it`,
-    );
-  }
-  if (value.startsWith("age1tag1") || value.startsWith("age1tagpq1")) {
-    throw new KeyError(
-      "key/unsupported",
-      `tag recipient ${quote(text)} is not supported: age 1.1 on hosts cannot read it`,
-    );
-  }
-  // Bech32 (BIP 173) "without length limits on the data part" (age-encryption.org/v1).
-  let prefix: string;
-  let bytes: Uint8Array;
-  try {
-    const decoded = bech32.decode(value as `${string}1${string}`, false);
-    prefix = decoded.prefix;
-    bytes = bech32.fromWords(decoded.words);
-  } catch {
-    throw new KeyError(
-      "key/invalid",
-      `invalid age recipient ${quote(text)}: bad bech32 encoding or checksum`,
-    );
-  }
-  if (prefix !== "age") {
-    // Plugin recipients are Bech32 with HRP "age1" + plugin name (age-plugin spec).
-    throw new KeyError(
-      "key/unsupported",
-      `plugin recipient ${quote(text)} (age-plugin-${prefix.slice(4)}) is not supported`,
-    );
-  }
-  if (bytes.length !== 32 || !x25519KeyIsUsable(bytes)) {
-    throw new KeyError(
-      "key/invalid",
-      `invalid age recipient ${quote(text)}: not an X25519 public key`,
-    );
-  }
-  return { kind: "x25519", normalized: value, recipient: new X25519Recipient(bytes) };
+  const { key } = read;
+  requireUsablePoint(key, `ssh public key ${quote(text.trim())}`);
+  return { kind: key.type, normalized: key.normalized, tag: key.tag, recipient: sshRecipient(key) };
 }
 
 /**

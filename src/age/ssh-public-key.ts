@@ -3,10 +3,12 @@
  * authorized_keys lines): strict parsing, the checks Go's x/crypto/ssh and
  * filippo.io/age/agessh make, and the agessh key tag that names a key in a
  * stanza (the first 4 bytes of SHA-256 over the public key blob, unpadded
- * base64, agessh `sshFingerprint`). The stanzas themselves are in ssh.ts.
+ * base64, agessh `sshFingerprint`). The stanzas themselves are in ssh.ts,
+ * and so is the one check that needs the curve (an ssh-ed25519 key's point,
+ * `parseSshPublicKey` there): this file is only syntax, so reading a fleet's
+ * config does not load the curve library.
  */
 import { createHash } from "node:crypto";
-import { ed25519 } from "@noble/curves/ed25519.js";
 import { KeyError, quote } from "../errors.js";
 import { decodeBase64, encodeBase64, encodeBase64NoPad } from "./base64.js";
 import { WireReader } from "./ssh-wire.js";
@@ -53,14 +55,13 @@ export function sshKeyTag(wire: Uint8Array): string {
 /**
  * Parse one authorized_keys-style line, `<type> <base64 blob> [comment]`.
  * Strict: the blob must be canonical base64, its inner type must match the
- * line's, and nothing may follow the key fields inside it.
+ * line's, and nothing may follow the key fields inside it. An ssh-ed25519
+ * key's curve point is not decoded (a square root): `parseSshPublicKey` in
+ * ssh.ts does that, and so does the first encryption to the key.
  *
- * @param checkPoint - Whether to decode an ssh-ed25519 key's curve point (a
- *   square root) and refuse one no host could use; false leaves that to the
- *   first encryption to the key (`normalizeRecipient`).
  * @throws {KeyError} for another key type, a non-canonical blob, or anything that follows it.
  */
-export function parseSshPublicKey(text: string, checkPoint = true): SshPublicKey {
+export function parseSshPublicKeyLine(text: string): SshPublicKey {
   const line = text.trim();
   if (/[\r\n]/.test(line))
     throw new KeyError("key/invalid", `ssh public key ${quote(text)} must be one line`);
@@ -82,7 +83,7 @@ export function parseSshPublicKey(text: string, checkPoint = true): SshPublicKey
       `ssh public key ${quote(text)}: key data is not canonical base64`,
     );
   }
-  const key = decodePublicKeyBlob(wire, checkPoint);
+  const key = decodePublicKeyBlob(wire);
   if (typeof key === "string")
     throw new KeyError("key/invalid", `ssh public key ${quote(text)}: ${key}`);
   if (key.type !== type) {
@@ -131,30 +132,18 @@ export function blobFields(wire: Uint8Array): BlobFields | string {
 }
 
 /**
- * The Ed25519 key of each ssh-ed25519 key decodePublicKeyBlob found usable
- * (or that another thread found usable and handed over, withX25519Form), so
- * that SshEd25519Recipient does not decode the point (a square root) again.
+ * Decode and check a public key blob's layout (not an ssh-ed25519 key's curve
+ * point); a string is the reason it is refused.
  */
-const usableKeys = new WeakMap<SshPublicKey, Uint8Array>();
-
-/**
- * Decode and validate a public key blob; a string is the reason it is refused.
- * `checkPoint` false skips decoding an ssh-ed25519 key's curve point.
- */
-export function decodePublicKeyBlob(wire: Uint8Array, checkPoint = true): SshPublicKey | string {
+export function decodePublicKeyBlob(wire: Uint8Array): SshPublicKey | string {
   const fields = blobFields(wire);
   if (typeof fields === "string") return fields;
-  if (fields.type === "ssh-ed25519" && checkPoint && !ed25519IsUsable(fields.key)) {
-    return "ed25519 key is not a usable curve point";
-  }
   if (fields.type === "ssh-rsa") {
     const problem = rsaProblem(fields.modulus, fields.exponent);
     if (problem !== null) return problem;
   }
   const { type } = fields;
-  const key = { type, wire, tag: sshKeyTag(wire), normalized: `${type} ${encodeBase64(wire)}` };
-  if (fields.type === "ssh-ed25519" && checkPoint) usableKeys.set(key, fields.key);
-  return key;
+  return { type, wire, tag: sshKeyTag(wire), normalized: `${type} ${encodeBase64(wire)}` };
 }
 
 function rsaProblem(modulus: Uint8Array, exponent: Uint8Array): string | null {
@@ -167,41 +156,6 @@ function rsaProblem(modulus: Uint8Array, exponent: Uint8Array): string | null {
   const e = bitLength(exponent) <= RSA_MAX_EXPONENT_BITS ? Number.parseInt(hex(exponent), 16) : 0;
   if (e < 3 || e % 2 === 0) return "rsa exponent is invalid";
   return null;
-}
-
-/**
- * Whether an Ed25519 public key decodes to a curve point that is not of small
- * order (such a key is useless for key agreement). Decoding takes a square
- * root: the one costly step of reading a config's ssh-ed25519 recipients.
- */
-function ed25519IsUsable(publicKey: Uint8Array): boolean {
-  try {
-    return !ed25519.Point.fromBytes(publicKey).isSmallOrder();
-  } catch {
-    return false;
-  }
-}
-
-/** The Ed25519 key in an ssh-ed25519 blob, or null when there is none or it is not usable. */
-function usableEd25519KeyOf(wire: Uint8Array): Uint8Array | null {
-  const fields = blobFields(wire);
-  return typeof fields !== "string" && fields.type === "ssh-ed25519" && ed25519IsUsable(fields.key)
-    ? fields.key
-    : null;
-}
-
-/**
- * The usable Ed25519 key of a parsed ssh-ed25519 key: remembered from its
- * parsing, or decoded again (a key object made elsewhere); null when there is
- * none or it is not usable.
- */
-export function usableEd25519Key(key: SshPublicKey): Uint8Array | null {
-  return usableKeys.get(key) ?? usableEd25519KeyOf(key.wire);
-}
-
-/** Remember `edwards` as the usable Ed25519 key of `key`, checked elsewhere (another thread). */
-export function rememberUsableEd25519Key(key: SshPublicKey, edwards: Uint8Array): void {
-  usableKeys.set(key, edwards);
 }
 
 function bitLength(bytes: Uint8Array): number {

@@ -32,10 +32,9 @@ import { readSshPrivateKey } from "./ssh-keyfile.js";
 import {
   blobFields,
   decodePublicKeyBlob,
-  rememberUsableEd25519Key,
+  parseSshPublicKeyLine,
   type SshKeyType,
   type SshPublicKey,
-  usableEd25519Key,
 } from "./ssh-public-key.js";
 import { concatBytes, wireMpint, wireString } from "./ssh-wire.js";
 
@@ -46,6 +45,69 @@ import { concatBytes, wireMpint, wireString } from "./ssh-wire.js";
 export interface Ed25519X25519Form {
   montgomery: Uint8Array;
   tweaked: Uint8Array;
+}
+
+/**
+ * Parse one authorized_keys-style line as parseSshPublicKeyLine does
+ * (ssh-public-key.ts), and with `checkPoint` also decode an ssh-ed25519 key's
+ * curve point and refuse one no host could use.
+ *
+ * @param checkPoint - false leaves the point to the first encryption to the key.
+ * @throws {KeyError} for another key type, a non-canonical blob, anything that follows it, or an unusable point.
+ */
+export function parseSshPublicKey(text: string, checkPoint = true): SshPublicKey {
+  const key = parseSshPublicKeyLine(text);
+  if (checkPoint) requireUsablePoint(key, `ssh public key ${quote(text)}`);
+  return key;
+}
+
+/**
+ * Throw `<source>: ed25519 key is not a usable curve point` for an
+ * ssh-ed25519 key whose point no host could use; remember a usable one's point.
+ */
+export function requireUsablePoint(key: SshPublicKey, source: string): void {
+  const fields = blobFields(key.wire);
+  if (typeof fields === "string" || fields.type !== "ssh-ed25519") return;
+  if (!ed25519IsUsable(fields.key))
+    throw new KeyError("key/invalid", `${source}: ed25519 key is not a usable curve point`);
+  usableKeys.set(key, fields.key);
+}
+
+/**
+ * The Ed25519 key of each ssh-ed25519 key found usable (or that another thread
+ * found usable and handed over, withX25519Form), so that SshEd25519Recipient
+ * does not decode the point (a square root) again.
+ */
+const usableKeys = new WeakMap<SshPublicKey, Uint8Array>();
+
+/**
+ * Whether an Ed25519 public key decodes to a curve point that is not of small
+ * order (such a key is useless for key agreement). Decoding takes a square
+ * root: the one costly step of reading a config's ssh-ed25519 recipients.
+ */
+function ed25519IsUsable(publicKey: Uint8Array): boolean {
+  try {
+    return !ed25519.Point.fromBytes(publicKey).isSmallOrder();
+  } catch {
+    return false;
+  }
+}
+
+/** The Ed25519 key in an ssh-ed25519 blob, or null when there is none or it is not usable. */
+function usableEd25519KeyOf(wire: Uint8Array): Uint8Array | null {
+  const fields = blobFields(wire);
+  return typeof fields !== "string" && fields.type === "ssh-ed25519" && ed25519IsUsable(fields.key)
+    ? fields.key
+    : null;
+}
+
+/**
+ * The usable Ed25519 key of a parsed ssh-ed25519 key: remembered from its
+ * parsing, or decoded again (a key object made elsewhere); null when there is
+ * none or it is not usable.
+ */
+function usableEd25519Key(key: SshPublicKey): Uint8Array | null {
+  return usableKeys.get(key) ?? usableEd25519KeyOf(key.wire);
 }
 
 /** Source of randomness, injectable so tests can be deterministic. */
@@ -139,7 +201,8 @@ export class SshEd25519Recipient implements Recipient {
     ) {
       throw new KeyError("key/invalid", `invalid ssh-ed25519 key ${quote(key.normalized)}`);
     }
-    rememberUsableEd25519Key(key, fields.key);
+    // Checked by the thread that computed `form`.
+    usableKeys.set(key, fields.key);
     const recipient = new SshEd25519Recipient(key, random);
     recipient.#theirPublicKey = Uint8Array.from(form.montgomery);
     recipient.#tweakedPoint = recipient.#curve.point(form.tweaked);
@@ -251,6 +314,7 @@ export function parseSshIdentity(text: string, source: string): SshIdentity {
       : concatBytes(wireString("ssh-rsa"), wireMpint(key.exponent), wireMpint(key.modulus));
   const publicKey = decodePublicKeyBlob(wire);
   if (typeof publicKey === "string") throw new KeyError("key/invalid", `${source}: ${publicKey}`);
+  requireUsablePoint(publicKey, source);
   return key.type === "ssh-ed25519"
     ? new SshEd25519Identity(publicKey, key.seed)
     : new SshRsaIdentity(publicKey, key.key);

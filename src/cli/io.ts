@@ -1,3 +1,4 @@
+import { isatty } from "node:tty";
 import { handleSigint, Interrupts } from "./interrupt.js";
 
 /**
@@ -40,7 +41,9 @@ export function processIO(): CliIO {
     env,
     stdout: (text) => process.stdout.write(text),
     stderr,
-    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    // isatty(0) rather than process.stdin.isTTY, which would open a stdin stream
+    // every command pays for and only the prompts use.
+    interactive: isatty(0) && Boolean(process.stdout.isTTY),
     color: Boolean(process.stderr.isTTY) && env.NO_COLOR === undefined && env.TERM !== "dumb",
     now: () => new Date(),
     progress: Boolean(process.stderr.isTTY) && env.TERM !== "dumb",

@@ -101,7 +101,7 @@ export function buildProgram(io: CliIO, state: RunState = { exitCode: 0 }): Comm
     .command("list")
     .description("list machines, their keys and networks")
     .option("--json", "machine-readable output")
-    .action(lazy(io, async () => (await import("./commands/machine.js")).machineListCommand));
+    .action(lazy(io, async () => (await import("./commands/machine-list.js")).machineListCommand));
   machine
     .command("remove <name>")
     .description("remove a machine from wgqt.toml, with its keys")
@@ -264,12 +264,13 @@ async function recoverInterrupted(
 ): Promise<void> {
   const { findConfig, loadConfig } = await import("../store/config-file.js");
   const { recoverJournal } = await import("../store/transaction-recovery.js");
-  const { isTracked } = await import("../git/commit.js");
   const { dirname, resolve } = await import("node:path");
   const path = global.config ? resolve(io.cwd, global.config) : await findConfig(io.cwd);
   if (!path) return;
   // The store's files may be journaled (and its temp files cleared) only when the config still loads.
   const config = await loadConfig(io.cwd, global.config).catch(() => undefined);
+  // git's library is loaded only when there is a journal to check.
+  const isTracked = async (file: string) => (await import("../git/commit.js")).isTracked(file);
   const scope = { configFile: path, keysDir: config?.keysDir, isTracked };
   const { gitCommitStep } = await import("./context.js");
   await recoverJournal(dirname(path), scope, async (files, message) => {

@@ -6,10 +6,11 @@
 import { isIP } from "node:net";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
-import type { z } from "zod";
-import { normalizeRecipient } from "../age/recipients.js";
+import * as v from "valibot";
+import { normalizeRecipient } from "../age/recipient-text.js";
 import { ConfigError, quote, WgqtError } from "../errors.js";
-import { decodeKey } from "../keys/wireguard.js";
+import { decodeKey } from "../keys/encoding.js";
+import { problemOf } from "../schema.js";
 import { checkLinkSettings } from "./link.js";
 import { checkMeshes } from "./mesh.js";
 import { interfaceNameProblem, machineNameProblem, uplinkNameProblem } from "./names.js";
@@ -22,7 +23,7 @@ import { checkVpns } from "./vpn.js";
 /** The fleet's config file name, looked for in the working directory and its parents. */
 export const CONFIG_FILE = "wgqt.toml";
 
-/** `machines.tavern.recipients[0]` from a zod path. */
+/** `machines.tavern.recipients[0]` from the keys of a path. */
 function fieldPath(path: readonly PropertyKey[]): string {
   let text = "";
   for (const part of path) {
@@ -32,21 +33,19 @@ function fieldPath(path: readonly PropertyKey[]): string {
   return text || "(top level)";
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const where = fieldPath(issue.path);
-  const input = (issue as { input?: unknown }).input;
-  switch (issue.code) {
-    case "unrecognized_keys": {
-      const prefix = issue.path.length ? `${where}.` : "";
-      return `${prefix}${issue.keys[0]}: unknown key${didYouMean(issue.keys[0]!, knownKeysAt(configSchema, issue.path))} (got ${quote(input && typeof input === "object" ? (input as Record<string, unknown>)[issue.keys[0]!] : undefined)})`;
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const problem = problemOf(configSchema, issue);
+  const where = fieldPath(problem.path);
+  switch (problem.code) {
+    case "unknown_key": {
+      const prefix = problem.path.length ? `${where}.` : "";
+      const value = (problem.input as Record<string, unknown>)[problem.key];
+      return `${prefix}${problem.key}: unknown key${didYouMean(problem.key, knownKeysAt(configSchema, problem.path))} (got ${quote(value)})`;
     }
     case "invalid_type":
-      return `${where}: expected ${issue.expected}, got ${input === undefined ? "nothing (it is required)" : quote(input)}`;
-    case "too_small":
-    case "too_big":
-      return `${where}: ${issue.message.replace(/^Too (small|big): expected number to be /, "must be ")} (got ${quote(input)})`;
+      return `${where}: expected ${problem.expected}, got ${problem.input === undefined ? "nothing (it is required)" : quote(problem.input)}`;
     default:
-      return `${where}: ${issue.message} (got ${quote(input)})`;
+      return `${where}: ${problem.message.replace(/^Too (small|big): expected number to be /, "must be ")} (got ${quote(problem.input)})`;
   }
 }
 
@@ -90,13 +89,16 @@ export function parseConfig(text: string, path: string): Config {
     }
     throw error;
   }
-  const parsed = configSchema.safeParse(document, { reportInput: true });
+  const parsed = v.safeParse(configSchema, document);
   // A misspelled key is also a missing one: name the misspelling, the cause.
   if (!parsed.success) {
-    const { issues } = parsed.error;
-    fail(describeIssue(issues.find((issue) => issue.code === "unrecognized_keys") ?? issues[0]!));
+    const { issues } = parsed;
+    const unknownKey = issues.find(
+      (issue) => issue.type === "strict_object" && issue.expected === "never",
+    );
+    fail(describeIssue(unknownKey ?? issues[0]));
   }
-  const raw = parsed.data as RawConfig;
+  const raw = parsed.output as RawConfig;
 
   const dir = dirname(path);
   if (isAbsolute(raw.keys_dir))

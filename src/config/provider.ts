@@ -20,7 +20,7 @@
 import { isIPv4, isIPv6 } from "node:net";
 import ipaddr from "ipaddr.js";
 import { ConfigError, quote } from "../errors.js";
-import { WIREGUARD_KEY } from "../keys/wireguard.js";
+import { WIREGUARD_KEY } from "../keys/encoding.js";
 import { keepaliveProblem, mtuProblem } from "./link.js";
 import { cidrProblem, hostPortProblem, ipv4CidrProblem, ipv6CidrProblem } from "./vpn.js";
 

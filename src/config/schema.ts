@@ -1,67 +1,76 @@
 /**
- * The shape of `wgqt.toml` (docs/design.md "Input"). zod checks types, ranges
- * and unknown keys; cross-references (a proxy naming an unknown machine) are
- * checked in `load.ts` after this.
+ * The shape of `wgqt.toml` (docs/design.md "Input"). valibot checks types,
+ * ranges and unknown keys; cross-references (a proxy naming an unknown
+ * machine) are checked in `load.ts` after this.
  */
-import { isIPv4 } from "node:net";
-import * as z from "zod";
+import * as v from "valibot";
+import { finiteNumber, record, table, wholeNumber } from "../schema.js";
 
-const ipv4 = z.string().refine((value) => isIPv4(value), { message: "not an IPv4 address" });
+/** Dotted-quad IPv4, each part 0…255 without leading zeros: what node's `isIPv4` accepts. */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
-const machine = z.strictObject({
-  recipients: z.array(z.string()).default([]),
-  endpoint: z.string().optional(),
-  public_key: z.string().optional(),
-  uplink: z.string().optional(),
-  routes: z.array(z.string()).optional(),
-  masquerade_routes: z.boolean().optional(),
+const ipv4 = v.pipe(
+  v.string(),
+  v.check((value) => IPV4.test(value), "not an IPv4 address"),
+);
+
+/** A list that is empty when left out (a new list each time: parsed configs are frozen). */
+const list = () => v.optional(v.array(v.string()), () => []);
+
+const machine = table({
+  recipients: list(),
+  endpoint: v.optional(v.string()),
+  public_key: v.optional(v.string()),
+  uplink: v.optional(v.string()),
+  routes: v.optional(v.array(v.string())),
+  masquerade_routes: v.optional(v.boolean()),
 });
 
-const proxy = z.strictObject({
-  gateway: z.string(),
-  clients: z.array(z.string()),
-  default: z.boolean().optional(),
-  killswitch: z.boolean().optional(),
+const proxy = table({
+  gateway: v.string(),
+  clients: v.array(v.string()),
+  default: v.optional(v.boolean()),
+  killswitch: v.optional(v.boolean()),
   // Ranges are checked after this (load.ts, vpn.ts) by config/link.ts, as the provider import does.
-  mtu: z.number().optional(),
-  keepalive: z.number().optional(),
-  ipv6: z.boolean().optional(),
+  mtu: v.optional(finiteNumber),
+  keepalive: v.optional(finiteNumber),
+  ipv6: v.optional(v.boolean()),
 });
 
-const mesh = z.strictObject({
-  members: z.array(z.string()),
-  relay: z.string().optional(),
-  mtu: z.number().optional(),
-  keepalive: z.number().optional(),
-  ipv6: z.boolean().optional(),
+const mesh = table({
+  members: v.array(v.string()),
+  relay: v.optional(v.string()),
+  mtu: v.optional(finiteNumber),
+  keepalive: v.optional(finiteNumber),
+  ipv6: v.optional(v.boolean()),
 });
 
-const vpn = z.strictObject({
-  machines: z.array(z.string()),
-  id: z.number().int().min(1).max(99),
-  endpoint: z.string(),
-  public_key: z.string(),
-  address: z.string(),
-  address6: z.string().optional(),
-  dns: z.array(z.string()).default([]),
-  allowed_ips: z.array(z.string()).optional(),
-  preshared_key: z.boolean().optional(),
-  killswitch: z.boolean().optional(),
-  mtu: z.number().optional(),
-  keepalive: z.number().optional(),
+const vpn = table({
+  machines: v.array(v.string()),
+  id: v.pipe(wholeNumber, v.minValue(1), v.maxValue(99)),
+  endpoint: v.string(),
+  public_key: v.string(),
+  address: v.string(),
+  address6: v.optional(v.string()),
+  dns: list(),
+  allowed_ips: v.optional(v.array(v.string())),
+  preshared_key: v.optional(v.boolean()),
+  killswitch: v.optional(v.boolean()),
+  mtu: v.optional(finiteNumber),
+  keepalive: v.optional(finiteNumber),
 });
 
-export const configSchema = z.strictObject({
-  keys_dir: z.string().min(1).default("wireguard_keys"),
-  ipv4_start: ipv4.default("10.128.0.0"),
+export const configSchema = table({
+  keys_dir: v.optional(v.pipe(v.string(), v.minLength(1)), "wireguard_keys"),
+  ipv4_start: v.optional(ipv4, "10.128.0.0"),
   // Checked by the planner (net/ipv6.ts), as ipv4_start's alignment is.
-  ipv6_prefix: z.string().optional(),
-  udp_start: z.number().int().min(1).max(65535).default(16842),
-  admins: z.array(z.string()).default([]),
-  machines: z.record(z.string(), machine).default({}),
-  proxies: z.record(z.string(), proxy).default({}),
-  vpns: z.record(z.string(), vpn).default({}),
-  meshes: z.record(z.string(), mesh).default({}),
+  ipv6_prefix: v.optional(v.string()),
+  udp_start: v.optional(v.pipe(wholeNumber, v.minValue(1), v.maxValue(65535)), 16842),
+  admins: list(),
+  machines: v.optional(record(machine), () => ({})),
+  proxies: v.optional(record(proxy), () => ({})),
+  vpns: v.optional(record(vpn), () => ({})),
+  meshes: v.optional(record(mesh), () => ({})),
 });
 
-export type RawConfig = z.infer<typeof configSchema>;
+export type RawConfig = v.InferOutput<typeof configSchema>;

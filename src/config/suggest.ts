@@ -3,7 +3,8 @@
  * (`endpont`, `[proxy.x]`), a `keys_dir` that does not exist beside one that
  * does. Pure.
  */
-import type { z } from "zod";
+import type * as v from "valibot";
+import { schemaAt } from "../schema.js";
 
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two words. */
 export function editDistance(a: string, b: string): number {
@@ -51,41 +52,13 @@ export function didYouMean(word: string, candidates: Iterable<string>): string {
   return match === undefined ? "" : ` (did you mean ${JSON.stringify(match)}?)`;
 }
 
-/** The schema inside zod's wrappers (defaults, optionals). */
-function unwrap(schema: z.core.$ZodType): z.core.$ZodType {
-  let current = schema;
-  for (;;) {
-    const def = current._zod.def as { type: string; innerType?: z.core.$ZodType };
-    if ((def.type === "default" || def.type === "optional") && def.innerType) {
-      current = def.innerType;
-      continue;
-    }
-    return current;
-  }
-}
-
 /**
- * The keys an object of `schema` may have at `path` (as in a zod issue:
- * `["machines", "tavern"]` is a machine's table), or none when the path does
- * not lead to an object. Read from the schema itself, so a new setting is
- * suggested as soon as it is accepted.
+ * The keys a table of `schema` may have at `path` (`["machines", "tavern"]`
+ * is a machine's table), or none when the path does not lead to a table.
+ * Read from the schema itself, so a new setting is suggested as soon as it
+ * is accepted.
  */
-export function knownKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
-  let current = unwrap(schema);
-  for (const part of path) {
-    const def = current._zod.def as {
-      type: string;
-      shape?: Record<string, z.core.$ZodType>;
-      valueType?: z.core.$ZodType;
-      element?: z.core.$ZodType;
-    };
-    if (def.type === "object" && def.shape && typeof part === "string" && def.shape[part])
-      current = unwrap(def.shape[part]);
-    else if (def.type === "record" && def.valueType) current = unwrap(def.valueType);
-    else if (def.type === "array" && def.element && typeof part === "number")
-      current = unwrap(def.element);
-    else return [];
-  }
-  const def = current._zod.def as { type: string; shape?: Record<string, unknown> };
-  return def.type === "object" && def.shape ? Object.keys(def.shape) : [];
+export function knownKeysAt(schema: v.GenericSchema, path: readonly PropertyKey[]): string[] {
+  const at = schemaAt(schema, path) as { entries?: Record<string, unknown> } | undefined;
+  return at?.entries ? Object.keys(at.entries) : [];
 }

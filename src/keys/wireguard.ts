@@ -4,11 +4,19 @@
  *
  * Randomness is injected so tests can make deterministic keys; the default is
  * node:crypto's CSPRNG. Public keys come from ./x25519.ts (node:crypto when
- * available).
+ * available); the keys' text, which needs no curve, from ./encoding.ts.
  */
 import { randomBytes, randomFillSync } from "node:crypto";
-import { KeyError, quote } from "../errors.js";
+import { decodeKey, encodeKey, KEY_LENGTH } from "./encoding.js";
 import { x25519 } from "./x25519.js";
+
+export {
+  decodeKey,
+  encodeKey,
+  keyFileContent,
+  parseKeyFileContent,
+  WIREGUARD_KEY,
+} from "./encoding.js";
 
 /** Source of cryptographically secure random bytes. */
 export type RandomSource = (length: number) => Uint8Array;
@@ -35,14 +43,6 @@ export const secureRandom: RandomSource = (length) => {
   return bytes;
 };
 
-const KEY_LENGTH = 32;
-/**
- * A WireGuard key as wg(8) prints it: 32 bytes in base64 are 43 characters
- * and one '=' of padding, the last character carrying 4 bits (its 2 low bits
- * zero, so it is one of 16). Exactly the strings `decodeKey` accepts.
- */
-export const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-
 /** A WireGuard keypair in wg(8)'s base64 form. */
 export interface KeyPair {
   /** Base64 private key, clamped as `wg genkey` makes it. */
@@ -60,36 +60,6 @@ function clamp(scalar: Uint8Array): Uint8Array {
   clamped[0] = clamped[0]! & 248;
   clamped[31] = (clamped[31]! & 127) | 64;
   return clamped;
-}
-
-/**
- * Encode a 32-byte key as wg(8) prints it: 44 characters of base64.
- *
- * @throws {KeyError} when `bytes` is not 32 bytes long.
- */
-export function encodeKey(bytes: Uint8Array): string {
-  if (bytes.length !== KEY_LENGTH) {
-    throw new KeyError("key/invalid", `key expected ${KEY_LENGTH} bytes, got ${bytes.length}`);
-  }
-  return Buffer.from(bytes).toString("base64");
-}
-
-/**
- * Parse a base64 WireGuard key strictly: exactly 44 characters, canonical
- * padding (the unused low bits of the last character are zero), 32 bytes.
- * `what` names the key in the error (`machines.tavern.public_key`).
- *
- * @returns The key's 32 bytes.
- * @throws {KeyError} naming `what` when `text` is not such a key.
- */
-export function decodeKey(text: string, what = "key"): Uint8Array {
-  if (typeof text !== "string" || !WIREGUARD_KEY.test(text)) {
-    throw new KeyError(
-      "key/invalid",
-      `${what}: not a WireGuard key (44 characters of base64 for 32 bytes), got ${quote(text)}`,
-    );
-  }
-  return new Uint8Array(Buffer.from(text, "base64"));
 }
 
 /**
@@ -132,20 +102,4 @@ function publicKeyBytes(scalar: Uint8Array): Uint8Array {
  */
 export function generatePresharedKey(random: RandomSource = secureRandom): string {
   return encodeKey(random(KEY_LENGTH));
-}
-
-/**
- * The bytes stored inside an encrypted key file: the base64 key and a newline,
- * exactly what `wg genkey`/`wg genpsk` print, so `wg set … private-key FILE`,
- * networkd's PrivateKeyFile= and NixOS's privateKeyFile read it unchanged.
- */
-export function keyFileContent(key: string): Uint8Array {
-  return new TextEncoder().encode(`${key}\n`);
-}
-
-/** Inverse of `keyFileContent`; tolerant of a missing trailing newline. */
-export function parseKeyFileContent(bytes: Uint8Array, what: string): string {
-  const text = new TextDecoder().decode(bytes).replace(/\r?\n$/, "");
-  decodeKey(text, what);
-  return text;
 }

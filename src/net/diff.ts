@@ -5,9 +5,10 @@
  * allocators — is listed from `diffPlans(old, new)` before anything is
  * written. Pure.
  */
-import * as z from "zod";
+import * as v from "valibot";
 import { StoreError } from "../errors.js";
 import { byteOrder } from "../order.js";
+import { describeStoreIssue, openTable, wholeNumber } from "../schema.js";
 import type { PlanJson } from "./plan.js";
 
 /** A member present in both plans whose address or port differs. */
@@ -38,11 +39,22 @@ type Located = {
   port: number;
 };
 
-function members(planned: PlanJson): Map<string, Located> {
-  const found = new Map<string, Located>();
+/**
+ * A plan's members by network name, then by machine; of a member listed twice
+ * (plan.json edited by hand), the last. Maps within a map, not one keyed by
+ * network and machine: a dense fleet has a member per client per network,
+ * and each would make a key of its own.
+ */
+function members(planned: PlanJson): Map<string, Map<string, Located>> {
+  const found = new Map<string, Map<string, Located>>();
   for (const network of planned.networks) {
+    let byMachine = found.get(network.name);
+    if (byMachine === undefined) {
+      byMachine = new Map();
+      found.set(network.name, byMachine);
+    }
     for (const member of network.members) {
-      found.set(`${network.name}\0${member.machine}`, {
+      byMachine.set(member.machine, {
         network: network.name,
         machine: member.machine,
         address: member.address,
@@ -66,26 +78,31 @@ export function diffPlans(oldPlan: PlanJson, newPlan: PlanJson): PlanDiff {
   const changed: MemberChange[] = [];
   const added: PlanDiff["added"] = [];
   const removed: PlanDiff["removed"] = [];
-  for (const [key, old] of before) {
-    const now = after.get(key);
-    if (now === undefined) {
-      removed.push({ network: old.network, machine: old.machine });
-      continue;
+  for (const [network, olds] of before) {
+    const nows = after.get(network);
+    for (const [machine, old] of olds) {
+      const now = nows?.get(machine);
+      if (now === undefined) {
+        removed.push({ network: old.network, machine: old.machine });
+        continue;
+      }
+      // An address6 that appears or goes (ipv6 turned on or off, an older plan.json) moves nobody.
+      const moved6 =
+        old.address6 !== undefined && now.address6 !== undefined && now.address6 !== old.address6;
+      if (now.address === old.address && now.port === old.port && !moved6) continue;
+      changed.push({
+        network: old.network,
+        machine: old.machine,
+        ...(now.address !== old.address ? { address: { from: old.address, to: now.address } } : {}),
+        ...(moved6 ? { address6: { from: old.address6!, to: now.address6! } } : {}),
+        ...(now.port !== old.port ? { port: { from: old.port, to: now.port } } : {}),
+      });
     }
-    // An address6 that appears or goes (ipv6 turned on or off, an older plan.json) moves nobody.
-    const moved6 =
-      old.address6 !== undefined && now.address6 !== undefined && now.address6 !== old.address6;
-    if (now.address === old.address && now.port === old.port && !moved6) continue;
-    changed.push({
-      network: old.network,
-      machine: old.machine,
-      ...(now.address !== old.address ? { address: { from: old.address, to: now.address } } : {}),
-      ...(moved6 ? { address6: { from: old.address6!, to: now.address6! } } : {}),
-      ...(now.port !== old.port ? { port: { from: old.port, to: now.port } } : {}),
-    });
   }
-  for (const [key, now] of after) {
-    if (!before.has(key)) added.push({ network: now.network, machine: now.machine });
+  for (const [network, nows] of after) {
+    const olds = before.get(network);
+    for (const [machine, now] of nows)
+      if (olds?.has(machine) !== true) added.push({ network: now.network, machine: now.machine });
   }
   return {
     changed: changed.sort(byNetworkThenMachine),
@@ -94,24 +111,24 @@ export function diffPlans(oldPlan: PlanJson, newPlan: PlanJson): PlanDiff {
   };
 }
 
-const planJsonSchema = z.object({
-  ipv6Prefix: z.string().optional(),
-  networks: z.array(
-    z.object({
-      name: z.string(),
-      kind: z.enum(["proxy", "mesh"]),
-      id: z.number().int().nonnegative(),
-      port: z.number().int().min(1).max(65535),
-      cidr: z.string(),
-      cidr6: z.string().optional(),
-      gateway: z.string().optional(),
-      relay: z.string().optional(),
-      members: z.array(
-        z.object({
-          machine: z.string(),
-          role: z.enum(["gateway", "client", "member", "relay"]),
-          address: z.string(),
-          address6: z.string().optional(),
+const planJsonSchema = openTable({
+  ipv6Prefix: v.optional(v.string()),
+  networks: v.array(
+    openTable({
+      name: v.string(),
+      kind: v.picklist(["proxy", "mesh"]),
+      id: v.pipe(wholeNumber, v.minValue(0)),
+      port: v.pipe(wholeNumber, v.minValue(1), v.maxValue(65535)),
+      cidr: v.string(),
+      cidr6: v.optional(v.string()),
+      gateway: v.optional(v.string()),
+      relay: v.optional(v.string()),
+      members: v.array(
+        openTable({
+          machine: v.string(),
+          role: v.picklist(["gateway", "client", "member", "relay"]),
+          address: v.string(),
+          address6: v.optional(v.string()),
         }),
       ),
     }),
@@ -125,11 +142,10 @@ const planJsonSchema = z.object({
  * @throws {StoreError} naming the field when `value` is not a plan.
  */
 export function readPlanJson(value: unknown, source = "plan.json"): PlanJson {
-  const parsed = planJsonSchema.safeParse(value);
+  const parsed = v.safeParse(planJsonSchema, value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
-    throw new StoreError("store/corrupt", `${source}: ${field}: ${issue.message}`);
+    const problem = describeStoreIssue(planJsonSchema, parsed.issues[0]);
+    throw new StoreError("store/corrupt", `${source}: ${problem}`);
   }
-  return parsed.data;
+  return parsed.output;
 }

@@ -4,7 +4,7 @@
  * key 32 bytes of base64. Pure.
  */
 import { KeyError, quote } from "../errors.js";
-import { WIREGUARD_KEY } from "../keys/wireguard.js";
+import { WIREGUARD_KEY } from "../keys/encoding.js";
 
 /** A host name or IP without a port: the planner appends the network's port. */
 export function checkEndpoint(

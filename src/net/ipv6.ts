@@ -62,7 +62,7 @@ export function ulaPrefixProblem(text: string): string | undefined {
 /** A fleet prefix (checked by {@link ulaPrefixProblem}) in its canonical form, e.g. `fd42:7a3c:91e0::/48`. */
 export function canonicalUlaPrefix(text: string): string {
   const [address] = ipaddr.IPv6.parseCIDR(text);
-  return `${address.toString()}/${ULA_PREFIX_LENGTH}`;
+  return `${formatIpv6Groups(address.parts)}/${ULA_PREFIX_LENGTH}`;
 }
 
 /**
@@ -83,45 +83,157 @@ export function subnetId(network: string): number {
   return hash[0]! * 256 + hash[1]!;
 }
 
+/** An interface id: the last four groups of a member's address. */
+export interface InterfaceId {
+  /** Four 16-bit groups. */
+  groups: readonly number[];
+  /** The groups in hex without leading zeros, `:`-joined: unique to the id, and its addresses' tail when none is zero. */
+  text: string;
+  /** No group is zero, so RFC 5952's `::` never reaches into the id ({@link subnetFormatter}). */
+  zeroFree: boolean;
+}
+
+/** The interface id of four 16-bit groups. */
+export function interfaceIdOf(groups: readonly number[]): InterfaceId {
+  return {
+    groups,
+    text: groups.map((group) => group.toString(16)).join(":"),
+    zeroFree: groups.every((group) => group !== 0),
+  };
+}
+
 /** Interface ids by machine name: a machine in many networks is hashed once. */
-const interfaceIds = new Map<string, Uint8Array>();
+const interfaceIds = new Map<string, InterfaceId>();
 
 /** A machine's 64-bit interface id, the same in every network: from its name. */
-export function interfaceId(machine: string): Uint8Array {
+function interfaceId(machine: string): InterfaceId {
   let id = interfaceIds.get(machine);
   if (id === undefined) {
-    id = hashBytes("interface", machine).slice(0, 8);
+    const hash = hashBytes("interface", machine);
+    id = interfaceIdOf([0, 2, 4, 6].map((at) => hash[at]! * 256 + hash[at + 1]!));
     interfaceIds.set(machine, id);
   }
   return id;
 }
 
+/**
+ * The machines of `machines` whose interface id another one has too: only
+ * they can take one address in a network, so only they are checked there
+ * ({@link subnetAddresses}). Almost always none: ids are 64 bits of a hash.
+ */
+export function sharingInterfaceIds(machines: Iterable<string>): Set<string> {
+  const owners = new Map<string, string>();
+  const sharing = new Set<string>();
+  for (const machine of machines) {
+    const { text } = interfaceId(machine);
+    const owner = owners.get(text);
+    if (owner === undefined) owners.set(text, machine);
+    else if (owner !== machine) sharing.add(owner).add(machine);
+  }
+  return sharing;
+}
+
 /** The /64 of subnet `subnet` under `prefix` (canonical), e.g. `fd42:7a3c:91e0:1b2c::/64`. */
 export function networkBlock(prefix: string, subnet: number): string {
-  const bytes = prefixBytes(prefix);
-  return `${formatIpv6([...bytes, subnet >> 8, subnet & 0xff, ...new Array(8).fill(0)])}/${NETWORK_PREFIX_LENGTH}`;
+  return `${formatIpv6Groups([...prefixGroups(prefix), subnet, 0, 0, 0, 0])}/${NETWORK_PREFIX_LENGTH}`;
 }
 
-/** The address of interface id `id` in subnet `subnet` under `prefix`. */
-export function memberAddress(prefix: string, subnet: number, id: Uint8Array): string {
-  return formatIpv6([...prefixBytes(prefix), subnet >> 8, subnet & 0xff, ...id]);
+/**
+ * Formats the addresses of subnet `subnet` under `prefix`: its four groups,
+ * then an interface id's. A dense fleet has a member per client per network,
+ * so the subnet's part is formatted once, here: when no group of the id is
+ * zero, RFC 5952's `::` can only fall in the subnet's groups, and the text is
+ * the subnet's part followed by the id's ({@link InterfaceId}). An id with a
+ * zero group may extend or start a run of zeros: that address is formatted whole.
+ */
+export function subnetFormatter(prefix: string, subnet: number): (id: InterfaceId) => string {
+  const groups = [...prefixGroups(prefix), subnet];
+  // With any zero-free id (1:1:1:1) the text ends in the id's groups, whatever they are.
+  const head = formatIpv6Groups([...groups, 1, 1, 1, 1]).slice(0, -"1:1:1:1".length);
+  return (id) => (id.zeroFree ? head + id.text : formatIpv6Groups([...groups, ...id.groups]));
 }
 
-/** The 48 bits of each fleet prefix seen, parsed once: a plan asks for them per member. */
+/** Gives the IPv6 address of a member (a machine name) of one network. */
+export type MemberAddress6 = (machine: string) => string;
+
+/**
+ * The member addresses of network `network`, subnet `subnet` under `prefix`:
+ * the subnet's groups, then the machine's interface id.
+ *
+ * @param sharing - The machines whose interface id another has ({@link sharingInterfaceIds}).
+ * @throws when two members of the network share an address: an error naming both.
+ */
+export function subnetAddresses(
+  network: string,
+  prefix: string,
+  subnet: number,
+  sharing: ReadonlySet<string>,
+  error: Fail,
+): MemberAddress6 {
+  const format = subnetFormatter(prefix, subnet);
+  // Only a machine sharing its id can take another member's address.
+  const taken = new Map<string, string>();
+  return (machine) => {
+    const address = format(interfaceId(machine));
+    if (!sharing.has(machine)) return address;
+    const other = taken.get(address);
+    if (other !== undefined && other !== machine)
+      throw error(
+        `proxies.${network}`,
+        `machines ${quote(other)} and ${quote(machine)} hash to the same IPv6 address ${address}; rename one`,
+      );
+    taken.set(address, machine);
+    return address;
+  };
+}
+
+/** The three 16-bit groups of each fleet prefix seen, parsed once. */
 const parsedPrefixes = new Map<string, readonly number[]>();
 
-function prefixBytes(prefix: string): readonly number[] {
-  let bytes = parsedPrefixes.get(prefix);
-  if (bytes === undefined) {
-    bytes = ipaddr.IPv6.parseCIDR(prefix)[0].toByteArray().slice(0, 6);
-    parsedPrefixes.set(prefix, bytes);
+function prefixGroups(prefix: string): readonly number[] {
+  let groups = parsedPrefixes.get(prefix);
+  if (groups === undefined) {
+    groups = ipaddr.IPv6.parseCIDR(prefix)[0].parts.slice(0, 3);
+    parsedPrefixes.set(prefix, groups);
   }
-  return bytes;
+  return groups;
+}
+
+/**
+ * Eight 16-bit groups as RFC 5952 text (section 4): lowercase hex without
+ * leading zeros, and the longest run of two or more zero groups, the first
+ * of equal ones, as `::`.
+ */
+export function formatIpv6Groups(groups: readonly number[]): string {
+  let runStart = -1;
+  let runLength = 1; // a single zero group stays "0" (section 4.2.2)
+  for (let at = 0; at < 8; ) {
+    if (groups[at] !== 0) {
+      at++;
+      continue;
+    }
+    let end = at + 1;
+    while (end < 8 && groups[end] === 0) end++;
+    if (end - at > runLength) {
+      runStart = at;
+      runLength = end - at;
+    }
+    at = end;
+  }
+  const hex = (from: number, to: number) =>
+    groups
+      .slice(from, to)
+      .map((group) => group.toString(16))
+      .join(":");
+  if (runStart < 0) return hex(0, 8);
+  return `${hex(0, runStart)}::${hex(runStart + runLength, 8)}`;
 }
 
 /** Sixteen bytes as RFC 5952 text (`fd42::1`). */
 function formatIpv6(bytes: readonly number[]): string {
-  return ipaddr.fromByteArray([...bytes]).toString();
+  const groups: number[] = [];
+  for (let at = 0; at < 16; at += 2) groups.push(bytes[at]! * 256 + bytes[at + 1]!);
+  return formatIpv6Groups(groups);
 }
 
 /** Whether `text` is an IPv6 address or CIDR (a colon is enough: IPv4 never has one). */
@@ -175,11 +287,11 @@ export function subnetUnder(prefix: string, cidr6: string): number | undefined {
   } catch {
     return undefined;
   }
-  const bytes = address.toByteArray();
+  const { parts } = address;
   if (length !== NETWORK_PREFIX_LENGTH) return undefined;
-  if (prefixBytes(prefix).some((byte, index) => bytes[index] !== byte)) return undefined;
-  if (bytes.slice(8).some((byte) => byte !== 0)) return undefined;
-  return bytes[6]! * 256 + bytes[7]!;
+  if (prefixGroups(prefix).some((group, index) => parts[index] !== group)) return undefined;
+  if (parts.slice(4).some((group) => group !== 0)) return undefined;
+  return parts[3]!;
 }
 
 /**
@@ -232,24 +344,4 @@ export function assignSubnets(
     subnets.set(name, subnet);
   }
   return subnets;
-}
-
-/** A member's IPv6 address, unless another member's name hashes to the same interface id. */
-export function memberAddress6(
-  network: string,
-  machine: string,
-  prefix: string,
-  subnet: number,
-  taken: Map<string, string>,
-  error: Fail,
-): string {
-  const address = memberAddress(prefix, subnet, interfaceId(machine));
-  const other = taken.get(address);
-  if (other !== undefined && other !== machine)
-    throw error(
-      `proxies.${network}`,
-      `machines ${quote(other)} and ${quote(machine)} hash to the same IPv6 address ${address}; rename one`,
-    );
-  taken.set(address, machine);
-  return address;
 }

@@ -19,7 +19,13 @@ import { ConfigError, quote } from "../errors.js";
 import { byteOrder } from "../order.js";
 import { checkEndpoint, checkedPublicKey } from "./endpoint.js";
 import { addressRoom, formatIpv4, nextPow2, parseIpv4, prefixLength } from "./ipv4.js";
-import { assignSubnets, fleetIpv6Prefix, memberAddress6, networkBlock } from "./ipv6.js";
+import {
+  assignSubnets,
+  fleetIpv6Prefix,
+  networkBlock,
+  sharingInterfaceIds,
+  subnetAddresses,
+} from "./ipv6.js";
 import { checkMesh, checkRouteBlocks, meshNetwork } from "./mesh-plan.js";
 
 export { endpointWithPort } from "./endpoint.js";
@@ -179,6 +185,9 @@ export function plan(
     options.acceptedCidr6,
     error,
   );
+  // Every member is one of config.machines (checkProxy, checkMesh).
+  const sharing =
+    subnets.size === 0 ? new Set<string>() : sharingInterfaceIds(Object.keys(config.machines));
 
   // A machine is a member of many networks; its key is checked once.
   const checkedKeys = new Map<string, string | undefined>();
@@ -218,18 +227,11 @@ export function plan(
     }
     next = start + size;
     const subnet = subnets.get(name);
-    const interfaceIds = new Map<string, string>();
+    const address6 =
+      subnet === undefined ? undefined : subnetAddresses(name, ipv6Prefix, subnet, sharing, error);
     const member = (machine: string, role: Role, offset: number): PlanMember => {
       const publicKey = publicKeyOf(machine);
-      return {
-        machine,
-        role,
-        address: formatIpv4(start + offset),
-        ...(subnet === undefined
-          ? {}
-          : { address6: memberAddress6(name, machine, ipv6Prefix, subnet, interfaceIds, error) }),
-        ...(publicKey === undefined ? {} : { publicKey }),
-      };
+      return planMember(machine, role, formatIpv4(start + offset), address6?.(machine), publicKey);
     };
     const block = {
       name,
@@ -243,16 +245,17 @@ export function plan(
     if (kind === "mesh") return { ...block, ...meshNetwork(config, config.meshes![name]!, member) };
     const proxy = config.proxies[name]!;
     const clients = [...proxy.clients].sort(byteOrder);
+    // A loop, not a spread of clients.map(…): a dense fleet's proxy has hundreds of clients.
+    const members = [member(proxy.gateway, "gateway", 1)];
+    for (let index = 0; index < clients.length; index++)
+      members.push(member(clients[index]!, "client", 2 + index));
     return {
       ...block,
       kind: "proxy",
       gateway: proxy.gateway,
       default: proxy.default === true,
       ...linkSettings(proxy),
-      members: [
-        member(proxy.gateway, "gateway", 1),
-        ...clients.map((client, index) => member(client, "client", 2 + index)),
-      ],
+      members,
     };
   });
 
@@ -280,15 +283,33 @@ export function planJson(planned: Pick<Plan, "networks"> & { ipv6Prefix?: string
       ...(network.cidr6 === undefined ? {} : { cidr6: network.cidr6 }),
       ...(network.gateway === undefined ? {} : { gateway: network.gateway }),
       ...(network.relay === undefined ? {} : { relay: network.relay }),
-      members: network.members.map(({ machine, role, address, address6 }) => ({
-        machine,
-        role,
-        address,
-        ...(address6 === undefined ? {} : { address6 }),
-      })),
+      // One literal per shape, not a spread: a member per client per network.
+      members: network.members.map(({ machine, role, address, address6 }) =>
+        address6 === undefined ? { machine, role, address } : { machine, role, address, address6 },
+      ),
     })),
     ...(planned.ipv6Prefix === undefined ? {} : { ipv6Prefix: planned.ipv6Prefix }),
   };
+}
+
+/**
+ * A member as one object literal of its own shape, not one spread or grown
+ * field by field: a dense fleet has a member per client per network.
+ */
+function planMember(
+  machine: string,
+  role: Role,
+  address: string,
+  address6: string | undefined,
+  publicKey: string | undefined,
+): PlanMember {
+  if (address6 === undefined)
+    return publicKey === undefined
+      ? { machine, role, address }
+      : { machine, role, address, publicKey };
+  return publicKey === undefined
+    ? { machine, role, address, address6 }
+    : { machine, role, address, address6, publicKey };
 }
 
 /** A network in the allocation walk, before it has a block. */

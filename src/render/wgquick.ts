@@ -32,7 +32,7 @@
  * PostUp… before handing the rest to `wg setconf`.
  */
 import { quote, WgqtError } from "../errors.js";
-import { WIREGUARD_KEY } from "../keys/wireguard.js";
+import { WIREGUARD_KEY } from "../keys/encoding.js";
 import type { Bridge } from "../net/bridge.js";
 import type { HostInterface } from "../net/host.js";
 import {

@@ -51,10 +51,20 @@ export async function loadConfig(cwd: string, explicitPath?: string): Promise<Co
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError("config/unreadable", `${path}: cannot read (${code ?? String(error)})`);
   }
-  const config = parseConfig(text, path);
+  // A command that changes the fleet reads the config twice: once to finish
+  // an interrupted run (cli/main.ts), once for itself. The same text gives the
+  // same (frozen) config, so the second read skips the parse.
+  const config =
+    lastLoaded?.path === path && lastLoaded.text === text
+      ? lastLoaded.config
+      : parseConfig(text, path);
+  lastLoaded = { path, text, config };
   await assertKeysDirInside(config);
   return config;
 }
+
+/** The config loadConfig parsed last, with the file and text it came from. */
+let lastLoaded: { path: string; text: string; config: Config } | undefined;
 
 async function assertKeysDirInside(config: Config): Promise<void> {
   let real: string;

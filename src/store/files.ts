@@ -5,7 +5,7 @@
  * the old file or the new one, never half of one. Only ciphertext and public
  * data ever pass through here.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -316,4 +316,9 @@ export function assertNoLinkOnTheWay(root: string, dir: string, checked?: Set<st
       throw new StoreError("store/unsafe-path", `${current}: is not a directory`);
     checked?.add(current);
   }
+}
+
+/** The SHA-256 of a file's bytes, hex: what the manifest records. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }

@@ -8,7 +8,7 @@ import { type Dirent, lstatSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { quote, StoreError } from "../errors.js";
-import { decodeKey } from "../keys/wireguard.js";
+import { decodeKey } from "../keys/encoding.js";
 import { byteOrder } from "../order.js";
 import { readStoreFileSync } from "./files.js";
 import { MANIFEST_FILE, PRESHARED_DIR, parseKeyFileName, parseVpnFile, VPN_DIR } from "./layout.js";

@@ -5,36 +5,37 @@
  *
  * A fleet's manifest has an entry per encrypted file (15,000 for 400
  * machines), and every command that writes reads and rewrites all of it, so
- * both directions have a fast path for the shape wgqt writes; the zod schema
+ * both directions have a fast path for the shape wgqt writes; the schema
  * stays the definition, and still words the error for a manifest that is not
  * of that shape. A command that changes a few entries of a manifest it read
  * (rotate, rekey, keygen --machine) writes it by splicing those entries into
  * the bytes it read (`manifestBytes`) instead of serializing all of them.
  */
-import * as z from "zod";
+import * as v from "valibot";
 import { StoreError } from "../errors.js";
+import { describeStoreIssue, record, table } from "../schema.js";
 
-const entrySchema = z.strictObject({
-  kind: z.enum(["private-key", "preshared-key", "vpn-private-key", "vpn-preshared-key"]),
-  machines: z.array(z.string()),
-  recipients: z.array(z.string()),
+const entrySchema = table({
+  kind: v.picklist(["private-key", "preshared-key", "vpn-private-key", "vpn-preshared-key"]),
+  machines: v.array(v.string()),
+  recipients: v.array(v.string()),
   /** ISO time the secret inside was made (kept across rekeys). */
-  created: z.string(),
+  created: v.string(),
   /** Hex SHA-256 of the .age file's bytes as written. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
   /** For private keys: the public key written next to it (a VPN key: the public key the provider knows). */
-  public_key: z.string().optional(),
+  public_key: v.optional(v.string()),
 });
 
-const manifestSchema = z.strictObject({
-  version: z.literal(1),
-  files: z.record(z.string(), entrySchema),
+const manifestSchema = table({
+  version: v.literal(1),
+  files: record(entrySchema),
 });
 
 /** One file's record in `manifest.json`: its kind, recipients, hash and when the key was made. */
-export type ManifestEntry = z.infer<typeof entrySchema>;
+export type ManifestEntry = v.InferOutput<typeof entrySchema>;
 /** `manifest.json`: what wgqt knows of each encrypted file that its header cannot say. */
-export type Manifest = z.infer<typeof manifestSchema>;
+export type Manifest = v.InferOutput<typeof manifestSchema>;
 
 export function emptyManifest(): Manifest {
   return { version: 1, files: {} };
@@ -86,19 +87,16 @@ export function parseManifest(text: string, path: string): Manifest {
     throw new StoreError("store/corrupt", `${path}: not valid JSON (${(error as Error).message})`);
   }
   if (isManifest(json)) return json;
-  const parsed = manifestSchema.safeParse(json);
+  const parsed = v.safeParse(manifestSchema, json);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new StoreError(
-      "store/corrupt",
-      `${path}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`,
-    );
+    const problem = describeStoreIssue(manifestSchema, parsed.issues[0]);
+    throw new StoreError("store/corrupt", `${path}: ${problem}`);
   }
-  return parsed.data;
+  return parsed.output;
 }
 
-const KINDS: ReadonlySet<unknown> = new Set(entrySchema.shape.kind.options);
-const ENTRY_KEYS: ReadonlySet<string> = new Set(Object.keys(entrySchema.shape));
+const KINDS: ReadonlySet<unknown> = new Set(entrySchema.entries.kind.options);
+const ENTRY_KEYS: ReadonlySet<string> = new Set(Object.keys(entrySchema.entries));
 const HEX = /^[0-9a-f]*$/;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -113,8 +111,9 @@ function isStringArray(value: unknown): value is string[] {
 
 /**
  * Whether parsed JSON is exactly what `manifestSchema` accepts, checked
- * without copying it (zod builds a new object for every entry). Anything
- * unusual, a `__proto__` key included, answers false and goes to zod.
+ * without copying it (the schema builds a new object for every entry).
+ * Anything unusual, a `__proto__` key included, answers false and goes to
+ * the schema.
  */
 function isManifest(json: unknown): json is Manifest {
   if (!isPlainObject(json) || json.version !== 1 || !isPlainObject(json.files)) return false;

@@ -4,8 +4,9 @@
  * applies it.
  */
 import { basename, dirname, isAbsolute, relative, sep } from "node:path";
-import * as z from "zod";
+import * as v from "valibot";
 import { quote } from "../errors.js";
+import { table, wholeNumber } from "../schema.js";
 import { TEMP_PREFIX } from "./files.js";
 import { isRemovableStoreName, isStoreFileName, storeDirEntry } from "./layout.js";
 
@@ -27,17 +28,17 @@ export interface Journal {
  * journal of a keygen of thousands of files is about as big as the files,
  * and is written without first encoding them into one long string.
  */
-const headSchema = z.strictObject({
-  version: z.literal(2),
-  message: z.string(),
-  writes: z.array(
-    z.strictObject({
-      path: z.string(),
-      mode: z.number().int(),
-      size: z.number().int().nonnegative(),
+const headSchema = table({
+  version: v.literal(2),
+  message: v.string(),
+  writes: v.array(
+    table({
+      path: v.string(),
+      mode: wholeNumber,
+      size: v.pipe(wholeNumber, v.minValue(0)),
     }),
   ),
-  removes: z.array(z.string()),
+  removes: v.array(v.string()),
 });
 
 /** The journal's bytes, in pieces: its first line, then each file's bytes. */
@@ -55,9 +56,9 @@ export function encodeJournal({ message, writes, removes }: Journal): Buffer[] {
 export function decodeJournal(bytes: Buffer): Journal | undefined {
   const newline = bytes.indexOf(0x0a);
   const headEnd = newline < 0 ? bytes.length : newline;
-  let head: z.infer<typeof headSchema>;
+  let head: v.InferOutput<typeof headSchema>;
   try {
-    head = headSchema.parse(JSON.parse(bytes.subarray(0, headEnd).toString("utf8")));
+    head = v.parse(headSchema, JSON.parse(bytes.subarray(0, headEnd).toString("utf8")));
   } catch {
     return undefined;
   }

@@ -5,36 +5,29 @@
  * none, leaves files whose bytes do not change alone, and reports exactly
  * which files changed (for the git commit).
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { encryptToSync } from "../age/crypt.js";
 import { parseRecipient } from "../age/recipients.js";
-import { pairsOf } from "../config/peers.js";
-import { type Config, sortedNames } from "../config/types.js";
+import type { Config } from "../config/types.js";
 import { StoreError } from "../errors.js";
 import { keyFileContent } from "../keys/wireguard.js";
-import { byteOrder } from "../order.js";
 import { stageAcceptedPlan } from "./accepted-plan.js";
 import { type ExpectedSecret, expectedFor, managedMachines } from "./expected.js";
+import { sha256Hex } from "./files.js";
 import {
   MACHINES_NIX,
   MANIFEST_FILE,
-  presharedKeyFile,
   privateKeyFile,
   publicKeyFile,
   SECRETS_NIX,
 } from "./layout.js";
 import { type Manifest, type ManifestEntry, manifestBytes } from "./manifest.js";
-import { type MachineEntry, renderMachinesNix, renderSecretsNix } from "./nix.js";
+import { machineEntries, renderMachinesNix, renderSecretsNix } from "./nix.js";
 import type { MadeSecret } from "./secrets.js";
 import type { Transaction } from "./transaction.js";
 
 /** Public files are world-readable; encrypted files too (they are committed to git). */
 export const PUBLIC_MODE = 0o644;
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
 
 /**
  * Encrypt a key (base64 text) to the secret's recipients and stage it. The
@@ -123,35 +116,6 @@ export function writePublicKey(
   tx: Transaction,
 ): void {
   tx.write(join(dir, publicKeyFile(machine)), `${publicKey}\n`, PUBLIC_MODE);
-}
-
-/**
- * The machines.nix entries: every configured machine that has a public key,
- * with the key files that exist.
- */
-export function machineEntries(
-  config: Config,
-  publicKeys: Record<string, string>,
-  existingFiles: ReadonlySet<string>,
-): MachineEntry[] {
-  const entries: MachineEntry[] = [];
-  for (const name of sortedNames(config.machines)) {
-    const publicKey = publicKeys[name];
-    if (!publicKey) continue;
-    const machine = config.machines[name]!;
-    const presharedKeyFiles: [string, string][] = [];
-    for (const [a, b] of pairsOf(config, name)) {
-      const file = presharedKeyFile(a, b);
-      if (existingFiles.has(file)) presharedKeyFiles.push([a === name ? b : a, file]);
-    }
-    presharedKeyFiles.sort(([x], [y]) => byteOrder(x, y));
-    const entry: MachineEntry = { name, publicKey, presharedKeyFiles };
-    if (existingFiles.has(privateKeyFile(name)) && machine.publicKey === undefined)
-      entry.privateKeyFile = privateKeyFile(name);
-    if (machine.endpoint !== undefined) entry.endpoint = machine.endpoint;
-    entries.push(entry);
-  }
-  return entries;
 }
 
 /** The error for a machine whose `.age` is there without its `.pub`: what to do about it. */

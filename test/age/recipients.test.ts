@@ -4,13 +4,12 @@ import {
   generateX25519Identity,
   identityToRecipient,
 } from "age-encryption";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHeader } from "../../src/age/header.js";
-import {
-  normalizeRecipient,
-  parseRecipient,
-  recipientMatchesStanza,
-} from "../../src/age/recipients.js";
+import { normalizeRecipient } from "../../src/age/recipient-text.js";
+import { parseRecipient, recipientMatchesStanza } from "../../src/age/recipients.js";
+import { parseSshPublicKeyLine } from "../../src/age/ssh-public-key.js";
 import { X25519Recipient } from "../../src/age/x25519-stanza.js";
 import { KeyError } from "../../src/errors.js";
 import { smallOrderEd25519Key } from "../helpers/ssh-keys.js";
@@ -177,5 +176,48 @@ describe("normalizeRecipient", () => {
     const useless = smallOrder();
     expect(normalizeRecipient(useless)).toBe(useless.split(" ").slice(0, 2).join(" "));
     expect(() => parseRecipient(useless)).toThrow(/not a usable curve point/);
+    // A low-order age1 key (u = 0): well-formed, refused by the X25519 probe only.
+    const zero = bech32.encodeFromBytes("age", new Uint8Array(32));
+    expect(normalizeRecipient(zero)).toBe(zero);
+    expect(() => parseRecipient(zero)).toThrow(/not an X25519 public key/);
+  });
+
+  it("reads an ssh-ed25519 line as parseSshPublicKeyLine does, however it is written or broken (property)", () => {
+    const blob = (key: Uint8Array) =>
+      Buffer.concat([
+        Buffer.from([0, 0, 0, 11]),
+        Buffer.from("ssh-ed25519"),
+        Buffer.from([0, 0, 0, 32]),
+        key,
+      ]).toString("base64");
+    const outcome = (read: () => string) => {
+      try {
+        return read();
+      } catch (error) {
+        expect(error).toBeInstanceOf(KeyError);
+        return "refused";
+      }
+    };
+    const base64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \t\r\n";
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.constantFrom("", " ", "\t", " root@host", "\tcomment with spaces", "\n", "\r\nx", "="),
+        fc.constantFrom("", " ", "\n", "\t "),
+        fc.option(fc.tuple(fc.nat(90), fc.constantFrom(...base64)), { nil: undefined }),
+        (key, comment, padding, change) => {
+          let line = `ssh-ed25519 ${blob(key)}${comment}`;
+          if (change !== undefined) {
+            const [at, char] = change;
+            line = line.slice(0, at % line.length) + char + line.slice((at % line.length) + 1);
+          }
+          const text = `${padding}${line}${padding}`;
+          expect(outcome(() => normalizeRecipient(text))).toBe(
+            outcome(() => parseSshPublicKeyLine(text.trim()).normalized),
+          );
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

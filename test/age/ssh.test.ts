@@ -6,8 +6,12 @@ import { Stanza } from "age-encryption";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readHeader } from "../../src/age/header.js";
-import { parseSshIdentity, SshEd25519Recipient, SshRsaRecipient } from "../../src/age/ssh.js";
-import { parseSshPublicKey } from "../../src/age/ssh-public-key.js";
+import {
+  parseSshIdentity,
+  parseSshPublicKey,
+  SshEd25519Recipient,
+  SshRsaRecipient,
+} from "../../src/age/ssh.js";
 import { KeyError } from "../../src/errors.js";
 import { ageEncrypt, makeTempDir, type SshKeyFiles, sshKeygen, type TempDir } from "./helpers.js";
 

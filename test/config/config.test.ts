@@ -296,6 +296,35 @@ describe("parseConfig", () => {
     ],
     ["keys_dir absolute", 'keys_dir = "/etc/keys"\n', /^keys_dir: must be relative/],
     ["keys_dir outside", 'keys_dir = "../elsewhere"\n', /^keys_dir: must be a directory below/],
+    ["keys_dir empty", 'keys_dir = ""\n', /^keys_dir: Too small: .*>=1 characters \(got ""\)$/],
+    [
+      "a machine written as an array of tables",
+      "[[machines.tavern]]\nrecipients = []\n",
+      /^machines\.tavern: expected object, got \[\{"recipients":\[\]\}\]$/,
+    ],
+    ["machines as a list", "machines = []\n", /^machines: expected record, got \[\]$/],
+    [
+      "machines as a date",
+      "machines = 1979-05-27\n",
+      /^machines: expected record, got "1979-05-27"$/,
+    ],
+    ["an infinite port", "udp_start = inf\n", /^udp_start: expected number, got null$/],
+    ["a port that is not a number", "udp_start = nan\n", /^udp_start: expected number, got null$/],
+    [
+      "a port too large for a double to hold exactly",
+      "udp_start = 1e20\n",
+      /^udp_start: Too big: expected int to be <=9007199254740991 \(got 100000000000000000000\)$/,
+    ],
+    [
+      "an unknown key beside a wrong type, the unknown key first",
+      'udp_start = "16842"\ncolour = "blue"\n',
+      /^colour: unknown key \(got "blue"\)$/,
+    ],
+    [
+      "the first missing key of a proxy",
+      "[proxies.de]\n",
+      /^proxies\.de\.gateway: expected string, got nothing \(it is required\)$/,
+    ],
   ])("rejects %s", (_what, text, expected) => {
     expect(errorOf(text)).toMatch(expected);
   });
@@ -310,6 +339,11 @@ describe("parseConfig", () => {
   ])("takes the endpoint %s", (endpoint) => {
     const config = parseConfig(machine("tavern", `endpoint = "${endpoint}"`), PATH);
     expect(config.machines.tavern!.endpoint).toBe(endpoint);
+  });
+
+  it("takes machines named like the properties every object has", () => {
+    const config = parseConfig(`${machine("constructor")}${machine("prototype")}`, PATH);
+    expect(Object.keys(config.machines)).toEqual(["constructor", "prototype"]);
   });
 });
 

@@ -3,8 +3,8 @@
  * what they change must not change an answer: the recipient → owners index
  * against a scan of every machine, manifest.json written without a deep sorted
  * copy, or by splicing changed entries into the bytes read, against the
- * definition of the format, manifest.json read without zod
- * against zod, rekey's candidates from the manifest against reading every
+ * definition of the format, manifest.json read without its schema
+ * against the schema, rekey's candidates from the manifest against reading every
  * file, and the key store read without its manifest until asked for it.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -303,7 +303,7 @@ describe("manifest.json", () => {
     expect(manifestBytes(copy).toString("utf8")).toBe(serializeGeneric(copy));
   });
 
-  it("is refused with zod's words when it is not a manifest", () => {
+  it("is refused in the schema's words when it is not a manifest", () => {
     const good = {
       version: 1,
       files: {
@@ -345,6 +345,12 @@ describe("manifest.json", () => {
     for (const [json, where] of bad) {
       expect(() => parseManifest(JSON.stringify(json), "m.json")).toThrow(`m.json: ${where}: `);
     }
+    expect(() => parseManifest(JSON.stringify({ ...good, extra: 1, more: 2 }), "m.json")).toThrow(
+      'm.json: (top level): Unrecognized keys: "extra", "more"',
+    );
+    expect(() => parseManifest(JSON.stringify({ ...good, version: 2 }), "m.json")).toThrow(
+      "m.json: version: Invalid input: expected 1",
+    );
   });
 });
 

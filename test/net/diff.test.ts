@@ -102,4 +102,16 @@ describe("readPlanJson", () => {
       /^wireguard_keys\/plan\.json: networks\.1\.members\.0\.role: /,
     );
   });
+
+  it.each([
+    ["port", 0, "networks.0.port: Too small: expected number to be >=1"],
+    ["id", 1.5, "networks.0.id: Invalid input: expected int, received number"],
+    ["members", [[]], "networks.0.members.0: Invalid input: expected object, received array"],
+    ["name", undefined, "networks.0.name: Invalid input: expected string, received undefined"],
+    ["kind", "star", 'networks.0.kind: Invalid option: expected one of "proxy"|"mesh"'],
+  ])("words a bad %s as it always has", (field, bad, message) => {
+    const value = JSON.parse(JSON.stringify(plan(seedConfig())));
+    value.networks[0][field] = bad;
+    expect(() => readPlanJson(value)).toThrow(`plan.json: ${message}`);
+  });
 });

@@ -12,8 +12,12 @@ import { bridgeSubnetId } from "../../src/net/bridge.js";
 import { diffPlans } from "../../src/net/diff.js";
 import {
   derivedUlaPrefix,
+  formatIpv6Groups,
+  interfaceIdOf,
   isBridgeSubnet,
   networkBlock,
+  sharingInterfaceIds,
+  subnetFormatter,
   subnetId,
   ulaPrefixProblem,
 } from "../../src/net/ipv6.js";
@@ -108,6 +112,78 @@ describe("networks and members", () => {
       "role",
       "address",
     ]);
+  });
+});
+
+describe("RFC 5952 text", () => {
+  /** ipaddr.js's text for eight groups: RFC 5952 for every address inside fd00::/8. */
+  const reference = (groups: readonly number[]) => new ipaddr.IPv6([...groups]).toString();
+
+  it.each([
+    [[0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], "2001:db8::1"], // 4.1: no leading zeros
+    [[0x2001, 0xdb8, 0, 0, 0, 0, 2, 1], "2001:db8::2:1"], // 4.2.1: shortened as far as it goes
+    [[0x2001, 0xdb8, 0, 1, 1, 1, 1, 1], "2001:db8:0:1:1:1:1:1"], // 4.2.2: one zero group stays
+    [[0x2001, 0, 0, 1, 0, 0, 0, 1], "2001:0:0:1::1"], // 4.2.3: the longest run
+    [[0x2001, 0xdb8, 0, 0, 1, 0, 0, 1], "2001:db8::1:0:0:1"], // 4.2.3: the first of equal runs
+    [[0, 0, 1, 0, 0, 1, 1, 1], "::1:0:0:1:1:1"], // 4.2.3, a leading run
+    [[0xabcd, 0xef, 0, 0, 0, 0, 0, 0], "abcd:ef::"], // 4.3: lowercase; a trailing run
+    [[0, 0, 0, 0, 0, 0, 0, 0], "::"],
+    [[0, 0, 0, 0, 0, 0, 0, 1], "::1"],
+  ])("%j is %s", (groups, text) => {
+    expect(formatIpv6Groups(groups)).toBe(text);
+  });
+
+  const group = fc.oneof(
+    fc.constant(0),
+    fc.constant(0),
+    fc.constant(1),
+    fc.constant(0xffff),
+    fc.integer({ min: 0, max: 0xffff }),
+  );
+  const ulaGroups = fc
+    .tuple(
+      fc.integer({ min: 0xfd00, max: 0xfdff }),
+      fc.array(group, { minLength: 7, maxLength: 7 }),
+    )
+    .map(([first, rest]) => [first, ...rest]);
+
+  it("is ipaddr.js's text for any address inside fd00::/8", () => {
+    fc.assert(
+      fc.property(ulaGroups, (groups) => {
+        expect(formatIpv6Groups(groups)).toBe(reference(groups));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  /** A subnet's member address: its part formatted once, then the id's. */
+  const member = (groups: readonly number[]) =>
+    subnetFormatter(
+      `${formatIpv6Groups([...groups.slice(0, 3), 0, 0, 0, 0, 0])}/48`,
+      groups[3]!,
+    )(interfaceIdOf(groups.slice(4)));
+
+  it("a subnet's part and an id's give the address's text, zero runs across the two included", () => {
+    // Every pattern of zero groups after fd42 (runs ending, starting and crossing between the two halves).
+    for (let zeros = 0; zeros < 128; zeros++) {
+      for (const value of [1, 0xa, 0xbeef]) {
+        const groups = [
+          0xfd42,
+          ...[0, 1, 2, 3, 4, 5, 6].map((at) => ((zeros >> at) & 1 ? 0 : value + at)),
+        ];
+        expect(member(groups)).toBe(reference(groups));
+      }
+    }
+    fc.assert(
+      fc.property(ulaGroups, (groups) => {
+        expect(member(groups)).toBe(reference(groups));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("no two machines of a fleet share an interface id; a machine named twice is one", () => {
+    expect(sharingInterfaceIds(["archive", "nyaa", "tavern", "nyaa"]).size).toBe(0);
   });
 });
 

@@ -14,9 +14,9 @@ import { decryptWith } from "../../src/age/crypt.js";
 import { readHeader } from "../../src/age/header.js";
 import { type LoadedIdentity, parseIdentities } from "../../src/age/identity.js";
 import { parseKeyFileContent, publicKeyOf } from "../../src/keys/wireguard.js";
+import { sha256Hex } from "../../src/store/files.js";
 import { parseManifest } from "../../src/store/manifest.js";
 import { JOURNAL_FILE } from "../../src/store/transaction-journal.js";
-import { sha256Hex } from "../../src/store/write.js";
 import {
   makeIdentity,
   makeRepo,

@@ -17,8 +17,7 @@ import { plannedHosts } from "../../src/net/host.js";
 import { plan } from "../../src/net/plan.js";
 import { render } from "../../src/render/index.js";
 import { expectedSecrets } from "../../src/store/expected.js";
-import { renderMachinesNix, renderSecretsNix } from "../../src/store/nix.js";
-import { machineEntries } from "../../src/store/write.js";
+import { machineEntries, renderMachinesNix, renderSecretsNix } from "../../src/store/nix.js";
 import { keywordConfig, keywordPublicKeys, NIX_KEYWORDS, vpnSecrets } from "../net/fleet.js";
 
 const root = mkdtempSync(join(tmpdir(), "wgqt-nix-keywords-"));

@@ -1,8 +1,7 @@
-/** `wgqt machine add|list|remove` */
+/** `wgqt machine add|remove` (`machine list` is machine-list.ts: it writes nothing, and loads less). */
 import { readFile } from "node:fs/promises";
 import { appendMachine, removeMachine } from "../../config/edit.js";
 import { machineNameProblem } from "../../config/names.js";
-import { meshesOf, sortedNames, vpnsOf } from "../../config/types.js";
 import { ConfigError, UsageError } from "../../errors.js";
 import { pendingRenumbering } from "../../store/accepted-plan.js";
 import { loadConfig } from "../../store/config-file.js";
@@ -18,7 +17,6 @@ import { confirm, gitCommitStep, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
 import { requireKeysDir } from "../keys-dir.js";
 import type { GlobalOptions } from "../options.js";
-import { tableLines } from "../table.js";
 import { checkRecipientArguments, readRecipientFiles } from "./recipients.js";
 
 interface AddOptions {
@@ -127,61 +125,5 @@ export async function machineRemoveCommand(
   const { [name]: _removed, ...publicKeys } = store.publicKeys();
   const renumbering = pendingRenumbering(plan.config, publicKeys);
   if (renumbering !== undefined) io.stderr(`${renumbering}\n`);
-  return 0;
-}
-
-export async function machineListCommand(
-  io: CliIO,
-  global: GlobalOptions,
-  options: { json?: boolean },
-): Promise<number> {
-  const { config, store, color } = await openContext(io, global);
-  const publicKeys = store.publicKeys();
-  // Each machine's networks, from one pass over them (not one per machine).
-  const networksOf = new Map<string, string[]>();
-  const joins = (network: string, machines: Iterable<string>) => {
-    for (const machine of new Set(machines)) {
-      const list = networksOf.get(machine);
-      if (list) list.push(network);
-      else networksOf.set(machine, [network]);
-    }
-  };
-  for (const name of sortedNames(config.proxies)) {
-    const proxy = config.proxies[name]!;
-    joins(name, [proxy.gateway, ...proxy.clients]);
-  }
-  for (const mesh of meshesOf(config)) joins(mesh.name, mesh.members);
-  for (const vpn of vpnsOf(config)) joins(vpn.name, vpn.machines);
-  const rows = sortedNames(config.machines).map((name) => {
-    const machine = config.machines[name]!;
-    const networks = (networksOf.get(name) ?? []).sort();
-    return {
-      name,
-      publicKey: publicKeys[name] ?? null,
-      ownKey: machine.publicKey !== undefined,
-      recipients: machine.recipients,
-      endpoint: machine.endpoint ?? null,
-      networks,
-    };
-  });
-  if (options.json) {
-    io.stdout(`${JSON.stringify({ machines: rows }, null, 2)}\n`);
-    return 0;
-  }
-  const table = [["MACHINE", "PUBLIC KEY", "RECIPIENTS", "ENDPOINT", "NETWORKS"]];
-  for (const row of rows) {
-    table.push([
-      row.name,
-      row.publicKey ? `${row.publicKey.slice(0, 10)}…${row.ownKey ? " (own)" : ""}` : "(none yet)",
-      row.recipients
-        .map((recipient) => recipient.split(" ")[0]!.replace(/^(age1).*/, "$1"))
-        .join(",") || "-",
-      row.endpoint ?? "-",
-      row.networks.join(",") || "-",
-    ]);
-  }
-  tableLines(table).forEach((line, index) => {
-    io.stdout(`${index === 0 ? color.bold(line) : line}\n`);
-  });
   return 0;
 }

@@ -14,7 +14,7 @@ import type { CliIO } from "../io.js";
 import { holdLock } from "../lock-hold.js";
 import type { GlobalOptions } from "../options.js";
 import { describeRenumbering, listNames } from "../plan-lines.js";
-import { tableLines } from "../table.js";
+import { columnWidths, tableLine } from "../table.js";
 
 interface PlanOptions {
   json?: boolean;
@@ -23,12 +23,15 @@ interface PlanOptions {
   commit: boolean;
 }
 
-function table(plan: Plan): string {
-  const rows = [["NETWORK", "ID", "PORT", "BLOCK", "MEMBER", "ROLE", "ADDRESS", "IPV6"]];
+/** The plan's table, a row at a time: a network's name, id, port and block on its first member's row, its /64 on the second's. */
+function* tableRows(plan: Plan): Generator<string[]> {
+  yield ["NETWORK", "ID", "PORT", "BLOCK", "MEMBER", "ROLE", "ADDRESS", "IPV6"];
   for (const network of plan.networks) {
-    network.members.forEach((member, index) => {
+    const { members } = network;
+    for (let index = 0; index < members.length; index++) {
+      const member = members[index]!;
       const first = index === 0;
-      rows.push([
+      yield [
         first ? network.name : "",
         first ? String(network.id) : "",
         first ? String(network.port) : "",
@@ -37,12 +40,31 @@ function table(plan: Plan): string {
         member.role,
         member.address,
         member.address6 ?? "-",
-      ]);
-    });
+      ];
+    }
   }
-  let text = "";
-  for (const line of tableLines(rows)) text += `${line}\n`;
-  return text;
+}
+
+/** How many of the table's lines go to one write. */
+const LINES_PER_WRITE = 1000;
+
+/**
+ * Print the plan's table a thousand lines at a time: a dense fleet's is
+ * megabytes (a line per member of every network), each part garbage as soon
+ * as it is written, where the whole table as one string would be held twice
+ * (the text and its bytes).
+ */
+function writeTable(plan: Plan, write: (text: string) => void): void {
+  const widths = columnWidths(tableRows(plan));
+  let lines: string[] = [];
+  for (const row of tableRows(plan)) {
+    lines.push(tableLine(row, widths));
+    if (lines.length === LINES_PER_WRITE) {
+      write(`${lines.join("\n")}\n`);
+      lines = [];
+    }
+  }
+  if (lines.length > 0) write(`${lines.join("\n")}\n`);
 }
 
 /** Per mesh with two or more members without an endpoint: whether and how they reach each other. */
@@ -71,7 +93,8 @@ export async function planCommand(
     const { config, store, color } = options.write ? await openContext(io, global) : first;
     const accepting = planAcceptPlan(config, store);
     const { plan, path } = accepting;
-    io.stdout(options.json ? serializePlan(plan) : table(plan));
+    if (options.json) io.stdout(serializePlan(plan));
+    else writeTable(plan, io.stdout);
     for (const line of meshReachLines(plan)) io.stderr(`${line}\n`);
     const renumbered = describeRenumbering(accepting.moves);
     if (renumbered.length) {

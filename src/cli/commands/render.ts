@@ -11,7 +11,7 @@ import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { setImmediate } from "node:timers/promises";
 import { decryptWith } from "../../age/crypt.js";
 import { ConfigError, quote, StoreError, UsageError } from "../../errors.js";
-import { parseKeyFileContent } from "../../keys/wireguard.js";
+import { parseKeyFileContent } from "../../keys/encoding.js";
 import type { MemberChange } from "../../net/diff.js";
 import { hostSecretFiles, hostView, plannedHosts } from "../../net/host.js";
 import type { RenderedFile } from "../../render/common.js";

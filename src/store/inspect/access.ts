@@ -8,7 +8,7 @@
  * "X25519 recipient stanza"), so for those we can only count. The manifest
  * fills in what the header cannot say, and is checked against it.
  */
-import { sshKeyTag } from "../../age/index.js";
+import { sshKeyTag } from "../../age/ssh-public-key.js";
 import type { ExpectedSecret } from "../expected.js";
 import { ownersOf } from "./names.js";
 import type { FileInspection, StanzaSummary } from "./read.js";

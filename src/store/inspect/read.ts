@@ -7,16 +7,15 @@
 import { lstatSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { readHeader } from "../../age/index.js";
+import { readHeader } from "../../age/header.js";
 import type { Config } from "../../config/types.js";
 import { WgqtError } from "../../errors.js";
 import { expectedFor } from "../expected.js";
-import { readStoreFile, readStoreFileSync, TEMP_PREFIX } from "../files.js";
+import { readStoreFile, readStoreFileSync, sha256Hex, TEMP_PREFIX } from "../files.js";
 import type { KeyStore } from "../keystore.js";
 import { MACHINES_NIX, PRESHARED_DIR, SECRETS_NIX, VPN_DIR } from "../layout.js";
-import { renderMachinesNix, renderSecretsNix } from "../nix.js";
+import { machineEntries, renderMachinesNix, renderSecretsNix } from "../nix.js";
 import { JOURNAL_FILE } from "../transaction-journal.js";
-import { machineEntries, sha256Hex } from "../write.js";
 
 /** One recipient stanza of a file's header, as far as it names its recipient. */
 export interface StanzaSummary {
