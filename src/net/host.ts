@@ -26,7 +26,7 @@ import { checkBridge } from "./bridge-check.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
 import { NETWORK_PREFIX_LENGTH } from "./ipv6.js";
 import { meshPeers } from "./mesh.js";
-import { type HostName, networkNames } from "./names.js";
+import { type NetworkNames, networkNames } from "./names.js";
 import {
   endpointWithPort,
   type Plan,
@@ -103,8 +103,12 @@ export interface HostView {
   privateKeyFile?: string;
   /** In routing key order: VPNs by id, then proxies by network id. */
   interfaces: HostInterface[];
-  /** `<machine>.<network>` of every member of the host's proxies and meshes (names.ts); absent when none. */
-  names?: HostName[];
+  /**
+   * `<machine>.<network>` of every member of the host's proxies and meshes
+   * (names.ts), network by network in byte order of the network's name;
+   * absent when none. Each network's entry is shared by all its members' views.
+   */
+  names?: NetworkNames[];
 }
 
 /**

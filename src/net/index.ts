@@ -21,7 +21,14 @@ export {
   PERSISTENT_KEEPALIVE,
   plannedHosts,
 } from "./host.js";
-export { type HostName, hostsLines, memberName, networkNames } from "./names.js";
+export {
+  type HostName,
+  hostsLines,
+  memberName,
+  type NetworkNames,
+  namesOf,
+  networkNames,
+} from "./names.js";
 export {
   endpointWithPort,
   type Plan,

@@ -9,6 +9,12 @@
  * Machine names are host name labels and network names interface names
  * (letters, digits, '-' and '_'), so `<machine>.<network>` is a name
  * /etc/hosts and NixOS's `networking.hosts` take as it is. Pure.
+ *
+ * Every member of a network knows the same names of it, so they are made
+ * once per network and shared by its members' views: in a dense fleet (a
+ * thousand machines, each in a hundred proxies of nine hundred members) a
+ * host knows ninety thousand names, and making them host by host would be
+ * ninety million.
  */
 import { byteOrder } from "../order.js";
 import type { PlanNetwork } from "./plan.js";
@@ -23,34 +29,65 @@ export interface HostName {
   address6?: string;
 }
 
+/** The names of one proxy's or mesh's members, which each of them knows. */
+export interface NetworkNames {
+  /** The network: every name ends in `.<network>`. */
+  network: string;
+  /** Its members, byte order: the machines that know these names. */
+  machines: string[];
+  /** One per member, in byte order of the name. */
+  names: HostName[];
+}
+
 /** `<machine>.<network>`: a machine's name in one network. */
 export function memberName(machine: string, network: string): string {
   return `${machine}.${network}`;
+}
+
+/** A plan is never changed after it is made: each network's names are made once. */
+const namesOfNetworks = new WeakMap<PlanNetwork, NetworkNames>();
+
+/** The names of `network`'s members, made once per network. */
+export function namesOf(network: PlanNetwork): NetworkNames {
+  let known = namesOfNetworks.get(network);
+  if (known !== undefined) return known;
+  const names = new Map<string, HostName>();
+  const machines = new Set<string>();
+  for (const member of network.members) {
+    const name = memberName(member.machine, network.name);
+    // A machine is listed once per network; the first entry is the one that counts.
+    if (names.has(name)) continue;
+    machines.add(member.machine);
+    names.set(name, {
+      name,
+      address: member.address,
+      ...(member.address6 === undefined || network.cidr6 === undefined
+        ? {}
+        : { address6: member.address6 }),
+    });
+  }
+  known = {
+    network: network.name,
+    machines: [...machines].sort(byteOrder),
+    names: [...names.values()].sort((a, b) => byteOrder(a.name, b.name)),
+  };
+  namesOfNetworks.set(network, known);
+  return known;
 }
 
 /**
  * The names of every member of `networks` (the networks one host is in),
  * the host's own among them.
  *
- * @returns One entry per machine and network, in byte order of the name.
+ * @returns One entry per network, in byte order of the network's name (each
+ *   shared with the network's other members: not to be changed).
  */
-export function networkNames(networks: readonly PlanNetwork[]): HostName[] {
-  const names = new Map<string, HostName>();
-  for (const network of networks) {
-    for (const member of network.members) {
-      const name = memberName(member.machine, network.name);
-      // A machine is listed once per network; the first entry is the one that counts.
-      if (names.has(name)) continue;
-      names.set(name, {
-        name,
-        address: member.address,
-        ...(member.address6 === undefined || network.cidr6 === undefined
-          ? {}
-          : { address6: member.address6 }),
-      });
-    }
-  }
-  return [...names.values()].sort((a, b) => byteOrder(a.name, b.name));
+export function networkNames(networks: readonly PlanNetwork[]): NetworkNames[] {
+  const byNetwork = new Map<string, NetworkNames>();
+  // A network is listed once; the first entry is the one that counts.
+  for (const network of networks)
+    if (!byNetwork.has(network.name)) byNetwork.set(network.name, namesOf(network));
+  return [...byNetwork.values()].sort((a, b) => byteOrder(a.network, b.network));
 }
 
 /**

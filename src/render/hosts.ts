@@ -4,10 +4,14 @@
  * `<address> <machine>.<network>`, IPv4 and IPv6. Neither wg-quick nor
  * networkd installs names, so the file says how: a block between two marker
  * lines in /etc/hosts, replaced as a whole (docs/networks.md "Names"). NixOS
- * takes the same names as `networking.hosts`. Pure.
+ * takes the same names as `networking.hosts` (nixos-names.ts). Pure.
+ *
+ * The lines come network by network: each network's block is made once and
+ * every member's file is those blocks put together, not ninety thousand
+ * names sorted again for each host of a dense fleet.
  */
 import type { HostView } from "../net/host.js";
-import { type HostName, hostsLines } from "../net/names.js";
+import { type HostName, hostsLines, type NetworkNames } from "../net/names.js";
 import { commentLines, generatedNotice, type RenderedFile } from "./common.js";
 
 /** The marker lines around wgqt's block in /etc/hosts. */
@@ -33,13 +37,28 @@ export function hostsFile(view: HostView): RenderedFile[] {
     "place, as /etc/hosts may be a mount point (containers, `ip netns`):",
     ...HOSTS_INSTALL.map((line) => `  ${line}`),
   ]);
-  const content = `${notice}\n${hostsLines(view.names).join("\n")}\n`;
+  const content = `${notice}\n${view.names.map(hostsBlock).join("")}`;
   // Root-only like every file beside it: the output directory is the host's deployment.
   return [{ path: `${host}/hosts`, content, mode: 0o600 }];
 }
 
+/** Each network's lines, made once: its names are shared by every member's view. */
+const hostsBlocks = new WeakMap<NetworkNames, string>();
+
+/** One network's `/etc/hosts` lines, each ending in a newline. */
+function hostsBlock(names: NetworkNames): string {
+  let block = hostsBlocks.get(names);
+  if (block === undefined) {
+    block = hostsLines(names.names)
+      .map((line) => `${line}\n`)
+      .join("");
+    hostsBlocks.set(names, block);
+  }
+  return block;
+}
+
 /** `networking.hosts` (attrsOf (listOf str), keyed by address): `<machine>.<network>` of every member. */
-export function nixosHosts(names: HostName[]): Map<string, string[]> {
+export function nixosHosts(names: readonly HostName[]): Map<string, string[]> {
   const hosts = new Map<string, string[]>();
   const add = (address: string, name: string) =>
     hosts.set(address, [...(hosts.get(address) ?? []), name]);

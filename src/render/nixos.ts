@@ -9,6 +9,8 @@
  *   for use elsewhere;
  * - `options.nix` (nixos-options.ts): declares `networking.wgqt.*` (imported
  *   by both);
+ * - `names/<network>.nix` (nixos-names.ts): each proxy's and mesh's names as
+ *   `networking.hosts` on its members, imported by each member's module;
  * - `default.nix`: the entry module, importing every host's module. They are
  *   ordinary modules (NixOS passes them `pkgs` and the rest itself), so any
  *   one of them can also be imported on its own.
@@ -42,7 +44,6 @@ import {
   type RenderedFile,
   type SecretsDirOption,
 } from "./common.js";
-import { nixosHosts } from "./hosts.js";
 import {
   NixCall,
   NixExpression,
@@ -53,6 +54,7 @@ import {
   printNix,
 } from "./nix-syntax.js";
 import { masqueradeRoutes, meshNotes } from "./nixos-mesh.js";
+import { NAMES_DIR, namesModule } from "./nixos-names.js";
 import { OPTIONS_FILE, OPTIONS_MODULE } from "./nixos-options.js";
 import { routingServices } from "./nixos-routing.js";
 
@@ -74,6 +76,8 @@ export const hostFile = (host: string) => `${HOSTS_DIR}/${host}.nix`;
 /** The output directory and the options module, as seen from a host's module. */
 const OUT_FROM_HOST_FILE = posix.relative(HOSTS_DIR, ".");
 const OPTIONS_FROM_HOST_FILE = posix.relative(HOSTS_DIR, OPTIONS_FILE);
+/** The names modules' directory, as seen from a host's module. */
+const NAMES_FROM_HOST_FILE = posix.relative(HOSTS_DIR, NAMES_DIR);
 
 /**
  * agenix secret names: `wgqt-<machine>`, `wgqt-psk-<a>+<b>`, and for VPN keys
@@ -98,7 +102,8 @@ const secretPath = (storeFile: string) =>
   new NixExpression(`config.age.secrets.${nixAttribute(secretName(storeFile))}.path`);
 
 /**
- * A host's module and the options module it imports.
+ * A host's module and the modules it imports: the options module and the
+ * names of each proxy and mesh it is in.
  *
  * @throws {UsageError} when `host` is not a machine of `config`.
  * @throws {WgqtError} when `secretsDir` is not an absolute path without shell characters, or the host cannot be rendered (see `hostView` in `wgqt/net`).
@@ -197,7 +202,6 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
       `lib.mkDefault [ ${dns.map((server) => nixString(server)).join(" ")} ]`,
     );
   }
-  if (view.names !== undefined) networking.hosts = nixosHosts(view.names);
   const configValue: Record<string, NixValue> = {};
   if (secrets.size > 0) configValue.age = { secrets };
   configValue.networking = networking;
@@ -279,6 +283,8 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
   }
   if (Object.keys(sysctl).length > 0) configValue.boot = { kernel: { sysctl } };
 
+  // networking.hosts: in each network's module, which this one imports.
+  const names = view.names ?? [];
   const notes = [
     ...generatedNotice(`the NixOS module of ${host}`),
     "",
@@ -296,7 +302,10 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
     ...bridgeNotes(bridged),
   ];
   const module = printNix({
-    imports: [nixPath(OPTIONS_FROM_HOST_FILE)],
+    imports: [
+      nixPath(OPTIONS_FROM_HOST_FILE),
+      ...names.map((entry) => nixPath(`${NAMES_FROM_HOST_FILE}/${entry.network}.nix`)),
+    ],
     config: new NixCall(`lib.mkIf (config.networking.hostName == ${nixString(host)})`, configValue),
   });
   return [
@@ -305,6 +314,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
       content: `${commentLines(notes)}\n{ config, lib, pkgs, ... }:\n${BACKEND_BINDINGS}\n${module}\n`,
     },
     { path: OPTIONS_FILE, content: OPTIONS_MODULE },
+    ...names.map(namesModule),
   ];
 };
 

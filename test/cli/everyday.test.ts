@@ -239,6 +239,7 @@ describe("render --out", () => {
     expect(nixos.status, nixos.stderr).toBe(0);
     expect(existsSync(join(out, "hosts", "archive.nix"))).toBe(false);
     expect(readFileSync(join(out, "default.nix"), "utf8")).not.toContain("archive");
+    expect(readFileSync(join(out, "names", "germany.nix"), "utf8")).not.toContain("archive");
     expect(readFileSync(join(out, "notes.txt"), "utf8")).toBe("mine\n");
     expect(readFileSync(join(out, "mine", "germany.conf"), "utf8")).toBe("mine\n");
     expect(existsSync(join(out, "nyaa", "germany.conf"))).toBe(true);

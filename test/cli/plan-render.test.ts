@@ -180,6 +180,10 @@ describe("wgqt render", () => {
     const result = await cli(repo, "render", "--machine", "tavern", "--format", "nixos");
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain("==> hosts/tavern.nix <==");
+    // The names of its one network come with it, imported from its module; no other network's.
+    expect(result.stdout).toContain("==> names/germany.nix <==");
+    expect(result.stdout).toContain("../names/germany.nix");
+    expect(result.stdout).not.toContain("names/finland.nix");
     expect(result.stdout).toMatch(/wireguard = \{\s+interfaces = \{\s+germany = \{/);
     expect(result.stdout).toContain("file = ../wireguard_keys/tavern.age;");
     const privateKey = ok("age", [

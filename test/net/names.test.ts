@@ -1,11 +1,12 @@
 /**
  * Names (net/names.ts): every member of a host's proxies and meshes as
  * `<machine>.<network>`, its own names included, with both addresses where
- * the network has IPv6; none for a VPN.
+ * the network has IPv6; none for a VPN. Each network's names are made once
+ * and shared by its members' views.
  */
 import { describe, expect, it } from "vitest";
 import { hostView } from "../../src/net/host.js";
-import { hostsLines, networkNames } from "../../src/net/names.js";
+import { type HostName, hostsLines, namesOf, networkNames } from "../../src/net/names.js";
 import { plan } from "../../src/net/plan.js";
 import {
   fakePublicKey,
@@ -16,6 +17,10 @@ import {
   seedPublicKeys,
 } from "./fleet.js";
 
+/** The names a host knows, network by network, as one list. */
+const allNames = (names: { names: HostName[] }[] | undefined): HostName[] =>
+  (names ?? []).flatMap((entry) => entry.names);
+
 describe("names", () => {
   const config = seedConfig();
   const planned = plan(config, seedPublicKeys());
@@ -24,7 +29,7 @@ describe("names", () => {
     network(net).members.find((entry) => entry.machine === machine)!;
 
   it("gives a machine in several networks one name in each, with that network's addresses", () => {
-    const names = hostView(planned, config, "nyaa").names!;
+    const names = allNames(hostView(planned, config, "nyaa").names);
     for (const net of ["finland", "germany"]) {
       expect(names.find((entry) => entry.name === `spark.${net}`)).toEqual({
         name: `spark.${net}`,
@@ -35,18 +40,23 @@ describe("names", () => {
   });
 
   it("names every member of the host's networks, its own names and a proxy's gateway too", () => {
-    expect(hostView(planned, config, "nyaa").names!.map((entry) => entry.name)).toEqual([
+    // Network by network in byte order of the network, each in byte order of the name.
+    expect(allNames(hostView(planned, config, "nyaa").names).map((entry) => entry.name)).toEqual([
       "archive.finland",
-      "archive.germany",
       "lighthouse.finland",
       "nyaa.finland",
-      "nyaa.germany",
       "spark.finland",
+      "archive.germany",
+      "nyaa.germany",
       "spark.germany",
       "tavern.germany",
     ]);
+    expect(hostView(planned, config, "nyaa").names!.map((entry) => entry.machines)).toEqual([
+      ["archive", "lighthouse", "nyaa", "spark"],
+      ["archive", "nyaa", "spark", "tavern"],
+    ]);
     // A gateway knows its clients by name, and not the other proxy's gateway.
-    expect(hostView(planned, config, "tavern").names!.map((entry) => entry.name)).toEqual([
+    expect(allNames(hostView(planned, config, "tavern").names).map((entry) => entry.name)).toEqual([
       "archive.germany",
       "nyaa.germany",
       "spark.germany",
@@ -57,7 +67,7 @@ describe("names", () => {
   it("gives both families where the network has IPv6, the IPv4 address only with ipv6 = false", () => {
     const mesh = meshConfig();
     const meshPlan = plan(mesh, meshPublicKeys());
-    const names = hostView(meshPlan, mesh, "desk").names!;
+    const names = allNames(hostView(meshPlan, mesh, "desk").names);
     const lab = meshPlan.networks.find((entry) => entry.name === "lab")!;
     const home = meshPlan.networks.find((entry) => entry.name === "home")!;
     expect(names.find((entry) => entry.name === "vps.lab")).toEqual({
@@ -107,5 +117,18 @@ describe("names", () => {
       members: [...network("germany").members, member("germany", "nyaa")],
     };
     expect(networkNames([doubled])).toEqual(networkNames([network("germany")]));
+    expect(networkNames([network("germany"), network("germany")])).toEqual([
+      namesOf(network("germany")),
+    ]);
+  });
+
+  it("makes each network's names once, shared by the views of all its members", () => {
+    const germany = namesOf(network("germany"));
+    for (const host of ["archive", "nyaa", "spark", "tavern"]) {
+      expect(hostView(planned, config, host).names).toContain(germany);
+    }
+    expect(germany.names.map((entry) => entry.name)).toEqual(
+      [...germany.names.map((entry) => entry.name)].sort(),
+    );
   });
 });

@@ -232,6 +232,16 @@ function evaluateFleet(fleet: Fleet): {
 }
 
 const backendNames = Object.keys(BACKENDS) as Backend[];
+/** networking.hosts as the host's view has it: each name under its addresses, once. */
+const expectedHosts = (view: HostView): Record<string, string[]> =>
+  Object.fromEntries(
+    (view.names ?? [])
+      .flatMap((network) => network.names)
+      .flatMap((name) => [
+        [name.address, [name.name]],
+        ...(name.address6 === undefined ? [] : [[name.address6, [name.name]]]),
+      ]),
+  );
 const scriptsCreating = (evaluated: Evaluated, name: string) =>
   Object.entries(evaluated.systemd.services)
     .filter(([, service]) => service.script.includes(`link add dev "${name}" type wireguard`))
@@ -241,8 +251,14 @@ const netdevOf = (evaluated: Evaluated, name: string) =>
     (netdev) => netdev.netdevConfig.Name === name,
   );
 
-/** The tests every golden fleet gets; `extra` adds the fleet's own. */
-function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => void): void {
+/** The tests every golden fleet gets; `extra` adds the fleet's own (given the plan and files too). */
+function describeFleet(
+  fleet: Fleet,
+  extra: (
+    evaluated: () => Evaluation,
+    rendered: () => { planned: Plan; files: RenderedFile[] },
+  ) => void,
+): void {
   describe.skipIf(refMissing !== undefined)(
     `${fleet.name}: NixOS output under lib.evalModules with the real declarations${refMissing ? ` (skipped: ${refMissing})` : ""}`,
     () => {
@@ -340,15 +356,9 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
                 ]),
             ),
           );
-          // <machine>.<network> of every member of the host's networks, by address.
-          expect(result.networking.hosts ?? {}).toEqual(
-            Object.fromEntries(
-              (view.names ?? []).flatMap((name) => [
-                [name.address, [name.name]],
-                ...(name.address6 === undefined ? [] : [[name.address6, [name.name]]]),
-              ]),
-            ),
-          );
+          // <machine>.<network> of every member of the host's networks, by address: from
+          // its networks' modules, and no other network's, though default.nix imports all.
+          expect(result.networking.hosts ?? {}).toEqual(expectedHosts(view));
           // Every bridge as routing.ts made it, IPv6 included; forwarding IPv6 only for NAT66.
           const bridged = view.interfaces.filter((entry) => entry.routing?.bridge !== undefined);
           for (const entry of bridged) {
@@ -557,7 +567,7 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
         }
       });
 
-      extra(evaluated);
+      extra(evaluated, () => state);
     },
   );
 }
@@ -565,7 +575,7 @@ function describeFleet(fleet: Fleet, extra: (evaluated: () => Evaluation) => voi
 const seed = seedConfig();
 describeFleet(
   { name: "proxies", config: seed, publicKeys: seedPublicKeys(), secrets: seedSecrets(seed) },
-  (evaluated) => {
+  (evaluated, rendered) => {
     it("nyaa, a client of two proxies: finland the default, germany by policy and through br-germany", () => {
       for (const backend of backendNames) {
         const { networking, systemd } = evaluated().backends[backend].nyaa!;
@@ -623,6 +633,32 @@ describeFleet(
           ManageForeignRoutes: false,
         });
       }
+    });
+
+    it("nyaa, in finland and germany, knows both networks' names from their modules; a stranger none", () => {
+      const nyaa = hostView(rendered().planned, seed, "nyaa");
+      const expected = expectedHosts(nyaa);
+      // Both networks: four members each, IPv4 and IPv6.
+      expect(Object.keys(expected)).toHaveLength(16);
+      expect(Object.values(expected).flat()).toContain("lighthouse.finland");
+      expect(Object.values(expected).flat()).toContain("tavern.germany");
+      for (const backend of backendNames) {
+        const { backends } = evaluated();
+        // default.nix imports every host's module, and each of them the names modules:
+        // each module counts once, or every list would hold its name several times.
+        expect(backends[backend].nyaa!.networking.hosts).toEqual(expected);
+        expect(Object.values(backends[backend].tavern!.networking.hosts!).flat()).not.toContain(
+          "lighthouse.finland",
+        );
+        expect(backends[backend][STRANGER]!.networking.hosts).toBeNull();
+      }
+      // hosts/nyaa.nix imported on its own brings both networks' modules with it.
+      expect(evaluated().alone.nyaa!.networking.hosts).toEqual(expected);
+      const module = rendered().files.find((file) => file.path === "hosts/nyaa.nix")!.content;
+      expect(module).toContain("../names/finland.nix");
+      expect(module).toContain("../names/germany.nix");
+      expect(module).not.toContain("networking.hosts");
+      expect(module).not.toContain("tavern.germany");
     });
 
     it("every routed host keeps its replies' marks, also when nftables flushes the ruleset", () => {

@@ -17,6 +17,7 @@ in
 {
   imports = [
     ../options.nix
+    ../names/finland.nix
   ];
   config = lib.mkIf (config.networking.hostName == "lighthouse") {
     age = {
@@ -94,32 +95,6 @@ in
             port = 16842;
           };
         };
-      };
-      hosts = {
-        "10.128.0.2" = [
-          "archive.finland"
-        ];
-        "fd56:4416:32d2:9b83:82b9:894c:ca4f:d913" = [
-          "archive.finland"
-        ];
-        "10.128.0.1" = [
-          "lighthouse.finland"
-        ];
-        "fd56:4416:32d2:9b83:733e:670a:a090:d215" = [
-          "lighthouse.finland"
-        ];
-        "10.128.0.3" = [
-          "nyaa.finland"
-        ];
-        "fd56:4416:32d2:9b83:d2f4:5948:bf78:4098" = [
-          "nyaa.finland"
-        ];
-        "10.128.0.4" = [
-          "spark.finland"
-        ];
-        "fd56:4416:32d2:9b83:fbf0:28bd:cd7b:ed8a" = [
-          "spark.finland"
-        ];
       };
       nat = {
         enable = true;

@@ -17,6 +17,8 @@ in
 {
   imports = [
     ../options.nix
+    ../names/finland.nix
+    ../names/germany.nix
   ];
   config = lib.mkIf (config.networking.hostName == "spark") {
     age = {
@@ -138,56 +140,6 @@ in
             ];
           };
         };
-      };
-      hosts = {
-        "10.128.0.2" = [
-          "archive.finland"
-        ];
-        "fd56:4416:32d2:9b83:82b9:894c:ca4f:d913" = [
-          "archive.finland"
-        ];
-        "10.128.0.10" = [
-          "archive.germany"
-        ];
-        "fd56:4416:32d2:12a9:82b9:894c:ca4f:d913" = [
-          "archive.germany"
-        ];
-        "10.128.0.1" = [
-          "lighthouse.finland"
-        ];
-        "fd56:4416:32d2:9b83:733e:670a:a090:d215" = [
-          "lighthouse.finland"
-        ];
-        "10.128.0.3" = [
-          "nyaa.finland"
-        ];
-        "fd56:4416:32d2:9b83:d2f4:5948:bf78:4098" = [
-          "nyaa.finland"
-        ];
-        "10.128.0.11" = [
-          "nyaa.germany"
-        ];
-        "fd56:4416:32d2:12a9:d2f4:5948:bf78:4098" = [
-          "nyaa.germany"
-        ];
-        "10.128.0.4" = [
-          "spark.finland"
-        ];
-        "fd56:4416:32d2:9b83:fbf0:28bd:cd7b:ed8a" = [
-          "spark.finland"
-        ];
-        "10.128.0.12" = [
-          "spark.germany"
-        ];
-        "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a" = [
-          "spark.germany"
-        ];
-        "10.128.0.9" = [
-          "tavern.germany"
-        ];
-        "fd56:4416:32d2:12a9:ee81:1019:9376:c677" = [
-          "tavern.germany"
-        ];
       };
       firewall = {
         checkReversePath = lib.mkDefault "loose";

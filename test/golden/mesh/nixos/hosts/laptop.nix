@@ -17,6 +17,8 @@ in
 {
   imports = [
     ../options.nix
+    ../names/exit.nix
+    ../names/home.nix
   ];
   config = lib.mkIf (config.networking.hostName == "laptop") {
     age = {
@@ -115,44 +117,6 @@ in
             port = 16842;
           };
         };
-      };
-      hosts = {
-        "10.128.0.1" = [
-          "desk.home"
-        ];
-        "fd56:4416:32d2:9e89:42d9:b1ca:ad3e:ba06" = [
-          "desk.home"
-        ];
-        "10.128.0.2" = [
-          "hub.home"
-        ];
-        "fd56:4416:32d2:9e89:687a:69ea:221b:3be4" = [
-          "hub.home"
-        ];
-        "10.128.0.10" = [
-          "laptop.exit"
-        ];
-        "fd56:4416:32d2:bd22:127c:22fe:c424:eb01" = [
-          "laptop.exit"
-        ];
-        "10.128.0.3" = [
-          "laptop.home"
-        ];
-        "fd56:4416:32d2:9e89:127c:22fe:c424:eb01" = [
-          "laptop.home"
-        ];
-        "10.128.0.9" = [
-          "vps.exit"
-        ];
-        "fd56:4416:32d2:bd22:8d1a:d445:4613:77a6" = [
-          "vps.exit"
-        ];
-        "10.128.0.4" = [
-          "vps.home"
-        ];
-        "fd56:4416:32d2:9e89:8d1a:d445:4613:77a6" = [
-          "vps.home"
-        ];
       };
       nat = {
         enable = true;

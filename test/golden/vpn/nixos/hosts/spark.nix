@@ -18,6 +18,7 @@ in
 {
   imports = [
     ../options.nix
+    ../names/germany.nix
   ];
   config = lib.mkIf (config.networking.hostName == "spark") {
     age = {
@@ -189,26 +190,6 @@ in
         };
       };
       nameservers = lib.mkDefault [ "10.2.0.1" "2a07:b944::2:1" ];
-      hosts = {
-        "10.128.0.2" = [
-          "nyaa.germany"
-        ];
-        "fd56:4416:32d2:12a9:d2f4:5948:bf78:4098" = [
-          "nyaa.germany"
-        ];
-        "10.128.0.3" = [
-          "spark.germany"
-        ];
-        "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a" = [
-          "spark.germany"
-        ];
-        "10.128.0.1" = [
-          "tavern.germany"
-        ];
-        "fd56:4416:32d2:12a9:ee81:1019:9376:c677" = [
-          "tavern.germany"
-        ];
-      };
       firewall = {
         checkReversePath = lib.mkDefault "loose";
       };

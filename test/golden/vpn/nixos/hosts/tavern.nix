@@ -17,6 +17,7 @@ in
 {
   imports = [
     ../options.nix
+    ../names/germany.nix
   ];
   config = lib.mkIf (config.networking.hostName == "tavern") {
     age = {
@@ -110,26 +111,6 @@ in
             port = 16842;
           };
         };
-      };
-      hosts = {
-        "10.128.0.2" = [
-          "nyaa.germany"
-        ];
-        "fd56:4416:32d2:12a9:d2f4:5948:bf78:4098" = [
-          "nyaa.germany"
-        ];
-        "10.128.0.3" = [
-          "spark.germany"
-        ];
-        "fd56:4416:32d2:12a9:fbf0:28bd:cd7b:ed8a" = [
-          "spark.germany"
-        ];
-        "10.128.0.1" = [
-          "tavern.germany"
-        ];
-        "fd56:4416:32d2:12a9:ee81:1019:9376:c677" = [
-          "tavern.germany"
-        ];
       };
       nat = {
         enable = true;
