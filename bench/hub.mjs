@@ -12,6 +12,7 @@ import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkKeyFiles } from "./checks.mjs";
 import { baselineJobs, fleetShape, fleetToml } from "./fleet.mjs";
+import { instructionSplit } from "./instructions.mjs";
 import { shellBaseline } from "./keygen.mjs";
 import { measureRow, runOnce } from "./measure.mjs";
 import { measureOnStore } from "./store-commands.mjs";
@@ -74,6 +75,12 @@ export async function hubFleet(bench, n, keys) {
         args,
       ),
     );
+  }
+  if (n === 100 && bench.countInstructions) {
+    const split = instructionSplit(bench, store, n);
+    if (split.missing)
+      bench.notes.push(`instruction counts (bench/instructions.mjs) skipped: no ${split.missing}`);
+    else bench.instructionLines.push(...split.lines);
   }
   log(`hub n = ${n}: verify; age -d of every file`);
   record(

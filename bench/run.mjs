@@ -19,6 +19,9 @@
 //                its row then shows "> S" (keygen and the baseline: 15 minutes)
 // --shell-limit S  measure the shell baseline on a sample when a full run is estimated
 //                to take longer than S seconds (default 180)
+// --instructions count the instructions of start-up, plan, machine list, status and
+//                rotate on the hub n = 100 fleet with valgrind (bench/instructions.mjs):
+//                on by default in a full run, off with --quick (about 2 minutes)
 // --keep         keep the scratch directory (fleets, stores, rendered files)
 // --out FILE     write the results there instead of bench/results/
 //
@@ -71,6 +74,7 @@ const { values: options } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     "hub-only": { type: "boolean", default: false },
+    instructions: { type: "boolean" },
     runs: { type: "string" },
     budget: { type: "string" },
     keep: { type: "boolean", default: false },
@@ -190,6 +194,9 @@ const bench = {
   stepTimeoutMs: STEP_TIMEOUT_MS,
   shellFullLimitMs: SHELL_FULL_LIMIT_MS,
   renderN,
+  /** Whether to count instructions (bench/instructions.mjs), and its lines for "where the time goes". */
+  countInstructions: options.instructions ?? !options.quick,
+  instructionLines: [],
 };
 
 // ---------------------------------------------------------------- the run
@@ -275,6 +282,7 @@ async function main() {
   );
   const diagLines = [
     ...hubRatios(rows, hubSizes),
+    ...bench.instructionLines,
     ...explainRows(rows, { diag, x25519Ms, largeN, nproc: machine.nproc }),
   ];
 
