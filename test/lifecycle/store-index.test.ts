@@ -118,15 +118,13 @@ const entries: fc.Arbitrary<ManifestEntry> = fc
   )
   .chain((entry) =>
     // Any key order: read from disk (sorted), or made by a command (not).
-    fc
-      .shuffledSubarray(Object.keys(entry), { minLength: Object.keys(entry).length })
-      .map(
-        (order) =>
-          // The same fields in another order: still an entry.
-          Object.fromEntries(
-            order.map((key) => [key, entry[key as keyof ManifestEntry]]),
-          ) as unknown as ManifestEntry,
-      ),
+    fc.shuffledSubarray(Object.keys(entry), { minLength: Object.keys(entry).length }).map(
+      (order) =>
+        // The same fields in another order: still an entry.
+        Object.fromEntries(
+          order.map((key) => [key, entry[key as keyof ManifestEntry]]),
+        ) as unknown as ManifestEntry,
+    ),
   );
 /** File names, including ones that sort or stringify awkwardly. */
 const fileNames = fc.oneof(
