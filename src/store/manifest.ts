@@ -28,8 +28,8 @@ export interface ManifestEntry {
   public_key?: string;
 }
 
-// The schema of ManifestEntry (the type above documents its fields; the
-// annotation keeps the two the same shape).
+// The schema of ManifestEntry (the type above documents its fields;
+// `satisfies` below keeps the two the same shape).
 const entrySchema = table({
   kind: v.picklist(["private-key", "preshared-key", "vpn-private-key", "vpn-preshared-key"]),
   machines: v.array(v.string()),
