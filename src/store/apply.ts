@@ -14,8 +14,6 @@ import { expectedFor } from "./expected.js";
 import type { KeyStore } from "./keystore.js";
 import { parseKeyFileName, presharedKeyFile, privateKeyFile } from "./layout.js";
 import { copyManifest } from "./manifest.js";
-import { checkRecipients } from "./recipients-check.js";
-import { makeSecrets } from "./secrets.js";
 import { type AfterApply, Transaction } from "./transaction.js";
 import { type Staging, stageMade, writeGeneratedFiles } from "./write.js";
 
@@ -92,6 +90,10 @@ export interface NewKeys {
  * Make and encrypt `keys` (on all cores when there are many; only
  * ciphertext and public keys come back) and stage them into `change`,
  * logging `<verb>keypair tavern` and `<verb>preshared key nyaa+tavern`.
+ *
+ * The encryption code (age, the curves, the worker pool) is loaded only when
+ * there is a key to make: a keygen that finds every key present, which only
+ * brings the generated files in line, never loads it.
  */
 export async function stageNewKeys(
   config: Config,
@@ -106,6 +108,11 @@ export async function stageNewKeys(
   const presharedKeys = keys.presharedKeys.map(
     (peers) => expected.get(presharedKeyFile(...peers))!,
   );
+  if (keypairs.length + presharedKeys.length === 0) return;
+  const [{ checkRecipients }, { makeSecrets }] = await Promise.all([
+    import("./recipients-check.js"),
+    import("./secrets.js"),
+  ]);
   checkRecipients(config, [...keypairs, ...presharedKeys]);
   const made = await makeSecrets(
     [

@@ -6,11 +6,8 @@
  * which files changed (for the git commit).
  */
 import { join } from "node:path";
-import { encryptToSync } from "../age/crypt.js";
-import { parseRecipient } from "../age/recipients.js";
 import type { Config } from "../config/types.js";
 import { StoreError } from "../errors.js";
-import { keyFileContent } from "../keys/wireguard.js";
 import { stageAcceptedPlan } from "./accepted-plan.js";
 import { type ExpectedSecret, expectedFor, managedMachines } from "./expected.js";
 import { sha256Hex } from "./files.js";
@@ -32,6 +29,8 @@ export const PUBLIC_MODE = 0o644;
 /**
  * Encrypt a key (base64 text) to the secret's recipients and stage it. The
  * plaintext exists only in memory; returns the manifest entry for the file.
+ * The encryption code is loaded here, on first use: most commands that write
+ * the store encrypt nothing.
  */
 export async function writeSecret(
   dir: string,
@@ -41,6 +40,11 @@ export async function writeSecret(
   tx: Transaction,
   publicKey?: string,
 ): Promise<ManifestEntry> {
+  const [{ encryptToSync }, { parseRecipient }, { keyFileContent }] = await Promise.all([
+    import("../age/crypt.js"),
+    import("../age/recipients.js"),
+    import("../keys/wireguard.js"),
+  ]);
   const ciphertext = encryptToSync(
     keyFileContent(key),
     secret.recipients.map((recipient) => parseRecipient(recipient)),
