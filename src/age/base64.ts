@@ -33,13 +33,26 @@ export function encodeBase64NoPad(bytes: Uint8Array): string {
  * every header line of every file a status or rekey reads comes through here.
  */
 export function decodeBase64NoPad(text: string): Uint8Array | null {
+  return isBase64NoPad(text) ? new Uint8Array(Buffer.from(text, "base64")) : null;
+}
+
+/**
+ * Whether `decodeBase64NoPad(text)` decodes (is not null), without decoding:
+ * for a reader that checks a header's lines but has no use for their bytes.
+ */
+export function isBase64NoPad(text: string): boolean {
   const extra = text.length % 4;
-  if (extra === 1 || !UNPADDED.test(text)) return null;
+  if (extra === 1 || !UNPADDED.test(text)) return false;
   if (extra !== 0) {
     const last = DIGIT_VALUES.indexOf(text.charAt(text.length - 1));
-    if ((last & (extra === 2 ? 0b1111 : 0b11)) !== 0) return null;
+    if ((last & (extra === 2 ? 0b1111 : 0b11)) !== 0) return false;
   }
-  return new Uint8Array(Buffer.from(text, "base64"));
+  return true;
+}
+
+/** How many bytes canonical unpadded base64 of `length` characters holds. */
+export function base64NoPadSize(length: number): number {
+  return Math.floor((length * 3) / 4);
 }
 
 /** Encode as padded standard base64, the way OpenSSH writes key blobs. */

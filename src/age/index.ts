@@ -6,7 +6,14 @@
  */
 
 export { decryptWith, encryptTo } from "./crypt.js";
-export { type AgeHeader, type HeaderStanza, readHeader, writeHeader } from "./header.js";
+export {
+  type AgeHeader,
+  type HeaderStanza,
+  readHeader,
+  readHeaderStanzas,
+  type StanzaArgs,
+  writeHeader,
+} from "./header.js";
 export { type LoadedIdentity, parseIdentities } from "./identity.js";
 export {
   type ParsedRecipient,

@@ -1,7 +1,12 @@
 import { Encrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type HeaderStanza, readHeader, writeHeader } from "../../src/age/header.js";
+import {
+  type HeaderStanza,
+  readHeader,
+  readHeaderStanzas,
+  writeHeader,
+} from "../../src/age/header.js";
 import { KeyError } from "../../src/errors.js";
 import { ageEncrypt, ageKeygen, makeTempDir, sshKeygen, type TempDir } from "./helpers.js";
 
@@ -165,6 +170,58 @@ describe("readHeader", () => {
           expect(parsed.mac).toEqual(mac);
         },
       ),
+    );
+  });
+});
+
+describe("readHeaderStanzas", () => {
+  /** What readHeader makes of `bytes`: its stanzas without bodies, or its error's message. */
+  const byReadHeader = (bytes: Uint8Array) => {
+    try {
+      return readHeader(bytes).stanzas.map(({ type, args }) => ({ type, args }));
+    } catch (error) {
+      if (!(error instanceof KeyError)) throw error;
+      return error.message;
+    }
+  };
+  const byStanzas = (bytes: Uint8Array) => {
+    try {
+      return readHeaderStanzas(bytes);
+    } catch (error) {
+      if (!(error instanceof KeyError)) throw error;
+      return error.message;
+    }
+  };
+
+  it("accepts and refuses exactly what readHeader does, with the same stanzas and messages", () => {
+    const valid = encode(
+      `age-encryption.org/v1\n-> a b\n${FULL_LINE}\nAAA\n${SPEC_HEADER.slice(22)}`,
+    );
+    const edit = fc.record({
+      at: fc.nat({ max: valid.length - 1 }),
+      kind: fc.constantFrom("replace", "insert", "delete"),
+      byte: fc.constantFrom(0x0a, 0x20, 0x2d, 0x3e, 0x41, 0x42, 0x2b, 0x3d, 0x00, 0xff, 0x0d),
+    });
+    fc.assert(
+      fc.property(fc.array(edit, { maxLength: 4 }), (edits) => {
+        const bytes = [...valid];
+        for (const { at, kind, byte } of edits) {
+          const i = Math.min(at, bytes.length);
+          if (kind === "replace") bytes[i] = byte;
+          else if (kind === "insert") bytes.splice(i, 0, byte);
+          else bytes.splice(i, 1);
+        }
+        const input = new Uint8Array(bytes);
+        expect(byStanzas(input)).toEqual(byReadHeader(input));
+      }),
+      { numRuns: 5000 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (tail) => {
+        const input = new Uint8Array([...encode("age-encryption.org/v1\n"), ...tail]);
+        expect(byStanzas(input)).toEqual(byReadHeader(input));
+      }),
+      { numRuns: 2000 },
     );
   });
 });
