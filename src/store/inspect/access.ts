@@ -109,8 +109,32 @@ function recipientKeyOf(inspection: FileInspection, recipient: string): Recipien
   return key;
 }
 
-/** Who can decrypt one file, from its header, backed by the manifest where the header is silent. */
+/**
+ * `accessOf` per file, worked out once per inspection: `status` asks for every
+ * file twice (its problems, then its readers), `verify --identity` a third time.
+ */
+const accesses = new WeakMap<FileInspection, Map<string, FileAccess>>();
+
+/**
+ * Who can decrypt one file, from its header, backed by the manifest where the
+ * header is silent. Worked out once per inspection and file: callers must not
+ * change what it returns.
+ */
 export function fileAccess(inspection: FileInspection, file: string): FileAccess {
+  let known = accesses.get(inspection);
+  if (known === undefined) {
+    known = new Map();
+    accesses.set(inspection, known);
+  }
+  let access = known.get(file);
+  if (access === undefined) {
+    access = accessOf(inspection, file);
+    known.set(file, access);
+  }
+  return access;
+}
+
+function accessOf(inspection: FileInspection, file: string): FileAccess {
   const { config, store } = inspection;
   const facts = inspection.files.get(file);
   const listed = store.manifest.files[file]?.recipients ?? [];

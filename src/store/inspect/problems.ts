@@ -84,6 +84,10 @@ function recipientChanges(
   listed: readonly string[],
   wanted: readonly string[],
 ): { added: string[]; removed: string[] } {
+  // The usual case, every file of a store in line with wgqt.toml: the same
+  // list in the same order, with nothing added or removed.
+  if (listed.length === wanted.length && listed.every((recipient, i) => recipient === wanted[i]))
+    return { added: [], removed: [] };
   const current = new Set(listed);
   const asked = new Set(wanted);
   return {
