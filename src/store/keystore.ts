@@ -168,7 +168,8 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
       publicKeyFiles.add(name);
       // Read synchronously: hundreds of one-line files, where a thread-pool
       // round trip per open, read and close costs more than the reads.
-      const text = (readStoreFileSync(join(dir, name)) ?? Buffer.alloc(0))
+      // join(dir, name) for a name from the listing, without normalising a path per machine.
+      const text = (readStoreFileSync(`${dir}${sep}${name}`) ?? Buffer.alloc(0))
         .toString("utf8")
         .replace(/\r?\n$/, "");
       try {

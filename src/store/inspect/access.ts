@@ -98,12 +98,24 @@ interface RecipientKey {
 const recipientKeys = new WeakMap<FileInspection, Map<string, RecipientKey | undefined>>();
 
 function recipientKeyOf(inspection: FileInspection, recipient: string): RecipientKey | undefined {
+  return recipientKeyIn(recipientKeyMap(inspection), recipient);
+}
+
+function recipientKeyMap(inspection: FileInspection): Map<string, RecipientKey | undefined> {
   let keys = recipientKeys.get(inspection);
   if (keys === undefined) {
     keys = new Map();
     recipientKeys.set(inspection, keys);
   }
-  if (keys.has(recipient)) return keys.get(recipient);
+  return keys;
+}
+
+function recipientKeyIn(
+  keys: Map<string, RecipientKey | undefined>,
+  recipient: string,
+): RecipientKey | undefined {
+  const known = keys.get(recipient);
+  if (known !== undefined || keys.has(recipient)) return known;
   const key = recipientKey(recipient);
   keys.set(recipient, key);
   return key;
@@ -134,29 +146,40 @@ export function fileAccess(inspection: FileInspection, file: string): FileAccess
   return access;
 }
 
+/**
+ * `fileAccess`, worked out. Plain loops over the stanzas, marking the ones
+ * taken, rather than a copy spliced by closures: it runs once per file of
+ * the store.
+ */
 function accessOf(inspection: FileInspection, file: string): FileAccess {
   const { config, store } = inspection;
   const facts = inspection.files.get(file);
   const listed = store.manifest.files[file]?.recipients ?? [];
   // rage and others add "<random>-grease" stanzas nobody can open; they mean nothing.
-  const stanzas = facts?.stanzas?.filter((stanza) => !stanza.type.endsWith("-grease"));
-  const remaining = [...(stanzas ?? [])];
-  const take = (match: (stanza: StanzaSummary) => boolean): boolean => {
-    const index = remaining.findIndex(match);
-    if (index >= 0) remaining.splice(index, 1);
-    return index >= 0;
+  const stanzas = facts?.stanzas && withoutGrease(facts.stanzas);
+  const all = stanzas ?? [];
+  const taken = new Array<boolean>(all.length).fill(false);
+  /** Take the first stanza not yet taken of this type (and, for SSH, key tag). */
+  const take = (type: string, tag: string | undefined): boolean => {
+    for (let i = 0; i < all.length; i++) {
+      const stanza = all[i]!;
+      if (!taken[i] && stanza.type === type && (tag === undefined || stanza.tag === tag)) {
+        taken[i] = true;
+        return true;
+      }
+    }
+    return false;
   };
+  const keys = recipientKeyMap(inspection);
   const readers: FileReader[] = [];
+  let x25519Listed = 0;
   for (const recipient of listed) {
-    const key = recipientKeyOf(inspection, recipient);
+    const key = recipientKeyIn(keys, recipient);
     if (!key) continue;
     const { kind, tag } = key;
+    if (kind === "x25519") x25519Listed++;
     const header: HeaderEvidence =
-      kind === "x25519"
-        ? "unattributable"
-        : take((stanza) => stanza.type === kind && stanza.tag === tag)
-          ? "present"
-          : "absent";
+      kind === "x25519" ? "unattributable" : take(kind, tag ?? "") ? "present" : "absent";
     readers.push({
       recipient,
       kind,
@@ -168,16 +191,20 @@ function accessOf(inspection: FileInspection, file: string): FileAccess {
   }
   // Listed X25519 recipients and X25519 stanzas cannot be paired up, only counted:
   // with no X25519 stanza at all, none of them can decrypt; surplus stanzas are someone else's.
-  const x25519Listed = readers.filter((reader) => reader.kind === "x25519");
-  const x25519InHeader = remaining.filter((stanza) => stanza.type === "X25519").length;
-  for (const reader of x25519Listed) {
-    if (x25519InHeader === 0) Object.assign(reader, { header: "absent", canDecrypt: false });
-    else if (x25519InHeader < x25519Listed.length) reader.canDecrypt = null;
+  let x25519InHeader = 0;
+  for (let i = 0; i < all.length; i++) if (!taken[i] && all[i]!.type === "X25519") x25519InHeader++;
+  if (x25519Listed > 0) {
+    for (const reader of readers) {
+      if (reader.kind !== "x25519") continue;
+      if (x25519InHeader === 0) Object.assign(reader, { header: "absent", canDecrypt: false });
+      else if (x25519InHeader < x25519Listed) reader.canDecrypt = null;
+    }
   }
-  for (let i = 0; i < Math.min(x25519Listed.length, x25519InHeader); i++)
-    take((stanza) => stanza.type === "X25519");
+  for (let i = 0; i < Math.min(x25519Listed, x25519InHeader); i++) take("X25519", undefined);
   const unattributed: StanzaSummary[] = [];
-  for (const stanza of remaining) {
+  for (let i = 0; i < all.length; i++) {
+    if (taken[i]) continue;
+    const stanza = all[i]!;
     const recipient =
       stanza.tag === undefined
         ? undefined
@@ -199,6 +226,14 @@ function accessOf(inspection: FileInspection, file: string): FileAccess {
   const access: FileAccess = { readers, unattributed };
   if (stanzas !== undefined) access.stanzaCount = stanzas.length;
   return access;
+}
+
+/** The stanzas but grease ones; the same array when there are none (the usual case). */
+function withoutGrease(stanzas: StanzaSummary[]): StanzaSummary[] {
+  for (const stanza of stanzas)
+    if (stanza.type.endsWith("-grease"))
+      return stanzas.filter((each) => !each.type.endsWith("-grease"));
+  return stanzas;
 }
 
 /**

@@ -169,23 +169,23 @@ export function storeStatus(
     const entry = store.manifest.files[file];
     const secret = expected.get(file);
     const access = fileAccess(inspection, file);
-    const inPresharedDir = file.startsWith(`${PRESHARED_DIR}/`);
-    const vpnFile = parseVpnFile(file);
-    return {
-      file,
-      kind:
-        entry?.kind ??
-        secret?.kind ??
-        vpnFile?.kind ??
-        (inPresharedDir ? "preshared-key" : "private-key"),
-      machines:
-        entry?.machines ??
-        secret?.machines ??
-        (vpnFile
+    // What its name says: only for a file neither the manifest nor wgqt.toml knows.
+    const named = () => {
+      const vpnFile = parseVpnFile(file);
+      const inPresharedDir = file.startsWith(`${PRESHARED_DIR}/`);
+      return {
+        kind: vpnFile?.kind ?? (inPresharedDir ? "preshared-key" : "private-key"),
+        machines: vpnFile
           ? [...(config.vpns?.[vpnFile.vpn]?.machines ?? [])].sort()
           : inPresharedDir
             ? file.slice(PRESHARED_DIR.length + 1, -4).split("+")
-            : [file.slice(0, -4)]),
+            : [file.slice(0, -4)],
+      } as const;
+    };
+    return {
+      file,
+      kind: entry?.kind ?? secret?.kind ?? named().kind,
+      machines: entry?.machines ?? secret?.machines ?? named().machines,
       created: entry?.created ?? null,
       stanzas: access.stanzaCount ?? null,
       readers: access.readers,
