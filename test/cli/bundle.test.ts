@@ -4,8 +4,9 @@
  * and exit codes reach the shell through the process. Most CLI tests run
  * in-process (helpers/run.ts); these prove what only a real process can.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   gitLog,
@@ -15,7 +16,48 @@ import {
   removeDir,
   type TestIdentity,
 } from "../helpers/fleet.js";
-import { wgqt } from "../helpers/run.js";
+import { run, WGQT, wgqt } from "../helpers/run.js";
+
+/**
+ * `wgqt ARGS` in `cwd` as bin/wgqt runs, with a module hook that notes every
+ * file of the bundle loaded: what the command ran, and the sources (esbuild's
+ * `// dist/…` and `// node_modules/…` comments) of the code it loaded.
+ */
+function loadedSources(
+  cwd: string,
+  ...args: string[]
+): { status: number | null; sources: string[] } {
+  const dir = makeTempDir("wgqt-hooks-");
+  try {
+    const log = join(dir, "loaded.txt");
+    writeFileSync(log, "");
+    const hooks = join(dir, "hooks.mjs");
+    writeFileSync(
+      hooks,
+      `import { appendFileSync } from "node:fs";
+export async function load(url, context, next) {
+  if (url.includes("/dist/bundle/")) appendFileSync(${JSON.stringify(log)}, url + "\\n");
+  return next(url, context);
+}
+`,
+    );
+    const register = `import { register } from "node:module"; register(${JSON.stringify(pathToFileURL(hooks).href)});`;
+    const result = run(
+      process.execPath,
+      ["--import", `data:text/javascript,${encodeURIComponent(register)}`, WGQT, ...args],
+      { cwd },
+    );
+    const sources = new Set<string>();
+    for (const url of readFileSync(log, "utf8").split("\n").filter(Boolean)) {
+      const text = readFileSync(new URL(url), "utf8");
+      for (const match of text.matchAll(/^\/\/ ((?:dist|node_modules)\/\S+)$/gm))
+        sources.add(match[1]!);
+    }
+    return { status: result.status, sources: [...sources].sort() };
+  } finally {
+    removeDir(dir);
+  }
+}
 
 let repo: string;
 let idDir: string;
@@ -74,6 +116,20 @@ describe("bin/wgqt", () => {
     const result = wgqt(repo, "keygen");
     expect(result.status, result.stderr).toBe(0);
     expect(gitLog(repo)[0]).toMatch(/^wgqt: keygen/);
+  });
+
+  it("keygen with every key present loads no encryption code", () => {
+    const made = wgqt(repo, "keygen", "--no-commit", "--yes");
+    expect(made.status, made.stderr).toBe(0);
+    const { status, sources } = loadedSources(repo, "keygen", "--no-commit", "--yes");
+    expect(status).toBe(0);
+    expect(sources).toContain("dist/store/keygen.js");
+    const encryption = sources.filter((source) =>
+      /^(?:dist\/age\/(?:crypt|encrypt|recipients|x25519-stanza|ssh)\.js|dist\/store\/secrets\.js|dist\/keys\/wireguard\.js|node_modules\/@noble\/curves\/)/.test(
+        source,
+      ),
+    );
+    expect(encryption).toEqual([]);
   });
 
   it("render prints a host's wg-quick configuration", () => {
