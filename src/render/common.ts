@@ -10,9 +10,26 @@ import type { Plan } from "../net/plan.js";
 /** One output file, its path relative to the output directory (`--out`), '/'-separated. */
 export interface RenderedFile {
   path: string;
-  content: string;
+  /** The text; of a file printed as bytes, decoded from them when read. */
+  readonly content: string;
+  /**
+   * The text as UTF-8, when the renderer printed it so (a large module, see
+   * `Utf8Sink`): what `--out` writes, without the text ever being one string.
+   */
+  readonly bytes?: Uint8Array;
   /** Permission bits to create the file with; 0o644 when absent. */
   mode?: number;
+}
+
+/** A file printed as UTF-8 bytes; its `content` is decoded only where it is read. */
+export function bytesFile(path: string, bytes: Buffer): RenderedFile {
+  return {
+    path,
+    bytes,
+    get content() {
+      return bytes.toString("utf8");
+    },
+  };
 }
 
 /** A format's renderer: one host's files. */
