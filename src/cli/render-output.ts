@@ -129,15 +129,22 @@ export class OutputWriter {
       return;
     }
     this.files++;
-    const size = file.bytes?.length ?? Buffer.byteLength(file.content);
+    const size =
+      file.utf8?.reduce((sum, piece) => sum + piece.length, 0) ?? Buffer.byteLength(file.content);
     if (size > this.arena.length - this.used) await this.flush();
     // A file larger than the whole arena gets a buffer of its own.
     const inArena = size <= this.arena.length;
     const data = inArena
       ? this.arena.subarray(this.used, this.used + size)
       : Buffer.allocUnsafe(size);
-    if (file.bytes === undefined) data.write(file.content);
-    else data.set(file.bytes);
+    if (file.utf8 === undefined) data.write(file.content);
+    else {
+      let offset = 0;
+      for (const piece of file.utf8) {
+        data.set(piece, offset);
+        offset += piece.length;
+      }
+    }
     this.rendered.set(file.path, { hosts: new Set([host]), sha256: hashOf(data) });
     const path = join(this.outDir, file.path);
     if (this.exists(path) && readIfExistsSync(path)?.equals(data)) return;

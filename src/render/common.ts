@@ -13,21 +13,21 @@ export interface RenderedFile {
   /** The text; of a file printed as bytes, decoded from them when read. */
   readonly content: string;
   /**
-   * The text as UTF-8, when the renderer printed it so (a large module, see
-   * `Utf8Sink`): what `--out` writes, without the text ever being one string.
+   * The text as UTF-8 in pieces, when the renderer printed it so (a large
+   * module, see `Utf8Sink`): what `--out` writes, the text never one string.
    */
-  readonly bytes?: Uint8Array;
+  readonly utf8?: readonly Uint8Array[];
   /** Permission bits to create the file with; 0o644 when absent. */
   mode?: number;
 }
 
-/** A file printed as UTF-8 bytes; its `content` is decoded only where it is read. */
-export function bytesFile(path: string, bytes: Buffer): RenderedFile {
+/** A file printed as UTF-8 in pieces; its `content` is decoded only where it is read. */
+export function utf8File(path: string, utf8: Buffer[]): RenderedFile {
   return {
     path,
-    bytes,
+    utf8,
     get content() {
-      return bytes.toString("utf8");
+      return Buffer.concat(utf8).toString("utf8");
     },
   };
 }

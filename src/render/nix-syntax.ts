@@ -106,46 +106,51 @@ class StringSink implements TextSink {
 
 /**
  * How many UTF-16 code units are gathered as a string before they are
- * encoded: a string of a few thousand pieces flattens while they are still
- * in the cache, where one of a whole module's hundreds of thousands costs
+ * encoded: a string of a few hundred pieces flattens while they are still in
+ * the cache, where one of a whole module's hundreds of thousands costs
  * several times as much per byte.
  */
-const UTF8_RUN = 16 * 1024;
+const UTF8_RUN = 4096;
+/**
+ * The sizes of the buffers a sink fills one after the other, each twice the
+ * one before up to the largest: a small module takes little memory, and a
+ * large one's buffers are small enough to come from the allocator's free
+ * memory, not fresh pages each time.
+ */
+const FIRST_CHUNK = 8 * 1024;
+const LARGEST_CHUNK = 64 * 1024;
 
 /**
- * A sink that encodes the text as UTF-8 into one buffer, grown by doubling:
- * a large module (hundreds of kilobytes) is printed without ever being one
- * string.
+ * A sink that encodes the text as UTF-8 into buffers filled one after the
+ * other: a large module (hundreds of kilobytes) is printed without ever
+ * being one string, nor one buffer copied as it grows.
  */
 export class Utf8Sink implements TextSink {
-  private buffer: Buffer;
-  private length = 0;
+  private readonly filled: Buffer[] = [];
+  private chunk = Buffer.allocUnsafe(0);
+  private used = 0;
   private run = "";
-
-  constructor(initialBytes = 16 * 1024) {
-    this.buffer = Buffer.allocUnsafe(initialBytes);
-  }
 
   append(text: string): void {
     this.run += text;
     if (this.run.length >= UTF8_RUN) this.encodeRun();
   }
 
-  /** The bytes appended so far: a view of the sink's buffer, valid until the next append. */
-  bytes(): Buffer {
+  /** The bytes appended, in order. The sink is not to be appended to after. */
+  chunks(): Buffer[] {
     this.encodeRun();
-    return this.buffer.subarray(0, this.length);
+    return [...this.filled, this.chunk.subarray(0, this.used)];
   }
 
   private encodeRun(): void {
-    // At most three bytes per UTF-16 code unit (a surrogate pair: four for two).
-    const most = this.length + 3 * this.run.length;
-    if (most > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * this.buffer.length, most));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
+    const size = Buffer.byteLength(this.run);
+    if (size > this.chunk.length - this.used) {
+      if (this.used > 0) this.filled.push(this.chunk.subarray(0, this.used));
+      const next = Math.min(LARGEST_CHUNK, Math.max(FIRST_CHUNK, 2 * this.chunk.length));
+      this.chunk = Buffer.allocUnsafe(Math.max(next, size));
+      this.used = 0;
     }
-    this.length += this.buffer.write(this.run, this.length, "utf8");
+    this.used += this.chunk.write(this.run, this.used);
     this.run = "";
   }
 }

@@ -34,7 +34,6 @@ import { hexMark, ROUTING_SYSCTLS } from "../net/routing.js";
 import { byteOrder } from "../order.js";
 import { parseKeyFileName } from "../store/layout.js";
 import {
-  bytesFile,
   commentLines,
   forwardsIpv6,
   generatedNotice,
@@ -44,6 +43,7 @@ import {
   onHostKeyPath,
   type RenderedFile,
   type SecretsDirOption,
+  utf8File,
 } from "./common.js";
 import {
   NixCall,
@@ -315,7 +315,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
   });
   sink.append("\n");
   return [
-    bytesFile(file, sink.bytes()),
+    utf8File(file, sink.chunks()),
     { path: OPTIONS_FILE, content: OPTIONS_MODULE },
     ...names.map(namesModule),
   ];
