@@ -21,13 +21,17 @@ export interface RenderedFile {
   mode?: number;
 }
 
-/** A file printed as UTF-8 in pieces; its `content` is decoded only where it is read. */
-export function utf8File(path: string, utf8: Buffer[]): RenderedFile {
+/**
+ * A file whose text is a string, or UTF-8 in pieces (a large module, see
+ * `Utf8Sink`); then its `content` is decoded only where it is read.
+ */
+export function renderedFile(path: string, text: string | Buffer[]): RenderedFile {
+  if (typeof text === "string") return { path, content: text };
   return {
     path,
-    utf8,
+    utf8: text,
     get content() {
-      return Buffer.concat(utf8).toString("utf8");
+      return Buffer.concat(text).toString("utf8");
     },
   };
 }

@@ -106,24 +106,22 @@ class StringSink implements TextSink {
 
 /**
  * How many UTF-16 code units are gathered as a string before they are
- * encoded: a string of a few hundred pieces flattens while they are still in
- * the cache, where one of a whole module's hundreds of thousands costs
- * several times as much per byte.
+ * encoded: a string of a few thousand pieces flattens while they are still
+ * in the cache, where one of a whole module's hundreds of thousands costs
+ * several times as much per byte. Text shorter than this stays a string.
  */
-const UTF8_RUN = 4096;
+const UTF8_RUN = 16 * 1024;
 /**
- * The sizes of the buffers a sink fills one after the other, each twice the
- * one before up to the largest: a small module takes little memory, and a
- * large one's buffers are small enough to come from the allocator's free
- * memory, not fresh pages each time.
+ * The size of the buffers a sink fills one after the other: small enough to
+ * come from the allocator's free memory, not fresh pages each time.
  */
-const FIRST_CHUNK = 8 * 1024;
-const LARGEST_CHUNK = 64 * 1024;
+const UTF8_CHUNK = 64 * 1024;
 
 /**
- * A sink that encodes the text as UTF-8 into buffers filled one after the
- * other: a large module (hundreds of kilobytes) is printed without ever
- * being one string, nor one buffer copied as it grows.
+ * A sink for a module that may be large (hundreds of kilobytes): its text is
+ * encoded as UTF-8 a run at a time into buffers filled one after the other,
+ * never one string, nor one buffer copied as it grows. A small module stays
+ * a string.
  */
 export class Utf8Sink implements TextSink {
   private readonly filled: Buffer[] = [];
@@ -136,8 +134,9 @@ export class Utf8Sink implements TextSink {
     if (this.run.length >= UTF8_RUN) this.encodeRun();
   }
 
-  /** The bytes appended, in order. The sink is not to be appended to after. */
-  chunks(): Buffer[] {
+  /** The text appended: a string when it is shorter than one run, else its UTF-8 in order. */
+  finish(): string | Buffer[] {
+    if (this.filled.length === 0 && this.used === 0) return this.run;
     this.encodeRun();
     return [...this.filled, this.chunk.subarray(0, this.used)];
   }
@@ -146,8 +145,7 @@ export class Utf8Sink implements TextSink {
     const size = Buffer.byteLength(this.run);
     if (size > this.chunk.length - this.used) {
       if (this.used > 0) this.filled.push(this.chunk.subarray(0, this.used));
-      const next = Math.min(LARGEST_CHUNK, Math.max(FIRST_CHUNK, 2 * this.chunk.length));
-      this.chunk = Buffer.allocUnsafe(Math.max(next, size));
+      this.chunk = Buffer.allocUnsafe(Math.max(UTF8_CHUNK, size));
       this.used = 0;
     }
     this.used += this.chunk.write(this.run, this.used);

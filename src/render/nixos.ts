@@ -42,8 +42,8 @@ import {
   hostInputs,
   onHostKeyPath,
   type RenderedFile,
+  renderedFile,
   type SecretsDirOption,
-  utf8File,
 } from "./common.js";
 import {
   NixCall,
@@ -315,7 +315,7 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
   });
   sink.append("\n");
   return [
-    utf8File(file, sink.chunks()),
+    renderedFile(file, sink.finish()),
     { path: OPTIONS_FILE, content: OPTIONS_MODULE },
     ...names.map(namesModule),
   ];
