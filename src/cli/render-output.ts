@@ -16,7 +16,7 @@
  *   again. It never removes anything it did not write, nor a file changed
  *   since it wrote it.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { ConfigError } from "../errors.js";
@@ -48,7 +48,7 @@ interface RecordedFile {
 type Record = { [format: string]: { [path: string]: RecordedFile } };
 
 function hashOf(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex").slice(0, 16);
+  return hash("sha256", data).slice(0, 16);
 }
 
 /** `code` of a failed system call, for messages. */
