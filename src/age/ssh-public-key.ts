@@ -49,7 +49,6 @@ const SUPPORTED = "use ssh-ed25519, ssh-rsa or an age1… recipient";
  * @returns The tag, base64 without padding, as it appears in a stanza.
  */
 export function sshKeyTag(wire: Uint8Array): string {
-  // One call rather than a Hash object: a fleet's recipients are tagged by the thousand.
   return encodeBase64NoPad(hash("sha256", wire, "buffer").subarray(0, 4));
 }
 

@@ -16,7 +16,7 @@
  *   again. It never removes anything it did not write, nor a file changed
  *   since it wrote it.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { ConfigError } from "../errors.js";
@@ -48,7 +48,7 @@ interface RecordedFile {
 type Record = { [format: string]: { [path: string]: RecordedFile } };
 
 function hashOf(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex").slice(0, 16);
+  return hash("sha256", data).slice(0, 16);
 }
 
 /** `code` of a failed system call, for messages. */
@@ -129,14 +129,22 @@ export class OutputWriter {
       return;
     }
     this.files++;
-    const size = Buffer.byteLength(file.content);
+    const size =
+      file.utf8?.reduce((sum, piece) => sum + piece.length, 0) ?? Buffer.byteLength(file.content);
     if (size > this.arena.length - this.used) await this.flush();
     // A file larger than the whole arena gets a buffer of its own.
     const inArena = size <= this.arena.length;
     const data = inArena
       ? this.arena.subarray(this.used, this.used + size)
       : Buffer.allocUnsafe(size);
-    data.write(file.content);
+    if (file.utf8 === undefined) data.write(file.content);
+    else {
+      let offset = 0;
+      for (const piece of file.utf8) {
+        data.set(piece, offset);
+        offset += piece.length;
+      }
+    }
     this.rendered.set(file.path, { hosts: new Set([host]), sha256: hashOf(data) });
     const path = join(this.outDir, file.path);
     if (this.exists(path) && readIfExistsSync(path)?.equals(data)) return;

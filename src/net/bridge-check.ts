@@ -110,6 +110,8 @@ export function bridgeOverlap6(
   cidr6: string,
   blocks: readonly (readonly [what: string, cidr: string])[],
 ): readonly [what: string, cidr: string] | undefined {
+  // Most hosts have no VPN address to hold against their bridges: nothing to parse.
+  if (blocks.length === 0) return undefined;
   const [bridge, length] = ipaddr.IPv6.parseCIDR(cidr6);
   return blocks.find(([, cidr]) => {
     const [address, prefix] = cidr.includes("/")

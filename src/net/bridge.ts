@@ -6,7 +6,7 @@
  * (`fd42:7a3c:91e0:b100::/64` for key 100), beside the networks' /64s
  * (ipv6.ts), which the planner derives from their names.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { formatIpv4 } from "./ipv4.js";
 import { BRIDGE_SUBNET6_BASE, NETWORK_PREFIX_LENGTH, networkBlock } from "./ipv6.js";
 
@@ -43,8 +43,7 @@ export const BRIDGE_PREFIX_LENGTH = 24;
 export function bridgeName(tunnel: string): string {
   const plain = `br-${tunnel}`;
   if (Buffer.byteLength(plain) <= 15) return plain;
-  const hash = createHash("sha256").update(tunnel).digest("hex").slice(0, 4);
-  return `br-${tunnel.slice(0, 7)}-${hash}`;
+  return `br-${tunnel.slice(0, 7)}-${hash("sha256", tunnel).slice(0, 4)}`;
 }
 
 /**

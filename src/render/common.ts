@@ -10,9 +10,30 @@ import type { Plan } from "../net/plan.js";
 /** One output file, its path relative to the output directory (`--out`), '/'-separated. */
 export interface RenderedFile {
   path: string;
-  content: string;
+  /** The text; of a file printed as bytes, decoded from them when read. */
+  readonly content: string;
+  /**
+   * The text as UTF-8 in pieces, when the renderer printed it so (a large
+   * module, see `Utf8Sink`): what `--out` writes, the text never one string.
+   */
+  readonly utf8?: readonly Uint8Array[];
   /** Permission bits to create the file with; 0o644 when absent. */
   mode?: number;
+}
+
+/**
+ * A file whose text is a string, or UTF-8 in pieces (a large module, see
+ * `Utf8Sink`); then its `content` is decoded only where it is read.
+ */
+export function renderedFile(path: string, text: string | Buffer[]): RenderedFile {
+  if (typeof text === "string") return { path, content: text };
+  return {
+    path,
+    utf8: text,
+    get content() {
+      return Buffer.concat(text).toString("utf8");
+    },
+  };
 }
 
 /** A format's renderer: one host's files. */

@@ -91,51 +91,149 @@ function scalar(value: NixValue): string | undefined {
   return undefined;
 }
 
+/** Where printed text goes, piece by piece. */
+export interface TextSink {
+  append(text: string): void;
+}
+
+/** A sink that keeps the text as one string: for small values. */
+class StringSink implements TextSink {
+  text = "";
+  append(text: string): void {
+    this.text += text;
+  }
+}
+
 /**
- * Each value's text is appended piece by piece to one string: V8 keeps it as
- * a rope and copies it once, when the file is written, where joining each
- * nested level would copy a deep value's text again at every level.
+ * How many UTF-16 code units are gathered as a string before they are
+ * encoded: a string of a few thousand pieces flattens while they are still
+ * in the cache, where one of a whole module's hundreds of thousands costs
+ * several times as much per byte. Text shorter than this stays a string.
  */
+const UTF8_RUN = 16 * 1024;
+/**
+ * The size of the buffers a sink fills one after the other: small enough to
+ * come from the allocator's free memory, not fresh pages each time.
+ */
+const UTF8_CHUNK = 64 * 1024;
+
+/**
+ * A sink for a module that may be large (hundreds of kilobytes): its text is
+ * encoded as UTF-8 a run at a time into buffers filled one after the other,
+ * never one string, nor one buffer copied as it grows. A small module stays
+ * a string.
+ */
+export class Utf8Sink implements TextSink {
+  private readonly filled: Buffer[] = [];
+  private chunk = Buffer.allocUnsafe(0);
+  private used = 0;
+  private run = "";
+
+  append(text: string): void {
+    this.run += text;
+    if (this.run.length >= UTF8_RUN) this.encodeRun();
+  }
+
+  /** The text appended: a string when it is shorter than one run, else its UTF-8 in order. */
+  finish(): string | Buffer[] {
+    if (this.filled.length === 0 && this.used === 0) return this.run;
+    this.encodeRun();
+    return [...this.filled, this.chunk.subarray(0, this.used)];
+  }
+
+  private encodeRun(): void {
+    const size = Buffer.byteLength(this.run);
+    if (size > this.chunk.length - this.used) {
+      if (this.used > 0) this.filled.push(this.chunk.subarray(0, this.used));
+      this.chunk = Buffer.allocUnsafe(Math.max(UTF8_CHUNK, size));
+      this.used = 0;
+    }
+    this.used += this.chunk.write(this.run, this.used);
+    this.run = "";
+  }
+}
+
+/** `value` as Nix text, its inner lines indented from `indent`. */
 export function printNix(value: NixValue, indent = ""): string {
   const text = scalar(value);
   if (text !== undefined) return text;
-  if (value instanceof NixCall) return `${value.fn} ${printNix(value.argument, indent)}`;
+  const sink = new StringSink();
+  writeNix(sink, value, indent);
+  return sink.text;
+}
+
+/** Append `value` as Nix text to `sink`, its inner lines indented from `indent`. */
+export function writeNix(sink: TextSink, value: NixValue, indent = ""): void {
+  const text = scalar(value);
+  if (text !== undefined) {
+    sink.append(text);
+    return;
+  }
+  if (value instanceof NixCall) {
+    sink.append(value.fn);
+    sink.append(" ");
+    writeNix(sink, value.argument, indent);
+    return;
+  }
   const inner = `${indent}  `;
   if (value instanceof NixLines) {
-    let out = "''\n";
+    sink.append("''\n");
     for (const [index, line] of value.lines.entries()) {
-      if (index > 0) out += "\n";
+      if (index > 0) sink.append("\n");
       if (line === "") continue;
-      out += inner;
-      out +=
+      sink.append(inner);
+      sink.append(
         line.includes("''") || line.includes("${")
           ? line.replace(/''/g, "'''").replace(/\$\{/g, "''${")
-          : line;
+          : line,
+      );
     }
-    return `${out}\n${indent}''`;
+    sink.append("\n");
+    sink.append(indent);
+    sink.append("''");
+    return;
   }
   if (Array.isArray(value)) {
-    if (value.length === 0) return "[ ]";
-    let out = "[\n";
-    for (const item of value) {
-      out += inner;
-      out += printNix(item, inner);
-      out += "\n";
+    if (value.length === 0) {
+      sink.append("[ ]");
+      return;
     }
-    return `${out}${indent}]`;
+    sink.append("[\n");
+    for (const item of value) {
+      sink.append(inner);
+      writeNix(sink, item, inner);
+      sink.append("\n");
+    }
+    sink.append(indent);
+    sink.append("]");
+    return;
   }
-  let out = "{\n";
   if (value instanceof Map) {
-    for (const [key, item] of value) out += attribute(inner, key, item);
+    if (value.size === 0) {
+      sink.append("{ }");
+      return;
+    }
+    sink.append("{\n");
+    for (const [key, item] of value) writeAttribute(sink, inner, key, item);
   } else {
     const set = value as { [key: string]: NixValue };
-    for (const key of Object.keys(set)) out += attribute(inner, key, set[key]!);
+    const keys = Object.keys(set);
+    if (keys.length === 0) {
+      sink.append("{ }");
+      return;
+    }
+    sink.append("{\n");
+    for (const key of keys) writeAttribute(sink, inner, key, set[key]!);
   }
-  // Nothing after the brace: an empty set.
-  return out === "{\n" ? "{ }" : `${out}${indent}}`;
+  sink.append(indent);
+  sink.append("}");
 }
 
 /** `<indent>name = value;` and a newline. */
-function attribute(indent: string, key: string, value: NixValue): string {
-  return `${indent}${nixAttribute(key)} = ${printNix(value, indent)};\n`;
+function writeAttribute(sink: TextSink, indent: string, key: string, value: NixValue): void {
+  sink.append(indent);
+  sink.append(nixAttribute(key));
+  sink.append(" = ");
+  writeNix(sink, value, indent);
+  sink.append(";\n");
 }

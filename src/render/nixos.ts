@@ -42,6 +42,7 @@ import {
   hostInputs,
   onHostKeyPath,
   type RenderedFile,
+  renderedFile,
   type SecretsDirOption,
 } from "./common.js";
 import {
@@ -52,6 +53,8 @@ import {
   nixPath,
   nixString,
   printNix,
+  Utf8Sink,
+  writeNix,
 } from "./nix-syntax.js";
 import { masqueradeRoutes, meshNotes } from "./nixos-mesh.js";
 import { NAMES_DIR, namesModule } from "./nixos-names.js";
@@ -301,18 +304,18 @@ export const renderNixos: HostRenderer<NixosOptions> = (plan, config, host, opti
     ...meshNotes(relays),
     ...bridgeNotes(bridged),
   ];
-  const module = printNix({
+  const sink = new Utf8Sink();
+  sink.append(`${commentLines(notes)}\n{ config, lib, pkgs, ... }:\n${BACKEND_BINDINGS}\n`);
+  writeNix(sink, {
     imports: [
       nixPath(OPTIONS_FROM_HOST_FILE),
       ...names.map((entry) => nixPath(`${NAMES_FROM_HOST_FILE}/${entry.network}.nix`)),
     ],
     config: new NixCall(`lib.mkIf (config.networking.hostName == ${nixString(host)})`, configValue),
   });
+  sink.append("\n");
   return [
-    {
-      path: file,
-      content: `${commentLines(notes)}\n{ config, lib, pkgs, ... }:\n${BACKEND_BINDINGS}\n${module}\n`,
-    },
+    renderedFile(file, sink.finish()),
     { path: OPTIONS_FILE, content: OPTIONS_MODULE },
     ...names.map(namesModule),
   ];
