@@ -108,7 +108,7 @@ class StringSink implements TextSink {
  * How many UTF-16 code units are gathered as a string before they are
  * encoded: a string of a few thousand pieces flattens while they are still
  * in the cache, where one of a whole module's hundreds of thousands costs
- * several times as much per byte. Text shorter than this stays a string.
+ * several times as much per byte.
  */
 const UTF8_RUN = 16 * 1024;
 /**
@@ -141,7 +141,7 @@ export class Utf8Sink implements TextSink {
       this.encodeRun();
   }
 
-  /** The text appended: a string when it is shorter than one run, else its UTF-8 in order. */
+  /** The text appended: a string when it stayed below `UTF8_FROM`, else its UTF-8 in order. */
   finish(): string | Buffer[] {
     if (this.filled.length === 0 && this.used === 0) return this.run;
     this.encodeRun();
