@@ -23,6 +23,32 @@ const SPEC_HEADER = [
 const MAC_LINE = "--- HK2NmOBN9Dpq0Gw6xMCuhFcQlQLvZ/wQUi/2scLG75s";
 const FULL_LINE = "A".repeat(64);
 
+interface Edit {
+  at: number;
+  kind: "replace" | "insert" | "delete";
+  byte: number;
+}
+
+/** One random edit of `valid`: a byte drawn from `bytes` replaced or inserted, or a byte deleted. */
+const editOf = (valid: Uint8Array, bytes: number[]) =>
+  fc.record<Edit>({
+    at: fc.nat({ max: valid.length - 1 }),
+    kind: fc.constantFrom("replace", "insert", "delete"),
+    byte: fc.constantFrom(...bytes),
+  });
+
+/** `valid`'s bytes with `edits` made one after the other. */
+function applyEdits(valid: Uint8Array, edits: readonly Edit[]): number[] {
+  const bytes = [...valid];
+  for (const { at, kind, byte } of edits) {
+    const i = Math.min(at, bytes.length);
+    if (kind === "replace") bytes[i] = byte;
+    else if (kind === "insert") bytes.splice(i, 0, byte);
+    else bytes.splice(i, 1);
+  }
+  return bytes;
+}
+
 describe("readHeader", () => {
   it("parses the spec's example header and stops at the payload", () => {
     const payload = new Uint8Array([0, 1, 2, 0x0a, 0xff]);
@@ -122,20 +148,10 @@ describe("readHeader", () => {
 
   it("throws only KeyError on near-valid headers (random edits of a real one)", () => {
     const valid = encode(`${SPEC_HEADER}`);
-    const edit = fc.record({
-      at: fc.nat({ max: valid.length - 1 }),
-      kind: fc.constantFrom("replace", "insert", "delete"),
-      byte: fc.constantFrom(0x0a, 0x20, 0x2d, 0x3e, 0x41, 0x2b, 0x3d, 0x00, 0xff, 0x0d),
-    });
+    const edit = editOf(valid, [0x0a, 0x20, 0x2d, 0x3e, 0x41, 0x2b, 0x3d, 0x00, 0xff, 0x0d]);
     fc.assert(
       fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (edits) => {
-        const bytes = [...valid];
-        for (const { at, kind, byte } of edits) {
-          const i = Math.min(at, bytes.length);
-          if (kind === "replace") bytes[i] = byte;
-          else if (kind === "insert") bytes.splice(i, 0, byte);
-          else bytes.splice(i, 1);
-        }
+        const bytes = applyEdits(valid, edits);
         try {
           const header = readHeader(new Uint8Array(bytes));
           // Whatever parses must re-encode to exactly the bytes it came from.
@@ -197,20 +213,10 @@ describe("readHeaderStanzas", () => {
     const valid = encode(
       `age-encryption.org/v1\n-> a b\n${FULL_LINE}\nAAA\n${SPEC_HEADER.slice(22)}`,
     );
-    const edit = fc.record({
-      at: fc.nat({ max: valid.length - 1 }),
-      kind: fc.constantFrom("replace", "insert", "delete"),
-      byte: fc.constantFrom(0x0a, 0x20, 0x2d, 0x3e, 0x41, 0x42, 0x2b, 0x3d, 0x00, 0xff, 0x0d),
-    });
+    const edit = editOf(valid, [0x0a, 0x20, 0x2d, 0x3e, 0x41, 0x42, 0x2b, 0x3d, 0x00, 0xff, 0x0d]);
     fc.assert(
       fc.property(fc.array(edit, { maxLength: 4 }), (edits) => {
-        const bytes = [...valid];
-        for (const { at, kind, byte } of edits) {
-          const i = Math.min(at, bytes.length);
-          if (kind === "replace") bytes[i] = byte;
-          else if (kind === "insert") bytes.splice(i, 0, byte);
-          else bytes.splice(i, 1);
-        }
+        const bytes = applyEdits(valid, edits);
         const input = new Uint8Array(bytes);
         expect(byStanzas(input)).toEqual(byReadHeader(input));
       }),
