@@ -10,44 +10,110 @@
 // an entry of its own beside them, where secrets.ts looks for it. The
 // library (dist/index.js) stays unbundled tsc output.
 //
-// Node's built-in modules are taken with require() rather than import: an
-// import of a built-in builds an ES module facade over each of its exports
-// (several ms for node:fs, node:process or node:worker_threads, where
-// require() hands over the object as it is), and a command imports a dozen.
+// esbuild splits code into chunks only for ES modules; the chunks are then
+// written as CommonJS (dist/bundle/package.json says so). Node 20 loads an
+// ES module through its asynchronous loader: it resolves URLs, reads each file
+// on the thread pool and links the graph in promises, which cost `plan` about
+// 20 ms more than require() reading and compiling the same files. Node's
+// built-in modules are taken with require() either way: an import of a
+// built-in builds an ES module facade over each of its exports.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { compileFunction } from "node:vm";
 import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const outdir = join(root, "dist", "bundle");
 
+/** `a, b as c` of an import or export clause, as [exported, local] pairs. */
+function clauseNames(list) {
+  return list
+    .split(",")
+    .map((field) => field.trim())
+    .filter(Boolean)
+    .map((field) => {
+      const named = /^([\w$]+)(?:\s+as\s+([\w$]+))?$/.exec(field);
+      if (!named) throw new Error(`bundle: cannot read the name ${field}`);
+      return [named[1], named[2] ?? named[1]];
+    });
+}
+
 /**
- * esbuild's `import … from "node:x";` statements, as require() calls. The
- * banner's own import of node:module, which makes `require`, stays.
+ * One of esbuild's ES module chunks, written as CommonJS: its static imports
+ * (of chunks and of Node's built-ins) become require() calls, its dynamic
+ * imports require() inside a promise, its export list getters on
+ * module.exports, and import.meta.url the file's URL. Returns the code and
+ * the chunks it requires when it loads.
  */
-function requireBuiltins(code) {
-  return code.replace(
-    /^import ([^;"]+?) from "(node:[a-z_/]+)";$/gm,
+function toCommonJS(code, file) {
+  const requires = [];
+  let converted = code.replace(
+    /^import (?:([^;"]+?) from )?"([^"]+)";$/gm,
     (statement, clause, module) => {
-      if (clause.includes("__wgqtCreateRequire")) return statement;
       const required = `require(${JSON.stringify(module)})`;
+      const local = module.startsWith("./");
+      if (local) requires.push(module.slice(2));
+      if (clause === undefined) return `${required};`;
       const named = /^(?:([\w$]+)\s*,\s*)?\{([^}]*)\}$/.exec(clause.trim());
-      if (named) {
-        const fields = named[2]
-          .split(",")
-          .map((field) => field.trim())
-          .filter(Boolean)
-          .map((field) => field.replace(/^([\w$]+) as ([\w$]+)$/, "$1: $2"));
+      if (named && !(local && named[1])) {
+        const fields = clauseNames(named[2]).map(([name, as]) =>
+          name === as ? name : `${name}: ${as}`,
+        );
         const whole = named[1] ? `const ${named[1]} = ${required}; ` : "";
         return `${whole}const { ${fields.join(", ")} } = ${required};`;
       }
       const single = /^(?:\* as )?([\w$]+)$/.exec(clause.trim());
-      if (single) return `const ${single[1]} = ${required};`;
-      throw new Error(`bundle: cannot turn into require(): ${statement}`);
+      if (single && !local) return `const ${single[1]} = ${required};`;
+      throw new Error(`bundle: ${file}: cannot turn into require(): ${statement}`);
     },
   );
+  const exports = [...converted.matchAll(/^export \{([^}]*)\};$/gm)];
+  if (exports.length > 1) throw new Error(`bundle: ${file}: more than one export list`);
+  if (exports.length === 1) {
+    const names = clauseNames(exports[0][1]);
+    // An importer takes a binding's value once, when it loads: a binding the
+    // chunk assigns again later would not reach it.
+    for (const [local] of names) {
+      const name = local.replace(/\$/g, "\\$");
+      if (!new RegExp(`^(?:var|let) ${name}\\b`, "m").test(converted)) continue;
+      const assignments = converted.match(
+        new RegExp(`(?:^|[^.\\w$])${name}\\s*(?:=[^=>]|[-+*/|&]=|\\+\\+|--)`, "gm"),
+      );
+      if ((assignments?.length ?? 0) > 1)
+        throw new Error(`bundle: ${file}: exports ${local}, which it assigns again`);
+    }
+    const getters = names.map(([local, exported]) => `  get ${exported}() { return ${local}; }`);
+    converted = converted.replace(exports[0][0], `module.exports = {\n${getters.join(",\n")}\n};`);
+  }
+  converted = converted
+    .replace(
+      /\bimport\(("(?:\.\/[^"]+|node:[a-z_/]+)")\)/g,
+      "Promise.resolve().then(() => require($1))",
+    )
+    .replaceAll("import.meta.url", 'require("node:url").pathToFileURL(__filename).href');
+  // What is left of the ES module syntax is a syntax error here.
+  compileFunction(converted, ["exports", "require", "module", "__filename", "__dirname"], {
+    filename: file,
+  });
+  const left = /\bimport\(\s*["'`]|\bimport\.meta\b/.exec(converted);
+  if (left) throw new Error(`bundle: ${file}: cannot turn into CommonJS: ${left[0]}`);
+  return { code: converted, requires };
+}
+
+/** Fails if a chunk requires itself through others: a chunk must load whole before its importers read it. */
+function checkAcyclic(graph) {
+  const state = new Map();
+  const visit = (file, path) => {
+    if (state.get(file) === "done") return;
+    if (state.get(file) === "open")
+      throw new Error(`bundle: chunks require each other: ${[...path, file].join(" → ")}`);
+    state.set(file, "open");
+    for (const next of graph.get(file) ?? []) visit(next, [...path, file]);
+    state.set(file, "done");
+  };
+  for (const file of graph.keys()) visit(file, []);
 }
 
 /**
@@ -82,17 +148,26 @@ const { outputFiles } = await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  // CommonJS dependencies (simple-git, commander) call require() for Node's
-  // built-ins; an ES module has no require of its own.
-  banner: {
-    js: 'import { createRequire as __wgqtCreateRequire } from "node:module"; const require = __wgqtCreateRequire(import.meta.url);',
-  },
   legalComments: "eof",
   plugins: [lazyChildProcess],
   logLevel: "warning",
   write: false,
 });
+const graph = new Map();
+const written = [];
 for (const file of outputFiles) {
-  mkdirSync(dirname(file.path), { recursive: true });
-  writeFileSync(file.path, file.path.endsWith(".js") ? requireBuiltins(file.text) : file.contents);
+  if (!file.path.endsWith(".js")) {
+    written.push([file.path, file.contents]);
+    continue;
+  }
+  const name = file.path.slice(outdir.length + 1);
+  const { code, requires } = toCommonJS(file.text, name);
+  graph.set(name, requires);
+  written.push([file.path, code]);
 }
+checkAcyclic(graph);
+for (const [path, contents] of written) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, contents);
+}
+writeFileSync(join(outdir, "package.json"), `${JSON.stringify({ type: "commonjs" })}\n`);

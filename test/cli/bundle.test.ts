@@ -6,7 +6,6 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   gitLog,
@@ -19,9 +18,10 @@ import {
 import { run, WGQT, wgqt } from "../helpers/run.js";
 
 /**
- * `wgqt ARGS` in `cwd` as bin/wgqt runs, with a module hook that notes every
- * file of the bundle loaded: what the command ran, and the sources (esbuild's
- * `// dist/…` and `// node_modules/…` comments) of the code it loaded.
+ * `wgqt ARGS` in `cwd` as bin/wgqt runs, with a preloaded hook on Node's
+ * CommonJS loader that notes every file of the bundle compiled: what the
+ * command ran, and the sources (esbuild's `// dist/…` and
+ * `// node_modules/…` comments) of the code it loaded.
  */
 function loadedSources(
   cwd: string,
@@ -31,25 +31,22 @@ function loadedSources(
   try {
     const log = join(dir, "loaded.txt");
     writeFileSync(log, "");
-    const hooks = join(dir, "hooks.mjs");
+    const hook = join(dir, "hook.cjs");
     writeFileSync(
-      hooks,
-      `import { appendFileSync } from "node:fs";
-export async function load(url, context, next) {
-  if (url.includes("/dist/bundle/")) appendFileSync(${JSON.stringify(log)}, url + "\\n");
-  return next(url, context);
-}
+      hook,
+      `const { appendFileSync } = require("node:fs");
+const Module = require("node:module");
+const compile = Module.prototype._compile;
+Module.prototype._compile = function (content, filename) {
+  if (filename.includes("/dist/bundle/")) appendFileSync(${JSON.stringify(log)}, filename + "\\n");
+  return compile.call(this, content, filename);
+};
 `,
     );
-    const register = `import { register } from "node:module"; register(${JSON.stringify(pathToFileURL(hooks).href)});`;
-    const result = run(
-      process.execPath,
-      ["--import", `data:text/javascript,${encodeURIComponent(register)}`, WGQT, ...args],
-      { cwd },
-    );
+    const result = run(process.execPath, ["--require", hook, WGQT, ...args], { cwd });
     const sources = new Set<string>();
-    for (const url of readFileSync(log, "utf8").split("\n").filter(Boolean)) {
-      const text = readFileSync(new URL(url), "utf8");
+    for (const file of readFileSync(log, "utf8").split("\n").filter(Boolean)) {
+      const text = readFileSync(file, "utf8");
       for (const match of text.matchAll(/^\/\/ ((?:dist|node_modules)\/\S+)$/gm))
         sources.add(match[1]!);
     }
