@@ -5,12 +5,12 @@
  * make and commit a whole second set of keys (keygen). Only init starts a
  * store; every other command stops and, when a store sits nearby, names it.
  */
-import type { Dirent } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { type Dirent, type Stats, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { closest } from "../config/suggest.js";
 import type { Config } from "../config/types.js";
 import { ConfigError, quote } from "../errors.js";
+import { nodeFsPromises } from "../fs-promises.js";
 import { byteOrder } from "../order.js";
 import { MACHINES_NIX, MANIFEST_FILE, SECRETS_NIX } from "../store/layout.js";
 
@@ -20,7 +20,14 @@ const SEARCH_LIMIT = 2000;
 
 /** Refuse a `keys_dir` that is not an existing directory, suggesting a store nearby. */
 export async function requireKeysDir(config: Config): Promise<void> {
-  const stats = await stat(config.keysDir).catch(() => undefined);
+  // Synchronous: every command that reads the store asks this first, and an
+  // asynchronous stat would start Node's thread pool for it.
+  let stats: Stats | undefined;
+  try {
+    stats = statSync(config.keysDir, { throwIfNoEntry: false });
+  } catch {
+    stats = undefined;
+  }
   if (stats?.isDirectory()) return;
   const setting = config.keysDirSetting;
   if (stats !== undefined)
@@ -50,7 +57,7 @@ export async function nearbyStores(root: string): Promise<string[]> {
     if (visited++ > SEARCH_LIMIT) return;
     let entries: Dirent[];
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = await nodeFsPromises().readdir(dir, { withFileTypes: true });
     } catch {
       return;
     }

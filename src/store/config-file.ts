@@ -1,7 +1,11 @@
 /**
  * Finding and reading `wgqt.toml` on disk; config/load.ts parses the text.
+ *
+ * The file system calls are synchronous: every command makes them first, for
+ * one small file and a few directories, and an asynchronous call would start
+ * Node's thread pool and hand each call to it and back.
  */
-import { readFile, realpath, stat } from "node:fs/promises";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { CONFIG_FILE, parseConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
@@ -17,9 +21,9 @@ export async function findConfig(start: string): Promise<string | undefined> {
   for (;;) {
     const candidate = join(dir, CONFIG_FILE);
     try {
-      if ((await stat(candidate)).isFile()) return candidate;
+      if (statSync(candidate, { throwIfNoEntry: false })?.isFile()) return candidate;
     } catch {
-      // not here; keep walking up
+      // not readable here; keep walking up
     }
     const parent = dirname(dir);
     if (parent === dir) return undefined;
@@ -46,7 +50,7 @@ export async function loadConfig(cwd: string, explicitPath?: string): Promise<Co
     );
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = readFileSync(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError("config/unreadable", `${path}: cannot read (${code ?? String(error)})`);
@@ -69,11 +73,11 @@ let lastLoaded: { path: string; text: string; config: Config } | undefined;
 async function assertKeysDirInside(config: Config): Promise<void> {
   let real: string;
   try {
-    real = await realpath(config.keysDir);
+    real = realpathSync(config.keysDir);
   } catch {
     return; // does not exist yet: keygen creates it
   }
-  const base = await realpath(config.dir);
+  const base = realpathSync(config.dir);
   const inside = relative(base, real);
   if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
     throw new ConfigError(

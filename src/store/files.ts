@@ -21,17 +21,18 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { promisify } from "node:util";
 import { StoreError } from "../errors.js";
+import { nodeFsPromises } from "../fs-promises.js";
 
 /** Prefix of our temp files, so `verify` can report leftovers from a crash. */
 export const TEMP_PREFIX = ".wgqt-tmp-";
 
 /** fsync(2) a file or a directory (a directory's fsync makes its entries durable). */
 async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, "r");
+  const handle = await nodeFsPromises().open(path, "r");
   try {
     await handle.sync();
   } finally {
@@ -54,9 +55,9 @@ export async function writeFileAtomic(
   mode = 0o644,
 ): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  await nodeFsPromises().mkdir(dir, { recursive: true });
   const temp = tempPathFor(path);
-  const handle = await open(temp, "wx", mode);
+  const handle = await nodeFsPromises().open(temp, "wx", mode);
   try {
     if (typeof data === "string" || data instanceof Uint8Array) await handle.writeFile(data);
     else {
@@ -70,14 +71,14 @@ export async function writeFileAtomic(
     await handle.sync();
   } catch (error) {
     await handle.close();
-    await rm(temp, { force: true });
+    await nodeFsPromises().rm(temp, { force: true });
     throw error;
   }
   await handle.close();
   try {
-    await rename(temp, path);
+    await nodeFsPromises().rename(temp, path);
   } catch (error) {
-    await rm(temp, { force: true });
+    await nodeFsPromises().rm(temp, { force: true });
     throw error;
   }
   await fsyncPath(dir);
@@ -198,7 +199,7 @@ async function syncFileSystems(dirs: string[]): Promise<boolean> {
 
 /** Remove a file and make the removal durable; a missing file is fine. */
 export async function removeFileDurably(path: string): Promise<void> {
-  await rm(path, { force: true });
+  await nodeFsPromises().rm(path, { force: true });
   await fsyncPath(dirname(path));
 }
 
@@ -215,7 +216,7 @@ export function readIfExistsSync(path: string): Buffer | undefined {
 /** Read a file, or undefined when it does not exist. */
 export async function readIfExists(path: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(path);
+    return await nodeFsPromises().readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
@@ -291,9 +292,9 @@ function readOpenFile(fd: number, path: string): Buffer {
 
 /** `readStoreFileSync`, asynchronously. */
 export async function readStoreFile(path: string): Promise<Buffer | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  let handle: FileHandle;
   try {
-    handle = await open(path, READ_NO_FOLLOW);
+    handle = await nodeFsPromises().open(path, READ_NO_FOLLOW);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw refusedRead(path, error) ?? error;

@@ -4,8 +4,7 @@
  * files and the manifest alone: no decryption, no config needed. Other tools
  * use it to populate machines and public keys.
  */
-import { type Dirent, lstatSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { type Dirent, lstatSync, readdirSync } from "node:fs";
 import { join, sep } from "node:path";
 import { quote, StoreError } from "../errors.js";
 import { decodeKey } from "../keys/encoding.js";
@@ -74,7 +73,7 @@ export interface KeyStore {
  * listing (d_type; Node falls back to lstat where a file system does not give
  * them), so a store of thousands of files costs no system call per file.
  */
-async function listRegularFiles(dir: string, allowDirectory?: string): Promise<string[]> {
+function listRegularFiles(dir: string, allowDirectory?: string): string[] {
   // The directory itself: a symlink here would list (and let wgqt write) files anywhere.
   if (lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink()) {
     throw new StoreError(
@@ -84,7 +83,7 @@ async function listRegularFiles(dir: string, allowDirectory?: string): Promise<s
   }
   let entries: Dirent[];
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return [];
@@ -162,7 +161,7 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
   const encryptedFiles = new Set<string>();
   const publicKeyFiles = new Set<string>();
 
-  for (const name of await listRegularFiles(dir)) {
+  for (const name of listRegularFiles(dir)) {
     const machine = name.slice(0, -4);
     if (name.endsWith(".pub")) {
       publicKeyFiles.add(name);
@@ -189,7 +188,7 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
 
   const presharedDir = join(dir, PRESHARED_DIR);
   const presharedNames: string[] = [];
-  for (const name of await listRegularFiles(presharedDir)) {
+  for (const name of listRegularFiles(presharedDir)) {
     if (!name.endsWith(".age")) continue;
     encryptedFiles.add(`${PRESHARED_DIR}/${name}`);
     presharedNames.push(name);
@@ -223,7 +222,7 @@ export async function openKeyStore(dir: string): Promise<KeyStore> {
   let presharedKeys: Record<string, StoredPresharedKey> | undefined;
 
   const vpnKeys: Record<string, StoredVpnKey> = {};
-  for (const name of await listRegularFiles(join(dir, VPN_DIR))) {
+  for (const name of listRegularFiles(join(dir, VPN_DIR))) {
     if (!name.endsWith(".age")) continue;
     const file = `${VPN_DIR}/${name}`;
     encryptedFiles.add(file);

@@ -7,9 +7,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { link, open, rename, stat, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { hostname } from "node:os";
 import { StoreError } from "../errors.js";
+import { nodeFsPromises } from "../fs-promises.js";
 import { tempPathFor } from "./files.js";
 
 export const LOCK_FILE = ".wgqt.lock";
@@ -48,7 +49,7 @@ async function tryCreate(path: string, content: string): Promise<boolean> {
   try {
     await writeNew(temp, content);
     try {
-      await link(temp, path);
+      await nodeFsPromises().link(temp, path);
       return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -65,13 +66,15 @@ async function tryCreate(path: string, content: string): Promise<boolean> {
       `${path}: cannot create the lock (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
     );
   } finally {
-    await unlink(temp).catch(() => {});
+    await nodeFsPromises()
+      .unlink(temp)
+      .catch(() => {});
   }
 }
 
 /** Create `path` (it must not exist) holding `content`, flushed to disk. */
 async function writeNew(path: string, content: string): Promise<void> {
-  const handle = await open(path, "wx", 0o644);
+  const handle = await nodeFsPromises().open(path, "wx", 0o644);
   try {
     await handle.writeFile(content);
     await handle.sync();
@@ -90,9 +93,12 @@ const MAX_LOCK_BYTES = 1024;
  * nor read (see files.ts READ_NO_FOLLOW).
  */
 async function readLock(path: string): Promise<string | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    handle = await nodeFsPromises().open(
+      path,
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+    );
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "ENOENT" ? undefined : "\0";
   }
@@ -111,16 +117,20 @@ async function readLock(path: string): Promise<string | undefined> {
 async function breakStale(path: string, staleText: string): Promise<void> {
   const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString("hex")}`;
   try {
-    await rename(path, aside);
+    await nodeFsPromises().rename(path, aside);
   } catch {
     return; // someone else moved it first
   }
   const moved = (await readLock(aside)) ?? "";
   if (moved !== staleText) {
     // We moved a fresh lock another process just took: put it back.
-    await link(aside, path).catch(() => {});
+    await nodeFsPromises()
+      .link(aside, path)
+      .catch(() => {});
   }
-  await unlink(aside).catch(() => {});
+  await nodeFsPromises()
+    .unlink(aside)
+    .catch(() => {});
 }
 
 /**
@@ -133,7 +143,9 @@ const ABANDONED_EMPTY_MS = 10_000;
 
 /** How long ago the empty lock at `path` was last modified, in ms (0 if it is gone). */
 async function emptyFor(path: string): Promise<number> {
-  const stats = await stat(path).catch(() => undefined);
+  const stats = await nodeFsPromises()
+    .stat(path)
+    .catch(() => undefined);
   return stats === undefined || stats.size !== 0 ? 0 : Date.now() - stats.mtimeMs;
 }
 
@@ -150,7 +162,10 @@ export async function acquireLock(path: string): Promise<() => Promise<void>> {
     if (await tryCreate(path, content)) {
       return async () => {
         const current = (await readLock(path)) ?? "";
-        if (current === content) await unlink(path).catch(() => {});
+        if (current === content)
+          await nodeFsPromises()
+            .unlink(path)
+            .catch(() => {});
       };
     }
     const text = await readLock(path);

@@ -4,14 +4,13 @@
  * generated files, leftover temp files and a pending journal. Everything
  * that judges what was read is pure and lives beside this module.
  */
-import { lstatSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { lstatSync, readdirSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { readHeaderStanzas } from "../../age/header.js";
 import type { Config } from "../../config/types.js";
 import { WgqtError } from "../../errors.js";
 import { expectedFor } from "../expected.js";
-import { readStoreFile, readStoreFileSync, sha256Hex, TEMP_PREFIX } from "../files.js";
+import { readStoreFileSync, sha256Hex, TEMP_PREFIX } from "../files.js";
 import type { KeyStore } from "../keystore.js";
 import { MACHINES_NIX, PRESHARED_DIR, SECRETS_NIX, VPN_DIR } from "../layout.js";
 import { machineEntries, renderMachinesNix, renderSecretsNix } from "../nix.js";
@@ -127,7 +126,7 @@ export async function inspectStore(
       expected: renderMachinesNix(machineEntries(config, store.publicKeys(), store.encryptedFiles)),
     },
   ].map(async (entry) => {
-    const current = await readStoreFile(join(store.dir, entry.file));
+    const current = readStoreFileSync(join(store.dir, entry.file));
     return current === undefined ? entry : { ...entry, current: current.toString("utf8") };
   });
   const inspection: Inspection = {
@@ -155,7 +154,12 @@ export async function findTempFiles(store: KeyStore): Promise<string[]> {
     [join(store.dir, PRESHARED_DIR), `${PRESHARED_DIR}/`],
     [join(store.dir, VPN_DIR), `${VPN_DIR}/`],
   ] as const) {
-    const names = await readdir(sub).catch(() => [] as string[]);
+    let names: string[];
+    try {
+      names = readdirSync(sub);
+    } catch {
+      names = [];
+    }
     for (const name of names.sort())
       if (name.startsWith(TEMP_PREFIX)) tempFiles.push(`${prefix}${name}`);
   }
