@@ -34,6 +34,8 @@ const ids: Record<string, TestIdentity> = {};
 const outputs: string[] = [];
 /** Every secret the fleet has held, as base64 text. */
 const secrets = new Set<string>();
+/** When the fleet's first secret was made: a file older than this cannot hold one. */
+let started = 0;
 
 function run(...args: string[]): Result {
   const result = wgqt(repo, ...args);
@@ -74,6 +76,8 @@ function config(): string {
 }
 
 beforeAll(() => {
+  // A second earlier, for file systems whose timestamps are coarse.
+  started = Date.now() - 1000;
   repo = makeRepo();
   idDir = makeTempDir("wgqt-ids-");
   ids.tavern = makeIdentity(idDir, "tavern", "ssh-ed25519");
@@ -109,8 +113,11 @@ afterAll(() => {
   removeDir(idDir);
 });
 
-/** Every regular file below `dir` (skipping what cannot be read), at most 16 MiB each. */
-function filesBelow(dir: string): string[] {
+/**
+ * Every regular file below `dir` (skipping what cannot be read), at most
+ * 16 MiB each, and with `since`, only those changed since then.
+ */
+function filesBelow(dir: string, since?: number): string[] {
   const out: string[] = [];
   let entries: Dirent[];
   try {
@@ -122,7 +129,9 @@ function filesBelow(dir: string): string[] {
     if (!entry.isFile()) continue;
     const path = join(entry.parentPath, entry.name);
     try {
-      if (statSync(path).size <= 16 * 1024 * 1024) out.push(path);
+      const stats = statSync(path);
+      if (stats.size <= 16 * 1024 * 1024 && (since === undefined || stats.mtimeMs >= since))
+        out.push(path);
     } catch {
       // vanished meanwhile (another test's temp file)
     }
@@ -143,7 +152,9 @@ describe("secrets", () => {
 
   it("appear in no file of the work directory or the temp directory", () => {
     const hits: string[] = [];
-    const files = [...filesBelow(repo), ...filesBelow(tmpdir())];
+    // In the temp directory, what was written since the first secret: other
+    // runs' files cannot hold this run's secrets, and may be many.
+    const files = [...filesBelow(repo), ...filesBelow(tmpdir(), started)];
     for (const path of files) {
       let bytes: Buffer;
       try {
