@@ -32,7 +32,7 @@
 // bench/render.mjs; their checks: bench/checks.mjs; the table: bench/report.mjs.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, release, totalmem } from "node:os";
+import { availableParallelism, constants as osConstants, release, totalmem } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -147,15 +147,20 @@ function cleanUp() {
   if (options.keep) log(`bench: scratch directory kept: ${work}`);
   else rmSync(work, { recursive: true, force: true });
 }
-process.on("SIGINT", () => {
-  for (const pid of activeChildren) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {}
-  }
-  cleanUp();
-  process.exit(130);
-});
+// Interrupted or killed (SIGTERM, a closed terminal): stop the running
+// command and remove the scratch directory, which can hold hundreds of
+// thousands of files.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    for (const pid of activeChildren) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {}
+    }
+    cleanUp();
+    process.exit(128 + osConstants.signals[signal]);
+  });
+}
 
 const statFile = join(work, "run.time");
 const node = (args, cwd, timeoutMs = LONG_TIMEOUT_MS) =>
