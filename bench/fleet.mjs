@@ -78,7 +78,11 @@ export function hostKeyOf(keys, name, overrides = {}) {
 /** A random, valid WireGuard (X25519) public key, base64. */
 export function randomPublicKey() {
   const { publicKey } = generateKeyPairSync("x25519");
-  return Buffer.from(publicKey.export({ format: "jwk" }).x, "base64url").toString("base64");
+  // The last 32 bytes of the DER SubjectPublicKeyInfo. Not a JWK export: in
+  // Node 20, exporting an X25519 key as JWK can deadlock when the string it
+  // makes starts a garbage collection that frees an earlier key's job (both
+  // take one lock), which stopped full runs after the mesh keygen.
+  return publicKey.export({ format: "der", type: "spki" }).subarray(-32).toString("base64");
 }
 
 /**
