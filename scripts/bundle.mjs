@@ -93,6 +93,8 @@ function toCommonJS(code, file) {
       "Promise.resolve().then(() => require($1))",
     )
     .replaceAll("import.meta.url", 'require("node:url").pathToFileURL(__filename).href');
+  // An ES module is strict mode code; a CommonJS one only when it says so.
+  converted = `"use strict";\n${converted}`;
   // What is left of the ES module syntax is a syntax error here.
   compileFunction(converted, ["exports", "require", "module", "__filename", "__dirname"], {
     filename: file,
