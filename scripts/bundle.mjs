@@ -85,7 +85,11 @@ function toCommonJS(code, file) {
         throw new Error(`bundle: ${file}: exports ${local}, which it assigns again`);
     }
     const getters = names.map(([local, exported]) => `  get ${exported}() { return ${local}; }`);
-    converted = converted.replace(exports[0][0], `module.exports = {\n${getters.join(",\n")}\n};`);
+    // A function, so that a `$` in a name is not read as a replacement pattern.
+    converted = converted.replace(
+      exports[0][0],
+      () => `module.exports = {\n${getters.join(",\n")}\n};`,
+    );
   }
   converted = converted
     .replace(
