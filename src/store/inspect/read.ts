@@ -125,7 +125,7 @@ export async function inspectStore(
       file: MACHINES_NIX,
       expected: renderMachinesNix(machineEntries(config, store.publicKeys(), store.encryptedFiles)),
     },
-  ].map(async (entry) => {
+  ].map((entry) => {
     const current = readStoreFileSync(join(store.dir, entry.file));
     return current === undefined ? entry : { ...entry, current: current.toString("utf8") };
   });
@@ -133,7 +133,7 @@ export async function inspectStore(
     config,
     store,
     files,
-    generated: await Promise.all(generated),
+    generated,
     tempFiles: await findTempFiles(store),
   };
   const journal = join(config.dir, JOURNAL_FILE);
