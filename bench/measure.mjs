@@ -253,6 +253,12 @@ export function summarize(row, results, notes = [], wanted = results.length) {
     /** Of the CPU time, what the kernel spent (system calls: file creation, fsync). */
     sysMs: sys.length ? median(sys) : null,
     peakRssMb: rss.length ? Math.max(...rss) : null,
+    /**
+     * Every run's peak RSS: a large render's varies by a fifth from run to run
+     * with when V8 collects, so one row's maximum alone cannot tell a
+     * regression from that spread.
+     */
+    rssMb: rss.length ? { median: median(rss), min: Math.min(...rss), all: rss } : null,
     stdoutBytes: results[0]?.stdoutBytes ?? 0,
   };
   if (results.length < wanted) notes.push(`${results.length} of ${wanted} runs (time budget)`);

@@ -138,9 +138,7 @@ export function formatRows(rows) {
             : "error",
       ok && row.runs > 1 ? `${formatMs(row.wallMs.min)} – ${formatMs(row.wallMs.max)}` : "",
       ok && row.cpuMs !== null && row.cpuMs !== undefined ? formatMs(row.cpuMs) : "",
-      ok && row.peakRssMb !== null && row.peakRssMb !== undefined
-        ? `${row.peakRssMb.toFixed(0)} MB`
-        : "",
+      ok && row.peakRssMb !== null && row.peakRssMb !== undefined ? formatRss(row) : "",
       row.note ?? "",
     ];
   });
@@ -148,6 +146,15 @@ export function formatRows(rows) {
     ["measurement", "n", "files", "runs", "median", "min – max", "CPU", "peak RSS", "notes"],
     body,
   );
+}
+
+/** The highest peak RSS of a row's runs, and the lowest when the runs differ by 5 % or more. */
+function formatRss(row) {
+  const max = row.peakRssMb;
+  const min = row.rssMb?.min;
+  return min !== undefined && max - min >= 0.05 * max
+    ? `${max.toFixed(0)} MB (from ${min.toFixed(0)})`
+    : `${max.toFixed(0)} MB`;
 }
 
 export function formatTargets(targets) {

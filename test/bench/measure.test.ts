@@ -18,6 +18,13 @@ interface Measure {
     args: string[],
     options?: { closeGraceMs?: number; timeoutMs?: number },
   ): Promise<RunResult>;
+  summarize(
+    row: { id: string; label: string },
+    results: { wallMs: number; cpuMs: number | null; rssMb: number | null }[],
+  ): {
+    peakRssMb: number | null;
+    rssMb: { median: number; min: number; all: number[] } | null;
+  } & Record<string, unknown>;
   measureRow(
     row: { id: string; label: string },
     options: { runs: number; budgetMs: number; run: (i: number) => Promise<unknown> },
@@ -26,6 +33,9 @@ interface Measure {
 
 const measureUrl = new URL("../../bench/measure.mjs", import.meta.url).href;
 const load = async () => (await import(measureUrl)) as Measure;
+const reportUrl = new URL("../../bench/report.mjs", import.meta.url).href;
+const loadReport = async () =>
+  (await import(reportUrl)) as { formatRows(rows: Record<string, unknown>[]): string };
 
 describe("runOnce", () => {
   it("returns after the grace period when a process left behind keeps stdout open, timed to the exit", async () => {
@@ -77,5 +87,30 @@ describe("measureRow's time budget", () => {
     const result = await measureRow(row, { runs: 5, budgetMs: 2500, run: ran(1000, 100) });
     expect(result.runs).toBe(5);
     expect(result.note).toBeUndefined();
+  });
+});
+
+describe("a row's peak RSS", () => {
+  const row = { id: "render", label: "render" };
+  const runs = (rss: (number | null)[]) =>
+    rss.map((rssMb) => ({ wallMs: 1000, cpuMs: 900, rssMb }));
+
+  it("keeps every run's, so a table can tell the spread from a regression", async () => {
+    const { summarize } = await load();
+    const { formatRows } = await loadReport();
+    const spread = summarize(row, runs([272, 334, 301]));
+    expect(spread.peakRssMb).toBe(334);
+    expect(spread.rssMb).toEqual({ median: 301, min: 272, all: [272, 334, 301] });
+    expect(formatRows([spread])).toContain("334 MB (from 272)");
+    // Runs within 5 % of each other show the peak alone.
+    const steady = summarize(row, runs([100, 103]));
+    expect(formatRows([steady])).toMatch(/103 MB(?! \(from)/);
+  });
+
+  it("is absent when no run measured it", async () => {
+    const { summarize } = await load();
+    const none = summarize(row, runs([null, null]));
+    expect(none.peakRssMb).toBeNull();
+    expect(none.rssMb).toBeNull();
   });
 });
