@@ -5,7 +5,6 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Chalk, type ChalkInstance } from "chalk";
 import type { Config } from "../config/types.js";
 import { UsageError } from "../errors.js";
 import { loadConfig } from "../store/config-file.js";
@@ -19,21 +18,42 @@ import type { GlobalOptions } from "./options.js";
 
 export interface Context {
   io: CliIO;
-  color: ChalkInstance;
+  color: Color;
   config: Config;
   store: KeyStore;
   log: (line: string) => void;
 }
 
-export function colorFor(io: CliIO): ChalkInstance {
-  return new Chalk({ level: io.color ? 1 : 0 });
+/** The styles commands print with. */
+export type Color = Record<"bold" | "dim" | "green" | "red" | "yellow", (text: string) => string>;
+
+const unchanged = (text: string) => text;
+const PLAIN: Color = {
+  bold: unchanged,
+  dim: unchanged,
+  green: unchanged,
+  red: unchanged,
+  yellow: unchanged,
+};
+
+/**
+ * chalk's styles when colour is allowed (`io.color`), else styles that
+ * return their text unchanged, as chalk's do at level 0: a command whose
+ * output goes to a pipe or a file does not load chalk, nor the terminal
+ * modules chalk's colour detection takes.
+ */
+export async function colorFor(io: CliIO): Promise<Color> {
+  if (!io.color) return PLAIN;
+  const { Chalk } = await import("chalk");
+  return new Chalk({ level: 1 });
 }
 
 export async function openContext(io: CliIO, global: GlobalOptions): Promise<Context> {
   const config = await loadConfig(io.cwd, global.config);
   await requireKeysDir(config);
   const store = await openKeyStore(config.keysDir);
-  return { io, color: colorFor(io), config, store, log: (line) => io.stderr(`${line}\n`) };
+  const color = await colorFor(io);
+  return { io, color, config, store, log: (line) => io.stderr(`${line}\n`) };
 }
 
 /**
@@ -107,8 +127,8 @@ export async function commitChanges(
   commit: boolean,
   configEdit?: (text: string) => string,
 ): Promise<void> {
-  const color = colorFor(io);
   if (files.length === 0) return;
+  const color = await colorFor(io);
   // The change is on disk from here: Ctrl-C now must not say "nothing written".
   const journal = join(config.dir, JOURNAL_FILE);
   io.interrupts?.describeOutcome(() =>

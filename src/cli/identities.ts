@@ -1,6 +1,6 @@
 /** What `rekey` and `verify` share to decrypt: the identities of `--identity`. */
-import type { ChalkInstance } from "chalk";
 import { type LoadedIdentities, loadIdentityFiles } from "../store/identities.js";
+import type { Color } from "./context.js";
 import type { CliIO } from "./io.js";
 
 /**
@@ -9,7 +9,7 @@ import type { CliIO } from "./io.js";
  */
 export async function loadIdentities(
   io: CliIO,
-  color: ChalkInstance,
+  color: Color,
   files: readonly string[],
 ): Promise<LoadedIdentities> {
   const identities = await loadIdentityFiles(files, { cwd: io.cwd, home: io.env.HOME });

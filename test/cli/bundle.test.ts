@@ -129,6 +129,14 @@ describe("bin/wgqt", () => {
     expect(encryption).toEqual([]);
   });
 
+  it("machine list off a terminal loads no colour code", () => {
+    // run() gives the command pipes: no terminal, so nothing is styled.
+    const { status, sources } = loadedSources(repo, "machine", "list");
+    expect(status).toBe(0);
+    expect(sources).toContain("dist/cli/commands/machine-list.js");
+    expect(sources.filter((source) => source.startsWith("node_modules/chalk/"))).toEqual([]);
+  });
+
   it("render prints a host's wg-quick configuration", () => {
     const result = wgqt(repo, "render", "--machine", "spark", "--format", "wg-quick");
     expect(result.status, result.stderr).toBe(0);

@@ -54,7 +54,7 @@ export function run(
  */
 export async function runInProcess(
   args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; now?: () => Date },
+  options: { cwd: string; env?: NodeJS.ProcessEnv; now?: () => Date; color?: boolean },
 ): Promise<Result> {
   let stdout = "";
   let stderr = "";
@@ -68,7 +68,7 @@ export async function runInProcess(
       stderr += text;
     },
     interactive: false,
-    color: false,
+    color: options.color ?? false,
     now: options.now ?? (() => new Date()),
     progress: false,
   };

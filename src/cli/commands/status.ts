@@ -4,16 +4,16 @@
  * `verify` would complain about. The `--json` shape is `StoreStatus`
  * (src/store/inspect/status.ts), documented there.
  */
-import type { ChalkInstance } from "chalk";
 import type { FileReader } from "../../store/inspect/access.js";
 import { shortRecipient } from "../../store/inspect/names.js";
 import { type FileStatus, storeStatus } from "../../store/inspect/status.js";
+import type { Color } from "../context.js";
 import { openInspection } from "../inspection.js";
 import type { CliIO } from "../io.js";
 import type { GlobalOptions } from "../options.js";
 import { tableLines } from "../table.js";
 
-function evidence(color: ChalkInstance, reader: FileReader): string {
+function evidence(color: Color, reader: FileReader): string {
   if (reader.header === "present")
     return reader.inManifest
       ? "key tag in header"
@@ -26,7 +26,7 @@ function evidence(color: ChalkInstance, reader: FileReader): string {
   return "X25519: a header cannot say whose (per manifest.json)";
 }
 
-function fileLines(color: ChalkInstance, file: FileStatus): string[] {
+function fileLines(color: Color, file: FileStatus): string[] {
   const facts = [
     file.stanzas === null
       ? color.red("header unreadable")
