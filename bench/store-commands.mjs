@@ -223,9 +223,10 @@ export async function rotateAndRekey(bench, shape, keys, store) {
 /**
  * Measure `wgqt args` on a fleet: `prepare(i)` readies run i's fleet
  * directory (untimed) and returns it. The first run's changes to the store
- * are described in the row's note.
+ * are described in the row's note. `beforeEach(dir)`, when given, runs (and
+ * is awaited) before each timed run, outside its time.
  */
-export function measureOnStore(bench, row, prepare, args) {
+export function measureOnStore(bench, row, prepare, args, { beforeEach } = {}) {
   const { runs, budgetMs, log, node, settle, stepTimeoutMs } = bench;
   let dir;
   let before;
@@ -233,9 +234,10 @@ export function measureOnStore(bench, row, prepare, args) {
     runs,
     budgetMs,
     log,
-    run: (i) => {
+    run: async (i) => {
       dir = prepare(i);
       if (i === 0) before = snapshot(join(dir, "wireguard_keys"));
+      if (beforeEach) await beforeEach(dir);
       settle();
       return node(args, dir, stepTimeoutMs);
     },

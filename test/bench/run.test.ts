@@ -91,6 +91,11 @@ describe("npm run bench --quick", () => {
       "hub-list-100",
       "hub-status-100",
       "hub-keygen-noop-100",
+      // Each command that only reads, beside the node -e 0 runs it alternated with.
+      "hub-plan-node-100",
+      "hub-list-node-100",
+      "hub-status-node-100",
+      "hub-keygen-noop-node-100",
       "hub-verify-100",
       "hub-age-d-100",
       "hub-rotate-100",
