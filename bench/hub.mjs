@@ -84,14 +84,18 @@ export async function hubFleet(bench, n, keys) {
         },
       },
     );
-    record(row);
-    if (row.status === "ok")
-      record(
-        summarize(
-          { id: id(`${name}-node`), label: label(`node -e 0 beside ${args.join(" ")}`), n },
-          baseline,
-        ),
-      );
+    if (row.status !== "ok") {
+      record(row);
+      continue;
+    }
+    const beside = {
+      id: id(`${name}-node`),
+      label: label(`node -e 0 beside ${args.join(" ")}`),
+      n,
+    };
+    // The command's row names the row of its node -e 0 runs (bench/report.mjs, startupRatio).
+    record({ ...row, baseline: beside.id });
+    record(summarize(beside, baseline));
   }
   if (n === 100 && bench.countInstructions) {
     const split = instructionSplit(bench, store, n);

@@ -307,14 +307,15 @@ export function evaluateHubTargets(rows, { n }) {
 /**
  * Row `id` (a command that only reads the fleet) against `node -e 0`: the
  * median of the ratios of its runs to the `node -e 0` run just before each
- * (bench/hub.mjs), so that both sides of each ratio saw the same machine. A
+ * (the row named by its `baseline`, bench/hub.mjs), so that both sides of
+ * each ratio saw the same machine. A
  * row without such runs is held against the start-up row measured at the
  * beginning of the run. Null when either was not measured.
  */
 export function startupRatio(byId, id) {
   const row = byId.get(id);
   if (row?.status !== "ok") return null;
-  const paired = byId.get(id.replace(/-(\d+)$/, "-node-$1"));
+  const paired = row.baseline === undefined ? undefined : byId.get(row.baseline);
   if (paired?.status === "ok" && paired.wallMs.all.length === row.wallMs.all.length) {
     const ratios = row.wallMs.all.map((wall, i) => wall / paired.wallMs.all[i]);
     return {

@@ -10,6 +10,8 @@ interface Row {
   id: string;
   status: string;
   wallMs?: { median: number; all: number[] };
+  /** The row of the node -e 0 runs that alternated with this one's. */
+  baseline?: string;
 }
 interface Ratio {
   value: number;
@@ -33,10 +35,11 @@ const median = (values: number[]) => {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const row = (id: string, all: number[]): Row => ({
+const row = (id: string, all: number[], baseline?: string): Row => ({
   id,
   status: "ok",
   wallMs: { median: median(all), all },
+  ...(baseline === undefined ? {} : { baseline }),
 });
 const byId = (rows: Row[]) => new Map(rows.map((r) => [r.id, r]));
 
@@ -48,7 +51,7 @@ describe("startupRatio", () => {
     const plan = node.map((ms) => ms * 1.4);
     const rows = [
       row("startup-node", [100, 100, 100]),
-      row("hub-plan-100", plan),
+      row("hub-plan-100", plan, "hub-plan-node-100"),
       row("hub-plan-node-100", node),
     ];
     const ratio = startupRatio(byId(rows), "hub-plan-100");
@@ -71,9 +74,9 @@ describe("startupRatio", () => {
     const { evaluateHubTargets } = await load();
     const node = [100, 120, 140];
     const rows = [
-      row("hub-plan-100", [140, 168, 196]),
+      row("hub-plan-100", [140, 168, 196], "hub-plan-node-100"),
       row("hub-plan-node-100", node),
-      row("hub-list-100", [160, 192, 224]),
+      row("hub-list-100", [160, 192, 224], "hub-list-node-100"),
       row("hub-list-node-100", node),
       row("startup-node", [100]),
     ];
