@@ -17,6 +17,7 @@
 // 20 ms more than require() reading and compiling the same files. Node's
 // built-in modules are taken with require() either way: an import of a
 // built-in builds an ES module facade over each of its exports.
+import { createHash } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -141,6 +142,33 @@ const lazyChildProcess = {
   },
 };
 
+/**
+ * start.js loads the rest of the bundle itself, with V8's code cache
+ * (src/cli/code-cache.ts), keyed by the build: the hash of every other file
+ * written here goes into start.js in place of its `BUILD`. V8 checks only a
+ * source's length against a cache, and main.js keeps its name from build to
+ * build. start.js itself is loaded by Node: it must require none of the
+ * chunks, or they would load twice, once through each loader (it is built
+ * on its own for that).
+ */
+function stampBuild(written, graph) {
+  if (graph.get("start.js")?.length !== 0)
+    throw new Error(`bundle: start.js requires ${graph.get("start.js")}: it must load them itself`);
+  const digest = createHash("sha256");
+  let start;
+  for (const entry of [...written].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (entry[0] === join(outdir, "start.js")) {
+      start = entry;
+      continue;
+    }
+    digest.update(`${entry[0].slice(outdir.length + 1)}\0${entry[1].length}\0`).update(entry[1]);
+  }
+  const placeholder = '"unbundled"';
+  if (start === undefined || start[1].split(placeholder).length !== 2)
+    throw new Error(`bundle: start.js must have ${placeholder} once, as its BUILD`);
+  start[1] = start[1].replace(placeholder, JSON.stringify(digest.digest("hex").slice(0, 16)));
+}
+
 rmSync(outdir, { recursive: true, force: true });
 const { outputFiles } = await build({
   absWorkingDir: root,
@@ -159,9 +187,21 @@ const { outputFiles } = await build({
   logLevel: "warning",
   write: false,
 });
+// bin/wgqt's entry, built on its own: it shares no chunk with the rest.
+const { outputFiles: startFiles } = await build({
+  absWorkingDir: root,
+  entryPoints: { start: "dist/cli/start.js" },
+  outdir,
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  logLevel: "warning",
+  write: false,
+});
 const graph = new Map();
 const written = [];
-for (const file of outputFiles) {
+for (const file of [...outputFiles, ...startFiles]) {
   if (!file.path.endsWith(".js")) {
     written.push([file.path, file.contents]);
     continue;
@@ -172,6 +212,7 @@ for (const file of outputFiles) {
   written.push([file.path, code]);
 }
 checkAcyclic(graph);
+stampBuild(written, graph);
 for (const [path, contents] of written) {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, contents);

@@ -4,7 +4,7 @@
  * and exit codes reach the shell through the process. Most CLI tests run
  * in-process (helpers/run.ts); these prove what only a real process can.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -15,44 +15,40 @@ import {
   removeDir,
   type TestIdentity,
 } from "../helpers/fleet.js";
-import { run, WGQT, wgqt } from "../helpers/run.js";
+import { ROOT, run, TEST_ENV, WGQT, wgqt } from "../helpers/run.js";
+
+const BUNDLE = join(ROOT, "dist", "bundle");
 
 /**
- * `wgqt ARGS` in `cwd` as bin/wgqt runs, with a preloaded hook on Node's
- * CommonJS loader that notes every file of the bundle compiled: what the
- * command ran, and the sources (esbuild's `// dist/…` and
+ * `wgqt ARGS` in `cwd` as bin/wgqt runs, with an empty code cache: every file
+ * of the bundle the command loads is compiled and leaves its cache behind
+ * (src/cli/code-cache.ts); start.js, which Node loads, is always loaded.
+ * Returns what the command ran, and the sources (esbuild's `// dist/…` and
  * `// node_modules/…` comments) of the code it loaded.
  */
 function loadedSources(
   cwd: string,
   ...args: string[]
 ): { status: number | null; sources: string[] } {
-  const dir = makeTempDir("wgqt-hooks-");
+  const cache = makeTempDir("wgqt-cache-");
   try {
-    const log = join(dir, "loaded.txt");
-    writeFileSync(log, "");
-    const hook = join(dir, "hook.cjs");
-    writeFileSync(
-      hook,
-      `const { appendFileSync } = require("node:fs");
-const Module = require("node:module");
-const compile = Module.prototype._compile;
-Module.prototype._compile = function (content, filename) {
-  if (filename.includes("/dist/bundle/")) appendFileSync(${JSON.stringify(log)}, filename + "\\n");
-  return compile.call(this, content, filename);
-};
-`,
+    const result = run(process.execPath, [WGQT, ...args], {
+      cwd,
+      env: { ...TEST_ENV, XDG_CACHE_HOME: cache },
+    });
+    const [build] = readdirSync(join(cache, "wgqt"));
+    const files = readdirSync(join(cache, "wgqt", build!)).map((name) =>
+      join(BUNDLE, name.replace(/\.cache$/, "")),
     );
-    const result = run(process.execPath, ["--require", hook, WGQT, ...args], { cwd });
     const sources = new Set<string>();
-    for (const file of readFileSync(log, "utf8").split("\n").filter(Boolean)) {
+    for (const file of [join(BUNDLE, "start.js"), ...files]) {
       const text = readFileSync(file, "utf8");
       for (const match of text.matchAll(/^\/\/ ((?:dist|node_modules)\/\S+)$/gm))
         sources.add(match[1]!);
     }
     return { status: result.status, sources: [...sources].sort() };
   } finally {
-    removeDir(dir);
+    removeDir(cache);
   }
 }
 
