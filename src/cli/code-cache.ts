@@ -26,7 +26,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
-import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { Script } from "node:vm";
 
@@ -56,6 +55,8 @@ export function bundleLoader(dir: string, cacheDir: string | undefined): BundleL
   const modules = new Map<string, { exports: unknown }>();
   const unsaved: { script: Script; file: string }[] = [];
   const counts: LoadCounts = { fromCache: [], compiled: [] };
+  // Node's built-ins, the only modules outside the bundle its files require.
+  const nodeRequire = createRequire(join(dir, "start.js"));
 
   const load = (name: string): unknown => {
     const loaded = modules.get(name);
@@ -72,7 +73,6 @@ export function bundleLoader(dir: string, cacheDir: string | undefined): BundleL
       counts.compiled.push(name);
       if (cacheFile !== undefined) unsaved.push({ script, file: cacheFile });
     }
-    const nodeRequire = createRequire(filename);
     // The bundle's files require each other as "./name.js"; anything else is Node's.
     const require = (id: string): unknown =>
       id.startsWith("./") ? load(id.slice(2)) : nodeRequire(id);
@@ -110,11 +110,11 @@ function readCache(file: string): Buffer | undefined {
 /**
  * The directory of the code cache for the bundle's build `build`, made when
  * missing: `$XDG_CACHE_HOME/wgqt/code-<build>-<node version>-<arch>`
- * (`~/.cache` without XDG_CACHE_HOME). Undefined, and nothing made, when
- * WGQT_NO_CODE_CACHE is set, or when it is not a directory of this user's
- * that only this user can write to (with the `wgqt` directory above it): a
- * cache there could be someone else's code. Making a build's directory
- * removes the other builds'.
+ * (`$HOME/.cache` without XDG_CACHE_HOME). Undefined, and nothing made, when
+ * WGQT_NO_CODE_CACHE is set, when neither variable is, or when it is not a
+ * directory of this user's that only this user can write to (with the `wgqt`
+ * directory above it): a cache there could be someone else's code. Making a
+ * build's directory removes the least recently written beyond KEPT_BUILDS.
  */
 export function codeCacheDir(env: NodeJS.ProcessEnv, build: string): string | undefined {
   if (env.WGQT_NO_CODE_CACHE) return undefined;
@@ -122,7 +122,8 @@ export function codeCacheDir(env: NodeJS.ProcessEnv, build: string): string | un
   if (uid === undefined) return undefined;
   // XDG Base Directory: a relative XDG_CACHE_HOME is invalid and ignored.
   const xdg = env.XDG_CACHE_HOME;
-  const base = xdg && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), ".cache");
+  const base = xdg && isAbsolute(xdg) ? xdg : env.HOME ? join(env.HOME, ".cache") : undefined;
+  if (base === undefined) return undefined;
   const root = join(base, "wgqt");
   const dir = join(root, `code-${build}-${process.version}-${process.arch}`);
   const ours = (path: string): boolean => {
@@ -140,13 +141,25 @@ export function codeCacheDir(env: NodeJS.ProcessEnv, build: string): string | un
       made = false;
     }
     if (!ours(dir)) return undefined;
-    if (made) {
-      for (const name of readdirSync(root))
-        if (name.startsWith("code-") && join(root, name) !== dir)
-          rmSync(join(root, name), { recursive: true, force: true });
-    }
+    if (made) pruneBuilds(root);
     return dir;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Builds whose caches are kept: two installed versions of wgqt used in turn
+ * (a global one and a project's) each keep theirs, and rebuilding during
+ * development does not pile up a megabyte per build.
+ */
+const KEPT_BUILDS = 4;
+
+/** Remove all but the KEPT_BUILDS most recently written build directories under `root`. */
+function pruneBuilds(root: string): void {
+  const builds = readdirSync(root)
+    .filter((name) => name.startsWith("code-"))
+    .map((name) => ({ path: join(root, name), written: lstatSync(join(root, name)).mtimeMs }))
+    .sort((a, b) => b.written - a.written);
+  for (const { path } of builds.slice(KEPT_BUILDS)) rmSync(path, { recursive: true, force: true });
 }

@@ -13,6 +13,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -144,15 +145,23 @@ describe("bin/wgqt with the code cache", () => {
     },
   );
 
-  it("making this build's cache removes other builds'", () => {
+  it("making this build's cache keeps the three other builds written last", () => {
     const cache = tempDir("wgqt-cache-");
-    const old = join(cache, "wgqt", "code-0123456789abcdef-v20.0.0-x64");
-    mkdirSync(old, { recursive: true, mode: 0o700 });
-    writeFileSync(join(old, "main.js.cache"), "old");
+    const others = [1, 2, 3, 4].map((age) => {
+      const dir = join(cache, "wgqt", `code-000000000000000${age}-v20.0.0-x64`);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, "main.js.cache"), "old");
+      const written = new Date(Date.now() - age * 86_400_000);
+      utimesSync(dir, written, written);
+      return dir;
+    });
     const result = wgqtWith(cache, ["--version"]);
     expect(result.status, result.stderr).toBe(0);
-    expect(existsSync(old)).toBe(false);
-    expect([...cacheFiles(cache).files.keys()]).toContain("main.js.cache");
+    expect(others.map((dir) => existsSync(dir))).toEqual([true, true, true, false]);
+    const builds = readdirSync(join(cache, "wgqt"));
+    expect(builds).toHaveLength(4);
+    const ours = builds.find((name) => !others.includes(join(cache, "wgqt", name)))!;
+    expect(readdirSync(join(cache, "wgqt", ours))).toContain("main.js.cache");
   });
 });
 
