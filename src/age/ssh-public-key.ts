@@ -8,8 +8,8 @@
  * `parseSshPublicKey` there): this file is only syntax, so reading a fleet's
  * config does not load the curve library.
  */
-import { hash } from "node:crypto";
 import { KeyError, quote } from "../errors.js";
+import { nodeCrypto } from "../node-crypto.js";
 import { decodeBase64, encodeBase64, encodeBase64NoPad } from "./base64.js";
 import { WireReader } from "./ssh-wire.js";
 
@@ -49,7 +49,7 @@ const SUPPORTED = "use ssh-ed25519, ssh-rsa or an age1… recipient";
  * @returns The tag, base64 without padding, as it appears in a stanza.
  */
 export function sshKeyTag(wire: Uint8Array): string {
-  return encodeBase64NoPad(hash("sha256", wire, "buffer").subarray(0, 4));
+  return encodeBase64NoPad(nodeCrypto().hash("sha256", wire, "buffer").subarray(0, 4));
 }
 
 /**

@@ -5,7 +5,6 @@
  * the old file or the new one, never half of one. Only ciphertext and public
  * data ever pass through here.
  */
-import { hash, randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -26,6 +25,7 @@ import { basename, dirname, join, relative, sep } from "node:path";
 import { promisify } from "node:util";
 import { StoreError } from "../errors.js";
 import { nodeFsPromises } from "../fs-promises.js";
+import { nodeCrypto } from "../node-crypto.js";
 
 /** Prefix of our temp files, so `verify` can report leftovers from a crash. */
 export const TEMP_PREFIX = ".wgqt-tmp-";
@@ -44,7 +44,7 @@ async function fsyncPath(path: string): Promise<void> {
 export function tempPathFor(path: string): string {
   return join(
     dirname(path),
-    `${TEMP_PREFIX}${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}`,
+    `${TEMP_PREFIX}${basename(path)}.${process.pid}.${nodeCrypto().randomBytes(4).toString("hex")}`,
   );
 }
 
@@ -344,5 +344,5 @@ export function assertNoLinkOnTheWay(root: string, dir: string, checked?: Set<st
 /** The SHA-256 of a file's bytes, hex: what the manifest records. */
 export function sha256Hex(bytes: Uint8Array): string {
   // One call, not a Hash object per file: status hashes every file of the store.
-  return hash("sha256", bytes, "hex");
+  return nodeCrypto().hash("sha256", bytes, "hex");
 }

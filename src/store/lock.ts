@@ -5,12 +5,12 @@
  * broken safely: it is renamed away first, so of two processes breaking the
  * same stale lock only one succeeds.
  */
-import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { hostname } from "node:os";
 import { StoreError } from "../errors.js";
 import { nodeFsPromises } from "../fs-promises.js";
+import { nodeCrypto } from "../node-crypto.js";
 import { tempPathFor } from "./files.js";
 
 export const LOCK_FILE = ".wgqt.lock";
@@ -115,7 +115,7 @@ async function readLock(path: string): Promise<string | undefined> {
 
 /** Move a stale lock out of the way if it still is the one we judged stale. */
 async function breakStale(path: string, staleText: string): Promise<void> {
-  const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const aside = `${path}.stale-${process.pid}-${nodeCrypto().randomBytes(4).toString("hex")}`;
   try {
     await nodeFsPromises().rename(path, aside);
   } catch {
