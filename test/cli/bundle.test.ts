@@ -4,6 +4,7 @@
  * and exit codes reach the shell through the process. Most CLI tests run
  * in-process (helpers/run.ts); these prove what only a real process can.
  */
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +132,65 @@ describe("bin/wgqt", () => {
     expect(status).toBe(0);
     expect(sources).toContain("dist/cli/commands/machine-list.js");
     expect(sources.filter((source) => source.startsWith("node_modules/chalk/"))).toEqual([]);
+  });
+
+  it("a reader that goes away ends the command quietly, with exit 0", () => {
+    // `true` exits before wgqt writes: its write meets a pipe with no reader (EPIPE).
+    const result = run("bash", ["-c", `set -o pipefail; "${WGQT}" plan | true`], { cwd: repo });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("a non-blocking pipe read slowly gets every byte", () => {
+    // A fleet whose JSON rendering is several times a pipe's 64 KiB buffer.
+    const big = makeTempDir("wgqt-big-");
+    try {
+      const machines = Array.from({ length: 60 }, (_, i) => {
+        const { publicKey } = generateKeyPairSync("x25519");
+        const key = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+        return [
+          `[machines.m${i}]`,
+          `public_key = "${key.toString("base64")}"`,
+          ...(i === 0 ? [`endpoint = "m0.example.org"`] : []),
+          ``,
+        ].join("\n");
+      });
+      const clients = Array.from({ length: 59 }, (_, i) => `"m${i + 1}"`).join(", ");
+      writeFileSync(
+        join(big, "wgqt.toml"),
+        `${machines.join("\n")}\n[proxies.hub]\ngateway = "m0"\nclients = [${clients}]\n`,
+      );
+      mkdirSync(join(big, "wireguard_keys"));
+      const expected = wgqt(big, "render", "--format", "json");
+      expect(expected.status, expected.stderr).toBe(0);
+      expect(expected.stdout.length).toBeGreaterThan(4 * 65536);
+      // Python sets O_NONBLOCK on the pipe's write end and reads only after a pause:
+      // wgqt's writes meet a full pipe (EAGAIN) and must wait, not fail.
+      const reader = `
+import os, subprocess, sys, time
+r, w = os.pipe()
+os.set_blocking(w, False)
+p = subprocess.Popen(sys.argv[1:], stdout=w)
+os.close(w)
+time.sleep(0.5)
+out = bytearray()
+while chunk := os.read(r, 65536):
+    out += chunk
+    time.sleep(0.002)
+sys.stdout.buffer.write(out)
+sys.exit(p.wait())
+`;
+      const result = run(
+        "python3",
+        ["-c", reader, process.execPath, WGQT, "render", "--format", "json"],
+        { cwd: big },
+      );
+      expect(result.stderr).toBe("");
+      expect(result.status).toBe(0);
+      expect(result.stdout).toBe(expected.stdout);
+    } finally {
+      removeDir(big);
+    }
   });
 
   it("render prints a host's wg-quick configuration", () => {
