@@ -9,7 +9,7 @@
  * config does not load the curve library.
  */
 import { KeyError, quote } from "../errors.js";
-import { nodeCrypto } from "../node-crypto.js";
+import { nodeCrypto } from "../lazy-node.js";
 import { decodeBase64, encodeBase64, encodeBase64NoPad } from "./base64.js";
 import { WireReader } from "./ssh-wire.js";
 

@@ -1,5 +1,5 @@
-import { writeSync } from "node:fs";
-import { isatty } from "node:tty";
+import { fstatSync, writeSync } from "node:fs";
+import { nodeTty } from "../lazy-node.js";
 import { handleSigint, Interrupts } from "./interrupt.js";
 
 /**
@@ -29,8 +29,8 @@ export interface CliIO {
 /** The real process's IO. */
 export function processIO(): CliIO {
   const env = process.env;
-  const stdoutIsTerminal = isatty(1);
-  const stderrIsTerminal = isatty(2);
+  const stdoutIsTerminal = isTerminal(1);
+  const stderrIsTerminal = isTerminal(2);
   const stderr = stderrIsTerminal
     ? (text: string) => void process.stderr.write(text)
     : directWriter(
@@ -55,14 +55,28 @@ export function processIO(): CliIO {
     env,
     stdout,
     stderr,
-    // isatty(0) rather than process.stdin.isTTY, which would open a stdin stream
-    // every command pays for and only the prompts use.
-    interactive: isatty(0) && stdoutIsTerminal,
+    // Not process.stdin.isTTY, which would open a stdin stream every command
+    // pays for and only the prompts use.
+    interactive: stdoutIsTerminal && isTerminal(0),
     color: stderrIsTerminal && env.NO_COLOR === undefined && env.TERM !== "dumb",
     now: () => new Date(),
     progress: stderrIsTerminal && env.TERM !== "dumb",
     interrupts,
   };
+}
+
+/**
+ * isatty(3) of `fd`. A pipe or a file is never a terminal: fstat(2) says so
+ * without loading node:tty, which brings Node's net and stream code with it
+ * (lazy-node.ts).
+ */
+function isTerminal(fd: number): boolean {
+  try {
+    if (!fstatSync(fd).isCharacterDevice()) return false;
+  } catch {
+    return false;
+  }
+  return nodeTty().isatty(fd);
 }
 
 /**

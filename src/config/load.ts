@@ -3,13 +3,13 @@
  * finds and reads the file). Every error names the file, the field path and
  * the bad value (docs/design.md "Input").
  */
-import { isIP } from "node:net";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import * as v from "valibot";
 import { normalizeRecipient } from "../age/recipient-text.js";
 import { ConfigError, quote, WgqtError } from "../errors.js";
 import { decodeKey } from "../keys/encoding.js";
+import { nodeNet } from "../lazy-node.js";
 import { problemOf } from "../schema.js";
 import { checkLinkSettings } from "./link.js";
 import { checkMeshes } from "./mesh.js";
@@ -237,7 +237,7 @@ function endpointProblemOf(endpoint: string): string | undefined {
     /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(
       endpoint,
     ) ||
-    isIP(endpoint)
+    nodeNet().isIP(endpoint)
   ) {
     return undefined;
   }

@@ -4,8 +4,8 @@
  * `wgqt.toml` validation and the provider-file import (provider.ts), so both
  * accept and refuse the same values with the same words. Pure.
  */
-import { isIP, isIPv4, isIPv6 } from "node:net";
 import { quote } from "../errors.js";
+import { nodeNet } from "../lazy-node.js";
 import { checkLinkSettings } from "./link.js";
 import { interfaceNameProblem } from "./names.js";
 import type { MachineConfig, ProxyConfig, VpnConfig } from "./types.js";
@@ -20,8 +20,8 @@ export const MAX_VPN_ID = 99;
 /** Why `text` is not an IPv4 address with a prefix length ("10.64.1.2/32"), or undefined. */
 export function ipv4CidrProblem(text: string): string | undefined {
   const match = /^([^/]+)\/(\d{1,2})$/.exec(text);
-  if (match === null || !isIPv4(match[1]!) || Number(match[2]) > 32) {
-    return isIPv6(text.split("/")[0]!)
+  if (match === null || !nodeNet().isIPv4(match[1]!) || Number(match[2]) > 32) {
+    return nodeNet().isIPv6(text.split("/")[0]!)
       ? "an IPv6 address (IPv6 goes in address6, beside an IPv4 address)"
       : "not an IPv4 address with a prefix length (like 10.64.1.2/32)";
   }
@@ -31,7 +31,7 @@ export function ipv4CidrProblem(text: string): string | undefined {
 /** Why `text` is not an IPv6 address with a prefix length ("fc00:bbbb::1:2/128"), or undefined. */
 export function ipv6CidrProblem(text: string): string | undefined {
   const match = /^([^/]+)\/(\d{1,3})$/.exec(text);
-  if (match === null || !isIPv6(match[1]!) || Number(match[2]) > 128)
+  if (match === null || !nodeNet().isIPv6(match[1]!) || Number(match[2]) > 128)
     return "not an IPv6 address with a prefix length (like fc00:bbbb::1:2/128)";
   return undefined;
 }
@@ -51,10 +51,10 @@ export function hostPortProblem(text: string): string | undefined {
   const match = bracketed ?? plain;
   if (match === null) return "expected host:port (an IPv6 host in brackets: [2001:db8::1]:51820)";
   const [, host, port] = match;
-  if (bracketed && !isIPv6(host!)) return "not an IPv6 address in the brackets";
+  if (bracketed && !nodeNet().isIPv6(host!)) return "not an IPv6 address in the brackets";
   if (
     plain &&
-    !isIPv4(host!) &&
+    !nodeNet().isIPv4(host!) &&
     !/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(
       host!,
     )
@@ -130,7 +130,8 @@ export function checkVpns(
     if (address6Problem)
       fail(`${where}.address6: ${address6Problem}, got ${quote(entry.address6)}`);
     entry.dns.forEach((server, index) => {
-      if (!isIP(server)) fail(`${where}.dns[${index}]: not an IP address, got ${quote(server)}`);
+      if (!nodeNet().isIP(server))
+        fail(`${where}.dns[${index}]: not an IP address, got ${quote(server)}`);
     });
     const allowedIPs = entry.allowed_ips ?? DEFAULT_ALLOWED_IPS;
     if (allowedIPs.length === 0) fail(`${where}.allowed_ips: empty; leave it out for 0.0.0.0/0`);

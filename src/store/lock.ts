@@ -7,10 +7,9 @@
  */
 import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { hostname } from "node:os";
 import { StoreError } from "../errors.js";
 import { nodeFsPromises } from "../fs-promises.js";
-import { nodeCrypto } from "../node-crypto.js";
+import { nodeCrypto, nodeOs } from "../lazy-node.js";
 import { tempPathFor } from "./files.js";
 
 export const LOCK_FILE = ".wgqt.lock";
@@ -154,7 +153,7 @@ async function emptyFor(path: string): Promise<number> {
  * the function that releases it.
  */
 export async function acquireLock(path: string): Promise<() => Promise<void>> {
-  const host = hostname();
+  const host = nodeOs().hostname();
   const content = `${process.pid} ${host}\n`;
   // Each failed attempt found the lock gone when it looked (released, or
   // stale and broken): under contention that can happen a few times running.
