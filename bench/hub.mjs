@@ -17,9 +17,14 @@ import { shellBaseline } from "./keygen.mjs";
 import { measureRow, runOnce, summarize } from "./measure.mjs";
 import { measureOnStore } from "./store-commands.mjs";
 
-/** The commands that read the fleet and change nothing, measured against `node -e 0`. */
+/**
+ * The commands that read the fleet and change nothing, measured against
+ * `node -e 0`; `plan` also without wgqt's code cache, as the first run of a
+ * new build of wgqt runs it.
+ */
 export const HUB_READERS = [
   ["plan", ["plan"]],
+  ["plan-uncached", ["plan"], { WGQT_NO_CODE_CACHE: "1" }, "plan, no code cache"],
   ["list", ["machine", "list"]],
   ["status", ["status"]],
   ["keygen-noop", ["keygen", "--no-commit", "--yes"]],
@@ -68,13 +73,17 @@ export async function hubFleet(bench, n, keys) {
   // each run just after a run of `node -e 0`: the machine's speed drifts by a
   // quarter over minutes here, and a ratio of two commands means something
   // only when both saw the same machine.
-  for (const [name, args] of HUB_READERS) {
-    log(`hub n = ${n}: ${args.join(" ")}, each run after one of node -e 0`);
+  for (const [name, args, extraEnv = {}, text = args.join(" ")] of HUB_READERS) {
+    log(`hub n = ${n}: ${text}, each run after one of node -e 0`);
     const baseline = [];
     const row = await measureOnStore(
       // As many runs as the start-up rows (bench/keygen.mjs): a run is short.
-      { ...bench, runs: Math.max(runs, 10) },
-      { id: id(name), label: label(args.join(" ")), n, files: 0, expect: "changes nothing" },
+      {
+        ...bench,
+        runs: Math.max(runs, 10),
+        node: (args, cwd, timeoutMs) => node(args, cwd, timeoutMs, { ...env, ...extraEnv }),
+      },
+      { id: id(name), label: label(text), n, files: 0, expect: "changes nothing" },
       () => store,
       args,
       {
@@ -90,7 +99,7 @@ export async function hubFleet(bench, n, keys) {
     }
     const beside = {
       id: id(`${name}-node`),
-      label: label(`node -e 0 beside ${args.join(" ")}`),
+      label: label(`node -e 0 beside ${text}`),
       n,
     };
     // The command's row names the row of its node -e 0 runs (bench/report.mjs, startupRatio).

@@ -163,8 +163,8 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 }
 
 const statFile = join(work, "run.time");
-const node = (args, cwd, timeoutMs = LONG_TIMEOUT_MS) =>
-  runOnce(process.execPath, [wgqt, ...args], { cwd, env, statFile, timeoutMs });
+const node = (args, cwd, timeoutMs = LONG_TIMEOUT_MS, runEnv = env) =>
+  runOnce(process.execPath, [wgqt, ...args], { cwd, env: runEnv, statFile, timeoutMs });
 const git = (cwd, ...args) =>
   execFileSync("git", args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
 

@@ -35,6 +35,10 @@ export function createScratch() {
     GIT_COMMITTER_EMAIL: "bench@example.org",
   };
   delete env.FORCE_COLOR;
+  // wgqt's code cache (docs/commands.md) in the empty HOME: made by this run's
+  // first command of each kind and used by the rest, as on a user's machine.
+  delete env.XDG_CACHE_HOME;
+  delete env.WGQT_NO_CODE_CACHE;
   delete env.GIT_DIR;
   delete env.GIT_WORK_TREE;
 
