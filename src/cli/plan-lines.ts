@@ -7,6 +7,7 @@
 import type { Pair } from "../config/peers.js";
 import type { MemberChange } from "../net/diff.js";
 import { byteOrder } from "../order.js";
+import { grouped } from "./numbers.js";
 
 /** One thing a plan does: its own line, and the machines it concerns. */
 export interface PlanItem {
@@ -66,7 +67,7 @@ export function planLines(
       const parts = [...perMachine.get(machine)!].map(([what, count]) => counted(count, what));
       return `  ${options.symbol} ${`${machine}:`.padEnd(width + 1)} ${parts.join(", ")}`;
     }),
-    `  (${items.length.toLocaleString("en-US")} ${options.noun} for ${machines.length} ${machines.length === 1 ? "machine" : "machines"}; --verbose lists each one)`,
+    `  (${grouped(items.length)} ${options.noun} for ${machines.length} ${machines.length === 1 ? "machine" : "machines"}; --verbose lists each one)`,
   ];
 }
 

@@ -9,6 +9,7 @@
  */
 import type { Ora } from "ora";
 import type { CliIO } from "./io.js";
+import { grouped } from "./numbers.js";
 
 /** From how many items (files, keys) a command shows progress. */
 export const PROGRESS_FROM = 256;
@@ -34,8 +35,7 @@ function none(io: CliIO): Progress {
 export function bar(done: number, total: number): string {
   const fraction = total > 0 ? Math.min(1, done / total) : 1;
   const filled = Math.round(fraction * BAR_WIDTH);
-  const count = (value: number) => value.toLocaleString("en-US");
-  return `▕${"█".repeat(filled)}${"░".repeat(BAR_WIDTH - filled)}▏ ${count(Math.min(done, total))}/${count(total)}`;
+  return `▕${"█".repeat(filled)}${"░".repeat(BAR_WIDTH - filled)}▏ ${grouped(Math.min(done, total))}/${grouped(total)}`;
 }
 
 /**

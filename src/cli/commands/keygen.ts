@@ -10,6 +10,7 @@ import {
 } from "../../store/keygen.js";
 import { type Context, gitCommitStep, goAhead, openContext } from "../context.js";
 import type { CliIO } from "../io.js";
+import { grouped } from "../numbers.js";
 import type { GlobalOptions } from "../options.js";
 import {
   keypairItem,
@@ -160,14 +161,14 @@ export async function keygenCommand(
       onProgress: (done) => {
         progress.advance(done);
         made += done;
-        if (made >= total) progress.step(`writing ${total.toLocaleString("en-US")} keys`);
+        if (made >= total) progress.step(`writing ${grouped(total)} keys`);
       },
       afterApply: async (files, message) => {
         progress.stop();
         io.stderr(`created ${counts}\n`);
         // git takes a while for a fleet's thousands of files: a spinner meanwhile.
         const committing = await startProgress(io, "committing", files.length);
-        committing.step(`committing ${files.length.toLocaleString("en-US")} files`);
+        committing.step(`committing ${grouped(files.length)} files`);
         const above = { ...io, stderr: (text: string) => committing.log(text) };
         try {
           await gitCommitStep(above, config, options.commit)(files, message);
