@@ -26,7 +26,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { Script } from "node:vm";
 
 /** What a bundle loader did: files whose compiled code came from the cache, and files compiled from source. */
@@ -111,10 +111,12 @@ function readCache(file: string): Buffer | undefined {
  * The directory of the code cache for the bundle's build `build`, made when
  * missing: `$XDG_CACHE_HOME/wgqt/code-<build>-<node version>-<arch>`
  * (`$HOME/.cache` without XDG_CACHE_HOME). Undefined, and nothing made, when
- * WGQT_NO_CODE_CACHE is set, when neither variable is, or when it is not a
- * directory of this user's that only this user can write to (with the `wgqt`
- * directory above it): a cache there could be someone else's code. Making a
- * build's directory removes the least recently written beyond KEPT_BUILDS.
+ * WGQT_NO_CODE_CACHE is set, when neither variable is, when the cache
+ * directory (or, while it does not exist, the home directory) is another
+ * user's, or when it is not a directory of this user's that only this user
+ * can write to (with the `wgqt` directory above it): a cache there could be
+ * someone else's code. Making a build's directory removes the least recently
+ * written beyond KEPT_BUILDS.
  */
 export function codeCacheDir(env: NodeJS.ProcessEnv, build: string): string | undefined {
   if (env.WGQT_NO_CODE_CACHE) return undefined;
@@ -131,6 +133,13 @@ export function codeCacheDir(env: NodeJS.ProcessEnv, build: string): string | un
     return stats.isDirectory() && stats.uid === uid && (stats.mode & 0o022) === 0;
   };
   try {
+    // Nothing is made in another user's home or cache directory (`sudo -E`
+    // keeps the user's HOME): a root-owned ~/.cache would lock its owner out.
+    const baseOwner = lstatSync(base, { throwIfNoEntry: false })?.uid;
+    if (baseOwner === undefined) {
+      if (lstatSync(dirname(base)).uid !== uid) return undefined;
+      mkdirSync(base, { mode: 0o700 });
+    } else if (baseOwner !== uid) return undefined;
     mkdirSync(root, { recursive: true, mode: 0o700 });
     if (!ours(root)) return undefined;
     let made = true;

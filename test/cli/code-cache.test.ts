@@ -145,6 +145,25 @@ describe("bin/wgqt with the code cache", () => {
     },
   );
 
+  it.skipIf(process.getuid?.() !== 0)(
+    "nothing is made in another user's home or cache directory",
+    () => {
+      // As under `sudo -E`: HOME is the user's, the process root's.
+      const home = tempDir("wgqt-home-");
+      chownSync(home, 65534, 65534);
+      const result = run(process.execPath, [WGQT, "plan"], {
+        cwd: repo,
+        env: { ...TEST_ENV, HOME: home, XDG_CACHE_HOME: "" },
+      });
+      expect(result.status, result.stderr).toBe(0);
+      expect(readdirSync(home)).toEqual([]);
+      mkdirSync(join(home, ".cache"));
+      chownSync(join(home, ".cache"), 65534, 65534);
+      expect(wgqtWith(join(home, ".cache"), ["plan"]).status).toBe(0);
+      expect(readdirSync(join(home, ".cache"))).toEqual([]);
+    },
+  );
+
   it("making this build's cache keeps the three other builds written last", () => {
     const cache = tempDir("wgqt-cache-");
     const others = [1, 2, 3, 4].map((age) => {
