@@ -138,22 +138,27 @@ export function codeCacheDir(env: NodeJS.ProcessEnv, build: string): string | un
     const baseOwner = lstatSync(base, { throwIfNoEntry: false })?.uid;
     if (baseOwner === undefined) {
       if (lstatSync(dirname(base)).uid !== uid) return undefined;
-      mkdirSync(base, { mode: 0o700 });
+      makeDir(base);
     } else if (baseOwner !== uid) return undefined;
-    mkdirSync(root, { recursive: true, mode: 0o700 });
+    makeDir(root);
     if (!ours(root)) return undefined;
-    let made = true;
-    try {
-      mkdirSync(dir, { mode: 0o700 });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") return undefined;
-      made = false;
-    }
+    const made = makeDir(dir);
     if (!ours(dir)) return undefined;
     if (made) pruneBuilds(root);
     return dir;
   } catch {
     return undefined;
+  }
+}
+
+/** Make `path` (mode 700) unless it exists; true when it was made. */
+function makeDir(path: string): boolean {
+  try {
+    mkdirSync(path, { mode: 0o700 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
   }
 }
 

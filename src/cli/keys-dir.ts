@@ -10,7 +10,7 @@ import { join, relative, sep } from "node:path";
 import { closest } from "../config/suggest.js";
 import type { Config } from "../config/types.js";
 import { ConfigError, quote } from "../errors.js";
-import { nodeFsPromises } from "../fs-promises.js";
+import { nodeFsPromises } from "../lazy-node.js";
 import { byteOrder } from "../order.js";
 import { MACHINES_NIX, MANIFEST_FILE, SECRETS_NIX } from "../store/layout.js";
 

@@ -24,8 +24,7 @@ import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { promisify } from "node:util";
 import { StoreError } from "../errors.js";
-import { nodeFsPromises } from "../fs-promises.js";
-import { nodeCrypto } from "../lazy-node.js";
+import { nodeCrypto, nodeFsPromises } from "../lazy-node.js";
 
 /** Prefix of our temp files, so `verify` can report leftovers from a crash. */
 export const TEMP_PREFIX = ".wgqt-tmp-";

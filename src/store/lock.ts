@@ -8,8 +8,7 @@
 import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { StoreError } from "../errors.js";
-import { nodeFsPromises } from "../fs-promises.js";
-import { nodeCrypto, nodeOs } from "../lazy-node.js";
+import { nodeCrypto, nodeFsPromises, nodeOs } from "../lazy-node.js";
 import { tempPathFor } from "./files.js";
 
 export const LOCK_FILE = ".wgqt.lock";
