@@ -10,11 +10,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   gitLog,
-  makeIdentity,
   makeRepo,
   makeTempDir,
   removeDir,
-  type TestIdentity,
+  writeGatewayAndClient,
 } from "../helpers/fleet.js";
 import { ROOT, run, TEST_ENV, WGQT, wgqt } from "../helpers/run.js";
 
@@ -57,30 +56,12 @@ let repo: string;
 let idDir: string;
 /** A directory with no wgqt.toml in it or above it. */
 let empty: string;
-const ids: Record<string, TestIdentity> = {};
 
 beforeAll(() => {
   repo = makeRepo();
   idDir = makeTempDir("wgqt-ids-");
   empty = makeTempDir("wgqt-empty-");
-  for (const name of ["tavern", "spark"]) ids[name] = makeIdentity(idDir, name, "x25519");
-  writeFileSync(
-    join(repo, "wgqt.toml"),
-    [
-      `[machines.tavern]`,
-      `recipients = ["${ids.tavern!.recipient}"]`,
-      `endpoint = "tavern.example.org"`,
-      ``,
-      `[machines.spark]`,
-      `recipients = ["${ids.spark!.recipient}"]`,
-      ``,
-      `[proxies.germany]`,
-      `gateway = "tavern"`,
-      `clients = ["spark"]`,
-      ``,
-    ].join("\n"),
-  );
-  mkdirSync(join(repo, "wireguard_keys"));
+  writeGatewayAndClient(repo, idDir);
 });
 
 afterAll(() => {

@@ -19,7 +19,7 @@ import {
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleLoader, codeCacheDir } from "../../src/cli/code-cache.js";
-import { makeIdentity, makeRepo, makeTempDir, removeDir } from "../helpers/fleet.js";
+import { makeRepo, makeTempDir, removeDir, writeGatewayAndClient } from "../helpers/fleet.js";
 import { run, TEST_ENV, WGQT } from "../helpers/run.js";
 
 let repo: string;
@@ -35,25 +35,7 @@ function tempDir(prefix: string): string {
 beforeAll(() => {
   repo = makeRepo();
   idDir = tempDir("wgqt-ids-");
-  const tavern = makeIdentity(idDir, "tavern", "x25519");
-  const spark = makeIdentity(idDir, "spark", "x25519");
-  writeFileSync(
-    join(repo, "wgqt.toml"),
-    [
-      `[machines.tavern]`,
-      `recipients = ["${tavern.recipient}"]`,
-      `endpoint = "tavern.example.org"`,
-      ``,
-      `[machines.spark]`,
-      `recipients = ["${spark.recipient}"]`,
-      ``,
-      `[proxies.germany]`,
-      `gateway = "tavern"`,
-      `clients = ["spark"]`,
-      ``,
-    ].join("\n"),
-  );
-  mkdirSync(join(repo, "wireguard_keys"));
+  writeGatewayAndClient(repo, idDir);
   const made = run(process.execPath, [WGQT, "keygen", "--no-commit", "--yes"], { cwd: repo });
   expect(made.status, made.stderr).toBe(0);
 });

@@ -2,7 +2,7 @@
  * Throwaway fleets for tests: a temp git repository with real host identities
  * made by the reference tools (`age-keygen`, `ssh-keygen`).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ok } from "./run.js";
@@ -72,4 +72,32 @@ export function lastCommitFiles(dir: string): string[] {
     .split("\n")
     .filter(Boolean)
     .sort();
+}
+
+/**
+ * The smallest fleet with a network: gateway tavern (with an endpoint) and its
+ * client spark in proxy germany, each with an X25519 identity made in `idDir`,
+ * written to `repo`'s wgqt.toml beside an empty store. Returns the identities.
+ */
+export function writeGatewayAndClient(repo: string, idDir: string): Record<string, TestIdentity> {
+  const tavern = makeIdentity(idDir, "tavern", "x25519");
+  const spark = makeIdentity(idDir, "spark", "x25519");
+  writeFileSync(
+    join(repo, "wgqt.toml"),
+    [
+      `[machines.tavern]`,
+      `recipients = ["${tavern.recipient}"]`,
+      `endpoint = "tavern.example.org"`,
+      ``,
+      `[machines.spark]`,
+      `recipients = ["${spark.recipient}"]`,
+      ``,
+      `[proxies.germany]`,
+      `gateway = "tavern"`,
+      `clients = ["spark"]`,
+      ``,
+    ].join("\n"),
+  );
+  mkdirSync(join(repo, "wireguard_keys"));
+  return { tavern, spark };
 }
